@@ -1,0 +1,79 @@
+"""The Analysis: what the infer stage knows about every node, as pydantic models (the JSON schema)."""
+from __future__ import annotations
+
+from math import prod
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+SCHEMA_VERSION = 1
+
+
+class ReceptiveField(BaseModel):
+    size: tuple[int, int]  # input pixels seen, (height, width)
+    stride: tuple[float, float]  # input pixels between neighbouring outputs (the "jump")
+
+
+class Layer(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str  # hierarchical module name, e.g. layer1.0.conv1
+    op: str  # canonical op name
+    describe: str  # the op with every resolved argument
+    args: dict[str, Any]
+    inputs: list[str]
+    output_shape: tuple[int, ...]  # per sample: (C, H, W) or (N,)
+    params: int  # trainable parameters
+    buffers: int  # non-trainable state (BN running statistics)
+    param_shapes: dict[str, tuple[int, ...]]  # relative state_dict key → shape
+    buffer_shapes: dict[str, tuple[int, ...]]
+    macs: int  # multiply-accumulates per sample (conv, fc, transposed conv)
+    activations: int  # output elements per sample
+    elementwise: bool  # may run in place: not counted in the activation total
+    receptive_field: ReceptiveField
+    source: str  # file:line:column of the spec text that made it
+
+
+class Totals(BaseModel):
+    params: int
+    trainable_params: int
+    buffers: int
+    macs: int
+    flops: int  # 2 x MACs
+    activations: int  # per sample; input and every non-elementwise layer's output
+
+
+class Analysis(BaseModel):
+    """``archdsl.load(...).analyze()``: shapes, counts and receptive fields, computed without torch."""
+
+    schema_version: int = SCHEMA_VERSION
+    name: str
+    input_shape: tuple[int, ...]
+    outputs: dict[str, tuple[int, ...]]
+    totals: Totals
+    layers: list[Layer]
+
+    def layer(self, name: str) -> Layer:
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise KeyError(name)
+
+    def state_dict_shapes(self) -> dict[str, tuple[int, ...]]:
+        """The ``state_dict`` the compiled module will have: key → shape."""
+        out = {}
+        for layer in self.layers:
+            for key, shape in (layer.param_shapes | layer.buffer_shapes).items():
+                out[f"{layer.name}.{key}"] = tuple(shape)
+        return out
+
+
+def total(layers: list[Layer]) -> Totals:
+    macs = sum(x.macs for x in layers)
+    params = sum(x.params for x in layers)
+    return Totals(params=params + 0, trainable_params=params, buffers=sum(x.buffers for x in layers), macs=macs,
+                  flops=2 * macs, activations=sum(x.activations for x in layers if not x.elementwise))
+
+
+def count(shapes: dict[str, tuple[int, ...]]) -> int:
+    return sum(prod(s) for s in shapes.values())

@@ -1,0 +1,171 @@
+"""The AST: small immutable nodes that keep their source span."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Union
+
+from .errors import Span
+
+
+@dataclass(frozen=True)
+class Num:
+    value: int | float
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
+class Str:
+    value: str
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
+class Var:
+    name: str
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
+class BinOp:
+    op: str  # one of + - * / %
+    left: "Expr"
+    right: "Expr"
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
+class Neg:
+    operand: "Expr"
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
+class Ref:
+    """``@label`` or ``@group.label``: the output of an earlier labelled element."""
+
+    path: str
+    span: Span = field(compare=False)
+
+
+Expr = Union[Num, Str, Var, BinOp, Neg, Ref]
+
+
+@dataclass(frozen=True)
+class Kwarg:
+    name: str
+    value: Expr
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
+class Body:
+    stmts: tuple["Stmt", ...]
+
+
+@dataclass(frozen=True)
+class OpCall:
+    """``conv3-64/2``, ``conv(96, k=11)``, ``inception(64, 96, ...)``, ``features { ... }``."""
+
+    name: str
+    span: Span = field(compare=False)
+    dash: Expr | None = None  # the -64 of conv3-64
+    slash: Expr | None = None  # the /2 of conv7-64/2
+    args: tuple[Expr, ...] = ()
+    kwargs: tuple[Kwarg, ...] = ()
+    body: Body | None = None
+    shortcut: Body | None = None
+    has_call: bool = False  # written with parentheses
+
+
+@dataclass(frozen=True)
+class Repeat:
+    chain: "Chain"
+    count: Expr | None
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
+class Labeled:
+    label: str
+    unit: "Element"
+    span: Span = field(compare=False)
+
+
+Element = Union[OpCall, Repeat, Labeled, Ref]
+
+
+@dataclass(frozen=True)
+class Chain:
+    elements: tuple[Element, ...]
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
+class InputStmt:
+    dims: tuple[Expr, ...]
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
+class OutputItem:
+    path: str
+    alias: str | None
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
+class OutputStmt:
+    items: tuple[OutputItem, ...]
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
+class Assign:
+    name: str
+    value: Expr
+    span: Span = field(compare=False)
+
+
+Stmt = Union[InputStmt, OutputStmt, Assign, Chain]
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    default: Expr | None
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
+class BlockDef:
+    name: str
+    params: tuple[Param, ...]
+    body: Body
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
+class NetworkDef:
+    name: str
+    body: Body
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
+class Import:
+    target: str  # a library name or a quoted path
+    is_path: bool
+    alias: str
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
+class SpecFile:
+    """One parsed ``.arch`` text: imports, blocks, networks and top-level statements."""
+
+    path: str
+    source: str
+    imports: tuple[Import, ...]
+    blocks: tuple[BlockDef, ...]
+    networks: tuple[NetworkDef, ...]
+    top: Body  # statements outside any network: variables and the implicit network

@@ -1,0 +1,94 @@
+"""Stage 4 — compile: Graph + Analysis → ``torch.fx.GraphModule``.
+
+Every op adds itself to an fx graph through the :class:`Emitter`; modules are
+attached under their hierarchical names, so the ``state_dict`` reads like the
+spec (``features.0.weight``, ``layer1.0.downsample.0.weight``). The forward
+is fx's generated Python: no interpretation at run time.
+"""
+from __future__ import annotations
+
+import operator
+import re
+
+import networkx as nx
+import torch
+from torch import fx, nn
+
+from .analysis import Analysis
+from .ops import ModuleSpec
+
+# the functions ops may call by name in their ``emit``
+FUNCTIONS = {"flatten": torch.flatten, "cat": torch.cat, "add": operator.add, "relu": torch.relu}
+
+
+def build_module(spec: ModuleSpec) -> nn.Module:
+    args = [build_module(a) if isinstance(a, ModuleSpec) else a for a in spec.args]
+    return getattr(nn, spec.cls)(*args, **spec.kwargs)
+
+
+def attach(root: nn.Module, path: str, module: nn.Module) -> None:
+    *parents, leaf = path.split(".")
+    for part in parents:
+        if part not in root._modules:
+            root.add_module(part, nn.Module())
+        root = root._modules[part]
+    root.add_module(leaf, module)
+
+
+class Emitter:
+    """What an op's ``emit`` may do: add modules, call functions and methods, index."""
+
+    def __init__(self):
+        self.root = nn.Module()
+        self.graph = fx.Graph()
+        self.modules: list[tuple[str, ModuleSpec]] = []
+        self.current = ""
+
+    def placeholder(self):
+        return self.graph.placeholder("x")
+
+    def module(self, spec: ModuleSpec, args):
+        attach(self.root, self.current, build_module(spec))
+        self.modules.append((self.current, spec))
+        return self.graph.call_module(self.current, tuple(args))
+
+    def function(self, name: str, args):
+        return self.graph.call_function(FUNCTIONS[name], tuple(args))
+
+    def method(self, name: str, args):
+        return self.graph.call_method(name, tuple(args))
+
+    def getitem(self, x, index):
+        return self.graph.call_function(operator.getitem, (x, index))
+
+
+def class_name(name: str) -> str:
+    words = re.split(r"[^A-Za-z0-9]+", name)
+    out = "".join(w[:1].upper() + w[1:] for w in words if w) or "Net"
+    return out if out[0].isalpha() else "Net" + out
+
+
+def emit(g: nx.DiGraph, analysis: Analysis) -> Emitter:
+    em = Emitter()
+    shapes = {layer.name: layer.output_shape for layer in analysis.layers}
+    env = {}
+    for name in g:
+        data = g.nodes[name]
+        em.current = name
+        ins = [shapes[i] for i in data["inputs"]]
+        env[name] = data["op"].emit(em, [env[i] for i in data["inputs"]], ins, shapes[name])
+    outputs = g.graph["outputs"]
+    if len(outputs) == 1:
+        em.graph.output(env[next(iter(outputs.values()))])
+    else:
+        em.graph.output({k: env[v] for k, v in outputs.items()})
+    return em
+
+
+def compile_graph(g: nx.DiGraph, analysis: Analysis, device="cpu", dtype=None) -> fx.GraphModule:
+    with torch.device(device):
+        em = emit(g, analysis)
+        gm = fx.GraphModule(em.root, em.graph, class_name=class_name(analysis.name))
+    if dtype is not None:
+        gm = gm.to(dtype)
+    return gm

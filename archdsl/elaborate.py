@@ -1,0 +1,612 @@
+"""Stage 2 — elaborate: AST → Graph.
+
+Expands repeats, instantiates blocks, evaluates variables, inlines imported
+networks, resolves label references, and names every node by its place in
+the spec (``features.0``, ``layer1.0.conv1``, ``inception3a.branch2.1``).
+The result is a networkx ``DiGraph`` whose nodes carry the op (with resolved
+parameters), the ordered input list, and the source span.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import networkx as nx
+
+from . import ast, library
+from .errors import ArchError, ArgumentError, LimitError, ShapeError, Span, UnknownNameError
+from .eval import Env, evaluate
+from .ops import REGISTRY, Op, OpProblem, lookup
+from .parse import parse
+
+MAX_NODES = 100_000
+MAX_DEPTH = 64  # nested block instances / imports
+BUILTIN_VARS = {"classes": 1000, "filters": 32, "hidden": 128}
+INPUT = "input"
+
+
+@dataclass
+class FileCtx:
+    """A parsed spec file with its variables, blocks and imports resolved."""
+
+    spec: ast.SpecFile
+    env: Env
+    blocks: dict[str, ast.BlockDef]
+    imports: dict[str, "FileCtx"]
+    networks: dict[str, ast.NetworkDef]
+
+    @property
+    def stem(self) -> str:
+        return Path(self.spec.path).stem if self.spec.path != "<inline>" else "main"
+
+
+@dataclass
+class Scope:
+    """A naming level: children are named by label, or by position as in nn.Sequential."""
+
+    path: str
+    names: set[str] = field(default_factory=set)
+    position: int = 0
+
+    def name(self, label: str | None, span: Span) -> str:
+        name = label if label is not None else str(self.position)
+        self.position += 1
+        if name in self.names:
+            where = f" in '{self.path}'" if self.path else ""
+            raise ArchError(f"the name '{name}' is used twice{where}", span,
+                            "labels name modules and must be unique within their group")
+        self.names.add(name)
+        return name
+
+    def child(self, name: str) -> "Scope":
+        return Scope(f"{self.path}.{name}" if self.path else name)
+
+    def full(self, name: str) -> str:
+        return f"{self.path}.{name}" if self.path else name
+
+
+class Elaborator:
+    def __init__(self, graph: nx.DiGraph):
+        self.g = graph
+        self.labels: dict[str, str] = {}  # label path → node it stands for
+        self.depth = 0
+        self.bare_fc: list[str] = []
+        self.outputs_stmt: ast.OutputStmt | None = None
+
+    # ------------------------------------------------------------------ nodes
+    def add_node(self, name: str, op: Op, inputs: list[str], span: Span) -> str:
+        if len(self.g) >= MAX_NODES:
+            raise LimitError(f"the network expands past {MAX_NODES:,} nodes", span,
+                             "lower the repeat counts or block depth")
+        if name in self.g:
+            raise ArchError(f"the name '{name}' is used twice", span, "labels must be unique within their group")
+        self.g.add_node(name, op=op, inputs=list(inputs), span=span)
+        for i in inputs:
+            self.g.add_edge(i, name)
+        return name
+
+    def make_op(self, cls: type[Op], values: dict[str, Any], span: Span) -> Op:
+        try:
+            return cls.make(values)
+        except OpProblem as err:
+            raise ArgumentError(err.message, span, err.hint) from None
+
+    # ------------------------------------------------------------- statements
+    def body(self, body: ast.Body, x: str | None, scope: Scope, ctx: FileCtx, env: Env,
+             on_input: Callable[[ast.InputStmt, Env], str] | None = None) -> str | None:
+        """Statements run in order; each chain continues from the previous one's output."""
+        env = env.child()
+        for stmt in body.stmts:
+            if isinstance(stmt, ast.Assign):
+                env.set(stmt.name, evaluate(stmt.value, env), stmt.span)
+            elif isinstance(stmt, ast.InputStmt):
+                if on_input is None:
+                    raise ArchError("'input' belongs at the start of a network", stmt.span,
+                                    "a block or group takes its input from the chain it stands in")
+                x = on_input(stmt, env)
+            elif isinstance(stmt, ast.OutputStmt):
+                if scope.path == "":
+                    self.outputs_stmt = stmt
+            else:
+                if x is None and not (stmt.elements and isinstance(stmt.elements[0], ast.Ref)):
+                    if on_input is None:
+                        raise ArchError("nothing flows into this chain", stmt.span)
+                    x = on_input(None, env)
+                x = self.chain(stmt, x, scope, ctx, env)
+        return x
+
+    def chain(self, chain: ast.Chain, x: str, scope: Scope, ctx: FileCtx, env: Env) -> str:
+        for i, el in enumerate(chain.elements):
+            if isinstance(el, ast.Ref):
+                if i:
+                    raise ArchError(f"a reference like @{el.path} can only start a chain", el.span,
+                                    "start a new line with it, or pass it as an argument: crop(@label)")
+                x = self.resolve(el, scope)
+            else:
+                x = self.element(el, x, scope, ctx, env)
+        return x
+
+    # --------------------------------------------------------------- elements
+    def element(self, el, x: str, scope: Scope, ctx: FileCtx, env: Env) -> str:
+        label = None
+        if isinstance(el, ast.Labeled):
+            label, el = el.label, el.unit
+            if isinstance(el, ast.Ref):
+                raise ArchError("a reference cannot be labelled", el.span)
+        if isinstance(el, ast.Repeat):
+            count = self.count(el, env)
+            if label is None:
+                for _ in range(count):
+                    x = self.chain(el.chain, x, scope, ctx, env)
+                return x
+            sub = scope.child(scope.name(label, el.span))
+            out = self.repeat_into(el, count, x, sub, ctx, env)
+        else:
+            out = self.opcall(el, label, x, scope, ctx, env)
+        if label is not None:
+            self.labels[scope.full(label)] = out
+        return out
+
+    def count(self, rep: ast.Repeat, env: Env) -> int:
+        if rep.count is None:
+            return 1
+        n = evaluate(rep.count, env)
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise ArgumentError(f"a repeat count must be a positive integer, got {n!r}", rep.count.span)
+        if n > MAX_NODES:
+            raise LimitError(f"repeat count {n:,} would expand past {MAX_NODES:,} nodes", rep.count.span,
+                             "lower the repeat count")
+        return n
+
+    def repeat_into(self, rep: ast.Repeat, count: int, x: str, sub: Scope, ctx: FileCtx, env: Env) -> str:
+        """A labelled repeat: iteration i is named ``label.i`` (torchvision's ``layer1.0``)."""
+        single = len(rep.chain.elements) == 1 and not isinstance(rep.chain.elements[0], ast.Ref)
+        for i in range(count):
+            if single:
+                x = self.element(ast.Labeled(str(i), rep.chain.elements[0], rep.span), x, sub, ctx, env)
+            else:
+                it = sub.child(sub.name(None, rep.span))
+                x = self.chain(rep.chain, x, it, ctx, env)
+        return x
+
+    def opcall(self, call: ast.OpCall, label: str | None, x: str, scope: Scope, ctx: FileCtx, env: Env) -> str:
+        if call.body is not None:
+            found = lookup(call.name)
+            if found and found[0].body:
+                sub = scope.child(scope.name(label, call.span))
+                return self.merge_into(call, found[0], x, sub, ctx, env)
+            if found:
+                raise ArgumentError(f"{found[0].name} takes no {{ ... }} body", call.span,
+                                    "only concat, add and residual have branches; a group needs a new name")
+            if call.has_call or call.dash or call.slash:
+                raise ArgumentError(f"group '{call.name}' takes no arguments", call.span,
+                                    "write a parameterised `block` to pass arguments")
+            name = scope.name(label if label else call.name, call.span)
+            out = self.group_into(call.body, x, scope.child(name), ctx, env)
+            self.labels[scope.full(name)] = out
+            return out
+        target = self.find_callable(call, ctx)
+        if isinstance(target, tuple) and isinstance(target[0], ast.BlockDef):
+            sub = scope.child(scope.name(label, call.span))
+            return self.block_into(target[0], target[1], call, x, sub, env)
+        if isinstance(target, tuple) and isinstance(target[0], ast.NetworkDef):
+            sub = scope.child(scope.name(label, call.span))
+            return self.network_into(target[0], target[1], call, x, sub, env)
+        cls, preset = target
+        name = scope.full(scope.name(label, call.span))
+        return self.op_node(cls, preset, call, name, x, scope, env)
+
+    def find_callable(self, call: ast.OpCall, ctx: FileCtx):
+        name = call.name
+        if "." in name:
+            alias, _, rest = name.partition(".")
+            if alias in ctx.imports and rest in ctx.imports[alias].blocks:
+                return ctx.imports[alias].blocks[rest], ctx.imports[alias]
+            if alias in ctx.imports and rest in ctx.imports[alias].networks:
+                return ctx.imports[alias].networks[rest], ctx.imports[alias]
+        elif name in ctx.blocks:
+            return ctx.blocks[name], ctx
+        elif name in ctx.imports:
+            imp = ctx.imports[name]
+            return main_network(imp, call.span), imp
+        found = lookup(name)
+        if found is None:
+            known = list(REGISTRY) + [a for c in REGISTRY.values() for a in c.aliases] + list(ctx.blocks) \
+                + list(ctx.imports) + [f"{a}.{b}" for a, f in ctx.imports.items() for b in f.blocks]
+            raise UnknownNameError("op", name, known, call.span, _shorthand_hint(name))
+        return found
+
+    # ----------------------------------------------------------------- ops
+    def op_node(self, cls: type[Op], preset: dict, call: ast.OpCall, name: str, x: str, scope: Scope,
+                env: Env) -> str:
+        values = dict(preset)
+        extra_inputs: list[str] = []
+        positional = list(call.args)
+        if cls.variadic and positional:
+            vals = [evaluate(a, env) for a in positional]
+            values[cls.positional[0]] = vals[0] if len(vals) == 1 else tuple(vals)
+            positional = []
+        if len(positional) > len(cls.positional):
+            raise ArgumentError(f"{cls.name} takes at most {len(cls.positional)} positional arguments "
+                                f"({', '.join(cls.positional) or 'none'}), got {len(positional)}",
+                                positional[len(cls.positional)].span)
+        for field_name, arg in zip(cls.positional, positional):
+            values[field_name] = self.arg(cls, field_name, arg, env, scope, extra_inputs)
+        for kw in call.kwargs:
+            key = _kwarg_name(cls, kw.name)
+            if key in values and key not in preset:
+                raise ArgumentError(f"{cls.name} got '{key}' twice", kw.span)
+            values[key] = self.arg(cls, key, kw.value, env, scope, extra_inputs, keyword=True)
+        for part, attr in ((call.dash, "dash"), (call.slash, "slash")):
+            if part is None:
+                continue
+            key = getattr(cls, attr)
+            if key is None:
+                sign = "-N" if attr == "dash" else "/N"
+                raise ArgumentError(f"{cls.name} takes no {sign} shorthand", part.span,
+                                    f"write {cls.name}(...) with keywords instead")
+            values[key] = evaluate(part, env)
+        bare_fc = False
+        for key, var in cls.var_defaults.items():
+            if key not in values:
+                values[key] = env.get(var, call.span)
+                bare_fc = cls.name == "fc"
+        missing = [r for r in cls.refs if r not in values]
+        if missing:
+            raise ArgumentError(f"{cls.name} needs a reference: {cls.name}(@label)", call.span)
+        op = self.make_op(cls, values, call.span)
+        node = self.add_node(name, op, [x, *extra_inputs], call.span)
+        if bare_fc:
+            self.bare_fc.append(node)
+        return node
+
+    def arg(self, cls, key, expr, env, scope, extra_inputs, keyword=False):
+        if isinstance(expr, ast.Ref):
+            if key not in cls.refs:
+                raise ArgumentError(f"'{key}' of {cls.name} is not a reference", expr.span)
+            extra_inputs.append(self.resolve(expr, scope))
+            return expr.path
+        return evaluate(expr, env, symbols=keyword)
+
+    # ----------------------------------------------------------- containers
+    def group_into(self, body: ast.Body, x: str, sub: Scope, ctx: FileCtx, env: Env) -> str:
+        single = _single_scoped(body)
+        if single is not None:
+            return self.opcall(single, None, x, _Reuse(sub), ctx, env)
+        return self.body(body, x, sub, ctx, env)
+
+    def block_into(self, block: ast.BlockDef, bctx: FileCtx, call: ast.OpCall, x: str, sub: Scope,
+                   env: Env) -> str:
+        if call.dash or call.slash or call.body:
+            raise ArgumentError(f"block '{block.name}' is called with arguments: {block.name}(...)", call.span)
+        local = bind_params(block.name, block.params, call, bctx.env, env)
+        self.enter(call.span)
+        try:
+            return self.group_into(block.body, x, sub, bctx, local)
+        finally:
+            self.depth -= 1
+
+    def enter(self, span: Span) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise LimitError(f"blocks nest deeper than {MAX_DEPTH} levels (does a block call itself?)", span,
+                             "a block may not call itself")
+
+    def merge_into(self, call: ast.OpCall, cls: type[Op], x: str, sub: Scope, ctx: FileCtx, env: Env) -> str:
+        values = {kw.name: evaluate(kw.value, env, symbols=True) for kw in call.kwargs}
+        if call.args or call.dash or call.slash:
+            raise ArgumentError(f"{cls.name} takes keyword arguments only", call.span)
+        op = self.make_op(cls, values, call.span)
+        if cls.body == "residual":
+            return self.residual_into(call, op, x, sub, ctx, env)
+        if call.shortcut is not None:
+            raise ArgumentError(f"only residual takes a shortcut body, not {cls.name}", call.span)
+        stmts = [s for s in call.body.stmts if isinstance(s, ast.Chain)]
+        if len(stmts) < 2:
+            raise ArgumentError(f"{cls.name} needs at least two branches, one per line", call.span,
+                                "a branch that is the input itself is written `identity`")
+        outs = [self.branch(s, i, x, sub, ctx, env) for i, s in enumerate(stmts, start=1)]
+        return self.add_node(sub.path, op, outs, call.span)
+
+    def branch(self, chain: ast.Chain, i: int, x: str, sub: Scope, ctx: FileCtx, env: Env,
+               name: str | None = None) -> str:
+        """Branch i: labelled elements live in the merge's scope; an unlabelled branch is ``branch{i}``."""
+        name = name or f"branch{i}"
+        if any(isinstance(e, ast.Labeled) for e in chain.elements):
+            return self.chain(chain, x, sub, ctx, env)
+        units = [e for e in chain.elements if not isinstance(e, ast.Ref)]
+        start = self.resolve(chain.elements[0], sub) if isinstance(chain.elements[0], ast.Ref) else x
+        if len(units) == 0:
+            return start
+        if len(units) == 1 and not isinstance(units[0], ast.Repeat):
+            return self.element(ast.Labeled(name, units[0], chain.span), start, sub, ctx, env)
+        inner = sub.child(sub.name(name, chain.span))
+        return self.chain(ast.Chain(tuple(units), chain.span), start, inner, ctx, env)
+
+    def residual_into(self, call: ast.OpCall, op: Op, x: str, sub: Scope, ctx: FileCtx, env: Env) -> str:
+        y = self.body(call.body, x, sub, ctx, env)
+        if y == x:
+            raise ArgumentError("residual needs a body", call.span)
+        if call.shortcut is not None:
+            chains = [s for s in call.shortcut.stmts if isinstance(s, ast.Chain)]
+            if len(chains) != 1:
+                raise ArgumentError("a shortcut is one chain", call.span)
+            sc = self.branch(chains[0], 0, x, sub, ctx, env, name="downsample")
+        else:
+            proj = self.make_op(REGISTRY["projection"], {"bn": op.p.proj == "conv_bn"}, call.span)
+            sc = self.add_node(sub.full(sub.name("downsample", call.span)), proj, [x, y], call.span)
+        return self.add_node(sub.path, op, [y, sc], call.span)
+
+    def network_into(self, net: ast.NetworkDef, nctx: FileCtx, call: ast.OpCall, x: str, sub: Scope,
+                     env: Env) -> str:
+        """An imported network used as a backbone; ``upto=@label`` cuts it after that label."""
+        upto = None
+        overrides = {}
+        for kw in call.kwargs:
+            if kw.name == "upto":
+                if not isinstance(kw.value, ast.Ref):
+                    raise ArgumentError("upto takes a label: upto=@pool5", kw.span)
+                upto = kw.value
+            else:
+                overrides[kw.name] = (evaluate(kw.value, env, symbols=True), kw.span)
+        if call.args or call.dash or call.slash:
+            raise ArgumentError(f"network '{net.name}' takes keyword arguments only (variables, upto=@label)",
+                                call.span)
+        local = nctx.env.child()
+        for key, (value, span) in overrides.items():
+            local.override(key, value, span)
+        self.enter(call.span)
+        before = set(self.g)
+        try:
+            saved = self.bare_fc
+            self.bare_fc = []
+            out = self.body(net.body, x, sub, nctx, local, on_input=lambda stmt, e: x)
+            resolve_bare_fc(self, [out], local)
+            self.bare_fc = saved
+        finally:
+            self.depth -= 1
+        if upto is not None:
+            out = self.resolve(upto, sub)
+            keep = nx.ancestors(self.g, out) | {out}
+            drop = [n for n in self.g if n not in before and n not in keep]
+            self.g.remove_nodes_from(drop)
+            self.labels = {k: v for k, v in self.labels.items() if v in self.g}
+        return out
+
+    # ------------------------------------------------------------ references
+    def resolve(self, ref: ast.Ref, scope: Scope) -> str:
+        path = ref.path
+        prefix = scope.path
+        while True:
+            key = f"{prefix}.{path}" if prefix else path
+            if key in self.labels:
+                return self.labels[key]
+            if key in self.g:
+                return key
+            if not prefix:
+                break
+            prefix = prefix.rpartition(".")[0]
+        tails = [k for k in self.labels if k.endswith("." + path)]
+        if len(tails) == 1:
+            return self.labels[tails[0]]
+        if len(tails) > 1:
+            raise ArchError(f"@{path} is ambiguous: it could be {', '.join('@' + t for t in sorted(tails))}",
+                            ref.span, "write the full path")
+        later = "" if self.labels else " (no label is defined before it)"
+        raise UnknownNameError("label", "@" + path, ["@" + k for k in self.labels], ref.span,
+                               None if self.labels else f"a reference names a label defined earlier{later}")
+
+
+class _Reuse(Scope):
+    """A scope handed to a container's only element, so it adds no naming level of its own."""
+
+    def __init__(self, scope: Scope):
+        super().__init__(scope.path)
+        self._scope = scope
+
+    def name(self, label, span):
+        return ""
+
+    def child(self, name):
+        return self._scope
+
+    def full(self, name):
+        return self._scope.path
+
+
+def _single_scoped(body: ast.Body) -> ast.OpCall | None:
+    """The body's only element when it opens a scope of its own (a merge, group or block), else None."""
+    chains = [s for s in body.stmts if isinstance(s, ast.Chain)]
+    if len(chains) != 1 or len(body.stmts) != 1 or len(chains[0].elements) != 1:
+        return None
+    el = chains[0].elements[0]
+    return el if isinstance(el, ast.OpCall) and el.body is not None else None
+
+
+def _kwarg_name(cls: type[Op], name: str) -> str:
+    from .ops.base import KWARG_ALIASES
+    if name not in cls.Params.model_fields and KWARG_ALIASES.get(name) in cls.Params.model_fields:
+        return KWARG_ALIASES[name]
+    return name
+
+
+def _shorthand_hint(name: str) -> str | None:
+    from .errors import did_you_mean
+    from .ops import ALIASES
+    import re
+    m = re.match(r"^([A-Za-z_]+?)(\d+)$", name)
+    if m and m.group(1).lower() in ALIASES:
+        return f"{m.group(1)} has no size shorthand; write {m.group(1)}(...) with arguments"
+    return None
+
+
+def bind_params(name: str, params: tuple[ast.Param, ...], call: ast.OpCall, defaults_env: Env,
+                caller_env: Env) -> Env:
+    """Bind a block's parameters: positional, then keywords, then defaults (evaluated in order)."""
+    local = defaults_env.child()
+    names = [p.name for p in params]
+    if len(call.args) > len(params):
+        raise ArgumentError(f"block '{name}' takes {len(params)} arguments ({', '.join(names)}), "
+                            f"got {len(call.args)}", call.span)
+    given: dict[str, Any] = {}
+    for p, a in zip(params, call.args):
+        given[p.name] = evaluate(a, caller_env)
+    for kw in call.kwargs:
+        if kw.name not in names:
+            raise UnknownNameError(f"argument of block '{name}'", kw.name, names, kw.span)
+        if kw.name in given:
+            raise ArgumentError(f"block '{name}' got '{kw.name}' twice", kw.span)
+        given[kw.name] = evaluate(kw.value, caller_env, symbols=True)
+    for p in params:
+        if p.name in given:
+            local.set(p.name, given[p.name], p.span)
+        elif p.default is not None:
+            local.set(p.name, evaluate(p.default, local), p.span)
+        else:
+            raise ArgumentError(f"block '{name}' needs the argument '{p.name}'", call.span,
+                                f"call it as {name}({', '.join(names)})")
+    return local
+
+
+def resolve_bare_fc(el: Elaborator, outs: list[str], env: Env) -> None:
+    """A bare ``FC`` that is the last learnable layer before an output gets ``classes`` outputs."""
+    for out in outs:
+        node = out
+        while node in el.g:
+            op = el.g.nodes[node]["op"]
+            if node in el.bare_fc:
+                values = op.p.model_dump() | {"out": env.get("classes", el.g.nodes[node]["span"])}
+                el.g.nodes[node]["op"] = el.make_op(type(op), values, el.g.nodes[node]["span"])
+                break
+            inputs = el.g.nodes[node]["inputs"]
+            if op.learnable or len(inputs) != 1:
+                break
+            node = inputs[0]
+    el.bare_fc = []
+
+
+def main_network(ctx: FileCtx, span: Span | None, name: str | None = None) -> ast.NetworkDef:
+    """The network a file stands for: the named one, the top-level chain, the one named like the file,
+    or the last one defined."""
+    if name is not None:
+        if name not in ctx.networks:
+            raise UnknownNameError("network", name, list(ctx.networks), span)
+        return ctx.networks[name]
+    if any(isinstance(s, (ast.Chain, ast.InputStmt)) for s in ctx.spec.top.stmts):
+        body = ast.Body(tuple(s for s in ctx.spec.top.stmts if not isinstance(s, ast.Assign)))
+        return ast.NetworkDef(ctx.stem, body, Span(ctx.spec.path, 1, 1, ctx.spec.source))
+    if ctx.stem in ctx.networks:
+        return ctx.networks[ctx.stem]
+    if ctx.networks:
+        return list(ctx.networks.values())[-1]
+    raise ArchError("the spec defines no network", Span(ctx.spec.path, 1, 1, ctx.spec.source),
+                    "write a chain like `conv3-64 - relu - maxpool - fc` or a `network name { ... }`")
+
+
+# ---------------------------------------------------------------------- files
+def load_file(text: str, file: str = "<inline>", overrides: dict[str, Any] | None = None,
+              stack: tuple[str, ...] = ()) -> FileCtx:
+    """Parse a spec and resolve its variables (with ``overrides``), blocks and imports."""
+    spec = parse(text, file)
+    env = Env(dict(BUILTIN_VARS)).child()
+    overrides = dict(overrides or {})
+    for stmt in spec.top.stmts:
+        if isinstance(stmt, ast.Assign):
+            value = overrides.pop(stmt.name) if stmt.name in overrides else evaluate(stmt.value, env)
+            env.set(stmt.name, value, stmt.span)
+    for name, value in overrides.items():
+        env.override(name, value, None)
+    blocks: dict[str, ast.BlockDef] = {}
+    for b in spec.blocks:
+        if b.name in blocks:
+            raise ArchError(f"block '{b.name}' is defined twice", b.span)
+        if lookup(b.name):
+            raise ArchError(f"block '{b.name}' has the name of an op", b.span, "choose another name")
+        blocks[b.name] = b
+    networks = {n.name: n for n in spec.networks}
+    imports = {imp.alias: _import(imp, file, stack) for imp in spec.imports}
+    return FileCtx(spec, env, blocks, imports, networks)
+
+
+def _import(imp: ast.Import, file: str, stack: tuple[str, ...]) -> FileCtx:
+    if imp.is_path:
+        base = Path(file).parent if file != "<inline>" else Path.cwd()
+        path = (base / imp.target).resolve()
+        if not path.is_file():
+            raise ArchError(f"cannot import '{imp.target}': no such file ({path})", imp.span)
+    else:
+        found = library.find(imp.target)
+        if found is None:
+            raise UnknownNameError("library spec", imp.target, library.library(), imp.span,
+                                   None if library.library() else "the spec library is empty")
+        path = found.resolve()
+    key = str(path)
+    if key in stack or key == str(Path(file).resolve()):
+        raise ArchError(f"import cycle: {' -> '.join(Path(s).name for s in (*stack, key))}", imp.span,
+                        "specs may not import each other in a circle")
+    if len(stack) >= MAX_DEPTH:
+        raise LimitError(f"imports nest deeper than {MAX_DEPTH}", imp.span)
+    return load_file(read_spec(path, imp.span), str(path), None, (*stack, str(Path(file).resolve())))
+
+
+def read_spec(path: Path, span: Span | None = None) -> str:
+    from .parse import MAX_SOURCE_BYTES
+    data = path.read_bytes()
+    if len(data) > MAX_SOURCE_BYTES:
+        raise LimitError(f"{path.name} is larger than {MAX_SOURCE_BYTES:,} bytes", span)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ArchError(f"{path.name} is not UTF-8 text (byte {err.start})", span,
+                        "save the spec as UTF-8") from None
+
+
+def elaborate(ctx: FileCtx, network: str | None = None, input_shape: tuple[int, ...] | None = None) -> nx.DiGraph:
+    """Build the graph of one network of a loaded file."""
+    net = main_network(ctx, None, network)
+    g = nx.DiGraph(name=net.name, file=ctx.spec.path)
+    el = Elaborator(g)
+
+    def on_input(stmt: ast.InputStmt | None, env: Env) -> str:
+        if INPUT in g:
+            raise ArchError("the network declares its input twice", stmt.span if stmt else net.span)
+        span = stmt.span if stmt else net.span
+        dims = input_shape or (tuple(evaluate(d, env) for d in stmt.dims) if stmt else None)
+        if not dims:
+            raise ArchError(f"network '{net.name}' has no input shape", span,
+                            "declare one (`input 3x224x224`) or pass --input 3x224x224")
+        if any(not isinstance(d, int) or isinstance(d, bool) or d < 1 for d in dims):
+            raise ShapeError(f"input sizes must be positive integers, got {dims}", span)
+        el.add_node(INPUT, el.make_op(REGISTRY["input"], {"shape": tuple(dims)}, span), [], span)
+        return INPUT
+
+    out = el.body(net.body, None, Scope(""), ctx, ctx.env, on_input)
+    if out is None:
+        raise ArchError(f"network '{net.name}' has no layers", net.span)
+    outputs = _outputs(el, out)
+    resolve_bare_fc(el, list(outputs.values()), ctx.env)
+    _check_sinks(g, outputs)
+    g.graph["outputs"] = outputs
+    return g
+
+
+def _outputs(el: Elaborator, last: str) -> dict[str, str]:
+    stmt = el.outputs_stmt
+    if stmt is None:
+        return {"output": last}
+    outputs = {}
+    for item in stmt.items:
+        name = item.alias or item.path
+        if name in outputs:
+            raise ArchError(f"output '{name}' is listed twice", item.span)
+        outputs[name] = el.resolve(ast.Ref(item.path, item.span), Scope(""))
+    return outputs
+
+
+def _check_sinks(g: nx.DiGraph, outputs: dict[str, str]) -> None:
+    used = set(outputs.values())
+    for node in g:
+        if g.out_degree(node) == 0 and node not in used:
+            raise ArchError(f"the chain ending at '{node}' leads nowhere", g.nodes[node]["span"],
+                            "list it in `output`, or remove it")

@@ -1,0 +1,101 @@
+"""The one error family of archdsl.
+
+Every error a user can cause is an :class:`ArchError` that knows where it
+happened (file, line, column), shows that line with a caret under the spot,
+says what was expected, and suggests the nearest known name for a typo.
+"""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Iterable
+
+
+@dataclass(frozen=True)
+class Span:
+    """A place in a source text: 1-based line and column, plus the text itself."""
+
+    file: str
+    line: int
+    column: int
+    source: str = field(default="", repr=False)
+    length: int = 1
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+    def excerpt(self) -> str:
+        lines = self.source.splitlines()
+        if not 1 <= self.line <= len(lines):
+            return ""
+        text = lines[self.line - 1].rstrip()
+        caret = " " * (self.column - 1) + "^" * max(1, min(self.length, len(text) - self.column + 1))
+        return f"    {text}\n    {caret}"
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
+    """The closest candidate to ``name``, or None when nothing is close."""
+    pool = sorted(set(candidates))
+    lowered = {c.lower(): c for c in pool}
+    if name.lower() in lowered and lowered[name.lower()] != name:
+        return lowered[name.lower()]
+    match = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)
+    return lowered[match[0]] if match else None
+
+
+class ArchError(Exception):
+    """Root of every error archdsl reports about a spec.
+
+    >>> import archdsl
+    >>> archdsl.load("conv3-64 - relu - maxpol", input="3x32x32").analyze()
+    Traceback (most recent call last):
+    ...
+    archdsl.errors.UnknownNameError: <inline>:1:19: unknown op 'maxpol'
+        conv3-64 - relu - maxpol
+                          ^^^^^^
+    hint: did you mean 'maxpool'?
+    """
+
+    def __init__(self, message: str, span: Span | None = None, hint: str | None = None):
+        self.message = message
+        self.span = span
+        self.hint = hint
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        where = f"{self.span}: " if self.span else ""
+        out = [f"{where}{self.message}"]
+        if self.span and self.span.excerpt():
+            out.append(self.span.excerpt())
+        if self.hint:
+            out.append(f"hint: {self.hint}")
+        return "\n".join(out)
+
+
+class SpecSyntaxError(ArchError):
+    """The text does not follow the grammar (``conv3-64 - [relu``)."""
+
+
+class UnknownNameError(ArchError):
+    """An op, block, variable, label, import or library name that does not exist (``maxpol``)."""
+
+    def __init__(self, kind: str, name: str, candidates: Iterable[str], span: Span | None = None,
+                 hint: str | None = None):
+        guess = did_you_mean(name, candidates)
+        if guess and not hint:
+            hint = f"did you mean '{guess}'?"
+        super().__init__(f"unknown {kind} '{name}'", span, hint)
+        self.name = name
+        self.guess = guess
+
+
+class ArgumentError(ArchError):
+    """An op or block got arguments it does not take, or of the wrong type (``conv(k=3)``)."""
+
+
+class ShapeError(ArchError):
+    """Shapes that do not fit: a concat of 28x28 and 27x27, a pool that shrinks a map below 1x1."""
+
+
+class LimitError(ArchError):
+    """A spec that would expand past a resource limit (``[conv3-8]x1000000000``)."""

@@ -1,0 +1,59 @@
+"""Stage 3 — infer: Graph → Analysis. Pure Python; never imports torch.
+
+Walks the graph in its (topological) insertion order and asks each node's op
+for its output shape, parameter and buffer shapes, MACs and receptive field.
+"""
+from __future__ import annotations
+
+import networkx as nx
+
+from .analysis import Analysis, Layer, ReceptiveField, count, total
+from .errors import ArchError, ShapeError
+from .ops import RF, OpProblem
+from .ops.merge import BranchMismatch
+
+
+def infer(g: nx.DiGraph) -> Analysis:
+    shapes: dict[str, tuple[int, ...]] = {}
+    fields: dict[str, RF] = {}
+    layers = []
+    for name in g:
+        data = g.nodes[name]
+        op, inputs, span = data["op"], data["inputs"], data["span"]
+        ins = [shapes[i] for i in inputs]
+        _arity(op, name, inputs, span)
+        try:
+            out = op.infer(ins)
+            weights, buffers = op.weights(ins, out), op.buffers(ins, out)
+            macs = op.macs(ins, out)
+            rf = op.receptive_field([fields[i] for i in inputs], ins, out)
+        except BranchMismatch as err:
+            a, b = inputs[err.first], inputs[err.second]
+            raise ShapeError(f"{op.name} at {name or 'the network'}: {err.message} "
+                             f"(branch {err.first + 1} comes from {a}, branch {err.second + 1} from {b})",
+                             span, err.hint) from None
+        except OpProblem as err:
+            raise ShapeError(f"{op.name} at {name}: {err.message}", span, err.hint) from None
+        shapes[name], fields[name] = out, rf
+        data["shape"] = out
+        layers.append(Layer(
+            name=name, op=op.name, describe=op.describe(), args=op.args_dict(), inputs=list(inputs),
+            output_shape=out, params=count(weights), buffers=count(buffers), param_shapes=weights,
+            buffer_shapes=buffers, macs=macs, activations=_numel(out), elementwise=op.elementwise,
+            receptive_field=ReceptiveField(size=rf.size, stride=tuple(float(j) for j in rf.jump)),
+            source=str(span)))
+    outputs = {k: shapes[v] for k, v in g.graph["outputs"].items()}
+    return Analysis(name=g.graph["name"], input_shape=shapes["input"], outputs=outputs, totals=total(layers),
+                    layers=layers)
+
+
+def _numel(shape):
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def _arity(op, name, inputs, span):
+    if len(inputs) < op.min_inputs or (op.max_inputs is not None and len(inputs) > op.max_inputs):
+        raise ArchError(f"{op.name} at {name} got {len(inputs)} inputs", span)

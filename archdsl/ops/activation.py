@@ -1,0 +1,84 @@
+"""Element-wise activations and softmax; shape-preserving, parameter-free."""
+from __future__ import annotations
+
+from .base import ModuleSpec, Op, Params
+
+
+class InplaceParams(Params):
+    inplace: bool = False
+
+
+class Relu(Op):
+    elementwise = True
+
+    name = "relu"
+    aliases = ("rectify",)
+    Params = InplaceParams
+
+    def torch(self, ins, out):
+        return ModuleSpec("ReLU", (), {"inplace": True} if self.p.inplace else {})
+
+
+class LeakyParams(Params):
+    slope: float = 0.01
+    inplace: bool = False
+
+
+class LeakyRelu(Op):
+    elementwise = True
+
+    """Leaky ReLU; ``leaky(0.1)`` is YOLO's."""
+
+    name = "leaky_relu"
+    aliases = ("leaky", "leakyrelu", "lrelu")
+    Params = LeakyParams
+    positional = ("slope",)
+
+    def torch(self, ins, out):
+        return ModuleSpec("LeakyReLU", (self.p.slope,), {"inplace": True} if self.p.inplace else {})
+
+
+class Tanh(Op):
+    elementwise = True
+
+    name = "tanh"
+
+    def torch(self, ins, out):
+        return ModuleSpec("Tanh")
+
+
+class Sigmoid(Op):
+    elementwise = True
+
+    name = "sigmoid"
+    aliases = ("logistic",)
+
+    def torch(self, ins, out):
+        return ModuleSpec("Sigmoid")
+
+
+class SoftmaxParams(Params):
+    dim: int = 1
+
+
+class Softmax(Op):
+    """Softmax over the channel/class dimension (dim 1 of the batched tensor)."""
+
+    name = "softmax"
+    aliases = ("soft_max",)
+    Params = SoftmaxParams
+
+    def torch(self, ins, out):
+        return ModuleSpec("Softmax", (), {"dim": self.p.dim})
+
+
+class Identity(Op):
+    elementwise = True
+
+    """Passes its input through (a branch that is the block's input, a placeholder)."""
+
+    name = "identity"
+    aliases = ("id", "skip")
+
+    def emit(self, g, args, ins, out):
+        return args[0]

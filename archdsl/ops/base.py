@@ -1,0 +1,210 @@
+"""The op protocol and its registry.
+
+An op is one class that holds everything about a layer type, side by side:
+its parameter schema (a pydantic model), names and shorthands, shape rule,
+parameter/buffer shapes, MACs, receptive-field rule and torch builder.
+Nothing else in archdsl switches on op names.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from fractions import Fraction
+from math import prod
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+Shape = tuple[int, ...]  # per-sample shape: (C, H, W) or (N,)
+
+REGISTRY: dict[str, type["Op"]] = {}  # canonical name → class
+ALIASES: dict[str, type["Op"]] = {}  # lower-case alias → class
+# keyword spellings users know from torch and the papers, mapped to our short field names
+KWARG_ALIASES = {"kernel": "k", "kernel_size": "k", "stride": "s", "padding": "p", "dilation": "d",
+                 "out_channels": "out", "channels": "out", "filters": "out", "out_features": "out",
+                 "units": "out", "g": "groups", "ceil_mode": "ceil", "negative_slope": "slope",
+                 "scale_factor": "scale", "output_size": "size", "rate": "p"}
+
+
+class Params(BaseModel):
+    """Base of every op's parameter schema: strict about unknown names, immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NoParams(Params):
+    pass
+
+
+class OpProblem(Exception):
+    """Raised by an op's rules; the infer stage adds the node name and source span."""
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.message, self.hint = message, hint
+
+
+@dataclass(frozen=True)
+class RF:
+    """Receptive field per axis (height, width): size in input pixels and jump (effective stride)."""
+
+    size: tuple[int, int] = (1, 1)
+    jump: tuple[Fraction, Fraction] = (Fraction(1), Fraction(1))
+
+    def window(self, k: tuple[int, int], s: tuple[int, int], d: tuple[int, int] = (1, 1)) -> "RF":
+        size = tuple(int(r + (kk - 1) * dd * j) for r, kk, dd, j in zip(self.size, k, d, self.jump))
+        return RF(size, tuple(j * ss for j, ss in zip(self.jump, s)))
+
+    @staticmethod
+    def merge(fields: list["RF"]) -> "RF":
+        return RF(tuple(max(f.size[i] for f in fields) for i in range(2)),
+                  tuple(max(f.jump[i] for f in fields) for i in range(2)))
+
+
+@dataclass(frozen=True)
+class ModuleSpec:
+    """A torch module described as data: ``nn.<cls>(*args, **kwargs)``.
+
+    The compile stage instantiates it; the code generator prints it. Arguments may be
+    nested ModuleSpecs (``nn.Sequential``)."""
+
+    cls: str
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+
+
+def spatial(shape: Shape) -> tuple[int, int]:
+    if len(shape) != 3:
+        raise OpProblem(f"needs a CxHxW feature map, got {fmt_shape(shape)}",
+                        "put it before any fc/flatten, or reshape back to CxHxW")
+    return shape[1], shape[2]
+
+
+def pair(v: int | tuple[int, int] | list[int]) -> tuple[int, int]:
+    return (v, v) if isinstance(v, int) else (v[0], v[1])
+
+
+def fmt_shape(shape: Shape) -> str:
+    return "x".join(str(d) for d in shape)
+
+
+class Op:
+    """One layer type. Subclasses set the class attributes and override the rules they need."""
+
+    name: ClassVar[str]
+    aliases: ClassVar[tuple[str, ...]] = ()
+    Params: ClassVar[type[Params]] = NoParams
+    positional: ClassVar[tuple[str, ...]] = ()  # order of positional arguments
+    dash: ClassVar[str | None] = None  # the field the -N of ``conv3-64`` fills
+    slash: ClassVar[str | None] = None  # the field the /N of ``conv7-64/2`` fills
+    shorthand: ClassVar[str | None] = None  # the field the digits of ``conv3`` / ``pool2`` fill
+    var_defaults: ClassVar[dict[str, str]] = {}  # field → spec variable used when the field is omitted
+    body: ClassVar[str | None] = None  # None, "branches" (concat/add) or "residual"
+    learnable: ClassVar[bool] = False  # has parameters (used for the bare-FC → classes rule)
+    min_inputs: ClassVar[int] = 1
+    max_inputs: ClassVar[int | None] = 1
+    refs: ClassVar[tuple[str, ...]] = ()  # fields that name another node (crop's reference)
+    variadic: ClassVar[bool] = False  # all positional arguments fill the first positional field
+    elementwise: ClassVar[bool] = False  # output may overwrite its input (not counted in activation totals)
+
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        if "name" not in cls.__dict__:
+            return
+        if cls.name in REGISTRY:
+            raise RuntimeError(f"op '{cls.name}' registered twice")
+        REGISTRY[cls.name] = cls
+        for alias in (cls.name, *cls.aliases):
+            key = alias.lower()
+            if key in ALIASES and ALIASES[key] is not cls:
+                raise RuntimeError(f"op alias '{alias}' registered twice")
+            ALIASES[key] = cls
+
+    def __init__(self, params: Params):
+        self.p = params
+
+    @classmethod
+    def make(cls, values: dict[str, Any]) -> "Op":
+        """Validate keyword values against the schema; raise OpProblem on a bad one."""
+        try:
+            return cls(cls.Params(**values))
+        except ValidationError as err:
+            first = err.errors()[0]
+            loc = ".".join(str(x) for x in first["loc"]) or "arguments"
+            fields = ", ".join(cls.Params.model_fields) or "none"
+            if first["type"] == "extra_forbidden":
+                from ..errors import did_you_mean
+                guess = did_you_mean(loc, cls.Params.model_fields)
+                raise OpProblem(f"{cls.name} takes no argument '{loc}'",
+                                f"did you mean '{guess}'?" if guess else f"its arguments are: {fields}") from None
+            got = first.get("input")
+            if first["type"] == "value_error":
+                raise OpProblem(f"{cls.name}: {first['msg'].removeprefix('Value error, ')}",
+                                f"its arguments are: {fields}") from None
+            if first["type"] == "missing":
+                raise OpProblem(f"{cls.name} needs the argument '{loc}'", f"its arguments are: {fields}") from None
+            raise OpProblem(f"{cls.name}: bad value {got!r} for '{loc}': {first['msg'].lower()}",
+                            f"its arguments are: {fields}") from None
+
+    # --- the rules; ``ins`` are the input shapes in order ---
+    def infer(self, ins: list[Shape]) -> Shape:
+        return ins[0]
+
+    def weights(self, ins: list[Shape], out: Shape) -> dict[str, Shape]:
+        return {}
+
+    def buffers(self, ins: list[Shape], out: Shape) -> dict[str, Shape]:
+        return {}
+
+    def macs(self, ins: list[Shape], out: Shape) -> int:
+        return 0
+
+    def receptive_field(self, rfs: list[RF], ins: list[Shape], out: Shape) -> RF:
+        return RF.merge(rfs)
+
+    def torch(self, ins: list[Shape], out: Shape) -> ModuleSpec | None:
+        """The module this op compiles to, or None for a purely functional op (see ``emit``)."""
+        return None
+
+    def emit(self, g, args: list, ins: list[Shape], out: Shape):
+        """Add this op to a torch.fx graph through the compile stage's emitter ``g``."""
+        spec = self.torch(ins, out)
+        if spec is None:
+            return args[0]
+        return g.module(spec, args)
+
+    # --- presentation ---
+    def describe(self) -> str:
+        """``conv(64, k=3, s=1, p=1, d=1, groups=1, bias=true)``: every resolved argument."""
+        parts = [f"{k}={_fmt(v)}" for k, v in self.p.model_dump().items() if k not in self.refs]
+        return f"{self.name}({', '.join(parts)})"
+
+    def args_dict(self) -> dict[str, Any]:
+        return self.p.model_dump()
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (tuple, list)):
+        return "(" + ", ".join(_fmt(x) for x in v) + ")"
+    return str(v)
+
+
+_SHORT = re.compile(r"^([a-z_]+?)(\d+)$")
+
+
+def lookup(name: str) -> tuple[type[Op], dict[str, int]] | None:
+    """Resolve an op name, including shorthands like ``conv3`` (kernel 3) or ``pool2``."""
+    key = name.lower()
+    if key in ALIASES:
+        return ALIASES[key], {}
+    m = _SHORT.match(key)
+    if m and m.group(1) in ALIASES and ALIASES[m.group(1)].shorthand:
+        cls = ALIASES[m.group(1)]
+        return cls, {cls.shorthand: int(m.group(2))}
+    return None
+
+
+def numel(shape: Shape) -> int:
+    return prod(shape)

@@ -1,0 +1,128 @@
+"""Fully connected layers and shape changes: fc (auto-flatten), flatten, reshape."""
+from __future__ import annotations
+
+from math import prod
+
+from pydantic import Field, field_validator
+
+from .base import RF, ModuleSpec, Op, OpProblem, Params, Shape, fmt_shape
+
+
+def _whole(rf: RF, shape: Shape) -> RF:
+    """After a layer that sees the whole map, the receptive field covers all of it."""
+    if len(shape) != 3:
+        return rf
+    return rf.window(shape[1:], shape[1:])
+
+
+class FcParams(Params):
+    out: int = Field(gt=0)
+    bias: bool = True
+
+
+class Fc(Op):
+    """Fully connected layer; a CxHxW input is flattened first (``FC-4096``)."""
+
+    name = "fc"
+    aliases = ("linear", "dense", "fully_connected")
+    Params = FcParams
+    positional = ("out",)
+    dash = "out"
+    var_defaults = {"out": "hidden"}
+    learnable = True
+
+    def infer(self, ins):
+        return (self.p.out,)
+
+    def weights(self, ins, out):
+        w = {"weight": (self.p.out, prod(ins[0]))}
+        return w | ({"bias": (self.p.out,)} if self.p.bias else {})
+
+    def macs(self, ins, out):
+        return prod(ins[0]) * self.p.out
+
+    def receptive_field(self, rfs, ins, out):
+        return _whole(rfs[0], ins[0])
+
+    def torch(self, ins, out):
+        return ModuleSpec("Linear", (prod(ins[0]), self.p.out), {"bias": self.p.bias})
+
+    def emit(self, g, args, ins, out):
+        x = args[0] if len(ins[0]) == 1 else g.function("flatten", [args[0], 1])
+        return g.module(self.torch(ins, out), [x])
+
+
+class Flatten(Op):
+    """CxHxW → (C*H*W)."""
+
+    name = "flatten"
+
+    def infer(self, ins):
+        return (prod(ins[0]),)
+
+    def emit(self, g, args, ins, out):
+        return g.function("flatten", [args[0], 1])
+
+
+class ReshapeParams(Params):
+    dims: tuple[int, ...] = Field(min_length=1)
+
+    @field_validator("dims", mode="before")
+    @classmethod
+    def _one(cls, v):
+        return (v,) if isinstance(v, int) else v
+
+
+class Reshape(Op):
+    """Per-sample reshape; one dimension may be -1 (``reshape(7, 7, 30)``)."""
+
+    name = "reshape"
+    aliases = ("view",)
+    Params = ReshapeParams
+    positional = ("dims",)
+    variadic = True
+
+    def infer(self, ins):
+        total = prod(ins[0])
+        dims = list(self.p.dims)
+        if dims.count(-1) > 1 or any(d == 0 or d < -1 for d in dims):
+            raise OpProblem(f"bad reshape target {tuple(dims)}", "sizes are positive; at most one may be -1")
+        known = prod(d for d in dims if d != -1)
+        if -1 in dims:
+            if total % known:
+                raise OpProblem(f"cannot reshape {fmt_shape(ins[0])} ({total} values) to {tuple(dims)}")
+            dims[dims.index(-1)] = total // known
+        if prod(dims) != total:
+            raise OpProblem(f"cannot reshape {fmt_shape(ins[0])} ({total} values) into "
+                            f"{fmt_shape(tuple(dims))} ({prod(dims)} values)")
+        return tuple(dims)
+
+    def emit(self, g, args, ins, out):
+        return g.method("reshape", [args[0], -1, *out])
+
+    def describe(self):
+        return f"reshape({', '.join(map(str, self.p.dims))})"
+
+
+class InputParams(Params):
+    shape: tuple[int, ...] = Field(min_length=1)
+
+
+class Input(Op):
+    """The network's input (``input 3x224x224``: CxHxW, the batch is implicit)."""
+
+    name = "input"
+    Params = InputParams
+    min_inputs, max_inputs = 0, 0
+
+    def infer(self, ins):
+        return self.p.shape
+
+    def receptive_field(self, rfs, ins, out):
+        return RF()
+
+    def emit(self, g, args, ins, out):
+        return g.placeholder()
+
+    def describe(self):
+        return f"input({fmt_shape(self.p.shape)})"

@@ -1,0 +1,133 @@
+"""Ops that join tensors: concat, add, residual (add + automatic projection shortcut)."""
+from __future__ import annotations
+
+from typing import Literal
+
+from .base import RF, ModuleSpec, Op, OpProblem, Params, fmt_shape, pair, spatial
+
+
+class BranchMismatch(OpProblem):
+    """Two inputs of a merge disagree; carries which ones so the infer stage can name their producers."""
+
+    def __init__(self, message: str, first: int, second: int, hint: str | None = None):
+        super().__init__(message, hint)
+        self.first, self.second = first, second
+
+
+class Concat(Op):
+    """Concatenate branches along channels (Inception, DenseNet, UNet skips)."""
+
+    name = "concat"
+    aliases = ("cat", "concatenate", "filter_concat", "depthconcat")
+    body = "branches"
+    min_inputs, max_inputs = 2, None
+
+    def infer(self, ins):
+        first = ins[0]
+        for i, shape in enumerate(ins[1:], start=2):
+            if len(shape) != len(first) or shape[1:] != first[1:]:
+                raise BranchMismatch(f"branch {i} is {fmt_shape(shape[1:] or shape)}, "
+                                     f"branch 1 is {fmt_shape(first[1:] or first)}", 0, i - 1,
+                                     "concat joins along channels; every other size must agree (crop or pad)")
+        return (sum(s[0] for s in ins), *first[1:])
+
+    def emit(self, g, args, ins, out):
+        return g.function("cat", [list(args), 1])
+
+
+class AddParams(Params):
+    act: Literal["none", "relu"] = "none"
+
+
+class Add(Op):
+    """Element-wise sum of branches, optionally followed by a ReLU (``add(act=relu)``)."""
+
+    name = "add"
+    aliases = ("sum", "plus", "eltwise_sum")
+    Params = AddParams
+    body = "branches"
+    min_inputs, max_inputs = 2, None
+
+    def infer(self, ins):
+        for i, shape in enumerate(ins[1:], start=2):
+            if shape != ins[0]:
+                raise BranchMismatch(f"branch {i} is {fmt_shape(shape)}, branch 1 is {fmt_shape(ins[0])}", 0, i - 1,
+                                     "add needs equal shapes; a residual block projects automatically")
+        return ins[0]
+
+    def emit(self, g, args, ins, out):
+        total = args[0]
+        for other in args[1:]:
+            total = g.function("add", [total, other])
+        return g.function("relu", [total]) if self.p.act == "relu" else total
+
+
+class ResidualParams(AddParams):
+    proj: Literal["conv_bn", "conv"] = "conv_bn"
+
+
+class Residual(Add):
+    """``residual { body }``: body(x) + shortcut(x); the shortcut is the identity, or a 1x1 projection
+    (conv + bn by default, ``proj=conv`` for conv alone) when the body changes the shape;
+    ``residual { ... } shortcut { ... }`` gives the shortcut explicitly."""
+
+    name = "residual"
+    aliases = ("res", "resblock")
+    Params = ResidualParams
+    body = "residual"
+
+
+class ProjectionParams(Params):
+    bn: bool = True
+
+
+class Projection(Op):
+    """The automatic shortcut of a residual: identity when shapes agree, else a strided 1x1 conv
+    (+ bn). Input 1 is the block input, input 2 the body output (read for its shape only)."""
+
+    name = "projection"
+    aliases = ("auto_shortcut",)
+    Params = ProjectionParams
+    min_inputs = max_inputs = 2
+    learnable = True
+
+    def _stride(self, ins) -> tuple[int, int] | None:
+        x, y = ins
+        if x == y:
+            return None
+        if len(x) != 3 or len(y) != 3:
+            raise OpProblem(f"cannot project {fmt_shape(x)} onto {fmt_shape(y)}", "residual bodies keep CxHxW maps")
+        (h, w), (oh, ow) = spatial(x), spatial(y)
+        s = (-(-h // oh), -(-w // ow))
+        if tuple((n - 1) // ss + 1 for n, ss in zip((h, w), s)) != (oh, ow):
+            raise OpProblem(f"the body turns {fmt_shape(x)} into {fmt_shape(y)}: no strided 1x1 conv maps one "
+                            "onto the other", "give the shortcut explicitly: residual { ... } shortcut { ... }")
+        return s
+
+    def infer(self, ins):
+        return ins[1] if self._stride(ins) else ins[0]
+
+    def weights(self, ins, out):
+        if not self._stride(ins):
+            return {}
+        w = (out[0], ins[0][0], 1, 1)
+        return {"0.weight": w, "1.weight": (out[0],), "1.bias": (out[0],)} if self.p.bn else {"weight": w, "bias": (out[0],)}
+
+    def buffers(self, ins, out):
+        if not (self.p.bn and self._stride(ins)):
+            return {}
+        return {"1.running_mean": (out[0],), "1.running_var": (out[0],), "1.num_batches_tracked": ()}
+
+    def macs(self, ins, out):
+        return out[0] * out[1] * out[2] * ins[0][0] if self._stride(ins) else 0
+
+    def receptive_field(self, rfs, ins, out):
+        s = self._stride(ins)
+        return rfs[0].window((1, 1), s) if s else rfs[0]
+
+    def torch(self, ins, out):
+        s = self._stride(ins)
+        if not s:
+            return None
+        conv = ModuleSpec("Conv2d", (ins[0][0], out[0]), dict(kernel_size=(1, 1), stride=s, bias=not self.p.bn))
+        return ModuleSpec("Sequential", (conv, ModuleSpec("BatchNorm2d", (out[0],)))) if self.p.bn else conv

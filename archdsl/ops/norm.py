@@ -1,0 +1,71 @@
+"""Normalisation and regularisation: batch norm, local response norm, dropout."""
+from __future__ import annotations
+
+from pydantic import Field
+
+from .base import ModuleSpec, Op, Params
+
+
+class BnParams(Params):
+    eps: float = Field(default=1e-5, gt=0)
+    momentum: float = Field(default=0.1, ge=0, le=1)
+    affine: bool = True
+
+
+class BatchNorm(Op):
+    """Batch normalisation over channels (BatchNorm2d on maps, BatchNorm1d after fc)."""
+
+    name = "bn"
+    aliases = ("batchnorm", "batch_norm", "batchnorm2d")
+    Params = BnParams
+    learnable = True
+
+    def weights(self, ins, out):
+        c = ins[0][0]
+        return {"weight": (c,), "bias": (c,)} if self.p.affine else {}
+
+    def buffers(self, ins, out):
+        c = ins[0][0]
+        return {"running_mean": (c,), "running_var": (c,), "num_batches_tracked": ()}
+
+    def torch(self, ins, out):
+        cls = "BatchNorm2d" if len(ins[0]) == 3 else "BatchNorm1d"
+        return ModuleSpec(cls, (ins[0][0],), dict(eps=self.p.eps, momentum=self.p.momentum, affine=self.p.affine))
+
+
+class LrnParams(Params):
+    size: int = Field(default=5, gt=0)
+    alpha: float = 1e-4
+    beta: float = 0.75
+    k: float = 2.0
+
+
+class Lrn(Op):
+    """Local response normalisation across channels; defaults are AlexNet's (n=5, α=1e-4, β=0.75, k=2)."""
+
+    name = "lrn"
+    aliases = ("norm", "local_response_norm", "localresponsenorm")
+    Params = LrnParams
+    positional = ("size",)
+    dash = "size"
+
+    def torch(self, ins, out):
+        return ModuleSpec("LocalResponseNorm", (self.p.size,), dict(alpha=self.p.alpha, beta=self.p.beta, k=self.p.k))
+
+
+class DropoutParams(Params):
+    p: float = Field(default=0.5, ge=0, le=1)
+
+
+class Dropout(Op):
+    """Dropout with drop probability p (default 0.5); identity at eval."""
+
+    elementwise = True
+
+    name = "dropout"
+    aliases = ("drop",)
+    Params = DropoutParams
+    positional = ("p",)
+
+    def torch(self, ins, out):
+        return ModuleSpec("Dropout", (), {"p": self.p.p})

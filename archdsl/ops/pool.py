@@ -1,0 +1,136 @@
+"""Pooling: max and average (incl. ceil mode), global and adaptive average pooling."""
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from .base import RF, ModuleSpec, Op, OpProblem, Params, fmt_shape, pair, spatial
+
+IntPair = int | tuple[int, int]
+
+
+class PoolParams(Params):
+    k: IntPair = 2
+    s: IntPair | None = None  # None → the kernel size, as in torch
+    p: IntPair = 0
+    ceil: bool = False
+
+    @model_validator(mode="after")
+    def _check(self):
+        if min(pair(self.k)) <= 0 or (self.s is not None and min(pair(self.s)) <= 0):
+            raise ValueError("kernel and stride must be positive")
+        if min(pair(self.p)) < 0:
+            raise ValueError("padding must be >= 0")
+        if any(2 * p > k for p, k in zip(pair(self.p), pair(self.k))):
+            raise ValueError("padding must be at most half the kernel size")
+        if self.s is None:
+            object.__setattr__(self, "s", self.k)
+        return self
+
+    def stride(self) -> tuple[int, int]:
+        return pair(self.s)
+
+
+def pool_size(n: int, k: int, s: int, p: int, ceil: bool, d: int = 1) -> int:
+    """torch's pooling output size, including the ceil-mode rule that a window must start inside."""
+    span = n + 2 * p - d * (k - 1) - 1
+    out = (-(-span // s) if ceil else span // s) + 1
+    if ceil and (out - 1) * s >= n + p:
+        out -= 1
+    return out
+
+
+class _Pool(Op):
+    Params = PoolParams
+    positional = ("k", "s", "p")
+    slash, shorthand = "s", "k"
+
+    def infer(self, ins):
+        hw = spatial(ins[0])
+        out = tuple(pool_size(n, k, s, p, self.p.ceil)
+                    for n, k, s, p in zip(hw, pair(self.p.k), self.p.stride(), pair(self.p.p)))
+        if min(out) < 1:
+            raise OpProblem(f"input {fmt_shape(ins[0])} is smaller than the {fmt_shape(pair(self.p.k))} window: "
+                            f"the output would be {fmt_shape(out)}",
+                            "use a larger input or remove a downsampling layer before it")
+        return (ins[0][0], *out)
+
+    def receptive_field(self, rfs, ins, out):
+        return rfs[0].window(pair(self.p.k), self.p.stride())
+
+    def _kw(self):
+        return dict(kernel_size=pair(self.p.k), stride=self.p.stride(), padding=pair(self.p.p), ceil_mode=self.p.ceil)
+
+
+class MaxPool(_Pool):
+    """Max pooling; ``POOL``, ``maxpool`` = 2x2 stride 2; ``maxpool(3, s=2)``; ``pool3/2``."""
+
+    name = "maxpool"
+    aliases = ("pool", "max_pool", "maxpool2d", "mpool")
+
+    def torch(self, ins, out):
+        return ModuleSpec("MaxPool2d", (), self._kw())
+
+
+class AvgPoolParams(PoolParams):
+    count_include_pad: bool = True
+
+
+class AvgPool(_Pool):
+    """Average pooling (LeNet's subsampling)."""
+
+    name = "avgpool"
+    aliases = ("avg_pool", "avgpool2d", "apool", "subsample")
+    Params = AvgPoolParams
+
+    def torch(self, ins, out):
+        return ModuleSpec("AvgPool2d", (), self._kw() | {"count_include_pad": self.p.count_include_pad})
+
+
+class AdaptiveParams(Params):
+    size: IntPair = Field(default=1)
+
+    @model_validator(mode="after")
+    def _check(self):
+        if min(pair(self.size)) <= 0:
+            raise ValueError("output size must be positive")
+        return self
+
+
+class AdaptiveAvgPool(Op):
+    """Adaptive average pooling to a fixed output size (torchvision's ``avgpool`` before the classifier)."""
+
+    name = "adaptive_avgpool"
+    aliases = ("adaptiveavgpool", "adaptive_avg_pool", "adaptive_pool")
+    Params = AdaptiveParams
+    positional = ("size",)
+
+    def infer(self, ins):
+        spatial(ins[0])
+        return (ins[0][0], *pair(self.p.size))
+
+    def receptive_field(self, rfs, ins, out):
+        (h, w), (oh, ow) = ins[0][1:], out[1:]
+        # each output cell averages ceil(n / m) inputs at most, spaced n / m apart
+        k = (-(-h // oh), -(-w // ow))
+        s = (max(1, h // oh), max(1, w // ow))
+        return rfs[0].window(k, s)
+
+    def torch(self, ins, out):
+        return ModuleSpec("AdaptiveAvgPool2d", (pair(self.p.size),))
+
+
+class GlobalAvgPool(Op):
+    """Global average pooling: CxHxW → Cx1x1."""
+
+    name = "gap"
+    aliases = ("global_avgpool", "globalavgpool", "global_avg_pool", "global_pool")
+
+    def infer(self, ins):
+        spatial(ins[0])
+        return (ins[0][0], 1, 1)
+
+    def receptive_field(self, rfs, ins, out):
+        return rfs[0].window(ins[0][1:], ins[0][1:])
+
+    def torch(self, ins, out):
+        return ModuleSpec("AdaptiveAvgPool2d", ((1, 1),))

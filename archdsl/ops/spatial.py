@@ -1,0 +1,103 @@
+"""Spatial resizing: center crop to a reference, upsampling, zero padding."""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from .base import RF, ModuleSpec, Op, OpProblem, Params, fmt_shape, spatial
+
+
+class CropParams(Params):
+    ref: str  # the node whose spatial size to crop to (written ``crop(@label)``)
+
+
+class Crop(Op):
+    """Center crop to the height and width of another node (UNet's copy-and-crop, FCN's fuse)."""
+
+    name = "crop"
+    aliases = ("center_crop", "crop_to")
+    Params = CropParams
+    positional = ("ref",)
+    refs = ("ref",)
+    min_inputs = max_inputs = 2
+
+    def _box(self, ins):
+        (h, w), (th, tw) = spatial(ins[0]), spatial(ins[1])
+        if th > h or tw > w:
+            raise OpProblem(f"cannot crop {h}x{w} to the larger {th}x{tw} of @{self.p.ref}",
+                            "crop the larger map to the smaller one")
+        return (h - th) // 2, (w - tw) // 2, th, tw
+
+    def infer(self, ins):
+        top, left, th, tw = self._box(ins)
+        return (ins[0][0], th, tw)
+
+    def receptive_field(self, rfs, ins, out):
+        return rfs[0]
+
+    def emit(self, g, args, ins, out):
+        top, left, th, tw = self._box(ins)
+        if (th, tw) == ins[0][1:]:
+            return args[0]
+        return g.getitem(args[0], (slice(None), slice(None), slice(top, top + th), slice(left, left + tw)))
+
+    def describe(self):
+        return f"crop(@{self.p.ref})"
+
+
+class UpsampleParams(Params):
+    scale: int = Field(default=2, gt=0)
+    mode: Literal["nearest", "bilinear"] = "nearest"
+
+
+class Upsample(Op):
+    """Upsample by an integer factor (nearest or bilinear)."""
+
+    name = "upsample"
+    aliases = ("up", "unpool_nearest", "resize")
+    Params = UpsampleParams
+    positional = ("scale", "mode")
+    shorthand = "scale"
+
+    def infer(self, ins):
+        h, w = spatial(ins[0])
+        return (ins[0][0], h * self.p.scale, w * self.p.scale)
+
+    def receptive_field(self, rfs, ins, out):
+        return RF(rfs[0].size, tuple(j / self.p.scale for j in rfs[0].jump))
+
+    def torch(self, ins, out):
+        kw = {"scale_factor": float(self.p.scale), "mode": self.p.mode}
+        return ModuleSpec("Upsample", (), kw | ({"align_corners": False} if self.p.mode == "bilinear" else {}))
+
+
+class PadParams(Params):
+    p: int | tuple[int, int, int, int] = 1  # all sides, or (left, right, top, bottom) as in torch
+
+    @model_validator(mode="after")
+    def _check(self):
+        if min(self.sides()) < 0:
+            raise ValueError("padding must be >= 0")
+        return self
+
+    def sides(self) -> tuple[int, int, int, int]:
+        return (self.p,) * 4 if isinstance(self.p, int) else tuple(self.p)
+
+
+class ZeroPad(Op):
+    """Zero padding around the map."""
+
+    name = "zeropad"
+    aliases = ("pad", "zero_pad", "zeropad2d")
+    Params = PadParams
+    positional = ("p",)
+    variadic = True
+
+    def infer(self, ins):
+        h, w = spatial(ins[0])
+        left, right, top, bottom = self.p.sides()
+        return (ins[0][0], h + top + bottom, w + left + right)
+
+    def torch(self, ins, out):
+        return ModuleSpec("ZeroPad2d", (self.p.sides(),))

@@ -1,0 +1,307 @@
+"""Stage 1 — parse: text → AST, with lark's LALR parser.
+
+The grammar lives in ``grammar/arch.lark`` (top level in the repository,
+``archdsl/grammar`` in an installed wheel). Lark errors are wrapped into
+:class:`~archdsl.errors.SpecSyntaxError` with file:line:column and a caret.
+"""
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+
+from . import ast
+from .errors import ArchError, Span, SpecSyntaxError
+
+MAX_SOURCE_BYTES = 1_000_000
+_OPEN = {"LPAR": "RPAR", "LSQB": "RSQB", "LBRACE": "RBRACE", "DASH_LBRACE": "RBRACE"}
+_CLOSE_TEXT = {"RPAR": ")", "RSQB": "]", "RBRACE": "}"}
+# after these tokens a newline continues the statement
+_CONTINUES = {"ARROW", "COMMA", "COLON", "EQUAL", "LBRACE", "LPAR", "LSQB", "DASH_LBRACE", "PLUS",
+              "STAR", "SLASH", "PERCENT", "MINUS"}
+
+_DESCRIBE = {
+    "NAME": "a name", "INT": "an integer", "FLOAT": "a number", "DASH_INT": "-N", "SHAPE": "a shape like 3x224x224",
+    "STRING": "a quoted string", "RPAR": "')'", "LPAR": "'('", "RSQB": "']'", "LSQB": "'['", "RBRACE": "'}'",
+    "LBRACE": "'{'", "COMMA": "','", "COLON": "':'", "EQUAL": "'='", "ARROW": "'->'", "_NL": "a new line",
+    "TIMES": "a repeat count like x2", "AT": "'@'", "SLASH": "'/'", "DASH_LBRACE": "'-{'", "$END": "end of input",
+    "INPUT": "'input'", "SOFTMAX_WORD": "soft-max", "DOT": "'.'", "PLUS": "'+'", "STAR": "'*'", "MINUS": "'-'",
+}
+
+
+class _Layout:
+    """Post-lexer: newlines end statements, except inside () and [], at the start, and after a
+    token that asks for more (`-`, `->`, `,`, `{`, `=`, an operator)."""
+
+    always_accept = ("_NL",)
+
+    def __init__(self):
+        self.stack: list[Token] = []
+
+    def process(self, stream):
+        self.stack = []
+        last = None
+        for tok in stream:
+            if tok.type == "_NL" and (last is None or last.type in _CONTINUES or last.type == "_NL"
+                                      or (self.stack and self.stack[-1].type in ("LPAR", "LSQB"))):
+                continue
+            self._track(tok)
+            last = tok
+            yield tok
+
+    def _track(self, tok: Token) -> None:
+        if tok.type in _OPEN:
+            self.stack.append(tok)
+        elif tok.type in _CLOSE_TEXT:
+            if not self.stack or _OPEN[self.stack[-1].type] != tok.type:
+                opened = f" (the '{self.stack[-1]}' at line {self.stack[-1].line} is still open)" if self.stack else ""
+                raise _Unbalanced(tok, f"unmatched '{tok}'{opened}")
+            self.stack.pop()
+
+
+class _Unbalanced(Exception):
+    def __init__(self, tok: Token, message: str):
+        self.tok, self.message = tok, message
+
+
+def grammar_path() -> Path:
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "grammar" / "arch.lark", here.parent / "grammar" / "arch.lark"):
+        if candidate.exists():
+            return candidate
+    raise FileNotFoundError("archdsl's grammar/arch.lark is missing from this installation")
+
+
+@functools.lru_cache(maxsize=1)
+def _parser() -> Lark:
+    return Lark(grammar_path().read_text(), parser="lalr", lexer="contextual", postlex=_Layout(),
+                propagate_positions=True, maybe_placeholders=False)
+
+
+def parse(text: str, file: str = "<inline>") -> ast.SpecFile:
+    """Parse spec text into an :class:`~archdsl.ast.SpecFile`."""
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_SOURCE_BYTES:
+        from .errors import LimitError
+        raise LimitError(f"spec is larger than {MAX_SOURCE_BYTES:,} bytes", Span(file, 1, 1, text[:200]),
+                         "split it into files joined with `import`")
+    parser = _parser()
+    try:
+        tree = parser.parse(text + "\n")
+        return _ToAst(file, text).transform(tree)
+    except _Unbalanced as err:
+        raise SpecSyntaxError(err.message, _span(file, text, err.tok), "brackets must pair up") from None
+    except UnexpectedInput as err:
+        raise _syntax_error(err, file, text, parser.options.postlex.stack) from None
+    except VisitError as err:
+        if isinstance(err.orig_exc, ArchError):
+            raise err.orig_exc from None
+        raise
+
+
+def _span(file: str, text: str, tok) -> Span:
+    return Span(file, getattr(tok, "line", 1) or 1, getattr(tok, "column", 1) or 1, text, max(1, len(str(tok))))
+
+
+def _syntax_error(err: UnexpectedInput, file: str, text: str, stack: list[Token]) -> SpecSyntaxError:
+    expected = sorted({_DESCRIBE.get(t, f"'{t}'") for t in getattr(err, "expected", ()) or getattr(err, "allowed", ())
+                       if not t.startswith("__")})
+    want = f"; expected {', '.join(expected)}" if expected else ""
+    if isinstance(err, UnexpectedCharacters):
+        ch = text[err.pos_in_stream] if err.pos_in_stream < len(text) else "?"
+        return SpecSyntaxError(f"unexpected character {ch!r}{want}", Span(file, err.line, err.column, text), _hint(ch))
+    token = getattr(err, "token", None)
+    if isinstance(err, UnexpectedEOF) or (token is not None and token.type == "$END"):
+        line_count = max(1, len(text.splitlines()))
+        last = text.splitlines()[-1] if text.splitlines() else ""
+        span = Span(file, line_count, len(last) + 1, text)
+        if stack:
+            opened = stack[-1]
+            return SpecSyntaxError(f"'{opened}' is never closed", _span(file, text, opened),
+                                   f"add '{_CLOSE_TEXT[_OPEN[opened.type]]}' to close it")
+        return SpecSyntaxError(f"unexpected end of input{want}", span)
+    shown = "a new line" if token.type == "_NL" else repr(str(token))
+    return SpecSyntaxError(f"unexpected {shown}{want}", _span(file, text, token), _token_hint(token, err))
+
+
+def _hint(ch: str) -> str | None:
+    if ch in "{}":
+        return "braces hold a group body or an expression like conv1-{4*c}"
+    if ch == ";":
+        return "statements are separated by new lines"
+    return "op names are letters, digits and _; chains join elements with '-' or '->'"
+
+
+def _token_hint(token: Token, err: UnexpectedInput) -> str | None:
+    if token.type in ("INT", "SHAPE") and "NAME" in getattr(err, "expected", ()):
+        return "a number cannot stand alone here; write it as an argument, e.g. conv3-64 or fc(4096)"
+    if token.type == "TIMES" or str(token) in ("x", "*"):
+        return "a repeat count follows ']' directly, e.g. [conv3-64 - relu]x2"
+    return None
+
+
+def _pos(file: str, text: str, meta) -> Span:
+    return Span(file, getattr(meta, "line", 1), getattr(meta, "column", 1), text,
+                max(1, (getattr(meta, "end_column", 2) - getattr(meta, "column", 1)))
+                if getattr(meta, "line", 1) == getattr(meta, "end_line", 1) else 1)
+
+
+@v_args(meta=True)
+class _ToAst(Transformer):
+    """Lark tree → AST nodes; method names follow the grammar's rules."""
+
+    def __init__(self, file: str, text: str):
+        super().__init__()
+        self.file, self.text = file, text
+
+    def _s(self, meta) -> Span:
+        return _pos(self.file, self.text, meta)
+
+    def _t(self, tok: Token) -> Span:
+        return _span(self.file, self.text, tok)
+
+    # --- file structure ---
+    def start(self, meta, items):
+        groups = {ast.Import: [], ast.BlockDef: [], ast.NetworkDef: []}
+        top = []
+        for item in items:
+            groups.get(type(item), top).append(item)
+        return ast.SpecFile(self.file, self.text, tuple(groups[ast.Import]), tuple(groups[ast.BlockDef]),
+                            tuple(groups[ast.NetworkDef]), ast.Body(tuple(top)))
+
+    def import_stmt(self, meta, c):
+        target = c[0]
+        is_path = isinstance(target, Token) and target.type == "STRING"
+        name = target[1:-1] if is_path else target
+        alias = str(c[1]) if len(c) > 1 else Path(name).stem if is_path else name.split(".")[-1]
+        return ast.Import(name, is_path, alias, self._s(meta))
+
+    def block_def(self, meta, c):
+        name, *params, body = c
+        return ast.BlockDef(str(name), tuple(p for p in params if p is not None), body, self._s(meta))
+
+    def param(self, meta, c):
+        return ast.Param(str(c[0]), c[1] if len(c) > 1 else None, self._s(meta))
+
+    def network_def(self, meta, c):
+        return ast.NetworkDef(str(c[0]), c[1], self._s(meta))
+
+    def body(self, meta, c):
+        return ast.Body(tuple(c))
+
+    # --- statements ---
+    def input_stmt(self, meta, c):
+        return ast.InputStmt(c[1], self._s(meta))
+
+    def shape_lit(self, meta, c):
+        tok = c[0]
+        parts = str(tok).replace("×", "x").replace("X", "x").split("x")
+        return tuple(ast.Num(int(p.strip()), self._t(tok)) for p in parts)
+
+    def shape_tuple(self, meta, c):
+        return tuple(c)
+
+    def output_stmt(self, meta, c):
+        return ast.OutputStmt(tuple(c), self._s(meta))
+
+    def out_item(self, meta, c):
+        return ast.OutputItem(c[0], str(c[1]) if len(c) > 1 else None, self._s(meta))
+
+    def assign(self, meta, c):
+        return ast.Assign(str(c[0]), c[1], self._s(meta))
+
+    def chain(self, meta, c):
+        return ast.Chain(tuple(x for x in c if not isinstance(x, Token)), self._s(meta))
+
+    # --- elements ---
+    def labeled(self, meta, c):
+        return ast.Labeled(str(c[0]), c[1], self._s(meta))
+
+    def op(self, meta, c):
+        name, *rest = c
+        fields = {}
+        for part in rest:
+            kind, value = part
+            fields[kind] = value
+        args = fields.get("args", ((), (), False))
+        return ast.OpCall(name, self._s(meta), dash=fields.get("dash"), slash=fields.get("slash"),
+                          args=args[0], kwargs=args[1], has_call=args[2], body=fields.get("body"),
+                          shortcut=fields.get("shortcut"))
+
+    def softmax_word(self, meta, c):
+        return "softmax"
+
+    def dash_int(self, meta, c):
+        return ("dash", ast.Num(int(str(c[0])[1:]), self._t(c[0])))
+
+    def dash_expr(self, meta, c):
+        return ("dash", c[1])
+
+    def slash(self, meta, c):
+        value = c[0]
+        return ("slash", ast.Num(int(value), self._t(value)) if isinstance(value, Token) else value)
+
+    def args(self, meta, c):
+        pos = tuple(x for x in c if not isinstance(x, ast.Kwarg))
+        kws = tuple(x for x in c if isinstance(x, ast.Kwarg))
+        seen_kw = False
+        for x in c:
+            if isinstance(x, ast.Kwarg):
+                seen_kw = True
+            elif seen_kw:
+                raise SpecSyntaxError("positional argument after a keyword argument", x.span,
+                                      "put positional arguments first: conv(64, k=3)")
+        return ("args", (pos, kws, True))
+
+    def posarg(self, meta, c):
+        return c[0]
+
+    def kwarg(self, meta, c):
+        return ast.Kwarg(str(c[0]), c[1], self._s(meta))
+
+    def bodyblock(self, meta, c):
+        return ("body", c[0])
+
+    def shortcut(self, meta, c):
+        return ("shortcut", c[0])
+
+    def repeat(self, meta, c):
+        chain = c[0]
+        count = c[2] if len(c) > 2 else None
+        if isinstance(count, Token):
+            count = ast.Num(int(count), self._t(count))
+        return ast.Repeat(chain, count, self._s(meta))
+
+    def ref(self, meta, c):
+        return ast.Ref(c[0], self._s(meta))
+
+    def dotted(self, meta, c):
+        return ".".join(str(x) for x in c)
+
+    # --- expressions ---
+    def int_lit(self, meta, c):
+        return ast.Num(int(c[0]), self._t(c[0]))
+
+    def float_lit(self, meta, c):
+        return ast.Num(float(c[0]), self._t(c[0]))
+
+    def str_lit(self, meta, c):
+        return ast.Str(str(c[0])[1:-1], self._t(c[0]))
+
+    def var(self, meta, c):
+        return ast.Var(str(c[0]), self._t(c[0]))
+
+    def neg(self, meta, c):
+        return ast.Neg(c[0], self._s(meta))
+
+    def _bin(op):  # noqa: N805 - a tiny factory for the five arithmetic rules
+        def rule(self, meta, c):
+            return ast.BinOp(op, c[0], c[-1], self._s(meta))
+        return rule
+
+    add, sub, mul, div, mod = _bin("+"), _bin("-"), _bin("*"), _bin("/"), _bin("%")
+
+    def sub_lit(self, meta, c):
+        tok = c[1]
+        return ast.BinOp("-", c[0], ast.Num(int(str(tok)[1:]), self._t(tok)), self._s(meta))

@@ -1,0 +1,88 @@
+"""The pipeline in one place: text ─parse→ AST ─elaborate→ Graph ─infer→ Analysis ─compile→ torch."""
+from __future__ import annotations
+
+import re
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+
+from . import library
+from .analysis import Analysis
+from .elaborate import elaborate, load_file, read_spec
+from .errors import ArchError, UnknownNameError
+from .infer import infer
+from .ops import lookup
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def parse_shape(text: str | tuple | list) -> tuple[int, ...]:
+    """``"3x224x224"`` or ``(3, 224, 224)`` → ``(3, 224, 224)``."""
+    if isinstance(text, (tuple, list)):
+        return tuple(int(x) for x in text)
+    parts = re.split(r"\s*[x×X,]\s*", text.strip())
+    if not all(p.isdigit() for p in parts):
+        raise ArchError(f"bad input shape {text!r}", None, "write it as CxHxW, e.g. 3x224x224")
+    return tuple(int(p) for p in parts)
+
+
+def source_of(spec: str) -> tuple[str, str]:
+    """A path, a library name or inline text → (text, file name)."""
+    path = Path(spec)
+    if spec.endswith(".arch") and "\n" not in spec:
+        if not path.is_file():
+            raise ArchError(f"no such spec file: {spec}", None)
+        return read_spec(path), str(path)
+    found = library.find(spec)
+    if found is not None:
+        return read_spec(found), str(found)
+    if _IDENT.fullmatch(spec) and lookup(spec) is None:
+        raise UnknownNameError("spec", spec, library.library(), None,
+                               None if library.library() else "the spec library is empty")
+    return spec, "<inline>"
+
+
+class Net:
+    """A loaded spec: its graph now, its analysis and torch module on demand."""
+
+    def __init__(self, graph: nx.DiGraph):
+        self.graph = graph
+
+    @property
+    def name(self) -> str:
+        return self.graph.graph["name"]
+
+    @cached_property
+    def _analysis(self) -> Analysis:
+        return infer(self.graph)
+
+    def analyze(self) -> Analysis:
+        """Shapes, parameters, MACs, activations and receptive fields; pure Python, no torch."""
+        return self._analysis
+
+    def compile(self, device: Any = "cpu", dtype: Any = None):
+        """A ``torch.fx.GraphModule`` built directly on ``device`` (``"meta"`` allocates nothing)."""
+        from .compile import compile_graph
+        return compile_graph(self.graph, self.analyze(), device=device, dtype=dtype)
+
+    def source(self) -> str:
+        """Standalone PyTorch source for this network (imports torch only)."""
+        from .codegen import to_source
+        return to_source(self.graph, self.analyze())
+
+
+def load(spec: str, *, input: str | tuple | None = None, network: str | None = None, **variables: Any) -> Net:
+    """Load a spec: a ``.arch`` path, a library name (``"vgg16"``) or inline text (``"[CONV-POOL]x2-FC"``).
+
+    ``input`` overrides the input shape (CxHxW); other keywords override the spec's variables.
+
+    >>> net = load("[CONV-POOL]x2-FC", input="3x32x32", classes=10)
+    >>> net.analyze().outputs
+    {'output': (10,)}
+    """
+    text, file = source_of(spec)
+    ctx = load_file(text, file, variables)
+    shape = parse_shape(input) if input is not None else None
+    return Net(elaborate(ctx, network, shape))
