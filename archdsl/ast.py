@@ -40,6 +40,12 @@ class Neg:
 
 
 @dataclass(frozen=True)
+class Tuple:
+    items: tuple["Expr", ...]
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
 class Ref:
     """``@label`` or ``@group.label``: the output of an earlier labelled element."""
 
@@ -47,7 +53,7 @@ class Ref:
     span: Span = field(compare=False)
 
 
-Expr = Union[Num, Str, Var, BinOp, Neg, Ref]
+Expr = Union[Num, Str, Var, BinOp, Neg, Tuple, Ref]
 
 
 @dataclass(frozen=True)

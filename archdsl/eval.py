@@ -66,6 +66,8 @@ def evaluate(expr: ast.Expr, env: Env, symbols: bool = False) -> Any:
         if symbols:
             return expr.name
         return env.get(expr.name, expr.span)
+    if isinstance(expr, ast.Tuple):
+        return tuple(evaluate(x, env, symbols) for x in expr.items)
     if isinstance(expr, ast.Neg):
         return _checked(-_number(evaluate(expr.operand, env), expr.span), expr.span)
     if isinstance(expr, ast.BinOp):

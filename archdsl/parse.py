@@ -292,6 +292,9 @@ class _ToAst(Transformer):
     def var(self, meta, c):
         return ast.Var(str(c[0]), self._t(c[0]))
 
+    def tuple_lit(self, meta, c):
+        return ast.Tuple(tuple(c), self._s(meta))
+
     def neg(self, meta, c):
         return ast.Neg(c[0], self._s(meta))
 
