@@ -1,0 +1,125 @@
+"""The ``archdsl`` command. Exit codes: 0 ok, 1 the spec is wrong (an ArchError), 2 usage error."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from .errors import ArchError
+
+
+def _value(text: str) -> Any:
+    low = text.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _variables(args) -> dict[str, Any]:
+    out = {}
+    for item in args.set or []:
+        if "=" not in item:
+            raise SystemExit(f"archdsl: --set takes name=value, got {item!r}")
+        key, _, val = item.partition("=")
+        out[key.strip()] = _value(val.strip())
+    if args.classes is not None:
+        out["classes"] = args.classes
+    return out
+
+
+def _load(args):
+    from .pipeline import load
+    return load(args.spec, input=args.input, network=args.network, **_variables(args))
+
+
+def cmd_report(args) -> int:
+    from . import report
+    a = _load(args).analyze()
+    if args.format == "json":
+        print(report.to_json(a))
+    elif args.format == "markdown":
+        print(report.markdown(a), end="")
+    else:
+        report.table(a)
+    return 0
+
+
+def cmd_check(args) -> int:
+    a = _load(args).analyze()
+    outs = ", ".join(f"{k} {'x'.join(map(str, v))}" for k, v in a.outputs.items())
+    print(f"ok: {a.name}: {a.totals.params:,} params, {a.totals.macs:,} MACs, {len(a.layers)} nodes; {outs}")
+    return 0
+
+
+def cmd_compile(args) -> int:
+    net = _load(args)
+    src = net.source()
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(src)
+    print(f"wrote {out} ({net.analyze().totals.params:,} params)")
+    return 0
+
+
+def cmd_list(args) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from . import library
+    from .pipeline import load
+    tab = Table(header_style="bold")
+    for col in ("name", "input", "params", "description"):
+        tab.add_column(col, justify="right" if col == "params" else "left")
+    for name, path in library.library().items():
+        try:
+            a = load(str(path)).analyze()
+            shape, params = "x".join(map(str, a.input_shape)), f"{a.totals.params:,}"
+        except ArchError as err:
+            shape, params = "?", f"error: {err.message}"
+        tab.add_row(name, shape, params, library.description(path))
+    Console().print(tab)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="archdsl", description="CNN architecture specs → checked graphs, "
+                                "reports and PyTorch modules")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def spec_command(name: str, helptext: str):
+        s = sub.add_parser(name, help=helptext)
+        s.add_argument("spec", help="a .arch file, a library name (vgg16) or inline text ('[CONV-POOL]x2-FC')")
+        s.add_argument("--input", help="input shape CxHxW, e.g. 3x224x224 (overrides the spec's)")
+        s.add_argument("--classes", type=int, help="sets the variable `classes`")
+        s.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a spec variable")
+        s.add_argument("--network", help="which network of the file (default: its main one)")
+        return s
+
+    r = spec_command("report", "shape / parameter / MAC / activation / receptive-field table")
+    r.add_argument("--format", choices=("table", "json", "markdown"), default="table")
+    r.set_defaults(func=cmd_report)
+    spec_command("check", "validate a spec: exit 0, or print the error and exit 1").set_defaults(func=cmd_check)
+    c = spec_command("compile", "write standalone PyTorch source (imports torch only)")
+    c.add_argument("-o", "--output", required=True, help="the .py file to write")
+    c.set_defaults(func=cmd_compile)
+    sub.add_parser("list", help="the spec library").set_defaults(func=cmd_list)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ArchError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
