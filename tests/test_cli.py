@@ -1,0 +1,85 @@
+"""The archdsl command: every subcommand, formats, exit codes, no tracebacks."""
+import importlib.util
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import archdsl
+from archdsl.cli import main
+
+PATTERN = "INPUT -> [[CONV -> RELU]*2 -> POOL]*3 -> [FC -> RELU]*2 -> FC"
+
+
+def test_report_table(capsys):
+    assert main(["report", "[CONV-POOL]x2-FC", "--input", "3x32x32", "--classes", "10"]) == 0
+    out = capsys.readouterr().out
+    assert "fc(out=10, bias=true)" in out
+    assert "params 30,634" in out
+
+
+def test_report_pattern_json(capsys):
+    assert main(["report", PATTERN, "--input", "3x32x32", "--classes", "10", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["outputs"] == {"output": [10]}
+    assert set(data["totals"]) >= {"params", "macs", "activations"}
+    assert data["layers"][0]["name"] == "input"
+    assert {"name", "op", "output_shape", "params", "macs", "activations", "receptive_field"} <= set(data["layers"][1])
+
+
+def test_report_markdown(capsys):
+    assert main(["report", "conv3-8 - relu", "--input", "3x8x8", "--format", "markdown"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("# main") and "| 0 | conv(out=8" in out
+
+
+def test_set_overrides_a_variable(capsys):
+    assert main(["check", "x = 4\nconv3-{x}", "--input", "3x8x8", "--set", "x=6"]) == 0
+    assert "output 6x8x8" in capsys.readouterr().out
+
+
+def test_check_error_exit_1_without_traceback(capsys):
+    assert main(["check", "conv3-64 - maxpol", "--input", "3x8x8"]) == 1
+    err = capsys.readouterr().err
+    assert "<inline>:1:12: unknown op 'maxpol'" in err
+    assert "did you mean 'maxpool'?" in err and "^^^^^^" in err
+    assert "Traceback" not in err
+
+
+def test_check_file(tmp_path, capsys):
+    spec = tmp_path / "my_net.arch"
+    spec.write_text("input 3x32x32\nconv3-16 - relu - maxpool - fc-10\n")
+    assert main(["check", str(spec)]) == 0
+    assert "ok: my_net" in capsys.readouterr().out
+
+
+def test_usage_error_exit_2():
+    with pytest.raises(SystemExit) as exc:
+        main(["report"])
+    assert exc.value.code == 2
+
+
+def test_compile_writes_standalone_source(tmp_path):
+    out = tmp_path / "net.py"
+    spec = "input 3x32x32\nfeatures { conv3-8 - relu - maxpool }\nhead: fc-10"
+    assert main(["compile", spec, "-o", str(out)]) == 0
+    code = out.read_text()
+    assert "archdsl" not in code.split('"""', 2)[2]  # only the docstring mentions archdsl
+    mod_spec = importlib.util.spec_from_file_location("gen_net", out)
+    mod = importlib.util.module_from_spec(mod_spec)
+    mod_spec.loader.exec_module(mod)
+    model = mod.build()
+    compiled = archdsl.load(spec).compile()
+    assert {k: v.shape for k, v in model.state_dict().items()} == {k: v.shape for k, v in compiled.state_dict().items()}
+    model.load_state_dict(compiled.state_dict())
+    x = torch.randn(2, 3, 32, 32)
+    torch.testing.assert_close(model(x), compiled(x))
+
+
+def test_entry_point_runs_as_a_program():
+    proc = subprocess.run([sys.executable, "-m", "archdsl.cli", "check", "conv3-8 - [relu", "--input", "3x8x8"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert "is never closed" in proc.stderr and "Traceback" not in proc.stderr

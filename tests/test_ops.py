@@ -1,0 +1,132 @@
+"""Each op's analytic rule against the real torch module: shapes, parameters, state_dict shapes."""
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import archdsl
+from archdsl import ArchError, ShapeError
+
+
+def check(text: str, input: str):
+    """Analytic output shape, params and state_dict shapes equal the compiled module's."""
+    net = archdsl.load(text, input=input)
+    a = net.analyze()
+    model = net.compile().eval()
+    x = torch.randn(2, *a.input_shape)
+    with torch.no_grad():
+        y = model(x)
+    assert tuple(y.shape[1:]) == a.outputs["output"], text
+    assert sum(p.numel() for p in model.parameters()) == a.totals.params
+    assert {k: tuple(v.shape) for k, v in model.state_dict().items()} == a.state_dict_shapes()
+    return a
+
+
+@pytest.mark.parametrize("text,input,shape", [
+    ("conv(8, k=11, s=4, p=0)", "3x227x227", (8, 55, 55)),
+    ("conv3-16/2", "3x33x33", (16, 17, 17)),
+    ("conv(16, k=3, d=2)", "3x20x20", (16, 20, 20)),
+    ("conv(16, k=(3, 5), s=(1, 2), p=(1, 2))", "3x20x21", (16, 20, 11)),
+    ("conv(16, k=3, p=same)", "4x9x9", (16, 9, 9)),
+    ("conv(16, k=4, p=same)", "4x9x9", (16, 9, 9)),
+    ("conv(16, k=3, groups=4)", "8x9x9", (16, 9, 9)),
+    ("conv(8, k=3, groups=8, bias=false)", "8x9x9", (8, 9, 9)),
+    ("upconv(8, k=2)", "4x14x14", (8, 28, 28)),
+    ("upconv(8, k=4, s=2, p=1)", "4x7x7", (8, 14, 14)),
+    ("upconv(8, k=3, s=2, p=1, output_padding=1)", "4x7x7", (8, 14, 14)),
+    ("maxpool", "3x9x9", (3, 4, 4)),
+    ("maxpool(3, s=2)", "3x55x55", (3, 27, 27)),
+    ("maxpool(3, s=2, ceil=true)", "3x112x112", (3, 56, 56)),
+    ("maxpool(2, s=2, ceil=true)", "3x9x9", (3, 5, 5)),
+    ("maxpool(3, s=2, p=1, ceil=true)", "3x8x8", (3, 5, 5)),
+    ("avgpool(2)", "6x28x28", (6, 14, 14)),
+    ("avgpool(3, s=1, p=1, count_include_pad=false)", "6x7x7", (6, 7, 7)),
+    ("gap", "6x7x5", (6, 1, 1)),
+    ("adaptive_avgpool(7)", "6x13x13", (6, 7, 7)),
+    ("fc-10", "3x4x4", (10,)),
+    ("flatten - fc(10, bias=false)", "3x4x4", (10,)),
+    ("fc-12 - reshape(3, 4)", "3x4x4", (3, 4)),
+    ("fc-12 - reshape(-1, 2)", "3x4x4", (6, 2)),
+    ("bn", "5x4x4", (5, 4, 4)),
+    ("fc-6 - bn", "5x4x4", (6,)),
+    ("lrn(5)", "8x4x4", (8, 4, 4)),
+    ("dropout(0.3) - relu - leaky(0.1) - tanh - sigmoid - identity - softmax", "8x4x4", (8, 4, 4)),
+    ("upsample(2)", "3x5x5", (3, 10, 10)),
+    ("upsample(2, mode=bilinear)", "3x5x5", (3, 10, 10)),
+    ("zeropad(1)", "3x5x5", (3, 7, 7)),
+    ("zeropad(1, 2, 3, 4)", "3x5x5", (3, 12, 8)),
+])
+def test_op_matches_torch(text, input, shape):
+    a = check(text, input)
+    assert a.outputs["output"] == shape
+
+
+def test_conv_counts():
+    a = archdsl.load("conv(96, k=11, s=4, p=0)", input="3x227x227").analyze()
+    conv = a.layer("0")
+    assert conv.params == 34_944
+    assert conv.param_shapes == {"weight": (96, 3, 11, 11), "bias": (96,)}
+    assert conv.macs == 55 * 55 * 96 * 3 * 11 * 11
+    assert conv.receptive_field.size == (11, 11) and conv.receptive_field.stride == (4.0, 4.0)
+
+
+def test_grouped_conv_params():
+    a = archdsl.load("conv(256, k=5, groups=2)", input="96x27x27").analyze()
+    assert a.totals.params == 5 * 5 * 48 * 256 + 256
+
+
+def test_bn_buffers_are_not_params():
+    a = archdsl.load("conv(8, k=3, bias=false) - bn", input="3x8x8").analyze()
+    assert a.totals.params == 8 * 3 * 9 + 16
+    assert a.totals.buffers == 8 + 8 + 1
+    assert a.layer("1").buffer_shapes == {"running_mean": (8,), "running_var": (8,), "num_batches_tracked": ()}
+
+
+def test_three_3x3_convs_see_7x7():
+    a = archdsl.load("[conv3-8]x3", input="3x32x32").analyze()
+    assert a.layers[-1].receptive_field.size == (7, 7)
+
+
+def test_receptive_field_of_branches_is_the_largest():
+    text = "concat {\n conv1-4\n conv5-4\n}"
+    a = archdsl.load(text, input="3x16x16").analyze()
+    assert a.layers[-1].receptive_field.size == (5, 5)
+
+
+def test_same_padding_needs_stride_1():
+    with pytest.raises(ShapeError, match="padding='same' needs stride 1"):
+        archdsl.load("conv(8, k=3, s=2, p=same)", input="3x8x8").analyze()
+
+
+def test_unknown_mode_is_rejected():
+    with pytest.raises(ArchError, match="mode"):
+        archdsl.load("upsample(2, mode=bicubic)", input="3x8x8")
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(4, 40), k=st.integers(1, 7), s=st.integers(1, 4), p=st.integers(0, 3), d=st.integers(1, 3))
+def test_conv_shape_rule_matches_torch(n, k, s, p, d):
+    text = f"conv(4, k={k}, s={s}, p={p}, d={d})"
+    try:
+        a = archdsl.load(text, input=f"2x{n}x{n}").analyze()
+    except ShapeError:
+        assert (n + 2 * p - d * (k - 1) - 1) < 0
+        return
+    y = torch.nn.functional.conv2d(torch.zeros(1, 2, n, n), torch.zeros(4, 2, k, k), stride=s, padding=p, dilation=d)
+    assert a.outputs["output"] == tuple(y.shape[1:])
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(2, 40), k=st.integers(1, 6), s=st.integers(1, 4), p=st.integers(0, 3), ceil=st.booleans())
+def test_pool_shape_rule_matches_torch(n, k, s, p, ceil):
+    if 2 * p > k:
+        return
+    text = f"maxpool({k}, s={s}, p={p}, ceil={'true' if ceil else 'false'})"
+    try:
+        a = archdsl.load(text, input=f"2x{n}x{n}").analyze()
+    except ShapeError:
+        with pytest.raises(RuntimeError):
+            torch.nn.functional.max_pool2d(torch.zeros(1, 2, n, n), k, s, p, ceil_mode=ceil)
+        return
+    y = torch.nn.functional.max_pool2d(torch.zeros(1, 2, n, n), k, s, p, ceil_mode=ceil)
+    assert a.outputs["output"] == tuple(y.shape[1:])

@@ -1,0 +1,75 @@
+"""The pipeline API: load forms, analysis without torch, compile options."""
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import archdsl
+from archdsl import ArchError
+from archdsl.pipeline import parse_shape
+
+
+def test_analyze_never_imports_torch():
+    code = ("import sys, archdsl\n"
+            "a = archdsl.load('[CONV-POOL]x2-FC', input='3x32x32', classes=10).analyze()\n"
+            "assert a.outputs == {'output': (10,)}\n"
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
+def test_load_inline_with_variables():
+    net = archdsl.load("[CONV-POOL]x2-FC", input="3x32x32", classes=10)
+    a = net.analyze()
+    assert a.outputs == {"output": (10,)}
+    assert a.totals.params == 896 + 9248 + (32 * 8 * 8 * 10 + 10)
+
+
+def test_load_unknown_variable_suggests():
+    with pytest.raises(ArchError, match="unknown variable 'clases'") as exc:
+        archdsl.load("fc", input="3x4x4", clases=3)
+    assert "did you mean 'classes'" in str(exc.value)
+
+
+def test_unknown_library_name_suggests():
+    with pytest.raises(ArchError, match="unknown spec 'vgg61'"):
+        archdsl.load("vgg61")
+
+
+def test_meta_device_builds_without_memory():
+    model = archdsl.load("conv3-512 - fc-4096", input="3x224x224").compile(device="meta")
+    assert all(p.is_meta for p in model.parameters())
+
+
+def test_dtype():
+    model = archdsl.load("conv3-8 - bn - relu", input="3x8x8").compile(dtype=torch.float64)
+    assert model(torch.randn(1, 3, 8, 8, dtype=torch.float64)).dtype == torch.float64
+
+
+def test_several_outputs_return_a_dict():
+    spec = "input 3x16x16\ntrunk { conv3-8 - relu }\n@trunk - cls: fc-10\n@trunk - box: fc-4\noutput cls, box"
+    net = archdsl.load(spec)
+    assert net.analyze().outputs == {"cls": (10,), "box": (4,)}
+    y = net.compile()(torch.randn(2, 3, 16, 16))
+    assert set(y) == {"cls", "box"} and y["box"].shape == (2, 4)
+
+
+def test_compiled_module_trains():
+    model = archdsl.load("conv3-4 - bn - relu - gap - fc-3", input="3x8x8").compile()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    loss = torch.nn.functional.cross_entropy(model(torch.randn(4, 3, 8, 8)), torch.tensor([0, 1, 2, 0]))
+    loss.backward()
+    opt.step()
+    assert all(p.grad is not None for p in model.parameters())
+
+
+@pytest.mark.parametrize("text,shape", [("3x224x224", (3, 224, 224)), ("1 x 32 x 32", (1, 32, 32)),
+                                        ((3, 8, 8), (3, 8, 8))])
+def test_parse_shape(text, shape):
+    assert parse_shape(text) == shape
+
+
+def test_parse_shape_rejects_garbage():
+    with pytest.raises(ArchError, match="bad input shape"):
+        parse_shape("3xfoo")
