@@ -131,3 +131,7 @@ class Projection(Op):
             return None
         conv = ModuleSpec("Conv2d", (ins[0][0], out[0]), dict(kernel_size=(1, 1), stride=s, bias=not self.p.bn))
         return ModuleSpec("Sequential", (conv, ModuleSpec("BatchNorm2d", (out[0],)))) if self.p.bn else conv
+
+    def emit(self, g, args, ins, out):
+        spec = self.torch(ins, out)
+        return args[0] if spec is None else g.module(spec, args[:1])  # input 2 only lends its shape
