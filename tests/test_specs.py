@@ -1,0 +1,114 @@
+"""Every network of every library spec (``specs/**/*.arch``): the analysis is exact.
+
+For each one: parse → analyze → compile → forward on a random batch, then
+- the analytic parameter total equals the compiled module's parameter count,
+- the analytic ``state_dict_shapes()`` equals the compiled state_dict (same keys, same shapes),
+- every analytic output shape equals the real output's shape;
+and, in a separate process, ``analyze()`` never imports torch.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+
+import archdsl
+from archdsl import ast, library
+from archdsl.elaborate import load_file, read_spec
+
+ROOT = Path(__file__).resolve().parent.parent
+SPECS = ROOT / "specs"
+BATCH = 2
+
+
+def spec_files() -> list[Path]:
+    return sorted(SPECS.rglob("*.arch"))
+
+
+def networks_of(path: Path) -> list[str | None]:
+    """The networks a spec file defines; None stands for its top-level chain."""
+    ctx = load_file(read_spec(path), str(path))
+    names: list[str | None] = list(ctx.networks)
+    if any(isinstance(s, (ast.Chain, ast.InputStmt)) for s in ctx.spec.top.stmts):
+        names.insert(0, None)
+    return names
+
+
+CASES = [(path, net) for path in spec_files() for net in networks_of(path)]
+IDS = [str(path.relative_to(SPECS).with_suffix("")) + (f":{net}" if net else "") for path, net in CASES]
+
+
+def test_the_library_is_not_empty():
+    assert {"lenet5", "alexnet_paper", "vgg16", "inception", "residual"} <= set(library.library())
+    assert len(CASES) >= len(spec_files())
+
+
+@pytest.mark.parametrize("path", spec_files(), ids=lambda p: str(p.relative_to(SPECS)))
+def test_spec_describes_itself(path: Path):
+    """The first comment line is the one-line description `archdsl list` shows."""
+    first = path.read_text(encoding="utf-8").splitlines()[0]
+    assert first.startswith("# ") and len(first) > 10
+    assert library.description(path) == first[2:].strip()
+    assert library.find(path.stem) == path
+
+
+@lru_cache(maxsize=None)
+def _net(path: Path, network: str | None) -> archdsl.Net:
+    return archdsl.load(str(path), network=network)
+
+
+@pytest.mark.parametrize(("path", "network"), CASES, ids=IDS)
+def test_spec_analysis_matches_compiled_module(path: Path, network: str | None):
+    import torch
+
+    net = _net(path, network)
+    analysis = net.analyze()
+    assert analysis.layers[0].name == "input"
+
+    gm = net.compile(device="cpu")
+    gm.eval()
+
+    # parameters: the analytic total is what torch allocates
+    assert analysis.totals.params == sum(p.numel() for p in gm.parameters())
+    assert analysis.totals.trainable_params == sum(p.numel() for p in gm.parameters() if p.requires_grad)
+
+    # state_dict: exactly the same keys, in the same order, with the same shapes
+    real = {k: tuple(v.shape) for k, v in gm.state_dict().items()}
+    expected = analysis.state_dict_shapes()
+    assert list(expected) == list(real)
+    assert expected == real
+    assert analysis.totals.buffers == sum(b.numel() for b in gm.buffers())
+
+    # outputs: every analytic shape is the real one
+    torch.manual_seed(0)
+    x = torch.randn(BATCH, *analysis.input_shape)
+    with torch.no_grad():
+        y = gm(x)
+    ys = y if isinstance(y, dict) else {next(iter(analysis.outputs)): y}
+    assert set(ys) == set(analysis.outputs)
+    for name, shape in analysis.outputs.items():
+        assert tuple(ys[name].shape) == (BATCH, *shape), name
+        assert torch.isfinite(ys[name]).all(), name
+
+
+_NO_TORCH = r"""
+import json, sys
+import archdsl
+cases = json.loads(sys.argv[1])
+for path, network in cases:
+    archdsl.load(path, network=network).analyze().model_dump_json()
+    assert "torch" not in sys.modules, (path, network)
+print("ok", len(cases))
+"""
+
+
+def test_analyze_does_not_import_torch():
+    cases = json.dumps([[str(path), net] for path, net in CASES])
+    done = subprocess.run([sys.executable, "-c", _NO_TORCH, cases], capture_output=True, text=True, cwd=ROOT,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["ok", str(len(CASES))]
