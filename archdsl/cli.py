@@ -83,7 +83,7 @@ def cmd_list(args) -> int:
         except ArchError as err:
             shape, params = "?", f"error: {err.message}"
         tab.add_row(name, shape, params, library.description(path))
-    Console().print(tab)
+    Console(width=None if Console().is_terminal else 160).print(tab)
     return 0
 
 
