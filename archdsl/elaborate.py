@@ -15,7 +15,7 @@ from typing import Any, Callable
 import networkx as nx
 
 from . import ast, library
-from .errors import ArchError, ArgumentError, LimitError, ShapeError, Span, UnknownNameError
+from .errors import ArchError, ArgumentError, LimitError, ShapeError, Span, UnknownNameError, did_you_mean
 from .eval import Env, evaluate
 from .ops import REGISTRY, Op, OpProblem, lookup
 from .parse import parse
@@ -86,11 +86,12 @@ class Elaborator:
             self.g.add_edge(i, name)
         return name
 
-    def make_op(self, cls: type[Op], values: dict[str, Any], span: Span) -> Op:
+    def make_op(self, cls: type[Op], values: dict[str, Any], span: Span, spans: dict[str, Span] | None = None) -> Op:
+        """Validate an op's arguments; ``spans`` (field → where it was written) aims the caret at a bad one."""
         try:
             return cls.make(values)
         except OpProblem as err:
-            raise ArgumentError(err.message, span, err.hint) from None
+            raise ArgumentError(err.message, (spans or {}).get(err.field, span), err.hint) from None
 
     # ------------------------------------------------------------- statements
     def body(self, body: ast.Body, x: str | None, scope: Scope, ctx: FileCtx, env: Env,
@@ -214,13 +215,15 @@ class Elaborator:
         if found is None:
             known = list(REGISTRY) + [a for c in REGISTRY.values() for a in c.aliases] + list(ctx.blocks) \
                 + list(ctx.imports) + [f"{a}.{b}" for a, f in ctx.imports.items() for b in f.blocks]
-            raise UnknownNameError("op", name, known, call.span, _shorthand_hint(name))
+            raise UnknownNameError("op or block" if ctx.blocks or ctx.imports else "op", name, known, call.span,
+                                   _shorthand_hint(name))
         return found
 
     # ----------------------------------------------------------------- ops
     def op_node(self, cls: type[Op], preset: dict, call: ast.OpCall, name: str, x: str, scope: Scope,
                 env: Env) -> str:
         values = dict(preset)
+        spans: dict[str, Span] = {}
         extra_inputs: list[str] = []
         positional = list(call.args)
         if cls.variadic and positional:
@@ -228,13 +231,20 @@ class Elaborator:
             values[cls.positional[0]] = vals[0] if len(vals) == 1 else tuple(vals)
             positional = []
         if len(positional) > len(cls.positional):
-            raise ArgumentError(f"{cls.name} takes at most {len(cls.positional)} positional arguments "
-                                f"({', '.join(cls.positional) or 'none'}), got {len(positional)}",
-                                positional[len(cls.positional)].span)
+            n = len(cls.positional)
+            takes = ("takes no positional arguments" if n == 0 else
+                     f"takes at most {n} positional argument{'s' if n > 1 else ''} ({', '.join(cls.positional)})")
+            raise ArgumentError(f"{cls.name} {takes}, got {len(positional)}", positional[n].span,
+                                f"its arguments are: {', '.join(cls.Params.model_fields)}; pass them by keyword"
+                                if cls.Params.model_fields else f"{cls.name} takes no arguments")
         for field_name, arg in zip(cls.positional, positional):
             values[field_name] = self.arg(cls, field_name, arg, env, scope, extra_inputs)
+            spans[field_name] = arg.span
         for kw in call.kwargs:
             key = _kwarg_name(cls, kw.name)
+            if key not in cls.Params.model_fields:
+                raise ArgumentError(f"{cls.name} takes no argument '{kw.name}'", kw.span, _kwarg_hint(cls, kw.name))
+            spans[key] = kw.span
             if key in values and key not in preset:
                 raise ArgumentError(f"{cls.name} got '{key}' twice", kw.span)
             values[key] = self.arg(cls, key, kw.value, env, scope, extra_inputs, keyword=True)
@@ -247,6 +257,7 @@ class Elaborator:
                 raise ArgumentError(f"{cls.name} takes no {sign} shorthand", part.span,
                                     f"write {cls.name}(...) with keywords instead")
             values[key] = evaluate(part, env)
+            spans[key] = part.span
         bare_fc = False
         for key, var in cls.var_defaults.items():
             if key not in values:
@@ -255,7 +266,7 @@ class Elaborator:
         missing = [r for r in cls.refs if r not in values]
         if missing:
             raise ArgumentError(f"{cls.name} needs a reference: {cls.name}(@label)", call.span)
-        op = self.make_op(cls, values, call.span)
+        op = self.make_op(cls, values, call.span, spans)
         node = self.add_node(name, op, [x, *extra_inputs], call.span)
         if bare_fc:
             self.bare_fc.append(node)
@@ -267,7 +278,20 @@ class Elaborator:
                 raise ArgumentError(f"'{key}' of {cls.name} is not a reference", expr.span)
             extra_inputs.append(self.resolve(expr, scope))
             return expr.path
-        return evaluate(expr, env, symbols=keyword)
+        if key in cls.refs:
+            shown = expr.name if isinstance(expr, ast.Var) else "label"
+            raise ArgumentError(f"'{key}' of {cls.name} takes a reference to a label", expr.span,
+                                f"write {cls.name}(@{shown})")
+        # a bare word is a value (p=same, mode=bilinear) only where the argument takes words;
+        # elsewhere it is a variable, so a typo gets "unknown variable ... did you mean"
+        try:
+            return evaluate(expr, env, symbols=_takes_word(cls, key))
+        except UnknownNameError as err:
+            if err.hint is None and isinstance(expr, ast.Var) and err.name == expr.name:
+                raise UnknownNameError("variable", expr.name, (), expr.span,
+                                       f"'{key}' of {cls.name} takes a number; a bare name is a variable, "
+                                       f"defined with `{expr.name} = ...`") from None
+            raise
 
     # ----------------------------------------------------------- containers
     def group_into(self, body: ast.Body, x: str, sub: Scope, ctx: FileCtx, env: Env) -> str:
@@ -431,6 +455,31 @@ def _kwarg_name(cls: type[Op], name: str) -> str:
     return name
 
 
+def _takes_word(cls: type[Op], key: str) -> bool:
+    """Whether the op's argument ``key`` accepts a word (a str or Literal of strs, like p=same)."""
+    from typing import Literal, get_args, get_origin
+
+    def words(tp) -> bool:
+        if tp is str:
+            return True
+        if get_origin(tp) is Literal:
+            return any(isinstance(a, str) for a in get_args(tp))
+        return any(words(a) for a in get_args(tp))
+    field = cls.Params.model_fields.get(key)
+    return field is not None and words(field.annotation)
+
+
+def _kwarg_hint(cls: type[Op], name: str) -> str:
+    """'did you mean ...?' over an op's argument names and their accepted spellings."""
+    from .ops.base import KWARG_ALIASES
+    fields = list(cls.Params.model_fields)
+    spellings = fields + [a for a, f in KWARG_ALIASES.items() if f in fields]
+    guess = did_you_mean(name, spellings)
+    if guess:
+        return f"did you mean '{guess}'?"
+    return f"its arguments are: {', '.join(fields)}" if fields else f"{cls.name} takes no arguments"
+
+
 def _shorthand_hint(name: str) -> str | None:
     from .errors import did_you_mean
     from .ops import ALIASES
@@ -447,14 +496,17 @@ def bind_params(name: str, params: tuple[ast.Param, ...], call: ast.OpCall, defa
     local = defaults_env.child()
     names = [p.name for p in params]
     if len(call.args) > len(params):
-        raise ArgumentError(f"block '{name}' takes {len(params)} arguments ({', '.join(names)}), "
-                            f"got {len(call.args)}", call.span)
+        raise ArgumentError(f"block '{name}' takes {len(params)} argument{'' if len(params) == 1 else 's'}"
+                            f"{' (' + ', '.join(names) + ')' if names else ''}, got {len(call.args)}",
+                            call.args[len(params)].span, f"call it as {name}({', '.join(names)})")
     given: dict[str, Any] = {}
     for p, a in zip(params, call.args):
         given[p.name] = evaluate(a, caller_env)
     for kw in call.kwargs:
         if kw.name not in names:
-            raise UnknownNameError(f"argument of block '{name}'", kw.name, names, kw.span)
+            raise UnknownNameError("argument", kw.name, names, kw.span,
+                                   None if did_you_mean(kw.name, names) else f"call it as {name}({', '.join(names)})",
+                                   where=f" of block '{name}'")
         if kw.name in given:
             raise ArgumentError(f"block '{name}' got '{kw.name}' twice", kw.span)
         given[kw.name] = evaluate(kw.value, caller_env, symbols=True)
@@ -543,7 +595,8 @@ def _import(imp: ast.Import, file: str, stack: tuple[str, ...]) -> FileCtx:
         path = found.resolve()
     key = str(path)
     if key in stack or key == str(Path(file).resolve()):
-        raise ArchError(f"import cycle: {' -> '.join(Path(s).name for s in (*stack, key))}", imp.span,
+        chain = (*stack, str(Path(file).resolve()), key)  # the files above, this one, and the one it imports
+        raise ArchError(f"import cycle: {' -> '.join(Path(s).name for s in chain)}", imp.span,
                         "specs may not import each other in a circle")
     if len(stack) >= MAX_DEPTH:
         raise LimitError(f"imports nest deeper than {MAX_DEPTH}", imp.span)

@@ -29,7 +29,14 @@ class Span:
         if not 1 <= self.line <= len(lines):
             return ""
         text = lines[self.line - 1].rstrip()
-        caret = " " * (self.column - 1) + "^" * max(1, min(self.length, len(text) - self.column + 1))
+        width = max(1, min(self.length, len(text) - self.column + 1))
+        col = self.column - 1
+        if len(text) > 100:  # show a window around the spot of a very long line
+            start = max(0, col - 40)
+            end = max(start + 80, min(len(text), col + width))
+            shown = ("..." if start else "") + text[start:end] + ("..." if end < len(text) else "")
+            col, width, text = col - start + (3 if start else 0), min(width, 80), shown
+        caret = " " * col + "^" * width
         return f"    {text}\n    {caret}"
 
 
@@ -80,11 +87,11 @@ class UnknownNameError(ArchError):
     """An op, block, variable, label, import or library name that does not exist (``maxpol``)."""
 
     def __init__(self, kind: str, name: str, candidates: Iterable[str], span: Span | None = None,
-                 hint: str | None = None):
+                 hint: str | None = None, where: str = ""):
         guess = did_you_mean(name, candidates)
         if guess and not hint:
             hint = f"did you mean '{guess}'?"
-        super().__init__(f"unknown {kind} '{name}'", span, hint)
+        super().__init__(f"unknown {kind} '{name}'{where}", span, hint)
         self.name = name
         self.guess = guess
 

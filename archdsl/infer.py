@@ -28,7 +28,7 @@ def infer(g: nx.DiGraph) -> Analysis:
             macs = op.macs(ins, out)
             rf = op.receptive_field([fields[i] for i in inputs], ins, out)
         except BranchMismatch as err:
-            a, b = inputs[err.first], inputs[err.second]
+            a, b = (_producer(g, inputs[i]) for i in (err.first, err.second))
             raise ShapeError(f"{op.name} at {name or 'the network'}: {err.message} "
                              f"(branch {err.first + 1} comes from {a}, branch {err.second + 1} from {b})",
                              span, err.hint) from None
@@ -45,6 +45,12 @@ def infer(g: nx.DiGraph) -> Analysis:
     outputs = {k: shapes[v] for k, v in g.graph["outputs"].items()}
     return Analysis(name=g.graph["name"], input_shape=shapes["input"], outputs=outputs, totals=total(layers),
                     layers=layers)
+
+
+def _producer(g: nx.DiGraph, node: str) -> str:
+    """``inception3a.branch2.1 (conv, line 7)``: a node named with the op and line that made it."""
+    data = g.nodes[node]
+    return f"{node} ({data['op'].name}, line {data['span'].line})"
 
 
 def _numel(shape):

@@ -7,15 +7,18 @@ The grammar lives in ``grammar/arch.lark`` (top level in the repository,
 from __future__ import annotations
 
 import functools
+import re
 from pathlib import Path
 
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from . import ast
-from .errors import ArchError, Span, SpecSyntaxError
+from .errors import ArchError, LimitError, Span, SpecSyntaxError
 
 MAX_SOURCE_BYTES = 1_000_000
+MAX_NESTING = 50  # brackets open at once: [ ( { -{
+MAX_TREE_DEPTH = 200  # parse-tree depth (long expressions like 1+1+...+1, ------8); keeps recursion bounded
 _OPEN = {"LPAR": "RPAR", "LSQB": "RSQB", "LBRACE": "RBRACE", "DASH_LBRACE": "RBRACE"}
 _CLOSE_TEXT = {"RPAR": ")", "RSQB": "]", "RBRACE": "}"}
 # after these tokens a newline continues the statement
@@ -28,6 +31,7 @@ _DESCRIBE = {
     "LBRACE": "'{'", "COMMA": "','", "COLON": "':'", "EQUAL": "'='", "ARROW": "'->'", "_NL": "a new line",
     "TIMES": "a repeat count like x2", "AT": "'@'", "SLASH": "'/'", "DASH_LBRACE": "'-{'", "$END": "end of input",
     "INPUT": "'input'", "SOFTMAX_WORD": "soft-max", "DOT": "'.'", "PLUS": "'+'", "STAR": "'*'", "MINUS": "'-'",
+    "DASH_FLOAT": "-N", "_SHORTCUT": "'shortcut'", "PERCENT": "'%'",
 }
 
 
@@ -42,17 +46,19 @@ class _Layout:
 
     def process(self, stream):
         self.stack = []
-        last = None
+        self.last = last = None
         for tok in stream:
             if tok.type == "_NL" and (last is None or last.type in _CONTINUES or last.type == "_NL"
                                       or (self.stack and self.stack[-1].type in ("LPAR", "LSQB"))):
                 continue
             self._track(tok)
-            last = tok
+            self.last = last = tok
             yield tok
 
     def _track(self, tok: Token) -> None:
         if tok.type in _OPEN:
+            if len(self.stack) >= MAX_NESTING:
+                raise _TooDeep(tok, f"brackets nest deeper than {MAX_NESTING} levels")
             self.stack.append(tok)
         elif tok.type in _CLOSE_TEXT:
             if not self.stack or _OPEN[self.stack[-1].type] != tok.type:
@@ -64,6 +70,23 @@ class _Layout:
 class _Unbalanced(Exception):
     def __init__(self, tok: Token, message: str):
         self.tok, self.message = tok, message
+
+
+class _TooDeep(_Unbalanced):
+    """Nesting past MAX_NESTING: answered as a LimitError before any recursion can overflow."""
+
+
+def _check_depth(tree, file: str, text: str) -> None:
+    """Refuse parse trees deeper than MAX_TREE_DEPTH (walked iteratively, so the check cannot overflow)."""
+    stack = [(tree, 1, tree)]
+    while stack:
+        node, depth, stmt = stack.pop()  # stmt: the top-level statement the node belongs to
+        if depth > MAX_TREE_DEPTH:
+            meta = stmt.meta
+            raise LimitError(f"this statement nests deeper than {MAX_TREE_DEPTH} levels", Span(file, 1, 1, text)
+                             if meta.empty else Span(file, meta.line, meta.column, text),
+                             "split long expressions with variables (a = ..., b = a + ...)")
+        stack.extend((c, depth + 1, c if depth == 1 else stmt) for c in node.children if hasattr(c, "children"))
 
 
 def grammar_path() -> Path:
@@ -83,17 +106,19 @@ def _parser() -> Lark:
 def parse(text: str, file: str = "<inline>") -> ast.SpecFile:
     """Parse spec text into an :class:`~archdsl.ast.SpecFile`."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_SOURCE_BYTES:
-        from .errors import LimitError
         raise LimitError(f"spec is larger than {MAX_SOURCE_BYTES:,} bytes", Span(file, 1, 1, text[:200]),
                          "split it into files joined with `import`")
     parser = _parser()
     try:
         tree = parser.parse(text + "\n")
+        _check_depth(tree, file, text)
         return _ToAst(file, text).transform(tree)
+    except _TooDeep as err:
+        raise LimitError(err.message, _span(file, text, err.tok), "flatten the nesting") from None
     except _Unbalanced as err:
         raise SpecSyntaxError(err.message, _span(file, text, err.tok), "brackets must pair up") from None
     except UnexpectedInput as err:
-        raise _syntax_error(err, file, text, parser.options.postlex.stack) from None
+        raise _syntax_error(err, file, text, parser.options.postlex.stack, parser.options.postlex.last) from None
     except VisitError as err:
         if isinstance(err.orig_exc, ArchError):
             raise err.orig_exc from None
@@ -104,7 +129,8 @@ def _span(file: str, text: str, tok) -> Span:
     return Span(file, getattr(tok, "line", 1) or 1, getattr(tok, "column", 1) or 1, text, max(1, len(str(tok))))
 
 
-def _syntax_error(err: UnexpectedInput, file: str, text: str, stack: list[Token]) -> SpecSyntaxError:
+def _syntax_error(err: UnexpectedInput, file: str, text: str, stack: list[Token],
+                  last: Token | None = None) -> SpecSyntaxError:
     expected = sorted({_DESCRIBE.get(t, f"'{t}'") for t in getattr(err, "expected", ()) or getattr(err, "allowed", ())
                        if not t.startswith("__")})
     want = f"; expected {', '.join(expected)}" if expected else ""
@@ -121,8 +147,16 @@ def _syntax_error(err: UnexpectedInput, file: str, text: str, stack: list[Token]
             return SpecSyntaxError(f"'{opened}' is never closed", _span(file, text, opened),
                                    f"add '{_CLOSE_TEXT[_OPEN[opened.type]]}' to close it")
         return SpecSyntaxError(f"unexpected end of input{want}", span)
+    if token.type in _CLOSE_TEXT and token is not last and (not stack or _OPEN[stack[-1].type] != token.type):
+        # a closing bracket the lexer refused before the layout pass could pair it up
+        opened = f" (the '{stack[-1]}' at line {stack[-1].line} is still open)" if stack else ""
+        return SpecSyntaxError(f"unmatched '{token}'{opened}", _span(file, text, token), "brackets must pair up")
     shown = "a new line" if token.type == "_NL" else repr(str(token))
-    return SpecSyntaxError(f"unexpected {shown}{want}", _span(file, text, token), _token_hint(token, err))
+    hint = _token_hint(token, err)
+    if stack and stack[-1].type == "LSQB" and re.fullmatch(r"[xX×*]\d+", str(token)):
+        hint = (f"the '[' at line {stack[-1].line}, column {stack[-1].column} is still open; "
+                f"close it before the count: [conv3-64 - relu]{token}")
+    return SpecSyntaxError(f"unexpected {shown}{want}", _span(file, text, token), hint)
 
 
 def _hint(ch: str) -> str | None:

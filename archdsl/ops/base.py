@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 from math import prod
-from typing import Any, ClassVar
+from typing import Any, ClassVar, get_args
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -39,9 +39,10 @@ class NoParams(Params):
 class OpProblem(Exception):
     """Raised by an op's rules; the infer stage adds the node name and source span."""
 
-    def __init__(self, message: str, hint: str | None = None):
+    def __init__(self, message: str, hint: str | None = None, field: str | None = None):
         super().__init__(message)
         self.message, self.hint = message, hint
+        self.field = field  # the argument at fault, so the error can point at it
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,8 @@ class ModuleSpec:
 
 def spatial(shape: Shape) -> tuple[int, int]:
     if len(shape) != 3:
-        raise OpProblem(f"needs a CxHxW feature map, got {fmt_shape(shape)}",
+        got = f"a flat vector of {shape[0]} values" if len(shape) == 1 else fmt_shape(shape)
+        raise OpProblem(f"needs a CxHxW feature map, got {got}",
                         "put it before any fc/flatten, or reshape back to CxHxW")
     return shape[1], shape[2]
 
@@ -126,25 +128,31 @@ class Op:
     @classmethod
     def make(cls, values: dict[str, Any]) -> "Op":
         """Validate keyword values against the schema; raise OpProblem on a bad one."""
+        fields = ", ".join(cls.Params.model_fields) or "none"
+        for key, v in values.items():  # pydantic would quietly read true as 1
+            field = cls.Params.model_fields.get(key)
+            if isinstance(v, bool) and field is not None and _takes_number(field.annotation):
+                raise OpProblem(f"{cls.name}: '{key}' takes a number, not {_fmt(v)}", f"its arguments are: {fields}",
+                                key)
         try:
             return cls(cls.Params(**values))
         except ValidationError as err:
             first = err.errors()[0]
-            loc = ".".join(str(x) for x in first["loc"]) or "arguments"
-            fields = ", ".join(cls.Params.model_fields) or "none"
+            key = str(first["loc"][0]) if first["loc"] else None  # 'k', not pydantic's union branch 'k.int'
+            loc = key or "arguments"
             if first["type"] == "extra_forbidden":
                 from ..errors import did_you_mean
                 guess = did_you_mean(loc, cls.Params.model_fields)
                 raise OpProblem(f"{cls.name} takes no argument '{loc}'",
-                                f"did you mean '{guess}'?" if guess else f"its arguments are: {fields}") from None
+                                f"did you mean '{guess}'?" if guess else f"its arguments are: {fields}", key) from None
             got = first.get("input")
             if first["type"] == "value_error":
                 raise OpProblem(f"{cls.name}: {first['msg'].removeprefix('Value error, ')}",
                                 f"its arguments are: {fields}") from None
             if first["type"] == "missing":
                 raise OpProblem(f"{cls.name} needs the argument '{loc}'", f"its arguments are: {fields}") from None
-            raise OpProblem(f"{cls.name}: bad value {got!r} for '{loc}': {first['msg'].lower()}",
-                            f"its arguments are: {fields}") from None
+            raise OpProblem(f"{cls.name}: bad value {_fmt(got) if isinstance(got, bool) else repr(got)} for "
+                            f"'{loc}': {first['msg'].lower()}", f"its arguments are: {fields}", key) from None
 
     # --- the rules; ``ins`` are the input shapes in order ---
     def infer(self, ins: list[Shape]) -> Shape:
@@ -189,6 +197,11 @@ def _fmt(v: Any) -> str:
     if isinstance(v, (tuple, list)):
         return "(" + ", ".join(_fmt(x) for x in v) + ")"
     return str(v)
+
+
+def _takes_number(tp) -> bool:
+    """Whether a field's type accepts a number (so a bool would pass as 0/1)."""
+    return tp in (int, float) or any(_takes_number(a) for a in get_args(tp))
 
 
 _SHORT = re.compile(r"^([a-z_]+?)(\d+)$")
