@@ -107,7 +107,13 @@ class Elaborator:
                                     "a block or group takes its input from the chain it stands in")
                 x = on_input(stmt, env)
             elif isinstance(stmt, ast.OutputStmt):
-                if scope.path == "":
+                if on_input is None:
+                    raise ArchError("'output' belongs at the top level of a network", stmt.span,
+                                    "list the outputs by label after the network's chains")
+                if scope.path == "":  # an imported network's outputs are not this network's
+                    if self.outputs_stmt is not None:
+                        raise ArchError("the network lists its outputs twice", stmt.span,
+                                        "list them all in one line: output a, b, c")
                     self.outputs_stmt = stmt
             else:
                 if x is None and not (stmt.elements and isinstance(stmt.elements[0], ast.Ref)):
@@ -418,7 +424,9 @@ class Elaborator:
             raise ArchError(f"@{path} is ambiguous: it could be {', '.join('@' + t for t in sorted(tails))}",
                             ref.span, "write the full path")
         later = "" if self.labels else " (no label is defined before it)"
-        raise UnknownNameError("label", "@" + path, ["@" + k for k in self.labels], ref.span,
+        inside = [k[len(scope.path) + 1:] for k in self.labels if scope.path and k.startswith(scope.path + ".")]
+        last = [k.rpartition(".")[2] for k in self.labels]  # @pool5 finds features.pool5 when unique
+        raise UnknownNameError("label", "@" + path, ["@" + k for k in [*self.labels, *inside, *last]], ref.span,
                                None if self.labels else f"a reference names a label defined earlier{later}")
 
 
@@ -484,6 +492,11 @@ def _shorthand_hint(name: str) -> str | None:
     from .errors import did_you_mean
     from .ops import ALIASES
     import re
+    m = re.match(r"^([A-Za-z_]+?)(\d+)[xX×](\d+)$", name)  # conv3x3-64, as some slides write it
+    if m and m.group(1).lower() in ALIASES:
+        op, a, b = m.groups()
+        return (f"write the kernel size once: {op}{a}-N for a {a}x{a} kernel" if a == b
+                else f"write a {a}x{b} kernel as {op}(N, k=({a}, {b}))")
     m = re.match(r"^([A-Za-z_]+?)(\d+)$", name)
     if m and m.group(1).lower() in ALIASES:
         return f"{m.group(1)} has no size shorthand; write {m.group(1)}(...) with arguments"
@@ -573,11 +586,24 @@ def load_file(text: str, file: str = "<inline>", overrides: dict[str, Any] | Non
     for b in spec.blocks:
         if b.name in blocks:
             raise ArchError(f"block '{b.name}' is defined twice", b.span)
+        seen = set()
+        for p in b.params:
+            if p.name in seen:
+                raise ArchError(f"block '{b.name}' has two parameters named '{p.name}'", p.span)
+            seen.add(p.name)
         if lookup(b.name):
             raise ArchError(f"block '{b.name}' has the name of an op", b.span, "choose another name")
         blocks[b.name] = b
-    networks = {n.name: n for n in spec.networks}
-    imports = {imp.alias: _import(imp, file, stack) for imp in spec.imports}
+    networks: dict[str, ast.NetworkDef] = {}
+    for n in spec.networks:
+        if n.name in networks:
+            raise ArchError(f"network '{n.name}' is defined twice", n.span, "give each network its own name")
+        networks[n.name] = n
+    imports: dict[str, FileCtx] = {}
+    for imp in spec.imports:
+        if imp.alias in imports:
+            raise ArchError(f"'{imp.alias}' is imported twice", imp.span, "give the second one a name: import ... as x")
+        imports[imp.alias] = _import(imp, file, stack)
     return FileCtx(spec, env, blocks, imports, networks)
 
 
@@ -635,7 +661,7 @@ def elaborate(ctx: FileCtx, network: str | None = None, input_shape: tuple[int, 
         return INPUT
 
     out = el.body(net.body, None, Scope(""), ctx, ctx.env, on_input)
-    if out is None:
+    if out is None or len(g) == 1:
         raise ArchError(f"network '{net.name}' has no layers", net.span)
     outputs = _outputs(el, out)
     resolve_bare_fc(el, list(outputs.values()), ctx.env)
@@ -662,4 +688,19 @@ def _check_sinks(g: nx.DiGraph, outputs: dict[str, str]) -> None:
     for node in g:
         if g.out_degree(node) == 0 and node not in used:
             raise ArchError(f"the chain ending at '{node}' leads nowhere", g.nodes[node]["span"],
-                            "list it in `output`, or remove it")
+                            _sink_hint(g, node, outputs))
+
+
+def _sink_hint(g: nx.DiGraph, node: str, outputs: dict[str, str]) -> str:
+    """`scores: gap - fc-10` with `output scores`: the label names the gap, so the fc leads nowhere."""
+    span = g.nodes[node]["span"]
+    back = node
+    while len(g.nodes[back]["inputs"]) == 1:  # walk back along this line's chain
+        back = g.nodes[back]["inputs"][0]
+        if (g.nodes[back]["span"].file, g.nodes[back]["span"].line) != (span.file, span.line):
+            break
+        for name, target in outputs.items():
+            if target == back:
+                return (f"output '{name}' is only the {g.nodes[back]['op'].name} it labels: a label names one "
+                        "element, not the rest of its chain; put the label on the chain's last layer")
+    return "list it in `output`, or remove it"

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 from math import prod
-from typing import Any, ClassVar, get_args
+from typing import Any, ClassVar, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -146,6 +146,12 @@ class Op:
                 raise OpProblem(f"{cls.name} takes no argument '{loc}'",
                                 f"did you mean '{guess}'?" if guess else f"its arguments are: {fields}", key) from None
             got = first.get("input")
+            union = sum(1 for e in err.errors() if e["loc"] and str(e["loc"][0]) == key) > 1
+            if union and key in cls.Params.model_fields:  # every alternative failed: say what it takes
+                raise OpProblem(f"{cls.name}: bad value {repr(got) if isinstance(got, str) else _fmt(got)} for "
+                                f"'{loc}': expected "
+                                f"{_expects(cls.Params.model_fields[key].annotation)}",
+                                f"its arguments are: {fields}", key) from None
             if first["type"] == "value_error":
                 raise OpProblem(f"{cls.name}: {first['msg'].removeprefix('Value error, ')}",
                                 f"its arguments are: {fields}") from None
@@ -197,6 +203,26 @@ def _fmt(v: Any) -> str:
     if isinstance(v, (tuple, list)):
         return "(" + ", ".join(_fmt(x) for x in v) + ")"
     return str(v)
+
+
+def _expects(tp) -> str:
+    """A field type in words: ``int | tuple[int, int]`` → 'an integer or a pair (height, width)'."""
+    parts = _alternatives(tp)
+    return ", ".join(parts[:-1]) + " or " + parts[-1] if len(parts) > 1 else "".join(parts) or str(tp)
+
+
+def _alternatives(tp) -> list[str]:
+    args = get_args(tp)
+    if tp in _WORDS:
+        return [_WORDS[tp]] if _WORDS[tp] else []
+    if get_origin(tp) is Literal:
+        return [repr(a) for a in args]
+    if get_origin(tp) is tuple:
+        return ["a pair (height, width)" if len(args) == 2 else f"{len(args)} integers in parentheses"]
+    return [p for a in args for p in _alternatives(a)]
+
+
+_WORDS = {int: "an integer", float: "a number", bool: "true or false", str: "a word", type(None): ""}
 
 
 def _takes_number(tp) -> bool:
