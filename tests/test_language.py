@@ -234,6 +234,17 @@ def test_labelled_repeat_naming():
         "layer1.1.0", "layer1.1.1", "layer1.1.downsample", "layer1.1"]
 
 
+def test_doc_naming_example():
+    text = ("input 3x64x64\nconv1: conv7-64/2 - bn - relu\nlayer1: [conv3-64 - relu]x2\n"
+            "layer2: [residual { conv3-64 - bn - relu - conv3-64 - bn }]x2\ngap - fc-10")
+    got = names(text)
+    assert got[:7] == ["conv1", "1", "2", "layer1.0.0", "layer1.0.1", "layer1.1.0", "layer1.1.1"]
+    assert got[7:14] == ["layer2.0.0", "layer2.0.1", "layer2.0.2", "layer2.0.3", "layer2.0.4",
+                         "layer2.0.downsample", "layer2.0"]
+    assert got[-2:] == ["5", "6"]
+    assert names("layer: [conv3-8]x2") == ["layer.0", "layer.1"]
+
+
 def test_unlabelled_repeat_continues_the_group():
     assert names("conv3-8 - [relu - conv3-8]x2") == ["0", "1", "2", "3", "4"]
 
@@ -242,6 +253,9 @@ def test_group_naming_and_single_element_collapse():
     assert names("features { conv3-8 - relu }\nclassifier { fc-10 }") == ["features.0", "features.1", "classifier.0"]
     assert names("layer1 { residual(act=relu) { conv3-3 } }") == ["layer1.0", "layer1.downsample", "layer1"]
     assert names("f: features { conv3-8 }") == ["f.0"]
+    doc = "features {\n conv3-32 - relu - maxpool\n conv3-64 - relu - maxpool\n}\nclassifier {\n fc-256 - relu - dropout\n fc-10\n}"
+    weights = [layer.name for layer in analyze(doc).layers if layer.params]
+    assert weights == ["features.0", "features.3", "classifier.0", "classifier.3"]
 
 
 def test_merge_branch_naming():
