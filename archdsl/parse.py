@@ -172,6 +172,8 @@ def _token_hint(token: Token, err: UnexpectedInput) -> str | None:
         return "a number cannot stand alone here; write it as an argument, e.g. conv3-64 or fc(4096)"
     if token.type == "TIMES" or str(token) in ("x", "*"):
         return "a repeat count follows ']' directly, e.g. [conv3-64 - relu]x2"
+    if token.type == "NAME" and "MINUS" in getattr(err, "expected", ()):
+        return "join the elements of a chain with '-' or '->' (inside ( ) and [ ] a line break is just a space)"
     return None
 
 
