@@ -8,62 +8,20 @@ parameters), the ordered input list, and the source span.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable
 
 import networkx as nx
 
-from . import ast, library
-from .errors import ArchError, ArgumentError, LimitError, ShapeError, Span, UnknownNameError, did_you_mean
+from . import ast
+from .args import bind_params, kwarg_hint, kwarg_name, shorthand_hint, takes_word
+from .errors import ArchError, ArgumentError, LimitError, ShapeError, Span, UnknownNameError
 from .eval import Env, evaluate
+from .files import MAX_DEPTH, FileCtx, main_network
+from .naming import Scope, _Reuse
 from .ops import REGISTRY, Op, OpProblem, lookup
-from .parse import parse
 
 MAX_NODES = 100_000
-MAX_DEPTH = 64  # nested block instances / imports
-BUILTIN_VARS = {"classes": 1000, "filters": 32, "hidden": 128}
 INPUT = "input"
-
-
-@dataclass
-class FileCtx:
-    """A parsed spec file with its variables, blocks and imports resolved."""
-
-    spec: ast.SpecFile
-    env: Env
-    blocks: dict[str, ast.BlockDef]
-    imports: dict[str, "FileCtx"]
-    networks: dict[str, ast.NetworkDef]
-
-    @property
-    def stem(self) -> str:
-        return Path(self.spec.path).stem if self.spec.path != "<inline>" else "main"
-
-
-@dataclass
-class Scope:
-    """A naming level: children are named by label, or by position as in nn.Sequential."""
-
-    path: str
-    names: set[str] = field(default_factory=set)
-    position: int = 0
-
-    def name(self, label: str | None, span: Span) -> str:
-        name = label if label is not None else str(self.position)
-        self.position += 1
-        if name in self.names:
-            where = f" in '{self.path}'" if self.path else ""
-            raise ArchError(f"the name '{name}' is used twice{where}", span,
-                            "labels name modules and must be unique within their group")
-        self.names.add(name)
-        return name
-
-    def child(self, name: str) -> "Scope":
-        return Scope(f"{self.path}.{name}" if self.path else name)
-
-    def full(self, name: str) -> str:
-        return f"{self.path}.{name}" if self.path else name
 
 
 class Elaborator:
@@ -222,7 +180,7 @@ class Elaborator:
             known = list(REGISTRY) + [a for c in REGISTRY.values() for a in c.aliases] + list(ctx.blocks) \
                 + list(ctx.imports) + [f"{a}.{b}" for a, f in ctx.imports.items() for b in f.blocks]
             raise UnknownNameError("op or block" if ctx.blocks or ctx.imports else "op", name, known, call.span,
-                                   _shorthand_hint(name))
+                                   shorthand_hint(name))
         return found
 
     # ----------------------------------------------------------------- ops
@@ -247,9 +205,9 @@ class Elaborator:
             values[field_name] = self.arg(cls, field_name, arg, env, scope, extra_inputs)
             spans[field_name] = arg.span
         for kw in call.kwargs:
-            key = _kwarg_name(cls, kw.name)
+            key = kwarg_name(cls, kw.name)
             if key not in cls.Params.model_fields:
-                raise ArgumentError(f"{cls.name} takes no argument '{kw.name}'", kw.span, _kwarg_hint(cls, kw.name))
+                raise ArgumentError(f"{cls.name} takes no argument '{kw.name}'", kw.span, kwarg_hint(cls, kw.name))
             spans[key] = kw.span
             if key in values and key not in preset:
                 raise ArgumentError(f"{cls.name} got '{key}' twice", kw.span)
@@ -291,7 +249,7 @@ class Elaborator:
         # a bare word is a value (p=same, mode=bilinear) only where the argument takes words;
         # elsewhere it is a variable, so a typo gets "unknown variable ... did you mean"
         try:
-            return evaluate(expr, env, symbols=_takes_word(cls, key))
+            return evaluate(expr, env, symbols=takes_word(cls, key))
         except UnknownNameError as err:
             if err.hint is None and isinstance(expr, ast.Var) and err.name == expr.name:
                 raise UnknownNameError("variable", expr.name, (), expr.span,
@@ -430,23 +388,6 @@ class Elaborator:
                                None if self.labels else f"a reference names a label defined earlier{later}")
 
 
-class _Reuse(Scope):
-    """A scope handed to a container's only element, so it adds no naming level of its own."""
-
-    def __init__(self, scope: Scope):
-        super().__init__(scope.path)
-        self._scope = scope
-
-    def name(self, label, span):
-        return ""
-
-    def child(self, name):
-        return self._scope
-
-    def full(self, name):
-        return self._scope.path
-
-
 def _single_scoped(body: ast.Body) -> ast.OpCall | None:
     """The body's only element when it opens a scope of its own (a merge, group or block), else None."""
     chains = [s for s in body.stmts if isinstance(s, ast.Chain)]
@@ -454,84 +395,6 @@ def _single_scoped(body: ast.Body) -> ast.OpCall | None:
         return None
     el = chains[0].elements[0]
     return el if isinstance(el, ast.OpCall) and el.body is not None else None
-
-
-def _kwarg_name(cls: type[Op], name: str) -> str:
-    from .ops.base import KWARG_ALIASES
-    if name not in cls.Params.model_fields and KWARG_ALIASES.get(name) in cls.Params.model_fields:
-        return KWARG_ALIASES[name]
-    return name
-
-
-def _takes_word(cls: type[Op], key: str) -> bool:
-    """Whether the op's argument ``key`` accepts a word (a str or Literal of strs, like p=same)."""
-    from typing import Literal, get_args, get_origin
-
-    def words(tp) -> bool:
-        if tp is str:
-            return True
-        if get_origin(tp) is Literal:
-            return any(isinstance(a, str) for a in get_args(tp))
-        return any(words(a) for a in get_args(tp))
-    field = cls.Params.model_fields.get(key)
-    return field is not None and words(field.annotation)
-
-
-def _kwarg_hint(cls: type[Op], name: str) -> str:
-    """'did you mean ...?' over an op's argument names and their accepted spellings."""
-    from .ops.base import KWARG_ALIASES
-    fields = list(cls.Params.model_fields)
-    spellings = fields + [a for a, f in KWARG_ALIASES.items() if f in fields]
-    guess = did_you_mean(name, spellings)
-    if guess:
-        return f"did you mean '{guess}'?"
-    return f"its arguments are: {', '.join(fields)}" if fields else f"{cls.name} takes no arguments"
-
-
-def _shorthand_hint(name: str) -> str | None:
-    from .errors import did_you_mean
-    from .ops import ALIASES
-    import re
-    m = re.match(r"^([A-Za-z_]+?)(\d+)[xX×](\d+)$", name)  # conv3x3-64, as some slides write it
-    if m and m.group(1).lower() in ALIASES:
-        op, a, b = m.groups()
-        return (f"write the kernel size once: {op}{a}-N for a {a}x{a} kernel" if a == b
-                else f"write a {a}x{b} kernel as {op}(N, k=({a}, {b}))")
-    m = re.match(r"^([A-Za-z_]+?)(\d+)$", name)
-    if m and m.group(1).lower() in ALIASES:
-        return f"{m.group(1)} has no size shorthand; write {m.group(1)}(...) with arguments"
-    return None
-
-
-def bind_params(name: str, params: tuple[ast.Param, ...], call: ast.OpCall, defaults_env: Env,
-                caller_env: Env) -> Env:
-    """Bind a block's parameters: positional, then keywords, then defaults (evaluated in order)."""
-    local = defaults_env.child()
-    names = [p.name for p in params]
-    if len(call.args) > len(params):
-        raise ArgumentError(f"block '{name}' takes {len(params)} argument{'' if len(params) == 1 else 's'}"
-                            f"{' (' + ', '.join(names) + ')' if names else ''}, got {len(call.args)}",
-                            call.args[len(params)].span, f"call it as {name}({', '.join(names)})")
-    given: dict[str, Any] = {}
-    for p, a in zip(params, call.args):
-        given[p.name] = evaluate(a, caller_env)
-    for kw in call.kwargs:
-        if kw.name not in names:
-            raise UnknownNameError("argument", kw.name, names, kw.span,
-                                   None if did_you_mean(kw.name, names) else f"call it as {name}({', '.join(names)})",
-                                   where=f" of block '{name}'")
-        if kw.name in given:
-            raise ArgumentError(f"block '{name}' got '{kw.name}' twice", kw.span)
-        given[kw.name] = evaluate(kw.value, caller_env, symbols=True)
-    for p in params:
-        if p.name in given:
-            local.set(p.name, given[p.name], p.span)
-        elif p.default is not None:
-            local.set(p.name, evaluate(p.default, local), p.span)
-        else:
-            raise ArgumentError(f"block '{name}' needs the argument '{p.name}'", call.span,
-                                f"call it as {name}({', '.join(names)})")
-    return local
 
 
 def resolve_bare_fc(el: Elaborator, outs: list[str], env: Env) -> None:
@@ -551,96 +414,7 @@ def resolve_bare_fc(el: Elaborator, outs: list[str], env: Env) -> None:
     el.bare_fc = []
 
 
-def main_network(ctx: FileCtx, span: Span | None, name: str | None = None) -> ast.NetworkDef:
-    """The network a file stands for: the named one, the top-level chain, the one named like the file,
-    or the last one defined."""
-    if name is not None:
-        if name not in ctx.networks:
-            raise UnknownNameError("network", name, list(ctx.networks), span)
-        return ctx.networks[name]
-    if any(isinstance(s, (ast.Chain, ast.InputStmt)) for s in ctx.spec.top.stmts):
-        body = ast.Body(tuple(s for s in ctx.spec.top.stmts if not isinstance(s, ast.Assign)))
-        return ast.NetworkDef(ctx.stem, body, Span(ctx.spec.path, 1, 1, ctx.spec.source))
-    if ctx.stem in ctx.networks:
-        return ctx.networks[ctx.stem]
-    if ctx.networks:
-        return list(ctx.networks.values())[-1]
-    raise ArchError("the spec defines no network", Span(ctx.spec.path, 1, 1, ctx.spec.source),
-                    "write a chain like `conv3-64 - relu - maxpool - fc` or a `network name { ... }`")
-
-
 # ---------------------------------------------------------------------- files
-def load_file(text: str, file: str = "<inline>", overrides: dict[str, Any] | None = None,
-              stack: tuple[str, ...] = ()) -> FileCtx:
-    """Parse a spec and resolve its variables (with ``overrides``), blocks and imports."""
-    spec = parse(text, file)
-    env = Env(dict(BUILTIN_VARS)).child()
-    overrides = dict(overrides or {})
-    for stmt in spec.top.stmts:
-        if isinstance(stmt, ast.Assign):
-            value = overrides.pop(stmt.name) if stmt.name in overrides else evaluate(stmt.value, env)
-            env.set(stmt.name, value, stmt.span)
-    for name, value in overrides.items():
-        env.override(name, value, None)
-    blocks: dict[str, ast.BlockDef] = {}
-    for b in spec.blocks:
-        if b.name in blocks:
-            raise ArchError(f"block '{b.name}' is defined twice", b.span)
-        seen = set()
-        for p in b.params:
-            if p.name in seen:
-                raise ArchError(f"block '{b.name}' has two parameters named '{p.name}'", p.span)
-            seen.add(p.name)
-        if lookup(b.name):
-            raise ArchError(f"block '{b.name}' has the name of an op", b.span, "choose another name")
-        blocks[b.name] = b
-    networks: dict[str, ast.NetworkDef] = {}
-    for n in spec.networks:
-        if n.name in networks:
-            raise ArchError(f"network '{n.name}' is defined twice", n.span, "give each network its own name")
-        networks[n.name] = n
-    imports: dict[str, FileCtx] = {}
-    for imp in spec.imports:
-        if imp.alias in imports:
-            raise ArchError(f"'{imp.alias}' is imported twice", imp.span, "give the second one a name: import ... as x")
-        imports[imp.alias] = _import(imp, file, stack)
-    return FileCtx(spec, env, blocks, imports, networks)
-
-
-def _import(imp: ast.Import, file: str, stack: tuple[str, ...]) -> FileCtx:
-    if imp.is_path:
-        base = Path(file).parent if file != "<inline>" else Path.cwd()
-        path = (base / imp.target).resolve()
-        if not path.is_file():
-            raise ArchError(f"cannot import '{imp.target}': no such file ({path})", imp.span)
-    else:
-        found = library.find(imp.target)
-        if found is None:
-            raise UnknownNameError("library spec", imp.target, library.library(), imp.span,
-                                   None if library.library() else "the spec library is empty")
-        path = found.resolve()
-    key = str(path)
-    if key in stack or key == str(Path(file).resolve()):
-        chain = (*stack, str(Path(file).resolve()), key)  # the files above, this one, and the one it imports
-        raise ArchError(f"import cycle: {' -> '.join(Path(s).name for s in chain)}", imp.span,
-                        "specs may not import each other in a circle")
-    if len(stack) >= MAX_DEPTH:
-        raise LimitError(f"imports nest deeper than {MAX_DEPTH}", imp.span)
-    return load_file(read_spec(path, imp.span), str(path), None, (*stack, str(Path(file).resolve())))
-
-
-def read_spec(path: Path, span: Span | None = None) -> str:
-    from .parse import MAX_SOURCE_BYTES
-    data = path.read_bytes()
-    if len(data) > MAX_SOURCE_BYTES:
-        raise LimitError(f"{path.name} is larger than {MAX_SOURCE_BYTES:,} bytes", span)
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise ArchError(f"{path.name} is not UTF-8 text (byte {err.start})", span,
-                        "save the spec as UTF-8") from None
-
-
 def elaborate(ctx: FileCtx, network: str | None = None, input_shape: tuple[int, ...] | None = None) -> nx.DiGraph:
     """Build the graph of one network of a loaded file."""
     net = main_network(ctx, None, network)

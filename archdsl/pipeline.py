@@ -10,7 +10,8 @@ import networkx as nx
 
 from . import library
 from .analysis import Analysis
-from .elaborate import elaborate, load_file, read_spec
+from .elaborate import elaborate
+from .files import load_file, read_spec
 from .errors import ArchError, UnknownNameError
 from .infer import infer
 from .ops import lookup

@@ -18,7 +18,7 @@ import pytest
 
 import archdsl
 from archdsl import ast, library
-from archdsl.elaborate import load_file, read_spec
+from archdsl.files import load_file, read_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"

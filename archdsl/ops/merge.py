@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from .base import RF, ModuleSpec, Op, OpProblem, Params, fmt_shape, pair, spatial
+from .base import ModuleSpec, Op, OpProblem, Params, fmt_shape, spatial
 
 
 class BranchMismatch(OpProblem):

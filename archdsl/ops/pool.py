@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from .base import RF, ModuleSpec, Op, OpProblem, Params, fmt_shape, pair, spatial
+from .base import ModuleSpec, Op, OpProblem, Params, fmt_shape, pair, spatial
 
 IntPair = int | tuple[int, int]
 

@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from .base import RF, ModuleSpec, Op, OpProblem, Params, fmt_shape, spatial
+from .base import RF, ModuleSpec, Op, OpProblem, Params, spatial
 
 
 class CropParams(Params):
