@@ -27,6 +27,7 @@ def build_module(spec: ModuleSpec) -> nn.Module:
 
 
 def attach(root: nn.Module, path: str, module: nn.Module) -> None:
+    """Register ``module`` at a dotted path, creating plain containers on the way."""
     *parents, leaf = path.split(".")
     for part in parents:
         if part not in root._modules:

@@ -12,10 +12,11 @@ from . import library
 from .analysis import Analysis
 from .elaborate import elaborate
 from .files import load_file, read_spec
-from .errors import ArchError, UnknownNameError
+from .errors import ArchError, LimitError, UnknownNameError
 from .infer import infer
 from .ops import lookup
 
+MAX_PARAMS = 2_000_000_000  # 8 GB of float32: more than this machine class can hold with activations
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -63,10 +64,18 @@ class Net:
         """Shapes, parameters, MACs, activations and receptive fields; pure Python, no torch."""
         return self._analysis
 
-    def compile(self, device: Any = "cpu", dtype: Any = None):
-        """A ``torch.fx.GraphModule`` built directly on ``device`` (``"meta"`` allocates nothing)."""
+    def compile(self, device: Any = "cpu", dtype: Any = None, max_params: int | None = MAX_PARAMS):
+        """A ``torch.fx.GraphModule`` built directly on ``device`` (``"meta"`` allocates nothing).
+
+        Refuses, before allocating anything, to build more than ``max_params`` parameters
+        and buffers on a real device (``max_params=None`` lifts the limit)."""
         from .compile import compile_graph
-        return compile_graph(self.graph, self.analyze(), device=device, dtype=dtype)
+        a = self.analyze()
+        size = a.totals.params + a.totals.buffers
+        if max_params is not None and str(device) != "meta" and size > max_params:
+            raise LimitError(f"{a.name} has {size:,} parameters and buffers, more than the limit of {max_params:,}",
+                             None, "compile with device='meta' to inspect it, or raise max_params")
+        return compile_graph(self.graph, a, device=device, dtype=dtype)
 
     def source(self) -> str:
         """Standalone PyTorch source for this network (imports torch only)."""

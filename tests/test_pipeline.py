@@ -73,3 +73,10 @@ def test_parse_shape(text, shape):
 def test_parse_shape_rejects_garbage():
     with pytest.raises(ArchError, match="bad input shape"):
         parse_shape("3xfoo")
+
+
+def test_compile_refuses_a_model_too_large_to_allocate():
+    net = archdsl.load("fc-99999999 - fc-99999999", input="1x1x1")
+    with pytest.raises(archdsl.LimitError, match="more than the limit of 2,000,000,000"):
+        net.compile()
+    assert sum(p.numel() for p in net.compile(device="meta").parameters()) == net.analyze().totals.params
