@@ -5,6 +5,7 @@ import inspect
 import textwrap
 
 import networkx as nx
+import torch
 
 from .analysis import Analysis
 from .compile import attach, class_name, emit
@@ -28,7 +29,8 @@ def render_spec(spec: ModuleSpec) -> str:
 
 
 def to_source(g: nx.DiGraph, analysis: Analysis) -> str:
-    em = emit(g, analysis)
+    with torch.device("meta"):  # the modules are only printed: allocate nothing
+        em = emit(g, analysis)
     code = em.graph.python_code(root_module="self")
     unknown = set(code.globals) - {"torch", "inf", "nan", "NoneType", "device", "fx_pytree", "pytree"}
     if unknown:
