@@ -90,7 +90,9 @@ def _import(imp: ast.Import, file: str, stack: tuple[str, ...]) -> FileCtx:
         base = Path(file).parent if file != "<inline>" else Path.cwd()
         path = (base / imp.target).resolve()
         if not path.is_file():
-            raise ArchError(f"cannot import '{imp.target}': no such file ({path})", imp.span)
+            where = "the current folder" if file == "<inline>" else f"the folder of {Path(file).name}"
+            raise ArchError(f"cannot import '{imp.target}': no such file", imp.span,
+                            f"a quoted import path is relative to {where}; a bare name imports a library spec")
     else:
         found = library.find(imp.target)
         if found is None:
