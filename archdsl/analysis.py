@@ -29,7 +29,7 @@ class Layer(BaseModel):
     buffer_shapes: dict[str, tuple[int, ...]]
     macs: int  # multiply-accumulates per sample (conv, fc, transposed conv)
     activations: int  # output elements per sample
-    elementwise: bool  # may run in place: not counted in the activation total
+    elementwise: bool  # needs no memory of its own (in-place activation, identity): not in the activation total
     receptive_field: ReceptiveField
     source: str  # file:line:column of the spec text that made it
 

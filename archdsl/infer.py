@@ -37,9 +37,9 @@ def infer(g: nx.DiGraph) -> Analysis:
         shapes[name], fields[name] = out, rf
         data["shape"] = out
         layers.append(Layer(
-            name=name, op=op.name, describe=op.describe(), args=op.args_dict(), inputs=list(inputs),
+            name=name, op=op.name, describe=op.describe_in(ins, out), args=op.args_dict(), inputs=list(inputs),
             output_shape=out, params=count(weights), buffers=count(buffers), param_shapes=weights,
-            buffer_shapes=buffers, macs=macs, activations=_numel(out), elementwise=op.elementwise,
+            buffer_shapes=buffers, macs=macs, activations=_numel(out), elementwise=op.in_place(ins, out),
             receptive_field=ReceptiveField(size=rf.size, stride=tuple(float(j) for j in rf.jump)),
             source=str(span)))
     outputs = {k: shapes[v] for k, v in g.graph["outputs"].items()}

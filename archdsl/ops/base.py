@@ -188,6 +188,14 @@ class Op:
         return g.module(spec, args)
 
     # --- presentation ---
+    def in_place(self, ins: list[Shape], out: Shape) -> bool:
+        """Whether the output needs no memory of its own (an in-place activation, an identity)."""
+        return self.elementwise
+
+    def describe_in(self, ins: list[Shape], out: Shape) -> str:
+        """``describe`` for this node's shapes; ops whose meaning depends on them override it."""
+        return self.describe()
+
     def describe(self) -> str:
         """``conv(64, k=3, s=1, p=1, d=1, groups=1, bias=true)``: every resolved argument."""
         parts = [f"{k}={_fmt(v)}" for k, v in self.p.model_dump().items() if k not in self.refs]

@@ -135,3 +135,13 @@ class Projection(Op):
     def emit(self, g, args, ins, out):
         spec = self.torch(ins, out)
         return args[0] if spec is None else g.module(spec, args[:1])  # input 2 only lends its shape
+
+    def in_place(self, ins, out):
+        return not self._stride(ins)
+
+    def describe_in(self, ins, out):
+        s = self._stride(ins)
+        if not s:
+            return "projection(identity: shapes agree)"
+        stride = s[0] if s[0] == s[1] else s
+        return f"projection(conv1x1 {ins[0][0]}->{out[0]}, s={stride}{', bn' if self.p.bn else ''})"
