@@ -129,6 +129,7 @@ def main() -> None:
         x = torch.randn(args.batch, *shape)
         with torch.no_grad():
             torch.testing.assert_close(compiled(x), hand(x))
+        timed(compiled, x, 3), timed(hand, x, 3)  # warm-up: allocator and thread pools
         a, b = [], []
         for _ in range(args.repeats):  # alternate so drift hits both equally
             a += timed(compiled, x, 1)
