@@ -71,7 +71,7 @@ class Analysis(BaseModel):
 def total(layers: list[Layer]) -> Totals:
     macs = sum(x.macs for x in layers)
     params = sum(x.params for x in layers)
-    return Totals(params=params + 0, trainable_params=params, buffers=sum(x.buffers for x in layers), macs=macs,
+    return Totals(params=params, trainable_params=params, buffers=sum(x.buffers for x in layers), macs=macs,
                   flops=2 * macs, activations=sum(x.activations for x in layers if not x.elementwise))
 
 

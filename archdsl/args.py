@@ -8,7 +8,7 @@ from . import ast
 from .errors import ArgumentError, UnknownNameError, did_you_mean
 from .eval import Env, evaluate
 from .ops import ALIASES, Op
-from .ops.base import KWARG_ALIASES
+from .ops.base import KWARG_ALIASES, SHORTHAND
 
 
 def kwarg_name(cls: type[Op], name: str) -> str:
@@ -45,7 +45,7 @@ def shorthand_hint(name: str) -> str | None:
         op, a, b = m.groups()
         return (f"write the kernel size once: {op}{a}-N for a {a}x{a} kernel" if a == b
                 else f"write a {a}x{b} kernel as {op}(N, k=({a}, {b}))")
-    m = re.match(r"^([A-Za-z_]+?)(\d+)$", name)
+    m = SHORTHAND.match(name)
     if m and m.group(1).lower() in ALIASES:
         return f"{m.group(1)} has no size shorthand; write {m.group(1)}(...) with arguments"
     return None

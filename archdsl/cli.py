@@ -68,10 +68,10 @@ def cmd_compile(args) -> int:
 
 
 def cmd_list(args) -> int:
-    from rich.console import Console
     from rich.table import Table
 
     from . import library
+    from .report import wide_console
     from .pipeline import load
     tab = Table(header_style="bold")
     for col in ("name", "input", "params", "description"):
@@ -83,7 +83,7 @@ def cmd_list(args) -> int:
         except ArchError as err:
             shape, params = "?", f"error: {err.message}"
         tab.add_row(name, shape, params, library.description(path))
-    Console(width=None if Console().is_terminal else 160).print(tab)
+    wide_console(160).print(tab)
     return 0
 
 

@@ -211,7 +211,7 @@ class Elaborator:
             spans[key] = kw.span
             if key in values and key not in preset:
                 raise ArgumentError(f"{cls.name} got '{key}' twice", kw.span)
-            values[key] = self.arg(cls, key, kw.value, env, scope, extra_inputs, keyword=True)
+            values[key] = self.arg(cls, key, kw.value, env, scope, extra_inputs)
         for part, attr in ((call.dash, "dash"), (call.slash, "slash")):
             if part is None:
                 continue
@@ -236,7 +236,7 @@ class Elaborator:
             self.bare_fc.append(node)
         return node
 
-    def arg(self, cls, key, expr, env, scope, extra_inputs, keyword=False):
+    def arg(self, cls, key, expr, env, scope, extra_inputs):
         if isinstance(expr, ast.Ref):
             if key not in cls.refs:
                 raise ArgumentError(f"'{key}' of {cls.name} is not a reference", expr.span)
@@ -414,7 +414,7 @@ def resolve_bare_fc(el: Elaborator, outs: list[str], env: Env) -> None:
     el.bare_fc = []
 
 
-# ---------------------------------------------------------------------- files
+# ------------------------------------------------------------------ the stage
 def elaborate(ctx: FileCtx, network: str | None = None, input_shape: tuple[int, ...] | None = None) -> nx.DiGraph:
     """Build the graph of one network of a loaded file."""
     net = main_network(ctx, None, network)

@@ -10,6 +10,7 @@ import networkx as nx
 from .analysis import Analysis, Layer, ReceptiveField, count, total
 from .errors import ArchError, ShapeError
 from .ops import RF, OpProblem
+from .ops.base import numel
 from .ops.merge import BranchMismatch
 
 
@@ -39,7 +40,7 @@ def infer(g: nx.DiGraph) -> Analysis:
         layers.append(Layer(
             name=name, op=op.name, describe=op.describe_in(ins, out), args=op.args_dict(), inputs=list(inputs),
             output_shape=out, params=count(weights), buffers=count(buffers), param_shapes=weights,
-            buffer_shapes=buffers, macs=macs, activations=_numel(out), elementwise=op.in_place(ins, out),
+            buffer_shapes=buffers, macs=macs, activations=numel(out), elementwise=op.in_place(ins, out),
             receptive_field=ReceptiveField(size=rf.size, stride=tuple(float(j) for j in rf.jump)),
             source=str(span)))
     outputs = {k: shapes[v] for k, v in g.graph["outputs"].items()}
@@ -51,13 +52,6 @@ def _producer(g: nx.DiGraph, node: str) -> str:
     """``inception3a.branch2.1 (conv, line 7)``: a node named with the op and line that made it."""
     data = g.nodes[node]
     return f"{node} ({data['op'].name}, line {data['span'].line})"
-
-
-def _numel(shape):
-    n = 1
-    for d in shape:
-        n *= d
-    return n
 
 
 def _arity(op, name, inputs, span):

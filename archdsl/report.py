@@ -43,8 +43,13 @@ def summary_lines(a: Analysis) -> list[str]:
     ]
 
 
+def wide_console(width: int = 200) -> Console:
+    """The terminal's width on a terminal; ``width`` columns when piped, so tables do not wrap."""
+    return Console(width=None if Console().is_terminal else width)
+
+
 def table(a: Analysis, console: Console | None = None) -> None:
-    console = console or Console(width=None if Console().is_terminal else 200)
+    console = console or wide_console()
     tab = Table(title=f"{a.name}", show_lines=False, header_style="bold")
     for col in COLUMNS:
         tab.add_column(col, justify="right" if col in ("params", "MACs", "activations") else "left",

@@ -238,7 +238,7 @@ def _takes_number(tp) -> bool:
     return tp in (int, float) or any(_takes_number(a) for a in get_args(tp))
 
 
-_SHORT = re.compile(r"^([a-z_]+?)(\d+)$")
+SHORTHAND = re.compile(r"^([A-Za-z_]+?)(\d+)$")  # conv3, pool2: an op name and a size
 
 
 def lookup(name: str) -> tuple[type[Op], dict[str, int]] | None:
@@ -246,7 +246,7 @@ def lookup(name: str) -> tuple[type[Op], dict[str, int]] | None:
     key = name.lower()
     if key in ALIASES:
         return ALIASES[key], {}
-    m = _SHORT.match(key)
+    m = SHORTHAND.match(key)
     if m and m.group(1) in ALIASES and ALIASES[m.group(1)].shorthand:
         cls = ALIASES[m.group(1)]
         return cls, {cls.shorthand: int(m.group(2))}
