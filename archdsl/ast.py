@@ -27,7 +27,7 @@ class Var:
 
 @dataclass(frozen=True)
 class BinOp:
-    op: str  # one of + - * / %
+    op: str  # + - * / %, a comparison (== != < <= > >=), and, or
     left: "Expr"
     right: "Expr"
     span: Span = field(compare=False)
@@ -36,6 +36,30 @@ class BinOp:
 @dataclass(frozen=True)
 class Neg:
     operand: "Expr"
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
+class Not:
+    operand: "Expr"
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
+class Call:
+    """A built-in function: ``range(1, n + 1)``, ``min(a, b)``, ``max(...)``, ``len(t)``."""
+
+    name: str
+    args: tuple["Expr", ...]
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
+class Index:
+    """``t[i]``: an item of a tuple (or a string)."""
+
+    target: "Expr"
+    index: "Expr"
     span: Span = field(compare=False)
 
 
@@ -53,7 +77,15 @@ class Ref:
     span: Span = field(compare=False)
 
 
-Expr = Union[Num, Str, Var, BinOp, Neg, Tuple, Ref]
+@dataclass(frozen=True)
+class Template:
+    """A quoted label with ``{expr}`` parts: ``"denselayer{i}"``."""
+
+    parts: tuple[Union[str, "Expr"], ...]
+    span: Span = field(compare=False)
+
+
+Expr = Union[Num, Str, Var, BinOp, Neg, Not, Call, Index, Tuple, Ref]
 
 
 @dataclass(frozen=True)
@@ -92,12 +124,32 @@ class Repeat:
 
 @dataclass(frozen=True)
 class Labeled:
-    label: str
+    label: str | Template
     unit: "Element"
     span: Span = field(compare=False)
 
 
-Element = Union[OpCall, Repeat, Labeled, Ref]
+@dataclass(frozen=True)
+class If:
+    """``if cond { ... } else { ... }``: one body runs, in place (no naming level of its own)."""
+
+    cond: Expr
+    then: Body
+    otherwise: Body | None
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
+class For:
+    """``for c in (64, 128) { ... }``: the body runs once per item, in place."""
+
+    names: tuple[str, ...]
+    items: Expr
+    body: Body
+    span: Span = field(compare=False)
+
+
+Element = Union[OpCall, Repeat, Labeled, Ref, If, For]
 
 
 @dataclass(frozen=True)

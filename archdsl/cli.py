@@ -76,13 +76,13 @@ def cmd_list(args) -> int:
     tab = Table(header_style="bold")
     for col in ("name", "input", "params", "description"):
         tab.add_column(col, justify="right" if col == "params" else "left")
-    for name, path in library.library().items():
+    for name, entry in library.entries().items():
         try:
-            a = load(str(path)).analyze()
+            a = load(name).analyze()
             shape, params = "x".join(map(str, a.input_shape)), f"{a.totals.params:,}"
         except ArchError as err:
             shape, params = "?", f"error: {err.message}"
-        tab.add_row(name, shape, params, library.description(path))
+        tab.add_row(name, shape, params, entry.description)
     wide_console(160).print(tab)
     return 0
 

@@ -15,7 +15,7 @@ import networkx as nx
 from . import ast
 from .args import bind_params, kwarg_hint, kwarg_name, shorthand_hint, takes_word
 from .errors import ArchError, ArgumentError, LimitError, ShapeError, Span, UnknownNameError
-from .eval import Env, evaluate
+from .eval import Env, truth, evaluate
 from .files import MAX_DEPTH, FileCtx, main_network
 from .naming import Scope, _Reuse
 from .ops import REGISTRY, Op, OpProblem, lookup
@@ -31,6 +31,7 @@ class Elaborator:
         self.depth = 0
         self.bare_fc: list[str] = []
         self.outputs_stmt: ast.OutputStmt | None = None
+        self.on_input = None  # the input/output handler of the network body being run, for if / for bodies
 
     # ------------------------------------------------------------------ nodes
     def add_node(self, name: str, op: Op, inputs: list[str], span: Span) -> str:
@@ -56,6 +57,13 @@ class Elaborator:
              on_input: Callable[[ast.InputStmt, Env], str] | None = None) -> str | None:
         """Statements run in order; each chain continues from the previous one's output."""
         env = env.child()
+        saved, self.on_input = self.on_input, on_input
+        try:
+            return self._statements(body, x, scope, ctx, env, on_input)
+        finally:
+            self.on_input = saved
+
+    def _statements(self, body, x, scope, ctx, env, on_input):
         for stmt in body.stmts:
             if isinstance(stmt, ast.Assign):
                 env.set(stmt.name, evaluate(stmt.value, env), stmt.span)
@@ -96,9 +104,17 @@ class Elaborator:
     def element(self, el, x: str, scope: Scope, ctx: FileCtx, env: Env) -> str:
         label = None
         if isinstance(el, ast.Labeled):
-            label, el = el.label, el.unit
+            label, el = self.label(el.label, env), el.unit
             if isinstance(el, ast.Ref):
                 raise ArchError("a reference cannot be labelled", el.span)
+            if isinstance(el, (ast.If, ast.For)):
+                kind = "an if" if isinstance(el, ast.If) else "a for"
+                raise ArchError(f"{kind} cannot be labelled: its body runs in place", el.span,
+                                f"label the elements inside, or wrap it in a group: {label} {{ ... }}")
+        if isinstance(el, ast.If):
+            return self.if_into(el, x, scope, ctx, env)
+        if isinstance(el, ast.For):
+            return self.for_into(el, x, scope, ctx, env)
         if isinstance(el, ast.Repeat):
             count = self.count(el, env)
             if label is None:
@@ -112,6 +128,40 @@ class Elaborator:
         if label is not None:
             self.labels[scope.full(label)] = out
         return out
+
+    def label(self, label: str | ast.Template, env: Env) -> str:
+        """A label as written, or a quoted one with its ``{expr}`` parts filled in: "denselayer{i}"."""
+        if isinstance(label, str):
+            return label
+        text = "".join(p if isinstance(p, str) else _label_part(evaluate(p, env), p.span) for p in label.parts)
+        if not text or not all(part.isidentifier() or part.isdigit() for part in text.split(".")) or "." in text:
+            raise ArgumentError(f"label \"{text}\" is not a name", label.span,
+                                "a label is letters, digits and _ (\"denselayer{i}\" with i = 1 gives denselayer1)")
+        return text
+
+    def if_into(self, el: ast.If, x: str, scope: Scope, ctx: FileCtx, env: Env) -> str:
+        body = el.then if truth(evaluate(el.cond, env), el.cond.span) else el.otherwise
+        if body is None:
+            return x
+        return self.body(body, x, scope, ctx, env, self.on_input)
+
+    def for_into(self, el: ast.For, x: str, scope: Scope, ctx: FileCtx, env: Env) -> str:
+        items = evaluate(el.items, env)
+        if not isinstance(items, tuple):
+            raise ArgumentError(f"for runs over a tuple or a range, not {items!r}", el.items.span,
+                                "for c in (64, 128, 256) { ... } or for i in range(1, n + 1) { ... }")
+        for item in items:
+            local = env.child()
+            if len(el.names) == 1:
+                local.set(el.names[0], item, el.span)
+            else:
+                if not isinstance(item, tuple) or len(item) != len(el.names):
+                    raise ArgumentError(f"for {', '.join(el.names)} needs items of {len(el.names)} values, "
+                                        f"got {item!r}", el.items.span)
+                for name, value in zip(el.names, item):
+                    local.set(name, value, el.span)
+            x = self.body(el.body, x, scope, ctx, local, self.on_input)
+        return x
 
     def count(self, rep: ast.Repeat, env: Env) -> int:
         if rep.count is None:
@@ -386,6 +436,12 @@ class Elaborator:
         last = [k.rpartition(".")[2] for k in self.labels]  # @pool5 finds features.pool5 when unique
         raise UnknownNameError("label", "@" + path, ["@" + k for k in [*self.labels, *inside, *last]], ref.span,
                                None if self.labels else f"a reference names a label defined earlier{later}")
+
+
+def _label_part(value, span: Span) -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ArgumentError(f"a label part must be an integer or a word, got {value!r}", span)
+    return str(value)
 
 
 def _single_scoped(body: ast.Body) -> ast.OpCall | None:

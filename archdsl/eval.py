@@ -70,6 +70,19 @@ def evaluate(expr: ast.Expr, env: Env, symbols: bool = False) -> Any:
         return tuple(evaluate(x, env, symbols) for x in expr.items)
     if isinstance(expr, ast.Neg):
         return _checked(-_number(evaluate(expr.operand, env), expr.span), expr.span)
+    if isinstance(expr, ast.Not):
+        return not truth(evaluate(expr.operand, env, symbols), expr.operand.span)
+    if isinstance(expr, ast.BinOp) and expr.op in ("and", "or"):
+        a = truth(evaluate(expr.left, env, symbols), expr.left.span)
+        if a == (expr.op == "or"):  # short-circuit, like Python
+            return a
+        return truth(evaluate(expr.right, env, symbols), expr.right.span)
+    if isinstance(expr, ast.BinOp) and expr.op in COMPARISONS:
+        return _compare(expr, evaluate(expr.left, env, symbols), evaluate(expr.right, env, symbols))
+    if isinstance(expr, ast.Call):
+        return _call(expr, [evaluate(a, env, symbols) for a in expr.args])
+    if isinstance(expr, ast.Index):
+        return _index(expr, evaluate(expr.target, env, symbols), evaluate(expr.index, env))
     if isinstance(expr, ast.BinOp):
         a = _number(evaluate(expr.left, env), expr.left.span)
         b = _number(evaluate(expr.right, env), expr.right.span)
@@ -78,6 +91,66 @@ def evaluate(expr: ast.Expr, env: Env, symbols: bool = False) -> Any:
         raise ArgumentError(f"@{expr.path} cannot be used as a value here", expr.span,
                             "references go where an op takes one, like crop(@label)")
     raise TypeError(expr)
+
+
+COMPARISONS = {"==": lambda a, b: a == b, "!=": lambda a, b: a != b, "<": lambda a, b: a < b,
+               "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}
+FUNCTIONS = ("range", "min", "max", "len")
+MAX_RANGE = 100_000
+
+
+def truth(v, span: Span) -> bool:
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return v != 0
+    raise ArgumentError(f"a condition needs a number or true/false, got {v!r}", span,
+                        "compare it: if mode == \"bn\" { ... }")
+
+
+def _compare(expr: ast.BinOp, a, b) -> bool:
+    if expr.op in ("==", "!="):
+        return COMPARISONS[expr.op](a, b)
+    if not (isinstance(a, (int, float)) and isinstance(b, (int, float))):
+        raise ArgumentError(f"'{expr.op}' compares numbers, got {a!r} and {b!r}", expr.span)
+    return COMPARISONS[expr.op](a, b)
+
+
+def _call(expr: ast.Call, args: list):
+    name, span = expr.name, expr.span
+    if name not in FUNCTIONS:
+        err = UnknownNameError("function", name, FUNCTIONS, span)
+        err.hint = err.hint or f"the functions are {', '.join(FUNCTIONS)}"
+        raise err
+    if name == "len":
+        if len(args) != 1 or not isinstance(args[0], (tuple, str)):
+            raise ArgumentError("len takes one tuple: len((64, 128))", span)
+        return len(args[0])
+    if name == "range":
+        if not 1 <= len(args) <= 3 or not all(isinstance(a, int) and not isinstance(a, bool) for a in args):
+            raise ArgumentError("range takes one to three integers: range(n), range(1, n + 1), range(0, n, 2)",
+                                span)
+        if len(args) == 3 and args[2] == 0:
+            raise ArgumentError("range's step cannot be 0", span)
+        r = range(*args)
+        if len(r) > MAX_RANGE:
+            raise LimitError(f"range of {len(r):,} items is longer than {MAX_RANGE:,}", span)
+        return tuple(r)
+    items = args[0] if len(args) == 1 and isinstance(args[0], tuple) else tuple(args)
+    if not items or not all(isinstance(a, (int, float)) and not isinstance(a, bool) for a in items):
+        raise ArgumentError(f"{name} takes numbers: {name}(a, b)", span)
+    return min(items) if name == "min" else max(items)
+
+
+def _index(expr: ast.Index, target, i):
+    if not isinstance(target, (tuple, str)):
+        raise ArgumentError(f"only a tuple can be indexed, not {target!r}", expr.target.span)
+    if not isinstance(i, int) or isinstance(i, bool):
+        raise ArgumentError(f"an index is an integer, got {i!r}", expr.index.span)
+    if not -len(target) <= i < len(target):
+        raise ArgumentError(f"index {i} is out of range for {len(target)} items", expr.index.span,
+                            f"indices run from 0 to {len(target) - 1}" if target else "the tuple is empty")
+    return target[i]
 
 
 def _apply(op: str, a, b, span: Span):

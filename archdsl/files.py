@@ -24,6 +24,7 @@ class FileCtx:
     blocks: dict[str, ast.BlockDef]
     imports: dict[str, "FileCtx"]
     networks: dict[str, ast.NetworkDef]
+    default: str | None = None  # the network a library name chose (``import vgg16`` reads vgg.arch)
 
     @property
     def stem(self) -> str:
@@ -33,6 +34,7 @@ class FileCtx:
 def main_network(ctx: FileCtx, span: Span | None, name: str | None = None) -> ast.NetworkDef:
     """The network a file stands for: the named one, the top-level chain, the one named like the file,
     or the last one defined."""
+    name = name if name is not None else ctx.default
     if name is not None:
         if name not in ctx.networks:
             raise UnknownNameError("network", name, list(ctx.networks), span)
@@ -94,11 +96,11 @@ def _import(imp: ast.Import, file: str, stack: tuple[str, ...]) -> FileCtx:
             raise ArchError(f"cannot import '{imp.target}': no such file", imp.span,
                             f"a quoted import path is relative to {where}; a bare name imports a library spec")
     else:
-        found = library.find(imp.target)
-        if found is None:
+        entry = library.lookup(imp.target)
+        if entry is None:
             raise UnknownNameError("library spec", imp.target, library.library(), imp.span,
                                    None if library.library() else "the spec library is empty")
-        path = found.resolve()
+        path = entry.path.resolve()
     key = str(path)
     if key in stack or key == str(Path(file).resolve()):
         chain = (*stack, str(Path(file).resolve()), key)  # the files above, this one, and the one it imports
@@ -106,7 +108,10 @@ def _import(imp: ast.Import, file: str, stack: tuple[str, ...]) -> FileCtx:
                         "specs may not import each other in a circle")
     if len(stack) >= MAX_DEPTH:
         raise LimitError(f"imports nest deeper than {MAX_DEPTH}", imp.span)
-    return load_file(read_spec(path, imp.span), str(path), None, (*stack, str(Path(file).resolve())))
+    ctx = load_file(read_spec(path, imp.span), str(path), None, (*stack, str(Path(file).resolve())))
+    if not imp.is_path:
+        ctx.default = entry.network
+    return ctx
 
 
 def read_spec(path: Path, span: Span | None = None) -> str:

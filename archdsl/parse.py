@@ -31,7 +31,8 @@ _DESCRIBE = {
     "LBRACE": "'{'", "COMMA": "','", "COLON": "':'", "EQUAL": "'='", "ARROW": "'->'", "_NL": "a new line",
     "TIMES": "a repeat count like x2", "AT": "'@'", "SLASH": "'/'", "DASH_LBRACE": "'-{'", "$END": "end of input",
     "INPUT": "'input'", "SOFTMAX_WORD": "soft-max", "DOT": "'.'", "PLUS": "'+'", "STAR": "'*'", "MINUS": "'-'",
-    "DASH_FLOAT": "-N", "_SHORTCUT": "'shortcut'", "PERCENT": "'%'",
+    "DASH_FLOAT": "-N", "_SHORTCUT": "'shortcut'", "PERCENT": "'%'", "COMPARE": "a comparison",
+    "IF": "'if'", "ELSE": "'else'", "FOR": "'for'", "IN": "'in'", "AND": "'and'", "OR": "'or'", "NOT": "'not'",
 }
 
 
@@ -99,8 +100,33 @@ def grammar_path() -> Path:
 
 @functools.lru_cache(maxsize=1)
 def _parser() -> Lark:
-    return Lark(grammar_path().read_text(), parser="lalr", lexer="contextual", postlex=_Layout(),
+    return Lark(grammar_path().read_text(), parser="lalr", lexer="contextual", postlex=_Layout(), start=["start", "expr"],
                 propagate_positions=True, maybe_placeholders=False)
+
+
+_TEMPLATE_PART = re.compile(r"\{([^{}]*)\}")
+
+
+def _template(tok: Token, file: str, text: str) -> ast.Template:
+    """``"denselayer{i}"`` → Template(("denselayer", Var(i))); each ``{...}`` is parsed as an expression."""
+    raw, span = str(tok)[1:-1], _span(file, text, tok)
+    parts: list = []
+    pos = 0
+    for m in _TEMPLATE_PART.finditer(raw):
+        parts.append(raw[pos:m.start()])
+        try:
+            # padded so that the expression's spans point into the label where it stands
+            pad = "\n" * (tok.line - 1) + " " * (tok.column + m.start(1))
+            tree = _parser().parse(pad + m.group(1), start="expr")
+        except UnexpectedInput:
+            raise SpecSyntaxError(f"'{{{m.group(1)}}}' in a label is not an expression", span,
+                                  'a label like "denselayer{i}" puts a variable or an expression in braces') from None
+        parts.append(_ToAst(file, text).transform(tree))
+        pos = m.end()
+    parts.append(raw[pos:])
+    if "{" in parts[-1] or "}" in parts[-1] or any(isinstance(p, str) and ("{" in p or "}" in p) for p in parts):
+        raise SpecSyntaxError("unbalanced braces in a label", span, 'write "name{i}"')
+    return ast.Template(tuple(p for p in parts if p != ""), span)
 
 
 def parse(text: str, file: str = "<inline>") -> ast.SpecFile:
@@ -110,7 +136,7 @@ def parse(text: str, file: str = "<inline>") -> ast.SpecFile:
                          "split it into files joined with `import`")
     parser = _parser()
     try:
-        tree = parser.parse(text + "\n")
+        tree = parser.parse(text + "\n", start="start")
         _check_depth(tree, file, text)
         return _ToAst(file, text).transform(tree)
     except _TooDeep as err:
@@ -131,7 +157,11 @@ def _span(file: str, text: str, tok) -> Span:
 
 def _syntax_error(err: UnexpectedInput, file: str, text: str, stack: list[Token],
                   last: Token | None = None) -> SpecSyntaxError:
-    expected = sorted({_DESCRIBE.get(t, f"'{t}'") for t in getattr(err, "expected", ()) or getattr(err, "allowed", ())
+    terms = set(getattr(err, "expected", ()) or getattr(err, "allowed", ()))
+    element = {"NAME", "LSQB", "AT", "IF", "FOR", "STRING", "SOFTMAX_WORD"}
+    if element <= terms:  # where an element of a chain may start, say so in words
+        terms = (terms - element) | {"an element (an op or block, a [repeat], @label, if, for)"}
+    expected = sorted({_DESCRIBE.get(t, f"'{t}'" if t.isupper() or not " " in t else t) for t in terms
                        if not t.startswith("__")})
     want = f"; expected {', '.join(expected)}" if expected else ""
     if isinstance(err, UnexpectedCharacters):
@@ -252,7 +282,22 @@ class _ToAst(Transformer):
 
     # --- elements ---
     def labeled(self, meta, c):
-        return ast.Labeled(str(c[0]), c[1], self._s(meta))
+        label = c[0]
+        if label.type == "STRING":
+            label = _template(label, self.file, self.text)
+        return ast.Labeled(label if isinstance(label, ast.Template) else str(label), c[1], self._s(meta))
+
+    def if_unit(self, meta, c):
+        cond, then, *rest = [x for x in c if not (isinstance(x, Token) and x.type == "ELSE")]
+        otherwise = None
+        if rest:
+            otherwise = rest[0] if isinstance(rest[0], ast.Body) else \
+                ast.Body((ast.Chain((rest[0],), rest[0].span),))
+        return ast.If(cond, then, otherwise, self._s(meta))
+
+    def for_unit(self, meta, c):
+        *names, items, body = c
+        return ast.For(tuple(str(n) for n in names), items, body, self._s(meta))
 
     def op(self, meta, c):
         name, *rest = c
@@ -340,6 +385,22 @@ class _ToAst(Transformer):
         return rule
 
     add, sub, mul, div, mod = _bin("+"), _bin("-"), _bin("*"), _bin("/"), _bin("%")
+    and_, or_ = _bin("and"), _bin("or")
+
+    def compare(self, meta, c):
+        return ast.BinOp(str(c[1]), c[0], c[2], self._s(meta))
+
+    def not_(self, meta, c):
+        return ast.Not(c[0], self._s(meta))
+
+    def call(self, meta, c):
+        return ast.Call(str(c[0]), tuple(c[1:]), self._s(meta))
+
+    def index(self, meta, c):
+        return ast.Index(c[0], c[1], self._s(meta))
+
+    def empty_tuple(self, meta, c):
+        return ast.Tuple((), self._s(meta))
 
     def sub_lit(self, meta, c):
         tok = c[1]

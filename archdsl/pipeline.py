@@ -30,20 +30,20 @@ def parse_shape(text: str | tuple | list) -> tuple[int, ...]:
     return tuple(int(p) for p in parts)
 
 
-def source_of(spec: str) -> tuple[str, str]:
-    """A path, a library name or inline text → (text, file name)."""
+def source_of(spec: str) -> tuple[str, str, str | None]:
+    """A path, a library name or inline text → (text, file name, the network a library name stands for)."""
     path = Path(spec)
     if spec.endswith(".arch") and "\n" not in spec:
         if not path.is_file():
             raise ArchError(f"no such spec file: {spec}", None)
-        return read_spec(path), str(path)
-    found = library.find(spec)
-    if found is not None:
-        return read_spec(found), str(found)
+        return read_spec(path), str(path), None
+    entry = library.lookup(spec)
+    if entry is not None:
+        return read_spec(entry.path), str(entry.path), entry.network
     if _IDENT.fullmatch(spec) and lookup(spec) is None:
-        raise UnknownNameError("spec", spec, library.library(), None,
+        raise UnknownNameError("spec", spec, library.entries(), None,
                                None if library.library() else "the spec library is empty")
-    return spec, "<inline>"
+    return spec, "<inline>", None
 
 
 class Net:
@@ -92,7 +92,8 @@ def load(spec: str, *, input: str | tuple | None = None, network: str | None = N
     >>> net.analyze().outputs
     {'output': (10,)}
     """
-    text, file = source_of(spec)
+    text, file, default = source_of(spec)
     ctx = load_file(text, file, variables)
+    ctx.default = default
     shape = parse_shape(input) if input is not None else None
     return Net(elaborate(ctx, network, shape))

@@ -101,7 +101,7 @@ ROWS = [
     Row("double-dash", "conv3-8 -- relu", IN, SpecSyntaxError,
         "<inline>:1:10: unexpected '-'; expected '@', '[', a name", None),
     Row("dangling-dash", "conv3-8 - maxpool -", IN, SpecSyntaxError,
-        "<inline>:1:20: unexpected end of input; expected '@', '[', a name", None),
+        "<inline>:1:20: unexpected end of input; expected an element (an op or block, a [repeat], @label, if, for)", None),
     Row("trailing-comma", "conv(64,)", IN, SpecSyntaxError,
         "<inline>:1:9: unexpected ')'", None),
     Row("lone-number", "conv3-8 - 64", IN, SpecSyntaxError,
