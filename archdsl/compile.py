@@ -15,15 +15,22 @@ import torch
 from torch import fx, nn
 
 from .analysis import Analysis
+from .layers import CUSTOM
 from .ops import ModuleSpec
 
 # the functions ops may call by name in their ``emit``
-FUNCTIONS = {"flatten": torch.flatten, "cat": torch.cat, "add": operator.add, "relu": torch.relu}
+FUNCTIONS = {"flatten": torch.flatten, "cat": torch.cat, "add": operator.add, "mul": operator.mul,
+             "relu": torch.relu, "pad": torch.nn.functional.pad, "stack": torch.stack}
+
+
+def module_class(name: str) -> type[nn.Module]:
+    """``torch.nn``'s class of that name, or one of archdsl's own (archdsl/layers.py)."""
+    return CUSTOM[name] if name in CUSTOM else getattr(nn, name)
 
 
 def build_module(spec: ModuleSpec) -> nn.Module:
     args = [build_module(a) if isinstance(a, ModuleSpec) else a for a in spec.args]
-    return getattr(nn, spec.cls)(*args, **spec.kwargs)
+    return module_class(spec.cls)(*args, **spec.kwargs)
 
 
 def attach(root: nn.Module, path: str, module: nn.Module) -> None:
@@ -48,10 +55,13 @@ class Emitter:
     def placeholder(self):
         return self.graph.placeholder("x")
 
-    def module(self, spec: ModuleSpec, args):
-        attach(self.root, self.current, build_module(spec))
-        self.modules.append((self.current, spec))
-        return self.graph.call_module(self.current, tuple(args))
+    def module(self, spec: ModuleSpec, args, child: str | None = None):
+        """Attach the module at this node's name (or at ``name.child``, for a merge whose name is
+        also the scope of its branches) and call it."""
+        path = f"{self.current}.{child}" if child else self.current
+        attach(self.root, path, build_module(spec))
+        self.modules.append((path, spec))
+        return self.graph.call_module(path, tuple(args))
 
     def function(self, name: str, args):
         return self.graph.call_function(FUNCTIONS[name], tuple(args))

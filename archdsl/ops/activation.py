@@ -19,6 +19,18 @@ class Relu(Op):
         return ModuleSpec("ReLU", (), {"inplace": True} if self.p.inplace else {})
 
 
+class Relu6(Op):
+    """min(max(x, 0), 6): MobileNet's activation."""
+
+    elementwise = True
+
+    name = "relu6"
+    Params = InplaceParams
+
+    def torch(self, ins, out):
+        return ModuleSpec("ReLU6", (), {"inplace": True} if self.p.inplace else {})
+
+
 class LeakyParams(Params):
     slope: float = 0.01
     inplace: bool = False

@@ -96,6 +96,54 @@ class Conv(Op):
             groups=self.p.groups, bias=self.p.bias))
 
 
+class DwConvParams(Params):
+    k: IntPair = 3
+    s: IntPair = 1
+    p: IntPair | Literal["same", "valid"] | None = None
+    d: IntPair = 1
+    multiplier: int = Field(default=1, gt=0)  # output channels per input channel
+    bias: bool = True
+
+    @model_validator(mode="after")
+    def _check(self):
+        _positive(self.k, "kernel"), _positive(self.s, "stride"), _positive(self.d, "dilation")
+        return self
+
+
+class DwConv(Op):
+    """Depthwise convolution: one k x k filter per input channel (a conv with groups = channels).
+    ``dwconv3`` is MobileNet's "Conv dw 3x3", ``dwconv3/2`` the strided one."""
+
+    name = "dwconv"
+    aliases = ("depthwise", "conv_dw", "dw", "depthwise_conv")
+    Params = DwConvParams
+    positional = ("k", "s", "p")
+    slash, shorthand = "s", "k"
+    learnable = True
+
+    def conv(self, ins) -> Conv:
+        c = ins[0][0]
+        return Conv(ConvParams(out=c * self.p.multiplier, groups=c, **self.p.model_dump(exclude={"multiplier"})))
+
+    def infer(self, ins):
+        return self.conv(ins).infer(ins)
+
+    def weights(self, ins, out):
+        return self.conv(ins).weights(ins, out)
+
+    def macs(self, ins, out):
+        return self.conv(ins).macs(ins, out)
+
+    def receptive_field(self, rfs, ins, out):
+        return self.conv(ins).receptive_field(rfs, ins, out)
+
+    def torch(self, ins, out):
+        return self.conv(ins).torch(ins, out)
+
+    def describe_in(self, ins, out):
+        return self.conv(ins).describe().replace("conv(", "dwconv(", 1)
+
+
 class UpConvParams(Params):
     out: int = Field(gt=0)
     k: IntPair = 2

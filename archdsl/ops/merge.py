@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import Field
+
 from .base import ModuleSpec, Op, OpProblem, Params, fmt_shape, spatial
 
 
@@ -62,8 +64,33 @@ class Add(Op):
         return g.function("relu", [total]) if self.p.act == "relu" else total
 
 
+class MeanParams(Params):
+    drop: float = Field(default=0.0, ge=0, lt=1)
+
+
+class Mean(Op):
+    """Element-wise mean of branches: FractalNet's join; ``mean(drop=0.15) { ... }`` drops
+    each branch in training with that probability (local drop-path), keeping at least one."""
+
+    name = "mean"
+    aliases = ("join", "average", "avg_join")
+    Params = MeanParams
+    body = "branches"
+    min_inputs, max_inputs = 2, None
+
+    def infer(self, ins):
+        return Add.infer(self, ins)
+
+    def emit(self, g, args, ins, out):
+        if self.p.drop == 0:
+            return g.method("mean", [g.function("stack", [list(args)]), 0])
+        # the join's own module (it holds no weights) sits beside its branches: `name.join`
+        return g.module(ModuleSpec("MeanJoin", (self.p.drop,)), args, child="join")
+
+
 class ResidualParams(AddParams):
     proj: Literal["conv_bn", "conv"] = "conv_bn"
+    scale: float = 1.0  # body * scale + shortcut: Inception-ResNet's residual scaling
 
 
 class Residual(Add):
@@ -75,6 +102,12 @@ class Residual(Add):
     aliases = ("res", "resblock")
     Params = ResidualParams
     body = "residual"
+
+    def emit(self, g, args, ins, out):
+        body, shortcut = args
+        if self.p.scale != 1.0:
+            body = g.function("mul", [body, self.p.scale])
+        return super().emit(g, [body, shortcut], ins, out)
 
 
 class ProjectionParams(Params):

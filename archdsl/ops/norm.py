@@ -69,3 +69,23 @@ class Dropout(Op):
 
     def torch(self, ins, out):
         return ModuleSpec("Dropout", (), {"p": self.p.p})
+
+
+class DropPathParams(Params):
+    p: float = Field(default=0.0, ge=0, lt=1)
+
+
+class DropPath(Op):
+    """Stochastic depth (Huang et al. 2016): in training drops the whole input of a sample with
+    probability p (survivors scaled by 1/(1-p)); the identity at eval. Put it at the end of a
+    residual body: ``residual { ... - drop_path(0.1) }``."""
+
+    elementwise = True
+
+    name = "drop_path"
+    aliases = ("droppath", "stochastic_depth")
+    Params = DropPathParams
+    positional = ("p",)
+
+    def torch(self, ins, out):
+        return ModuleSpec("DropPath", (self.p.p,))

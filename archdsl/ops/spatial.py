@@ -1,4 +1,4 @@
-"""Spatial resizing: center crop to a reference, upsampling, zero padding."""
+"""Spatial resizing: center crop to a reference, upsampling, zero padding, subsampling; channel padding."""
 from __future__ import annotations
 
 from typing import Literal
@@ -101,3 +101,60 @@ class ZeroPad(Op):
 
     def torch(self, ins, out):
         return ModuleSpec("ZeroPad2d", (self.p.sides(),))
+
+
+class DecimateParams(Params):
+    s: int = Field(default=2, gt=0)
+
+
+class Decimate(Op):
+    """Keep every s-th row and column, ``x[:, :, ::s, ::s]``: the parameter-free shortcut of the
+    CIFAR ResNets (option A, with ``pad_channels``). (``subsample`` is LeNet's average pooling.)"""
+
+    name = "decimate"
+    aliases = ("slice_stride", "every")
+    Params = DecimateParams
+    positional = ("s",)
+    slash = "s"
+
+    def infer(self, ins):
+        h, w = spatial(ins[0])
+        return (ins[0][0], -(-h // self.p.s), -(-w // self.p.s))
+
+    def receptive_field(self, rfs, ins, out):
+        return rfs[0].window((1, 1), (self.p.s, self.p.s))
+
+    def emit(self, g, args, ins, out):
+        s = self.p.s
+        return args[0] if s == 1 else g.getitem(args[0], (slice(None), slice(None), slice(None, None, s),
+                                                          slice(None, None, s)))
+
+
+class PadChannelsParams(Params):
+    out: int = Field(gt=0)
+
+
+class PadChannels(Op):
+    """Zero channels appended evenly on both sides up to ``out`` channels (CIFAR ResNet option A:
+    "the shortcut still performs identity mapping, with extra zero entries padded")."""
+
+    name = "pad_channels"
+    aliases = ("channel_pad", "padc", "zeropad_channels")
+    Params = PadChannelsParams
+    positional = ("out",)
+    dash = "out"
+
+    def _sides(self, ins) -> tuple[int, int]:
+        extra = self.p.out - ins[0][0]
+        if extra < 0:
+            raise OpProblem(f"cannot pad {ins[0][0]} channels down to {self.p.out}", "pad_channels only adds channels")
+        return extra // 2, extra - extra // 2
+
+    def infer(self, ins):
+        self._sides(ins)
+        spatial(ins[0])
+        return (self.p.out, *ins[0][1:])
+
+    def emit(self, g, args, ins, out):
+        before, after = self._sides(ins)
+        return args[0] if before == after == 0 else g.function("pad", [args[0], (0, 0, 0, 0, before, after)])
