@@ -43,11 +43,25 @@ def cmd_report(args) -> int:
     a = _load(args).analyze()
     if args.format == "json":
         print(report.to_json(a))
-    elif args.format == "markdown":
-        print(report.markdown(a), end="")
+        return 0
+    depth = _depth(args.depth, a)
+    if args.format == "markdown":
+        print(report.markdown(a, depth), end="")
     else:
-        report.table(a)
+        report.table(a, depth=depth)
     return 0
+
+
+def _depth(text: str, a) -> int | None:
+    """``--depth``: auto (about one screen), all, or a naming level (1 = top-level groups)."""
+    from . import report
+    if text == "auto":
+        return report.auto_depth(a)
+    if text == "all":
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise SystemExit(f"archdsl: --depth takes a number >= 1, 'all' or 'auto', got {text!r}")
+    return int(text)
 
 
 def cmd_check(args) -> int:
@@ -103,6 +117,9 @@ def parser() -> argparse.ArgumentParser:
 
     r = spec_command("report", "shape / parameter / MAC / activation / receptive-field table")
     r.add_argument("--format", choices=("table", "json", "markdown"), default="table")
+    r.add_argument("--depth", default="auto", help="roll blocks up to this naming level: a number (1 = top-level "
+                   "groups, 2 = layer1.0, ...), 'all' for every layer, or 'auto' (default: the deepest level "
+                   f"that fits in about {40} rows)")
     r.set_defaults(func=cmd_report)
     spec_command("check", "validate a spec: exit 0, or print the error and exit 1").set_defaults(func=cmd_check)
     c = spec_command("compile", "write standalone PyTorch source (imports torch only)")

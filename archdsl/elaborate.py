@@ -157,7 +157,8 @@ class Elaborator:
             else:
                 if not isinstance(item, tuple) or len(item) != len(el.names):
                     raise ArgumentError(f"for {', '.join(el.names)} needs items of {len(el.names)} values, "
-                                        f"got {item!r}", el.items.span)
+                                        f"got {item!r}", el.items.span,
+                                        "write each item as a tuple: for c, n in ((64, 2), (128, 3)) { ... }")
                 for name, value in zip(el.names, item):
                     local.set(name, value, el.span)
             x = self.body(el.body, x, scope, ctx, local, self.on_input)

@@ -134,7 +134,8 @@ def _call(expr: ast.Call, args: list):
             raise ArgumentError("range's step cannot be 0", span)
         r = range(*args)
         if len(r) > MAX_RANGE:
-            raise LimitError(f"range of {len(r):,} items is longer than {MAX_RANGE:,}", span)
+            raise LimitError(f"range of {len(r):,} items is longer than {MAX_RANGE:,}", span,
+                             "a network this long cannot be built; lower the count")
         return tuple(r)
     items = args[0] if len(args) == 1 and isinstance(args[0], tuple) else tuple(args)
     if not items or not all(isinstance(a, (int, float)) and not isinstance(a, bool) for a in items):

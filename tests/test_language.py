@@ -477,3 +477,65 @@ def test_new_line_ends_a_statement():
     assert names("conv3-8\nrelu") == names("conv3-8 - relu")
     with pytest.raises(ArchError):
         analyze("[conv3-8\nrelu]")  # inside brackets a line break is a space: '-' is still needed
+
+
+# ------------------------------------------------------- conditions and loops
+def _names(text: str, **kw) -> list[str]:
+    return [layer.name for layer in archdsl.load(text, **kw).analyze().layers]
+
+
+@pytest.mark.parametrize("bn,names", [(1, ["0", "1", "2", "3"]), (0, ["0", "1", "2"])])
+def test_if_runs_in_place_like_make_layers(bn, names):
+    text = "bn = 0\ninput 3x8x8\nconv3-8 - if bn { bn } - relu - maxpool"
+    assert _names(text, bn=bn) == ["input", *names]
+
+
+def test_else_on_the_next_line_and_else_if():
+    text = """mode = 0
+input 3x8x8
+if mode == 1 { conv3-8 }
+else if mode == 2 { conv3-16 }
+else {
+    conv3-32
+}"""
+    for mode, channels in ((1, 8), (2, 16), (3, 32)):
+        assert archdsl.load(text, mode=mode).analyze().outputs["output"] == (channels, 8, 8)
+
+
+def test_for_unpacks_and_names_with_quoted_labels():
+    text = """input 3x16x16
+for b, (c, n) in ((1, (8, 2)), (2, (16, 1))) {
+    "stage{b}": [conv3-{c} - relu]x{n}
+}"""
+    with pytest.raises(ArchError):  # nested unpacking is not in the language: a clear error, not a crash
+        archdsl.load(text).analyze()
+    text = """input 3x16x16
+for b, c, n in ((1, 8, 2), (2, 16, 1)) {
+    "stage{b}": [conv3-{c} - relu]x{n}
+}"""
+    assert _names(text)[1:] == ["stage1.0.0", "stage1.0.1", "stage1.1.0", "stage1.1.1", "stage2.0.0", "stage2.0.1"]
+
+
+def test_expressions_index_call_and_short_circuit():
+    text = """cfg = (8, 16, 32)
+input 3x8x8
+conv3-{cfg[len(cfg) - 1]} - conv3-{max(cfg[0], 12)} - conv3-{min(4, 2 * 3)}
+if 0 and cfg[7] { relu }
+if 1 or cfg[7] { relu }
+if not (cfg[0] != 8) { identity }"""
+    a = archdsl.load(text).analyze()
+    assert [layer.output_shape[0] for layer in a.layers[1:4]] == [32, 12, 4]
+    assert [layer.op for layer in a.layers[4:]] == ["relu", "identity"]
+
+
+def test_an_if_can_hold_the_output_line():
+    text = """aux = 0
+input 3x8x8
+trunk: conv3-8 - relu
+gap - logits: fc-10
+if aux {
+    @trunk - gap - side: fc-4
+    output logits, side
+}"""
+    assert archdsl.load(text).analyze().outputs == {"output": (10,)}
+    assert archdsl.load(text, aux=1).analyze().outputs == {"logits": (10,), "side": (4,)}
