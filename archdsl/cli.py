@@ -88,15 +88,16 @@ def cmd_list(args) -> int:
     from .report import wide_console
     from .pipeline import load
     tab = Table(header_style="bold")
-    for col in ("name", "input", "params", "description"):
+    for col in ("name", "input", "params", "file", "description"):
         tab.add_column(col, justify="right" if col == "params" else "left")
+    root = library.spec_root()
     for name, entry in library.entries().items():
         try:
             a = load(name).analyze()
             shape, params = "x".join(map(str, a.input_shape)), f"{a.totals.params:,}"
         except ArchError as err:
             shape, params = "?", f"error: {err.message}"
-        tab.add_row(name, shape, params, entry.description)
+        tab.add_row(name, shape, params, str(entry.path.relative_to(root)), entry.description)
     wide_console(160).print(tab)
     return 0
 

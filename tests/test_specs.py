@@ -47,6 +47,23 @@ def test_the_library_is_not_empty():
     assert len(CASES) >= len(spec_files())
 
 
+def test_every_network_is_a_library_name_of_its_own():
+    """`archdsl report vgg11` finds vgg11 in vgg.arch: network names are unique across the library,
+    and none hides a file name."""
+    seen: dict[str, Path] = {}
+    for path, network in CASES:
+        if network is None:
+            continue
+        assert network not in seen, f"network {network} is defined in {seen[network]} and {path}"
+        seen[network] = path
+        entry = library.entries()[network]
+        assert (entry.path, entry.network) == (path, network)
+        assert entry.description, f"{network}: put a comment line above `network {network} {{`"
+    stems = {p.stem for p in spec_files()}
+    for name in seen:
+        assert name not in stems or seen[name].stem == name, f"network {name} has the name of another file"
+
+
 @pytest.mark.parametrize("path", spec_files(), ids=lambda p: str(p.relative_to(SPECS)))
 def test_spec_describes_itself(path: Path):
     """The first comment line is the one-line description `archdsl list` shows."""
