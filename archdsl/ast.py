@@ -46,6 +46,16 @@ class Not:
 
 
 @dataclass(frozen=True)
+class Cond:
+    """``a if cond else b``."""
+
+    cond: "Expr"
+    then: "Expr"
+    otherwise: "Expr"
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
 class Call:
     """A built-in function: ``range(1, n + 1)``, ``min(a, b)``, ``max(...)``, ``len(t)``."""
 
@@ -85,7 +95,7 @@ class Template:
     span: Span = field(compare=False)
 
 
-Expr = Union[Num, Str, Var, BinOp, Neg, Not, Call, Index, Tuple, Ref]
+Expr = Union[Num, Str, Var, BinOp, Neg, Not, Cond, Call, Index, Tuple, Ref]
 
 
 @dataclass(frozen=True)

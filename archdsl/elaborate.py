@@ -54,16 +54,17 @@ class Elaborator:
 
     # ------------------------------------------------------------- statements
     def body(self, body: ast.Body, x: str | None, scope: Scope, ctx: FileCtx, env: Env,
-             on_input: Callable[[ast.InputStmt, Env], str] | None = None) -> str | None:
+             on_input: Callable[[ast.InputStmt, Env], str] | None = None, network: bool = False) -> str | None:
         """Statements run in order; each chain continues from the previous one's output."""
         env = env.child()
         saved, self.on_input = self.on_input, on_input
         try:
-            return self._statements(body, x, scope, ctx, env, on_input)
+            return self._statements(body, x, scope, ctx, env, on_input, network)
         finally:
             self.on_input = saved
 
-    def _statements(self, body, x, scope, ctx, env, on_input):
+    def _statements(self, body, x, scope, ctx, env, on_input, network=False):
+        whole = self.whole_network_call(body, ctx) if network else None
         for stmt in body.stmts:
             if isinstance(stmt, ast.Assign):
                 env.set(stmt.name, evaluate(stmt.value, env), stmt.span)
@@ -86,8 +87,24 @@ class Elaborator:
                     if on_input is None:
                         raise ArchError("nothing flows into this chain", stmt.span)
                     x = on_input(None, env)
-                x = self.chain(stmt, x, scope, ctx, env)
+                x = self.chain(stmt, x, _Reuse(scope) if stmt is whole else scope, ctx, env)
         return x
+
+    def whole_network_call(self, body: ast.Body, ctx: FileCtx) -> ast.Chain | None:
+        """``network resnet18 { input 3x224x224
+        resnet("basic", (2, 2, 2, 2)) }``: when a network's only chain is one unlabelled block call,
+        the block's layers are the network's own (``conv1``, ``layer1.0``, not ``0.conv1``)."""
+        chains = [s for s in body.stmts if isinstance(s, ast.Chain)]
+        if len(chains) != 1 or len(chains[0].elements) != 1:
+            return None
+        call = chains[0].elements[0]
+        if not isinstance(call, ast.OpCall) or call.body is not None or lookup(call.name) is not None:
+            return None
+        try:
+            target = self.find_callable(call, ctx)
+        except ArchError:
+            return None
+        return chains[0] if isinstance(target, tuple) and isinstance(target[0], ast.BlockDef) else None
 
     def chain(self, chain: ast.Chain, x: str, scope: Scope, ctx: FileCtx, env: Env) -> str:
         for i, el in enumerate(chain.elements):
@@ -310,10 +327,27 @@ class Elaborator:
 
     # ----------------------------------------------------------- containers
     def group_into(self, body: ast.Body, x: str, sub: Scope, ctx: FileCtx, env: Env) -> str:
-        single = _single_scoped(body)
-        if single is not None:
-            return self.opcall(single, None, x, _Reuse(sub), ctx, env)
-        return self.body(body, x, sub, ctx, env)
+        """A group's or block's body. When it comes down to one merge, group or block (after its
+        assignments, and after an ``if`` has chosen its branch), that element shares the scope."""
+        local = env.child()
+        while True:
+            content = [s for s in body.stmts if not isinstance(s, ast.Assign)]
+            if not (len(content) == 1 and isinstance(content[0], ast.Chain) and len(content[0].elements) == 1):
+                return self.body(body, x, sub, ctx, env)
+            for stmt in body.stmts:
+                if isinstance(stmt, ast.Assign):
+                    local.set(stmt.name, evaluate(stmt.value, local), stmt.span)
+            el = content[0].elements[0]
+            if isinstance(el, ast.If):
+                chosen = el.then if truth(evaluate(el.cond, local), el.cond.span) else el.otherwise
+                if chosen is None:
+                    return x
+                body, env, local = chosen, local, local.child()
+                continue
+            single = _single_scoped(ast.Body((content[0],)))
+            if single is None:
+                return self.body(body, x, sub, ctx, env)
+            return self.opcall(single, None, x, _Reuse(sub), ctx, local)
 
     def block_into(self, block: ast.BlockDef, bctx: FileCtx, call: ast.OpCall, x: str, sub: Scope,
                    env: Env) -> str:
@@ -400,7 +434,7 @@ class Elaborator:
         try:
             saved = self.bare_fc
             self.bare_fc = []
-            out = self.body(net.body, x, sub, nctx, local, on_input=lambda stmt, e: x)
+            out = self.body(net.body, x, sub, nctx, local, on_input=lambda stmt, e: x, network=True)
             resolve_bare_fc(self, [out], local)
             self.bare_fc = saved
         finally:
@@ -491,7 +525,7 @@ def elaborate(ctx: FileCtx, network: str | None = None, input_shape: tuple[int, 
         el.add_node(INPUT, el.make_op(REGISTRY["input"], {"shape": tuple(dims)}, span), [], span)
         return INPUT
 
-    out = el.body(net.body, None, Scope(""), ctx, ctx.env, on_input)
+    out = el.body(net.body, None, Scope(""), ctx, ctx.env, on_input, network=True)
     if out is None or len(g) == 1:
         raise ArchError(f"network '{net.name}' has no layers", net.span)
     outputs = _outputs(el, out)

@@ -70,6 +70,9 @@ def evaluate(expr: ast.Expr, env: Env, symbols: bool = False) -> Any:
         return tuple(evaluate(x, env, symbols) for x in expr.items)
     if isinstance(expr, ast.Neg):
         return _checked(-_number(evaluate(expr.operand, env), expr.span), expr.span)
+    if isinstance(expr, ast.Cond):
+        chosen = expr.then if truth(evaluate(expr.cond, env, symbols), expr.cond.span) else expr.otherwise
+        return evaluate(chosen, env, symbols)
     if isinstance(expr, ast.Not):
         return not truth(evaluate(expr.operand, env, symbols), expr.operand.span)
     if isinstance(expr, ast.BinOp) and expr.op in ("and", "or"):

@@ -287,6 +287,12 @@ class _ToAst(Transformer):
             label = _template(label, self.file, self.text)
         return ast.Labeled(label if isinstance(label, ast.Template) else str(label), c[1], self._s(meta))
 
+    def quoted_group(self, meta, c):
+        """``"layer{i}" { ... }``: a group named by a quoted label."""
+        label, (_, body) = c
+        call = ast.OpCall("group", self._s(meta), body=body)
+        return ast.Labeled(_template(label, self.file, self.text), call, self._s(meta))
+
     def if_unit(self, meta, c):
         cond, then, *rest = [x for x in c if not (isinstance(x, Token) and x.type == "ELSE")]
         otherwise = None
@@ -389,6 +395,10 @@ class _ToAst(Transformer):
 
     def compare(self, meta, c):
         return ast.BinOp(str(c[1]), c[0], c[2], self._s(meta))
+
+    def cond_expr(self, meta, c):
+        then, cond, _else, otherwise = c
+        return ast.Cond(cond, then, otherwise, self._s(meta))
 
     def not_(self, meta, c):
         return ast.Not(c[0], self._s(meta))

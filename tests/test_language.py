@@ -539,3 +539,50 @@ if aux {
 }"""
     assert archdsl.load(text).analyze().outputs == {"output": (10,)}
     assert archdsl.load(text, aux=1).analyze().outputs == {"logits": (10,), "side": (4,)}
+
+
+def test_conditional_expression_one_item_tuple_and_quoted_group():
+    text = """cfg = (3,)
+input 3x8x8
+for i in range(2) {
+    "layer{i + 1}" {
+        conv3-{8 if i == 0 else 16}
+        relu
+    }
+}
+conv3-{cfg[0]}"""
+    a = archdsl.load(text).analyze()
+    assert [(x.name, x.output_shape[0]) for x in a.layers[1:]] == [
+        ("layer1.0", 8), ("layer1.1", 8), ("layer2.0", 16), ("layer2.1", 16), ("2", 3)]
+
+
+def test_a_network_that_is_one_block_call_owns_its_layers():
+    """`network vgg16 { vgg(D) }` names the block's layers features.0, classifier.6, not 0.features.0."""
+    text = """block net(c) {
+    features { conv3-{c} - relu - maxpool }
+    classifier { fc-10 }
+}
+network small {
+    input 3x8x8
+    net(8)
+}
+network labelled {
+    input 3x8x8
+    body: net(8)
+}"""
+    assert _names(text, network="small")[1:] == ["features.0", "features.1", "features.2", "classifier.0"]
+    assert _names(text, network="labelled")[1] == "body.features.0"
+
+
+def test_a_block_that_chooses_with_if_shares_its_scope():
+    """An if that picks one residual (or group) is the block's body: no extra naming level."""
+    text = """block unit(c, s=1) {
+    width = c
+    if s == 1 { residual { conv1: conv3-{width} } }
+    else { residual { conv1: conv3-{width}/2 } shortcut { decimate(2) - pad_channels(c) } }
+}
+input 8x8x8
+layer: [unit(8)]x1
+down: unit(16, 2)"""
+    assert _names(text)[1:] == ["layer.0.conv1", "layer.0.downsample", "layer.0", "down.conv1",
+                                "down.downsample.0", "down.downsample.1", "down"]
