@@ -98,7 +98,7 @@ def evaluate(expr: ast.Expr, env: Env, symbols: bool = False) -> Any:
 
 COMPARISONS = {"==": lambda a, b: a == b, "!=": lambda a, b: a != b, "<": lambda a, b: a < b,
                "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}
-FUNCTIONS = ("range", "min", "max", "len")
+FUNCTIONS = ("range", "min", "max", "len", "int", "round")
 MAX_RANGE = 100_000
 
 
@@ -140,6 +140,10 @@ def _call(expr: ast.Call, args: list):
             raise LimitError(f"range of {len(r):,} items is longer than {MAX_RANGE:,}", span,
                              "a network this long cannot be built; lower the count")
         return tuple(r)
+    if name in ("int", "round"):  # int truncates toward zero, round goes to the nearest (halves to even)
+        if len(args) != 1 or isinstance(args[0], bool) or not isinstance(args[0], (int, float)):
+            raise ArgumentError(f"{name} takes one number: {name}(0.75 * 32)", span)
+        return _checked(int(args[0]) if name == "int" else round(args[0]), span)
     items = args[0] if len(args) == 1 and isinstance(args[0], tuple) else tuple(args)
     if not items or not all(isinstance(a, (int, float)) and not isinstance(a, bool) for a in items):
         raise ArgumentError(f"{name} takes numbers: {name}(a, b)", span)

@@ -586,3 +586,9 @@ layer: [unit(8)]x1
 down: unit(16, 2)"""
     assert _names(text)[1:] == ["layer.0.conv1", "layer.0.downsample", "layer.0", "down.conv1",
                                 "down.downsample.0", "down.downsample.1", "down"]
+
+
+def test_int_and_round():
+    text = "alpha = 0.75\ninput 3x8x8\nconv3-{int(alpha * 30)} - conv3-{round(alpha * 30)} - conv3-{round(2.5)}"
+    a = archdsl.load(text).analyze()
+    assert [x.output_shape[0] for x in a.layers[1:]] == [22, 22, 2]  # 22.5 → 22 both ways; round(2.5) = 2
