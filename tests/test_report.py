@@ -7,24 +7,11 @@ import archdsl
 from archdsl import report
 from archdsl.cli import main
 
-RESNET50 = """
-import residual as res
-input 3x224x224
-conv1: conv(64, k=7, s=2, p=3, bias=false) - bn1: bn - relu - maxpool: maxpool(3, s=2, p=1)
-layer1: [res.bottleneck(64)]x3
-layer2 { res.bottleneck(128, 2)
-    [res.bottleneck(128)]x3 }
-layer3 { res.bottleneck(256, 2)
-    [res.bottleneck(256)]x5 }
-layer4 { res.bottleneck(512, 2)
-    [res.bottleneck(512)]x2 }
-avgpool: gap - fc: fc
-"""
 
 
 @pytest.fixture(scope="module")
 def resnet50():
-    return archdsl.load(RESNET50).analyze()
+    return archdsl.load("resnet50").analyze()
 
 
 def _int(cell: str) -> int:
@@ -71,16 +58,15 @@ def test_small_networks_show_every_layer():
     assert [r[0] for r in report.rows(a, None)] == [layer.name for layer in a.layers]
 
 
-def test_cli_depth(capsys, tmp_path):
-    spec = tmp_path / "r50.arch"
-    spec.write_text(RESNET50)
-    assert main(["report", str(spec)]) == 0
+def test_cli_depth(capsys):
+    spec = "resnet50"  # `archdsl report resnet50`: one row per block at the default depth
+    assert main(["report", spec]) == 0
     out = capsys.readouterr().out
     assert "layer3.5" in out and "layer3.5.conv1" not in out and "rolled up at depth 2" in out
-    assert main(["report", str(spec), "--depth", "all", "--format", "markdown"]) == 0
+    assert main(["report", spec, "--depth", "all", "--format", "markdown"]) == 0
     assert "| layer3.5.conv1 |" in capsys.readouterr().out
-    assert main(["report", str(spec), "--depth", "1", "--format", "markdown"]) == 0
+    assert main(["report", spec, "--depth", "1", "--format", "markdown"]) == 0
     out = capsys.readouterr().out
     assert "| layer3 |" in out and "| layer3.0 |" not in out
     with pytest.raises(SystemExit, match="--depth takes a number"):
-        main(["report", str(spec), "--depth", "0"])
+        main(["report", spec, "--depth", "0"])
