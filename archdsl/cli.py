@@ -81,24 +81,42 @@ def cmd_compile(args) -> int:
     return 0
 
 
-def cmd_list(args) -> int:
-    from rich.table import Table
+LIST_COLUMNS = ("name", "input", "params", "MACs", "file", "description")
 
+
+def library_rows() -> list[tuple[str, ...]]:
+    """One row per library network: its name, input, params, MACs, file and description."""
     from . import library
-    from .report import wide_console
     from .pipeline import load
-    tab = Table(header_style="bold")
-    for col in ("name", "input", "params", "file", "description"):
-        tab.add_column(col, justify="right" if col == "params" else "left")
     root = library.spec_root()
+    rows = []
     for name, entry in library.entries().items():
         try:
             a = load(name).analyze()
-            shape, params = "x".join(map(str, a.input_shape)), f"{a.totals.params:,}"
+            shape, params, macs = "x".join(map(str, a.input_shape)), f"{a.totals.params:,}", f"{a.totals.macs:,}"
         except ArchError as err:
-            shape, params = "?", f"error: {err.message}"
-        tab.add_row(name, shape, params, str(entry.path.relative_to(root)), entry.description)
-    wide_console(160).print(tab)
+            shape, params, macs = "?", f"error: {err.message}", "?"
+        rows.append((name, shape, params, macs, entry.path.relative_to(root).as_posix(), entry.description))
+    return rows
+
+
+def cmd_list(args) -> int:
+    rows = library_rows()
+    if args.format == "markdown":
+        print("| " + " | ".join(LIST_COLUMNS) + " |")
+        print("|" + "".join("---:|" if c in ("params", "MACs") else "---|" for c in LIST_COLUMNS))
+        for row in rows:
+            print("| " + " | ".join(f"`{c}`" if i == 0 else c.replace("|", "\\|") for i, c in enumerate(row)) + " |")
+        return 0
+    from rich.table import Table
+
+    from .report import wide_console
+    tab = Table(header_style="bold")
+    for col in LIST_COLUMNS:
+        tab.add_column(col, justify="right" if col in ("params", "MACs") else "left")
+    for row in rows:
+        tab.add_row(*row)
+    wide_console(200).print(tab)
     return 0
 
 
@@ -126,7 +144,9 @@ def parser() -> argparse.ArgumentParser:
     c = spec_command("compile", "write standalone PyTorch source (imports torch only)")
     c.add_argument("-o", "--output", required=True, help="the .py file to write")
     c.set_defaults(func=cmd_compile)
-    sub.add_parser("list", help="the spec library").set_defaults(func=cmd_list)
+    lst = sub.add_parser("list", help="the spec library: every network with its input, params and MACs")
+    lst.add_argument("--format", choices=("table", "markdown"), default="table")
+    lst.set_defaults(func=cmd_list)
     return p
 
 

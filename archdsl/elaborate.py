@@ -17,7 +17,7 @@ from .args import bind_params, kwarg_hint, kwarg_name, shorthand_hint, takes_wor
 from .errors import ArchError, ArgumentError, LimitError, ShapeError, Span, UnknownNameError
 from .eval import Env, truth, evaluate
 from .files import MAX_DEPTH, FileCtx, main_network
-from .naming import Scope, _Reuse
+from .naming import Scope, _Reuse, _Transparent
 from .ops import REGISTRY, Op, OpProblem, lookup
 
 MAX_NODES = 100_000
@@ -32,6 +32,7 @@ class Elaborator:
         self.bare_fc: list[str] = []
         self.outputs_stmt: ast.OutputStmt | None = None
         self.on_input = None  # the input/output handler of the network body being run, for if / for bodies
+        self.pending: dict[str, Any] = {}  # values set from outside for variables of the network itself
 
     # ------------------------------------------------------------------ nodes
     def add_node(self, name: str, op: Op, inputs: list[str], span: Span) -> str:
@@ -67,7 +68,10 @@ class Elaborator:
         whole = self.whole_network_call(body, ctx) if network else None
         for stmt in body.stmts:
             if isinstance(stmt, ast.Assign):
-                env.set(stmt.name, evaluate(stmt.value, env), stmt.span)
+                if network and scope.path == "" and stmt.name in self.pending:  # load(..., aux=1)
+                    env.set(stmt.name, self.pending.pop(stmt.name), stmt.span)
+                else:
+                    env.set(stmt.name, evaluate(stmt.value, env), stmt.span)
             elif isinstance(stmt, ast.InputStmt):
                 if on_input is None:
                     raise ArchError("'input' belongs at the start of a network", stmt.span,
@@ -207,7 +211,13 @@ class Elaborator:
         if call.body is not None:
             found = lookup(call.name)
             if found and found[0].body:
-                sub = scope.child(scope.name(label, call.span))
+                if label is None and found[0].body == "branches" and _all_labelled(call) \
+                        and not isinstance(scope, _Reuse):
+                    # every branch names its layers: they join the enclosing group, like a residual's
+                    # body (Inception-ResNet's `residual { concat { branch0: ... } - conv2d: ... }`)
+                    sub = _Transparent(scope, scope.full(scope.name(None, call.span)))
+                else:
+                    sub = scope.child(scope.name(label, call.span))
                 return self.merge_into(call, found[0], x, sub, ctx, env)
             if found:
                 raise ArgumentError(f"{found[0].name} takes no {{ ... }} body", call.span,
@@ -392,6 +402,8 @@ class Elaborator:
         start = self.resolve(chain.elements[0], sub) if isinstance(chain.elements[0], ast.Ref) else x
         if len(units) == 0:
             return start
+        if len(units) == 1 and _is_group(units[0]):  # `branch1 { ... }` keeps its own name
+            return self.element(units[0], start, sub, ctx, env)
         if len(units) == 1 and not isinstance(units[0], ast.Repeat):
             return self.element(ast.Labeled(name, units[0], chain.span), start, sub, ctx, env)
         inner = sub.child(sub.name(name, chain.span))
@@ -473,6 +485,18 @@ class Elaborator:
                                None if self.labels else f"a reference names a label defined earlier{later}")
 
 
+def _all_labelled(call: ast.OpCall) -> bool:
+    """Whether every branch of a merge body names its layers (has a label in it, or is a group)."""
+    chains = [st for st in call.body.stmts if isinstance(st, ast.Chain)]
+    return bool(chains) and all(any(isinstance(e, ast.Labeled) or _is_group(e) for e in c.elements)
+                                for c in chains)
+
+
+def _is_group(el) -> bool:
+    """``name { ... }``: a braced element that is neither a merge nor a library op."""
+    return isinstance(el, ast.OpCall) and el.body is not None and lookup(el.name) is None
+
+
 def _label_part(value, span: Span) -> str:
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise ArgumentError(f"a label part must be an integer or a word, got {value!r}", span)
@@ -525,7 +549,12 @@ def elaborate(ctx: FileCtx, network: str | None = None, input_shape: tuple[int, 
         el.add_node(INPUT, el.make_op(REGISTRY["input"], {"shape": tuple(dims)}, span), [], span)
         return INPUT
 
+    el.pending = dict(ctx.pending)
     out = el.body(net.body, None, Scope(""), ctx, ctx.env, on_input, network=True)
+    for name in el.pending:  # set from outside, but neither the file nor this network defines it
+        own = [st.name for st in net.body.stmts if isinstance(st, ast.Assign)]
+        raise UnknownNameError("variable", name, [*ctx.env.names(), *own], net.span,
+                               f"network '{net.name}' does not define '{name}' (another network of the file does)")
     if out is None or len(g) == 1:
         raise ArchError(f"network '{net.name}' has no layers", net.span)
     outputs = _outputs(el, out)

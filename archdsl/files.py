@@ -1,7 +1,7 @@
 """Spec files: reading, parsing, variables with overrides, blocks, networks and imports."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ class FileCtx:
     imports: dict[str, "FileCtx"]
     networks: dict[str, ast.NetworkDef]
     default: str | None = None  # the network a library name chose (``import vgg16`` reads vgg.arch)
+    pending: dict[str, Any] = field(default_factory=dict)  # overrides of variables defined inside a network
 
     @property
     def stem(self) -> str:
@@ -60,8 +61,17 @@ def load_file(text: str, file: str = "<inline>", overrides: dict[str, Any] | Non
         if isinstance(stmt, ast.Assign):
             value = overrides.pop(stmt.name) if stmt.name in overrides else evaluate(stmt.value, env)
             env.set(stmt.name, value, stmt.span)
+    in_networks = {st.name for n in spec.networks for st in n.body.stmts if isinstance(st, ast.Assign)}
+    pending = {}
     for name, value in overrides.items():
-        env.override(name, value, None)
+        if not env.lookup(name)[0] and name in in_networks:
+            pending[name] = value  # `aux = 0` inside a network: the network's own line takes the value
+        elif env.lookup(name)[0]:
+            env.override(name, value, None)
+        else:
+            known = env.names() | in_networks
+            raise UnknownNameError("variable", name, known, None,
+                                   None if known else "the spec defines no variables")
     blocks: dict[str, ast.BlockDef] = {}
     for b in spec.blocks:
         if b.name in blocks:
@@ -84,7 +94,7 @@ def load_file(text: str, file: str = "<inline>", overrides: dict[str, Any] | Non
         if imp.alias in imports:
             raise ArchError(f"'{imp.alias}' is imported twice", imp.span, "give the second one a name: import ... as x")
         imports[imp.alias] = _import(imp, file, stack)
-    return FileCtx(spec, env, blocks, imports, networks)
+    return FileCtx(spec, env, blocks, imports, networks, pending=pending)
 
 
 def _import(imp: ast.Import, file: str, stack: tuple[str, ...]) -> FileCtx:

@@ -46,3 +46,21 @@ class _Reuse(Scope):
 
     def full(self, name):
         return self._scope.path
+
+
+class _Transparent(Scope):
+    """The scope of a merge whose branches are all labelled: its node is named by its position
+    (``path``), while the branches' layers are named in the enclosing scope."""
+
+    def __init__(self, scope: Scope, path: str):
+        super().__init__(path)
+        self._scope = scope
+
+    def name(self, label, span):
+        return self._scope.name(label, span)
+
+    def child(self, name):
+        return self._scope.child(name)
+
+    def full(self, name):
+        return self._scope.full(name)

@@ -592,3 +592,38 @@ def test_int_and_round():
     text = "alpha = 0.75\ninput 3x8x8\nconv3-{int(alpha * 30)} - conv3-{round(alpha * 30)} - conv3-{round(2.5)}"
     a = archdsl.load(text).analyze()
     assert [x.output_shape[0] for x in a.layers[1:]] == [22, 22, 2]  # 22.5 → 22 both ways; round(2.5) = 2
+
+
+def test_variables_of_a_network_can_be_set_from_outside():
+    text = """network a {
+    w = 8
+    input 3x8x8
+    conv3-{w}
+}
+network b {
+    input 3x8x8
+    conv3-4
+}"""
+    assert archdsl.load(text, network="a").analyze().outputs["output"] == (8, 8, 8)
+    assert archdsl.load(text, network="a", w=16).analyze().outputs["output"] == (16, 8, 8)
+    with pytest.raises(UnknownNameError, match="unknown variable 'w'") as info:
+        archdsl.load(text, network="b", w=16)
+    assert "network 'b' does not define 'w'" in info.value.hint
+    with pytest.raises(UnknownNameError, match="unknown variable 'ww'") as info:
+        archdsl.load(text, network="a", ww=16)
+    assert info.value.hint == "did you mean 'w'?"
+
+
+def test_a_merge_of_labelled_branches_joins_the_enclosing_group():
+    """Inception-ResNet: `residual { concat { branch0: ... } - conv2d: ... }` names branch0 and conv2d
+    side by side, as timm's modules are; a group as a branch keeps its own name."""
+    text = """input 8x8x8
+block35: residual(act=relu, scale=0.17) {
+    concat {
+        branch0: conv1-4
+        branch1 { conv1-4 - conv3-4 }
+    }
+    conv2d: conv1-8
+}"""
+    names = [x.name for x in archdsl.load(text).analyze().layers if x.params]
+    assert names == ["block35.branch0", "block35.branch1.0", "block35.branch1.1", "block35.conv2d"]

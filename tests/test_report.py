@@ -36,7 +36,7 @@ def test_resnet50_rolls_up_one_block_per_row(resnet50):
     rows = report.rows(resnet50, depth)
     names = [r[0] for r in rows]
     blocks = [f"layer{s}.{i}" for s, n in zip((1, 2, 3, 4), (3, 4, 6, 3)) for i in range(n)]
-    assert names == ["input", "conv1", "bn1", "2", "maxpool", *blocks, "avgpool", "fc"]
+    assert names == ["input", "conv1", "bn1", "relu", "maxpool", *blocks, "avgpool", "fc"]
     first = dict(zip(report.COLUMNS, rows[names.index("layer1.0")]))
     # the first bottleneck: 1x1 64, 3x3 64, 1x1 256, three bn, and the 1x1 projection conv + bn
     assert first["op"] == "[10 layers] 3 conv, 3 bn, 2 relu, downsample, residual"
@@ -49,7 +49,7 @@ def test_resnet50_rolls_up_one_block_per_row(resnet50):
 
 def test_depth_one_is_one_row_per_stage(resnet50):
     names = [r[0] for r in report.rows(resnet50, 1)]
-    assert names == ["input", "conv1", "bn1", "2", "maxpool", "layer1", "layer2", "layer3", "layer4", "avgpool", "fc"]
+    assert names == ["input", "conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4", "avgpool", "fc"]
 
 
 def test_small_networks_show_every_layer():
