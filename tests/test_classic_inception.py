@@ -12,16 +12,23 @@ models.inception_v3 with aux_logits False / True) and timm 1.0.31 (inception_v4,
 inception_resnet_v2), built on the meta device. A fingerprint is the SHA-256 of the lines
 "<key> <shape as a list>" of ``model.state_dict()``, joined by newlines (see
 ``fingerprint``); the key counts and a spot check of named keys make a mismatch readable.
+The same state_dicts are in tests/reference/{googlenet,googlenet_aux,inception_v3,
+inception_v3_aux,timm_inception_v4,timm_inception_resnet_v2}.json (written from those
+modules' ``state_dict()`` on the meta device), and the tests compare key by key against them.
 """
 from __future__ import annotations
 
 import hashlib
+import json
 from functools import lru_cache
 from math import prod
+from pathlib import Path
 
 import pytest
 
 import archdsl
+
+REFERENCE = Path(__file__).resolve().parent / "reference"
 
 
 @lru_cache(maxsize=None)
@@ -249,12 +256,27 @@ STATE_DICTS = [  # name, variables, entries, fingerprint of the reference's stat
 ]
 
 
+REFERENCE_FILES = {("googlenet", ()): "googlenet", ("googlenet", (("aux", 1),)): "googlenet_aux",
+                   ("inception_v3", ()): "inception_v3", ("inception_v3", (("aux", 1),)): "inception_v3_aux",
+                   ("inception_v4", ()): "timm_inception_v4"}
+
+
 @pytest.mark.parametrize(("name", "variables", "entries", "digest"), STATE_DICTS,
                          ids=[f"{n}-{v}" for n, v, *_ in STATE_DICTS])
 def test_state_dict_is_the_reference_implementations(name, variables, entries, digest):
     sd = analyze(name, **variables).state_dict_shapes()
     assert len(sd) == entries
     assert fingerprint(sd) == digest
+    # the same, readable: tests/reference/*.json, written from torchvision / timm modules on the meta device
+    ref = json.loads((REFERENCE / f"{REFERENCE_FILES[name, tuple(sorted(variables.items()))]}.json").read_text())
+    assert list(sd.items()) == [(k, tuple(v)) for k, v in ref["state_dict"].items()]
+    assert analyze(name, **variables).totals.params == ref["params"]
+
+
+def test_inception_resnet_v2_matches_the_timm_reference_file():
+    sd = analyze("inception_resnet_v2").state_dict_shapes()
+    ref = json.loads((REFERENCE / "timm_inception_resnet_v2.json").read_text())
+    assert list(sd.items()) == [(k, tuple(v)) for k, v in ref["state_dict"].items()]
 
 
 SPOT_KEYS = {  # torchvision's / timm's keys and shapes
