@@ -3,7 +3,7 @@ PY ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: setup run test bench clean
+.PHONY: setup run test bench docs clean
 
 setup: $(VENV)/.installed
 
@@ -23,6 +23,13 @@ test: setup
 
 bench: setup
 	$(BIN)/python benchmarks/run.py
+
+# regenerate the generated docs: the error catalogue and the library table (tests check both are current)
+docs: setup
+	$(BIN)/python tests/test_errors.py > docs/errors.md
+	sed '/^| name | input |/,$$d' docs/library.md > docs/library.md.tmp
+	$(BIN)/archdsl list --format markdown >> docs/library.md.tmp
+	mv docs/library.md.tmp docs/library.md
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

@@ -404,7 +404,7 @@ class Elaborator:
             return start
         if len(units) == 1 and _is_group(units[0]):  # `branch1 { ... }` keeps its own name
             return self.element(units[0], start, sub, ctx, env)
-        if len(units) == 1 and not isinstance(units[0], ast.Repeat):
+        if len(units) == 1 and not isinstance(units[0], (ast.Repeat, ast.If, ast.For)):
             return self.element(ast.Labeled(name, units[0], chain.span), start, sub, ctx, env)
         inner = sub.child(sub.name(name, chain.span))
         return self.chain(ast.Chain(tuple(units), chain.span), start, inner, ctx, env)

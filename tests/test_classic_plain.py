@@ -225,31 +225,33 @@ def _calls(body: ast.Body) -> list[tuple[str | None, ast.OpCall]]:
 
 
 def test_vgg_configurations_come_from_one_block():
-    """Every VGG network is `features: vgg(CFG...)` [+ avgpool] + `classifier: vgg_classifier`,
-    with a configuration named in the file's variables: no network writes a layer of its own."""
+    """Every VGG network is `input 3x224x224` + one unlabelled call `vgg(CFG, ...)`, with a
+    configuration named in the file's variables: no network writes a layer of its own."""
     ctx = load_file(read_spec(VGG_FILE), str(VGG_FILE))
     configs = {}
     for name, net in ctx.networks.items():
+        assert [type(stmt).__name__ for stmt in net.body.stmts] == ["InputStmt", "Chain"], name
         calls = _calls(net.body)
-        labels = [label for label, _ in calls]
-        assert labels == (["features", "avgpool", "classifier"] if name in TORCHVISION_VGG
-                          else ["features", "classifier"]), name
-        features, classifier = calls[0][1], calls[-1][1]
-        assert features.name == "vgg" and classifier.name == "vgg_classifier"
-        cfg = features.args[0]
+        assert len(calls) == 1 and calls[0][0] is None, name
+        call = calls[0][1]
+        assert call.name == "vgg"
+        cfg = call.args[0]
         assert isinstance(cfg, ast.Var) and cfg.name in ctx.env.values
-        configs[name] = (cfg.name, any(kw.name == "batch_norm" for kw in features.kwargs))
+        flags = {kw.name: kw.value.value for kw in call.kwargs}
+        assert set(flags) <= {"batch_norm", "torchvision"} and set(flags.values()) <= {1}
+        assert ("torchvision" in flags) == (name in TORCHVISION_VGG), name
+        configs[name] = (cfg.name, "batch_norm" in flags)
     assert configs == {
         "vgg_a": ("A", False), "vgg_a_lrn": ("A_LRN", False), "vgg_b": ("B", False), "vgg_c": ("C", False),
         "vgg_d": ("D", False), "vgg_e": ("E", False),
         "vgg11": ("A", False), "vgg13": ("B", False), "vgg16": ("D", False), "vgg19": ("E", False),
         "vgg11_bn": ("A", True), "vgg13_bn": ("B", True), "vgg16_bn": ("D", True), "vgg19_bn": ("E", True)}
-    assert set(ctx.blocks) == {"vgg", "vgg_classifier"}
+    assert set(ctx.blocks) == {"vgg"}
 
 
 def test_every_vgg_conv_is_made_by_the_same_line():
     """All convs of all 14 networks (3x3 and 1x1) come from one line of the `vgg` block,
-    all fc layers from the three lines of `vgg_classifier`."""
+    all fc layers from the three lines of its classifier."""
     conv_sources, fc_sources = set(), set()
     for name in VGG:
         for layer in analysis(name).layers:

@@ -627,3 +627,19 @@ block35: residual(act=relu, scale=0.17) {
 }"""
     names = [x.name for x in archdsl.load(text).analyze().layers if x.params]
     assert names == ["block35.branch0", "block35.branch1.0", "block35.branch1.1", "block35.conv2d"]
+
+
+def test_a_shortcut_may_choose_with_if():
+    """`shortcut { if s != 1 { ... } }`: the layers of the chosen body are downsample.0, .1; when the
+    condition is false and there is no else, the shortcut is the identity."""
+    text = """block unit(c, s=1) {
+    residual(act=relu) { conv1: conv3-{c}/{s} } shortcut {
+        if s != 1 { decimate(s) - pad_channels(c) }
+    }
+}
+input 8x8x8
+a: unit(8)
+b: unit(16, 2)"""
+    a = archdsl.load(text).analyze()
+    assert [x.name for x in a.layers[1:]] == ["a.conv1", "a", "b.conv1", "b.downsample.0", "b.downsample.1", "b"]
+    assert a.layer("a").inputs == ["a.conv1", "input"]

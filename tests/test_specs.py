@@ -151,3 +151,12 @@ def test_spec_through_the_cli_and_generated_source(path: Path, network: str | No
     with torch.device("meta"):
         model = namespace["build"]()
     assert {k: tuple(v.shape) for k, v in model.state_dict().items()} == a.state_dict_shapes()
+
+
+def test_docs_library_md_is_current(capsys):
+    """docs/library.md holds `archdsl list --format markdown`; regenerate it when a spec changes."""
+    from archdsl.cli import main
+    assert main(["list", "--format", "markdown"]) == 0
+    table = capsys.readouterr().out
+    doc = (ROOT / "docs" / "library.md").read_text(encoding="utf-8")
+    assert table in doc, "docs/library.md is stale: rerun `archdsl list --format markdown` into it"
