@@ -60,12 +60,18 @@ class Analysis(BaseModel):
         raise KeyError(name)
 
     def state_dict_shapes(self) -> dict[str, tuple[int, ...]]:
-        """The ``state_dict`` the compiled module will have: key → shape."""
-        out = {}
+        """The ``state_dict`` the compiled module will have: key → shape, in torch's order (module by
+        module in the order they were attached: a module's parameters, its buffers, then its children).
+        A parameter held by a node itself (key "", like SSD's ``backbone.scale_weight``) belongs to
+        the module above it, so it comes before that module's children."""
+        root = _Module()
         for layer in self.layers:
-            for key, shape in (layer.param_shapes | layer.buffer_shapes).items():
-                out[f"{layer.name}.{key}"] = tuple(shape)
-        return out
+            for kind, shapes in (("params", layer.param_shapes), ("buffers", layer.buffer_shapes)):
+                for key, shape in shapes.items():
+                    full = f"{layer.name}.{key}" if key else layer.name
+                    path, _, leaf = full.rpartition(".")
+                    getattr(root.at(path), kind).append((full, tuple(shape)))
+        return dict(root.walk())
 
 
 def total(layers: list[Layer]) -> Totals:
@@ -77,3 +83,24 @@ def total(layers: list[Layer]) -> Totals:
 
 def count(shapes: dict[str, tuple[int, ...]]) -> int:
     return sum(prod(s) for s in shapes.values())
+
+
+class _Module:
+    """A module of the compiled tree, as far as its state_dict goes."""
+
+    def __init__(self):
+        self.params: list[tuple[str, tuple[int, ...]]] = []
+        self.buffers: list[tuple[str, tuple[int, ...]]] = []
+        self.children: dict[str, "_Module"] = {}
+
+    def at(self, path: str) -> "_Module":
+        node = self
+        for part in path.split(".") if path else ():
+            node = node.children.setdefault(part, _Module())
+        return node
+
+    def walk(self):
+        yield from self.params
+        yield from self.buffers
+        for child in self.children.values():
+            yield from child.walk()

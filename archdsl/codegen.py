@@ -8,7 +8,7 @@ import networkx as nx
 import torch
 
 from .analysis import Analysis
-from .compile import attach, class_name, emit
+from .compile import attach, attach_parameter, class_name, emit
 from .layers import CUSTOM
 from .ops import ModuleSpec
 
@@ -58,11 +58,16 @@ def to_source(g: nx.DiGraph, analysis: Analysis) -> str:
                            macs=analysis.totals.macs), inspect.getsource(attach), ""]
     for name in custom_classes(spec for _, spec in em.modules):
         lines += ["", inspect.getsource(CUSTOM[name]), ""]
+    if any(kind == "parameter" for kind, *_ in em.made):
+        lines += ["", inspect.getsource(attach_parameter), ""]
     lines.append(f"class {cls}(nn.Module):")
     lines.append("    def __init__(self):")
     lines.append("        super().__init__()")
-    for path, spec in em.modules:
-        lines.append(f"        attach(self, {path!r}, {render_spec(spec)})")
+    for kind, path, *rest in em.made:
+        if kind == "module":
+            lines.append(f"        attach(self, {path!r}, {render_spec(rest[0])})")
+        else:
+            lines.append(f"        attach_parameter(self, {path!r}, {rest[0]!r}, {rest[1]!r})")
     forward = textwrap.indent(textwrap.dedent(code.src).strip("\n"), "    ")
     lines.append("")
     lines.append(forward.replace("torch.fx._symbolic_trace.", ""))

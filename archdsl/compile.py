@@ -20,7 +20,8 @@ from .ops import ModuleSpec
 
 # the functions ops may call by name in their ``emit``
 FUNCTIONS = {"flatten": torch.flatten, "cat": torch.cat, "add": operator.add, "mul": operator.mul,
-             "relu": torch.relu, "pad": torch.nn.functional.pad, "stack": torch.stack}
+             "relu": torch.relu, "pad": torch.nn.functional.pad, "stack": torch.stack,
+             "interpolate": torch.nn.functional.interpolate, "normalize": torch.nn.functional.normalize}
 
 
 def module_class(name: str) -> type[nn.Module]:
@@ -43,14 +44,38 @@ def attach(root: nn.Module, path: str, module: nn.Module) -> None:
     root.add_module(leaf, module)
 
 
+def attach_parameter(root: nn.Module, path: str, shape: tuple, fill: float) -> None:
+    """Register a parameter filled with ``fill`` at a dotted path, creating plain containers on the way."""
+    *parents, leaf = path.split(".")
+    for part in parents:
+        if part not in root._modules:
+            root.add_module(part, nn.Module())
+        root = root._modules[part]
+    root.register_parameter(leaf, nn.Parameter(torch.full(shape, fill)))
+
+
 class Emitter:
     """What an op's ``emit`` may do: add modules, call functions and methods, index."""
 
-    def __init__(self):
+    def __init__(self, g: nx.DiGraph | None = None):
         self.root = nn.Module()
         self.graph = fx.Graph()
         self.modules: list[tuple[str, ModuleSpec]] = []
+        self.made: list[tuple] = []  # ("module", path, spec) / ("parameter", path, shape, fill), in order
         self.current = ""
+        self.inputs: list[str] = []  # the current node's input names
+        self._nx = g
+        self._kept: dict[tuple[str, str], object] = {}
+
+    def keep(self, node: str, key: str, value) -> None:
+        """A second result of a node for a later op (a max-pool's indices for unpool)."""
+        self._kept[node, key] = value
+
+    def kept(self, node: str, key: str):
+        return self._kept.get((node, key))
+
+    def op_of(self, node: str):
+        return self._nx.nodes[node]["op"]
 
     def placeholder(self):
         return self.graph.placeholder("x")
@@ -61,10 +86,18 @@ class Emitter:
         path = f"{self.current}.{child}" if child else self.current
         attach(self.root, path, build_module(spec))
         self.modules.append((path, spec))
+        self.made.append(("module", path, spec))
         return self.graph.call_module(path, tuple(args))
 
-    def function(self, name: str, args):
-        return self.graph.call_function(FUNCTIONS[name], tuple(args))
+    def function(self, name: str, args, kwargs: dict | None = None):
+        return self.graph.call_function(FUNCTIONS[name], tuple(args), kwargs or {})
+
+    def parameter(self, shape: tuple[int, ...], fill: float):
+        """A parameter held by the node itself (its state_dict key is the node's name, like
+        torchvision SSD's ``backbone.scale_weight``), read with get_attr."""
+        attach_parameter(self.root, self.current, tuple(shape), float(fill))
+        self.made.append(("parameter", self.current, tuple(shape), float(fill)))
+        return self.graph.get_attr(self.current)
 
     def method(self, name: str, args):
         return self.graph.call_method(name, tuple(args))
@@ -80,12 +113,12 @@ def class_name(name: str) -> str:
 
 
 def emit(g: nx.DiGraph, analysis: Analysis) -> Emitter:
-    em = Emitter()
+    em = Emitter(g)
     shapes = {layer.name: layer.output_shape for layer in analysis.layers}
     env = {}
     for name in g:
         data = g.nodes[name]
-        em.current = name
+        em.current, em.inputs = name, data["inputs"]
         ins = [shapes[i] for i in data["inputs"]]
         env[name] = data["op"].emit(em, [env[i] for i in data["inputs"]], ins, shapes[name])
     outputs = g.graph["outputs"]

@@ -55,6 +55,17 @@ def check(text: str, input: str):
     ("upsample(2, mode=bilinear)", "3x5x5", (3, 10, 10)),
     ("zeropad(1)", "3x5x5", (3, 7, 7)),
     ("zeropad(1, 2, 3, 4)", "3x5x5", (3, 12, 8)),
+    ("dwconv3/2", "6x9x9", (6, 5, 5)),
+    ("dwconv(k=5, multiplier=2, bias=false)", "3x9x9", (6, 9, 9)),
+    ("relu6 - drop_path(0.2)", "3x5x5", (3, 5, 5)),
+    ("decimate(2) - pad_channels(8)", "3x5x5", (8, 3, 3)),
+    ("mean(drop=0.1) {\n conv3-4\n conv1-4\n}", "3x5x5", (4, 5, 5)),
+    ("residual(scale=0.2) { conv3-3 }", "3x5x5", (3, 5, 5)),
+    ("a: conv3-4 - p: maxpool(indices=true) - conv3-4 - unpool(@p)", "3x9x9", (4, 9, 9)),
+    ("a: conv3-4 - maxpool - resize_to(@a)", "3x9x9", (4, 9, 9)),
+    ("a: conv3-4 - upconv(4, k=4, s=2) - crop(@a, offset=1)", "3x7x7", (4, 7, 7)),
+    ("s: l2norm(10)", "3x5x5", (3, 5, 5)),
+    ("conv3-8 - permute(1, 2, 0) - reshape(-1, 4)", "3x5x5", (50, 4)),
 ])
 def test_op_matches_torch(text, input, shape):
     a = check(text, input)
@@ -130,3 +141,35 @@ def test_pool_shape_rule_matches_torch(n, k, s, p, ceil):
         return
     y = torch.nn.functional.max_pool2d(torch.zeros(1, 2, n, n), k, s, p, ceil_mode=ceil)
     assert a.outputs["output"] == tuple(y.shape[1:])
+
+
+def test_every_op_is_in_the_table_above():
+    """Each registered op (but the ones the language makes for itself) has a row in test_op_matches_torch."""
+    from archdsl.ops import REGISTRY
+    source = open(__file__, encoding="utf-8").read()
+    table = source[source.index("@pytest.mark.parametrize(\"text,input,shape\""):source.index("def test_op_matches_torch")]
+    made_by_the_language = {"input", "projection", "concat", "add", "flatten", "group"}
+    for name, cls in REGISTRY.items():
+        if name in made_by_the_language:
+            continue
+        assert any(f'"{alias}' in table or f" {alias}" in table or f"({alias}" in table or f"- {alias}" in table
+                   for alias in (name, *cls.aliases)), f"op {name} has no row in test_op_matches_torch"
+
+
+def test_unpool_puts_each_value_back_where_its_maximum_was():
+    net = archdsl.load("p: maxpool(indices=true) - unpool(@p)", input="1x4x4")
+    model = net.compile().eval()
+    x = torch.arange(16.0).reshape(1, 1, 4, 4)
+    y = model(x)
+    expected = torch.zeros(1, 1, 4, 4)
+    for r, c in ((1, 1), (1, 3), (3, 1), (3, 3)):  # the maxima of the four 2x2 windows
+        expected[0, 0, r, c] = x[0, 0, r, c]
+    assert torch.equal(y, expected)
+
+
+def test_l2norm_scales_unit_vectors():
+    net = archdsl.load("w: l2norm(20)", input="3x2x2")
+    model = net.compile().eval()
+    y = model(torch.randn(1, 3, 2, 2))
+    assert torch.allclose(y.norm(dim=1), torch.full((1, 2, 2), 20.0))
+    assert list(model.state_dict()) == ["w"]

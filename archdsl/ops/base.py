@@ -106,6 +106,7 @@ class Op:
     min_inputs: ClassVar[int] = 1
     max_inputs: ClassVar[int | None] = 1
     refs: ClassVar[tuple[str, ...]] = ()  # fields that name another node (crop's reference)
+    ref_source: ClassVar[bool] = False  # also take the referenced node's own input (unpool: the size before pooling)
     variadic: ClassVar[bool] = False  # all positional arguments fill the first positional field
     elementwise: ClassVar[bool] = False  # output may overwrite its input (not counted in activation totals)
 
@@ -159,6 +160,9 @@ class Op:
                 raise OpProblem(f"{cls.name} needs the argument '{loc}'", f"its arguments are: {fields}") from None
             raise OpProblem(f"{cls.name}: bad value {_fmt(got) if isinstance(got, bool) else repr(got)} for "
                             f"'{loc}': {first['msg'].lower()}", f"its arguments are: {fields}", key) from None
+
+    def check_ref(self, field: str, target: "Op") -> None:
+        """Refuse a reference to the wrong kind of node (raise OpProblem); most ops take any."""
 
     # --- the rules; ``ins`` are the input shapes in order ---
     def infer(self, ins: list[Shape]) -> Shape:

@@ -104,6 +104,36 @@ class Reshape(Op):
         return f"reshape({', '.join(map(str, self.p.dims))})"
 
 
+class PermuteParams(Params):
+    dims: tuple[int, ...] = Field(min_length=1)
+
+
+class Permute(Op):
+    """Reorder the per-sample dimensions: ``permute(1, 2, 0)`` turns CxHxW into HxWxC (detection
+    heads, before ``reshape(-1, 4)``)."""
+
+    name = "permute"
+    aliases = ("transpose_dims",)
+    Params = PermuteParams
+    positional = ("dims",)
+    variadic = True
+
+    def infer(self, ins):
+        if sorted(self.p.dims) != list(range(len(ins[0]))):
+            raise OpProblem(f"permute{tuple(self.p.dims)} is not an order of the {len(ins[0])} dimensions of "
+                            f"{fmt_shape(ins[0])}", f"list each of 0..{len(ins[0]) - 1} once")
+        return tuple(ins[0][d] for d in self.p.dims)
+
+    def receptive_field(self, rfs, ins, out):
+        return rfs[0]
+
+    def emit(self, g, args, ins, out):
+        return g.method("permute", [args[0], 0, *(d + 1 for d in self.p.dims)])
+
+    def describe(self):
+        return f"permute({', '.join(map(str, self.p.dims))})"
+
+
 class InputParams(Params):
     shape: tuple[int, ...] = Field(min_length=1)
 

@@ -89,3 +89,27 @@ class DropPath(Op):
 
     def torch(self, ins, out):
         return ModuleSpec("DropPath", (self.p.p,))
+
+
+class L2NormParams(Params):
+    scale: float = 20.0  # the learnable per-channel scale's initial value (SSD: 20)
+
+
+class L2Norm(Op):
+    """Normalise every position's channel vector to unit L2 norm, then scale each channel by a
+    learnable weight (ParseNet; SSD's conv4_3). The weight is held by the node itself, so a node
+    named ``backbone.scale_weight`` has the state_dict key torchvision's SSD300 has."""
+
+    name = "l2norm"
+    aliases = ("l2_norm", "l2normalize")
+    Params = L2NormParams
+    positional = ("scale",)
+    learnable = True
+
+    def weights(self, ins, out):
+        return {"": (ins[0][0],)}
+
+    def emit(self, g, args, ins, out):
+        weight = g.parameter((ins[0][0],), self.p.scale)
+        unit = g.function("normalize", [args[0]], {"dim": 1})
+        return g.function("mul", [unit, g.method("view", [weight, 1, -1, *([1] * (len(ins[0]) - 1))])])

@@ -61,14 +61,74 @@ class _Pool(Op):
         return dict(kernel_size=pair(self.p.k), stride=self.p.stride(), padding=pair(self.p.p), ceil_mode=self.p.ceil)
 
 
+class MaxPoolParams(PoolParams):
+    indices: bool = False  # keep the argmax positions for a later unpool(@this) (DeconvNet, SegNet)
+
+
 class MaxPool(_Pool):
-    """Max pooling; ``POOL``, ``maxpool`` = 2x2 stride 2; ``maxpool(3, s=2)``; ``pool3/2``."""
+    """Max pooling; ``POOL``, ``maxpool`` = 2x2 stride 2; ``maxpool(3, s=2)``; ``pool3/2``.
+    ``maxpool(indices=true)`` also keeps where each maximum came from, for ``unpool(@label)``."""
 
     name = "maxpool"
     aliases = ("pool", "max_pool", "maxpool2d", "mpool")
+    Params = MaxPoolParams
 
     def torch(self, ins, out):
-        return ModuleSpec("MaxPool2d", (), self._kw())
+        return ModuleSpec("MaxPool2d", (), self._kw() | ({"return_indices": True} if self.p.indices else {}))
+
+    def emit(self, g, args, ins, out):
+        y = g.module(self.torch(ins, out), args)
+        if not self.p.indices:
+            return y
+        g.keep(g.current, "indices", g.getitem(y, 1))  # for unpool(@this)
+        return g.getitem(y, 0)
+
+
+class UnpoolParams(Params):
+    ref: str  # the max-pool whose indices say where each value goes (``unpool(@pool5)``)
+
+
+class Unpool(Op):
+    """Max unpooling (Zeiler & Fergus; Noh et al.'s DeconvNet): each value goes back to the position
+    its max-pool ``@label`` (written ``maxpool(indices=true)``) took it from; the rest are zeros. The
+    output has the size of that pool's input."""
+
+    name = "unpool"
+    aliases = ("maxunpool", "max_unpool", "unpooling")
+    Params = UnpoolParams
+    positional = ("ref",)
+    refs = ("ref",)
+    ref_source = True
+    min_inputs = max_inputs = 3  # the map, the pool (for its indices), the pool's input (for its size)
+
+    def infer(self, ins):
+        x, pooled, before = ins
+        if x != pooled:
+            raise OpProblem(f"unpool(@{self.p.ref}) needs a map of the pool's output shape {fmt_shape(pooled)}, "
+                            f"got {fmt_shape(x)}", "unpool mirrors its pool: put it where the decoder has "
+                            "the pool's channels and size")
+        return (x[0], *before[1:])
+
+    def check_ref(self, field, target):
+        if target.name != "maxpool" or not target.p.indices:
+            raise OpProblem(f"unpool(@{self.p.ref}) needs a max-pool that keeps its indices, "
+                            f"not a {target.name}", "write the pool as maxpool(indices=true)", field)
+
+    def receptive_field(self, rfs, ins, out):
+        return rfs[0]
+
+    def emit(self, g, args, ins, out):
+        pool = g.inputs[1]
+        indices = g.kept(pool, "indices")
+        if indices is None:
+            raise RuntimeError(f"unpool(@{self.p.ref}): the pool was not written maxpool(indices=true)")
+        op = g.op_of(pool)
+        spec = ModuleSpec("MaxUnpool2d", (), dict(kernel_size=pair(op.p.k), stride=op.p.stride(),
+                                                    padding=pair(op.p.p)))
+        return g.module(spec, [args[0], indices, tuple(out[1:])])
+
+    def describe(self):
+        return f"unpool(@{self.p.ref})"
 
 
 class AvgPoolParams(PoolParams):

@@ -1,4 +1,4 @@
-"""Spatial resizing: center crop to a reference, upsampling, zero padding, subsampling; channel padding."""
+"""Spatial resizing: crop and resize to a reference, upsampling, zero padding, subsampling; channel padding."""
 from __future__ import annotations
 
 from typing import Literal
@@ -10,6 +10,7 @@ from .base import RF, ModuleSpec, Op, OpProblem, Params, spatial
 
 class CropParams(Params):
     ref: str  # the node whose spatial size to crop to (written ``crop(@label)``)
+    offset: int | tuple[int, int] | None = None  # top-left corner (FCN's Caffe crops); None: centred
 
 
 class Crop(Op):
@@ -27,7 +28,13 @@ class Crop(Op):
         if th > h or tw > w:
             raise OpProblem(f"cannot crop {h}x{w} to the larger {th}x{tw} of @{self.p.ref}",
                             "crop the larger map to the smaller one")
-        return (h - th) // 2, (w - tw) // 2, th, tw
+        if self.p.offset is None:
+            return (h - th) // 2, (w - tw) // 2, th, tw
+        top, left = (self.p.offset,) * 2 if isinstance(self.p.offset, int) else self.p.offset
+        if top < 0 or left < 0 or top + th > h or left + tw > w:
+            raise OpProblem(f"a {th}x{tw} crop at offset ({top}, {left}) does not fit in {h}x{w}",
+                            f"offsets run from 0 to ({h - th}, {w - tw}) here")
+        return top, left, th, tw
 
     def infer(self, ins):
         top, left, th, tw = self._box(ins)
@@ -43,7 +50,7 @@ class Crop(Op):
         return g.getitem(args[0], (slice(None), slice(None), slice(top, top + th), slice(left, left + tw)))
 
     def describe(self):
-        return f"crop(@{self.p.ref})"
+        return f"crop(@{self.p.ref})" if self.p.offset is None else f"crop(@{self.p.ref}, offset={self.p.offset})"
 
 
 class UpsampleParams(Params):
@@ -70,6 +77,39 @@ class Upsample(Op):
     def torch(self, ins, out):
         kw = {"scale_factor": float(self.p.scale), "mode": self.p.mode}
         return ModuleSpec("Upsample", (), kw | ({"align_corners": False} if self.p.mode == "bilinear" else {}))
+
+
+class ResizeToParams(Params):
+    ref: str  # the node whose height and width to take (``resize_to(@input)``)
+    mode: Literal["nearest", "bilinear"] = "bilinear"
+
+
+class ResizeTo(Op):
+    """Interpolate to the height and width of another node: torchvision's segmentation heads
+    end in ``F.interpolate(x, size=input_size, mode="bilinear", align_corners=False)``."""
+
+    name = "resize_to"
+    aliases = ("interpolate_to", "upsample_to", "upsample_like")
+    Params = ResizeToParams
+    positional = ("ref", "mode")
+    refs = ("ref",)
+    min_inputs = max_inputs = 2
+
+    def infer(self, ins):
+        spatial(ins[0])
+        return (ins[0][0], *spatial(ins[1]))
+
+    def receptive_field(self, rfs, ins, out):
+        (h, w), (oh, ow) = spatial(ins[0]), spatial(out)
+        return RF(rfs[0].size, (rfs[0].jump[0] * h / oh, rfs[0].jump[1] * w / ow))
+
+    def emit(self, g, args, ins, out):
+        kw = {"size": tuple(out[1:]), "mode": self.p.mode} | ({"align_corners": False} if self.p.mode == "bilinear"
+                                                              else {})
+        return g.function("interpolate", [args[0]], kw)
+
+    def describe(self):
+        return f"resize_to(@{self.p.ref}, mode={self.p.mode})"
 
 
 class PadParams(Params):
