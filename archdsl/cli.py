@@ -33,9 +33,9 @@ def _variables(args) -> dict[str, Any]:
     return out
 
 
-def _load(args):
+def _load(args, input_shape: bool = True):
     from .pipeline import load
-    return load(args.spec, input=args.input, network=args.network, **_variables(args))
+    return load(args.spec, input=args.input if input_shape else None, network=args.network, **_variables(args))
 
 
 def cmd_report(args) -> int:
@@ -78,6 +78,37 @@ def cmd_compile(args) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(src)
     print(f"wrote {out} ({net.analyze().totals.params:,} params)")
+    return 0
+
+
+def cmd_convert(args) -> int:
+    """``archdsl convert --fully-conv SPEC``: the network with its fc layers as convolutions."""
+    if not args.fully_conv:
+        raise SystemExit("archdsl: convert needs a conversion: --fully-conv")
+    from . import report
+    try:  # the fc layers' kernels come from the spec's own (training) input size
+        original = _load(args, input_shape=False)
+    except ArchError as err:
+        if not (args.input and err.message.endswith("has no input shape")):
+            raise
+        original = _load(args)  # a spec without an input line: --input is its training size too
+    net = original.fully_convolutional(input=args.input)
+    a = net.analyze()
+    if args.output:
+        out = Path(args.output)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(net.source())
+        print(f"wrote {out} ({a.totals.params:,} params)")
+    if args.weights:
+        import torch
+        state = torch.load(args.weights, map_location="cpu", weights_only=True)
+        target = Path(args.save_weights or Path(args.weights).with_suffix(".fully_conv.pth"))
+        torch.save(net.convert_weights(state), target)
+        print(f"wrote {target} (the fc weights reshaped into conv weights)")
+    if not args.output and not args.weights:
+        report.table(a, depth=report.auto_depth(a))
+    outs = ", ".join(f"{k} {'x'.join(map(str, v))}" for k, v in a.outputs.items())
+    print(f"{original.name} as a fully convolutional network: input {'x'.join(map(str, a.input_shape))} → {outs}")
     return 0
 
 
@@ -144,6 +175,13 @@ def parser() -> argparse.ArgumentParser:
     c = spec_command("compile", "write standalone PyTorch source (imports torch only)")
     c.add_argument("-o", "--output", required=True, help="the .py file to write")
     c.set_defaults(func=cmd_compile)
+    cv = spec_command("convert", "transform a network: --fully-conv turns its fc layers into convolutions "
+                      "(OverFeat's sliding window); --input then sets the larger input")
+    cv.add_argument("--fully-conv", action="store_true", help="every fc layer as the equivalent conv")
+    cv.add_argument("-o", "--output", help="write the converted network's standalone PyTorch source here")
+    cv.add_argument("--weights", help="a state_dict (.pth) of the original network to convert")
+    cv.add_argument("--save-weights", help="where to write the converted state_dict (default: WEIGHTS.fully_conv.pth)")
+    cv.set_defaults(func=cmd_convert)
     lst = sub.add_parser("list", help="the spec library: every network with its input, params and MACs")
     lst.add_argument("--format", choices=("table", "markdown"), default="table")
     lst.set_defaults(func=cmd_list)

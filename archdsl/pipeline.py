@@ -77,6 +77,24 @@ class Net:
                              None, "compile with device='meta' to inspect it, or raise max_params")
         return compile_graph(self.graph, a, device=device, dtype=dtype)
 
+    def fully_convolutional(self, input: str | tuple | None = None) -> "Net":
+        """OverFeat's sliding window: this network with every fc layer as the equivalent conv (same
+        names), optionally for another ``input`` size; its ``convert_weights`` reshapes a state_dict
+        of this network for it. See :mod:`archdsl.transform`."""
+        from .transform import fully_convolutional
+        shape = parse_shape(input) if input is not None else None
+        net = Net(fully_convolutional(self.graph, self.analyze(), shape))
+        net._original = self
+        return net
+
+    def convert_weights(self, state_dict: dict) -> dict:
+        """A state_dict of the original network, reshaped for this fully convolutional one."""
+        from .transform import convert_state_dict
+        original = getattr(self, "_original", None)
+        if original is None:
+            raise ArchError("convert_weights belongs to a network made by fully_convolutional()", None)
+        return convert_state_dict(state_dict, original.graph, original.analyze())
+
     def source(self) -> str:
         """Standalone PyTorch source for this network (imports torch only)."""
         from .codegen import to_source
