@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: macs_all, saves; totals.macs_all, peak / saved / largest activations
 
 
 class ReceptiveField(BaseModel):
@@ -28,8 +28,10 @@ class Layer(BaseModel):
     param_shapes: dict[str, tuple[int, ...]]  # relative state_dict key → shape
     buffer_shapes: dict[str, tuple[int, ...]]
     macs: int  # multiply-accumulates per sample (conv, fc, transposed conv)
+    macs_all: int  # macs plus what ``--count all`` adds: bias adds, BN, pooling, activations, sums
     activations: int  # output elements per sample
     elementwise: bool  # needs no memory of its own (in-place activation, identity): not in the activation total
+    saves: str  # what its backward needs: "input", "output" or "none"
     receptive_field: ReceptiveField
     source: str  # file:line:column of the spec text that made it
 
@@ -41,6 +43,11 @@ class Totals(BaseModel):
     macs: int
     flops: int  # 2 x MACs
     activations: int  # per sample; input and every non-elementwise layer's output
+    macs_all: int  # with --count all's extra operations
+    peak_activations: int  # inference: the most activation values alive at once (tensor lifetimes)
+    saved_activations: int  # training: the values the forward pass keeps for backward
+    largest_activation: int  # the largest single activation tensor
+    largest_layer: str  # the layer that makes it
 
 
 class Analysis(BaseModel):
@@ -74,11 +81,16 @@ class Analysis(BaseModel):
         return dict(root.walk())
 
 
-def total(layers: list[Layer]) -> Totals:
+def total(layers: list[Layer], outputs: list[str]) -> Totals:
+    from .memory import peak_inference, saved_for_backward
     macs = sum(x.macs for x in layers)
     params = sum(x.params for x in layers)
+    largest = max(layers, key=lambda x: x.activations)
     return Totals(params=params, trainable_params=params, buffers=sum(x.buffers for x in layers), macs=macs,
-                  flops=2 * macs, activations=sum(x.activations for x in layers if not x.elementwise))
+                  flops=2 * macs, activations=sum(x.activations for x in layers if not x.elementwise),
+                  macs_all=sum(x.macs_all for x in layers), peak_activations=peak_inference(layers, outputs),
+                  saved_activations=saved_for_backward(layers), largest_activation=largest.activations,
+                  largest_layer=largest.name)
 
 
 def count(shapes: dict[str, tuple[int, ...]]) -> int:

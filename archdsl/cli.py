@@ -44,11 +44,16 @@ def cmd_report(args) -> int:
     if args.format == "json":
         print(report.to_json(a))
         return 0
-    depth = _depth(args.depth, a)
+    if args.batch < 1:
+        raise SystemExit(f"archdsl: --batch takes a number >= 1, got {args.batch}")
+    opts = report.Options(depth=_depth(args.depth, a) if args.format != "csv" or args.depth != "auto" else None,
+                          dtype=args.dtype, batch=args.batch, count_all=args.count == "all", hwc=args.hwc)
     if args.format == "markdown":
-        print(report.markdown(a, depth), end="")
+        print(report.markdown(a, opts=opts), end="")
+    elif args.format == "csv":
+        print(report.to_csv(a, opts), end="")
     else:
-        report.table(a, depth=depth)
+        report.table(a, opts=opts)
     return 0
 
 
@@ -166,10 +171,18 @@ def parser() -> argparse.ArgumentParser:
         return s
 
     r = spec_command("report", "shape / parameter / MAC / activation / receptive-field table")
-    r.add_argument("--format", choices=("table", "json", "markdown"), default="table")
+    r.add_argument("--format", choices=("table", "json", "markdown", "csv"), default="table",
+                   help="json: the whole analysis (schema in docs/report.md); csv: one row per layer unless --depth")
     r.add_argument("--depth", default="auto", help="roll blocks up to this naming level: a number (1 = top-level "
                    "groups, 2 = layer1.0, ...), 'all' for every layer, or 'auto' (default: the deepest level "
                    f"that fits in about {40} rows)")
+    r.add_argument("--batch", type=int, default=1, help="MACs, activations and memory for this batch size")
+    r.add_argument("--dtype", choices=("float32", "float16", "bfloat16", "float64", "int8"), default="float32",
+                   help="bytes per value for the memory figures")
+    r.add_argument("--count", choices=("default", "all"), default="default",
+                   help="MACs of conv and fc layers (default, like torchvision and fvcore), or all: also bias adds, "
+                   "BN, pooling, activations and sums (like ptflops)")
+    r.add_argument("--hwc", action="store_true", help="shapes as the slides write them: [55x55x96]")
     r.set_defaults(func=cmd_report)
     spec_command("check", "validate a spec: exit 0, or print the error and exit 1").set_defaults(func=cmd_check)
     c = spec_command("compile", "write standalone PyTorch source (imports torch only)")

@@ -27,6 +27,7 @@ def infer(g: nx.DiGraph) -> Analysis:
             out = op.infer(ins)
             weights, buffers = op.weights(ins, out), op.buffers(ins, out)
             macs = op.macs(ins, out)
+            extra = op.extra_macs(ins, out)
             rf = op.receptive_field([fields[i] for i in inputs], ins, out)
         except BranchMismatch as err:
             a, b = (_producer(g, inputs[i]) for i in (err.first, err.second))
@@ -40,12 +41,13 @@ def infer(g: nx.DiGraph) -> Analysis:
         layers.append(Layer(
             name=name, op=op.name, describe=op.describe_in(ins, out), args=op.args_dict(), inputs=list(inputs),
             output_shape=out, params=count(weights), buffers=count(buffers), param_shapes=weights,
-            buffer_shapes=buffers, macs=macs, activations=numel(out), elementwise=op.in_place(ins, out),
+            buffer_shapes=buffers, macs=macs, macs_all=macs + extra, activations=numel(out),
+            elementwise=op.in_place(ins, out), saves=op.saves,
             receptive_field=ReceptiveField(size=rf.size, stride=tuple(float(j) for j in rf.jump)),
             source=str(span)))
     outputs = {k: shapes[v] for k, v in g.graph["outputs"].items()}
-    return Analysis(name=g.graph["name"], input_shape=shapes["input"], outputs=outputs, totals=total(layers),
-                    layers=layers)
+    return Analysis(name=g.graph["name"], input_shape=shapes["input"], outputs=outputs,
+                    totals=total(layers, list(g.graph["outputs"].values())), layers=layers)
 
 
 def _producer(g: nx.DiGraph, node: str) -> str:

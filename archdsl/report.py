@@ -1,15 +1,42 @@
-"""Presentation of an Analysis: terminal table (rich), markdown and JSON. Reads, never recomputes."""
+"""Presentation of an Analysis: terminal table (rich), markdown, CSV and JSON. Reads, never recomputes.
+
+Every column is defined in docs/report.md. ``Options`` holds what the command line sets:
+the roll-up depth, the dtype's bytes, the batch, whether MACs count everything
+(``--count all``) and whether shapes are written HxWxC (``--hwc``).
+"""
 from __future__ import annotations
 
+import csv
+import io
 import json
+from dataclasses import dataclass
 
 from rich.console import Console
 from rich.table import Table
 
 from .analysis import Analysis, Layer
 
+DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1}
+COLUMNS = ("layer", "op", "output", "params", "params %", "MACs", "activations", "memory %", "RF size/stride")
+MAX_ROWS = 40  # the automatic depth keeps the table within about one screen
 
-def shape_str(shape: tuple[int, ...]) -> str:
+
+@dataclass(frozen=True)
+class Options:
+    depth: int | None = None  # None: every layer
+    dtype: str = "float32"
+    batch: int = 1
+    count_all: bool = False  # MACs include bias adds, BN, pooling, activations, sums (ptflops' rules)
+    hwc: bool = False  # shapes as the slides write them, [55x55x96]
+
+    @property
+    def bytes(self) -> int:
+        return DTYPE_BYTES[self.dtype]
+
+
+def shape_str(shape: tuple[int, ...], hwc: bool = False) -> str:
+    if hwc and len(shape) == 3:
+        return "[" + "x".join(str(d) for d in (*shape[1:], shape[0])) + "]"
     return "x".join(str(d) for d in shape)
 
 
@@ -24,8 +51,12 @@ def _num(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else f"{x:g}"
 
 
-COLUMNS = ("layer", "op", "output", "params", "MACs", "activations", "RF size/stride")
-MAX_ROWS = 40  # the automatic depth keeps the table within about one screen
+def human_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1024
+    return f"{n:,.1f} GiB"
 
 
 def prefix(name: str, depth: int | None) -> str:
@@ -54,7 +85,7 @@ def auto_depth(a: Analysis, max_rows: int = MAX_ROWS) -> int | None:
 
 
 def _ops_summary(layers: list[Layer]) -> str:
-    """``3 conv, 3 bn, 3 relu, projection, residual``: what a rolled-up block holds, in order."""
+    """``[10 layers] 3 conv, 3 bn, 2 relu, downsample, residual``: what a rolled-up block holds."""
     counts: dict[str, int] = {}
     for layer in layers:
         if layer.op == "projection":  # a residual's shortcut: worth a word only when it is a real layer
@@ -67,32 +98,84 @@ def _ops_summary(layers: list[Layer]) -> str:
     return f"[{len(layers)} layers] " + ", ".join(op if n == 1 else f"{n} {op}" for op, n in counts.items())
 
 
-def rows(a: Analysis, depth: int | None = None) -> list[tuple[str, ...]]:
-    """One row per layer, or at ``depth`` one row per block with its totals; a block's output and
-    receptive field are those of its own node (a residual's sum, a concat) or else its last layer."""
+@dataclass(frozen=True)
+class Row:
+    """One row of the table: a layer, or a block rolled up (``depth``)."""
+
+    name: str
+    op: str
+    output_shape: tuple[int, ...]
+    params: int
+    macs: int
+    activations: int  # the values it keeps (in-place layers alone show their output's size)
+    receptive_field: str
+    in_place: bool = False  # a single layer that overwrites its input: no memory of its own
+
+
+def table_rows(a: Analysis, opts: Options = Options()) -> list[Row]:
     out = []
-    for name, layers in _groups(a, depth).items():
+    for name, layers in _groups(a, opts.depth).items():
+        macs = sum(x.macs_all if opts.count_all else x.macs for x in layers)
         if len(layers) == 1:
-            layer = layers[0]
-            out.append((layer.name, layer.describe, shape_str(layer.output_shape), f"{layer.params:,}",
-                        f"{layer.macs:,}", f"{layer.activations:,}", rf_str(layer)))
+            x = layers[0]
+            out.append(Row(x.name, x.describe, x.output_shape, x.params, macs, x.activations, rf_str(x), x.elementwise))
             continue
-        last = next((x for x in layers if x.name == name), layers[-1])
+        last = next((x for x in layers if x.name == name), layers[-1])  # a block's own node, or its last
         acts = sum(x.activations for x in layers if not x.elementwise)
-        out.append((name, _ops_summary(layers), shape_str(last.output_shape),
-                    f"{sum(x.params for x in layers):,}", f"{sum(x.macs for x in layers):,}", f"{acts:,}",
-                    rf_str(last)))
+        out.append(Row(name, _ops_summary(layers), last.output_shape, sum(x.params for x in layers), macs, acts,
+                       rf_str(last)))
     return out
 
 
-def summary_lines(a: Analysis) -> list[str]:
+def _share(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.1f}%" if whole else "-"
+
+
+def _bar(part: int, whole: int, width: int = 10) -> str:
+    """``41.2% ████▏``: the share, with a bar a reader finds at a glance."""
+    if not whole:
+        return "-"
+    frac = part / whole
+    eighths = round(frac * width * 8)
+    bar = "█" * (eighths // 8) + ("▏▎▍▌▋▊▉"[eighths % 8 - 1] if eighths % 8 else "")
+    return f"{100 * frac:5.1f}% {bar}"
+
+
+def rows(a: Analysis, depth: int | None = None, opts: Options | None = None, bars: bool = False) -> list[tuple[str, ...]]:
+    """The table as text cells, in ``COLUMNS`` order. The shares are of the totals: params, and the
+    activation memory (the values each row keeps, of the forward total)."""
+    opts = opts or Options(depth=depth)
+    share = _bar if bars else _share
     t = a.totals
-    outs = ", ".join(f"{k}: {shape_str(v)}" for k, v in a.outputs.items())
+    cells = []
+    for r in table_rows(a, opts):
+        acts = f"{r.activations * opts.batch:,}"
+        memory = "in place" if r.in_place else share(r.activations, t.activations)
+        cells.append((r.name, r.op, shape_str(r.output_shape, opts.hwc), f"{r.params:,}", share(r.params, t.params),
+                      f"{r.macs * opts.batch:,}", acts, memory, r.receptive_field))
+    return cells
+
+
+def summary_lines(a: Analysis, opts: Options = Options()) -> list[str]:
+    """The totals, per image and for the batch, in elements and in bytes of the dtype."""
+    t, b, n = a.totals, opts.bytes, opts.batch
+    per = "per image" if n == 1 else f"for a batch of {n}"
+    outs = ", ".join(f"{k}: {shape_str(v, opts.hwc)}" for k, v in a.outputs.items())
+    macs = t.macs_all if opts.count_all else t.macs
+    counted = "conv, fc and every other op (--count all)" if opts.count_all else "conv and fc layers"
     return [
-        f"input {shape_str(a.input_shape)}  →  {outs}",
-        f"params {t.params:,} (trainable {t.trainable_params:,}, buffers {t.buffers:,})",
-        f"MACs {t.macs:,} per sample (FLOPs = 2 x MACs = {t.flops:,})",
-        f"activations {t.activations:,} per sample ({t.activations * 4:,} bytes as float32, forward only)",
+        f"input {shape_str(a.input_shape, opts.hwc)}  →  {outs}",
+        f"params {t.params:,}: trainable {t.trainable_params:,}, non-trainable {t.buffers:,} (BN statistics); "
+        f"{human_bytes((t.params + t.buffers) * b)} as {opts.dtype}",
+        f"MACs {macs * n:,} {per} ({counted}); FLOPs = 2 x MACs = {2 * macs * n:,}",
+        f"activations {t.activations * n:,} {per} ({human_bytes(t.activations * n * b)}): every layer's output, "
+        "forward",
+        f"  inference peak {t.peak_activations * n:,} ({human_bytes(t.peak_activations * n * b)}): the most alive "
+        "at once, each freed after its last reader",
+        f"  training {t.saved_activations * n:,} saved for backward ({human_bytes(t.saved_activations * n * b)}); "
+        f"with their gradients about {human_bytes(2 * t.saved_activations * n * b)}",
+        f"  largest single activation {t.largest_activation * n:,} ({human_bytes(t.largest_activation * n * b)}) "
+        f"at {t.largest_layer}",
     ]
 
 
@@ -101,25 +184,43 @@ def wide_console(width: int = 200) -> Console:
     return Console(width=None if Console().is_terminal else width)
 
 
-def table(a: Analysis, console: Console | None = None, depth: int | None = None) -> None:
+def table(a: Analysis, console: Console | None = None, depth: int | None = None, opts: Options | None = None) -> None:
+    opts = opts or Options(depth=depth)
     console = console or wide_console()
-    title = a.name if depth is None else f"{a.name} (blocks rolled up at depth {depth}; --depth all shows every layer)"
+    title = a.name if opts.depth is None else \
+        f"{a.name} (blocks rolled up at depth {opts.depth}; --depth all shows every layer)"
     tab = Table(title=title, show_lines=False, header_style="bold")
     for col in COLUMNS:
         tab.add_column(col, justify="right" if col in ("params", "MACs", "activations") else "left",
                        overflow="fold")
-    for row in rows(a, depth):
+    for row in rows(a, opts=opts, bars=True):
         tab.add_row(*row)
     console.print(tab)
-    for line in summary_lines(a):
+    for line in summary_lines(a, opts):
         console.print(line)
 
 
-def markdown(a: Analysis, depth: int | None = None) -> str:
+def markdown(a: Analysis, depth: int | None = None, opts: Options | None = None) -> str:
+    opts = opts or Options(depth=depth)
     out = [f"# {a.name}", "", "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    out += ["| " + " | ".join(r.replace("|", "\\|") for r in row) + " |" for row in rows(a, depth)]
-    out += [""] + [f"- {line}" for line in summary_lines(a)]
+    out += ["| " + " | ".join(r.replace("|", "\\|") for r in row) + " |" for row in rows(a, opts=opts)]
+    out += [""] + [f"- {line.strip()}" for line in summary_lines(a, opts)]
     return "\n".join(out) + "\n"
+
+
+CSV_COLUMNS = ("layer", "op", "output_shape", "params", "macs", "activations", "rf_size", "rf_stride")
+
+
+def to_csv(a: Analysis, opts: Options = Options()) -> str:
+    """Plain numbers (no separators), one row per layer or block; a spreadsheet's input."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(CSV_COLUMNS)
+    for r in table_rows(a, opts):
+        size, stride = r.receptive_field.split("/")
+        w.writerow((r.name, r.op, shape_str(r.output_shape, opts.hwc), r.params, r.macs * opts.batch,
+                    r.activations * opts.batch, size, stride))
+    return buf.getvalue()
 
 
 def to_json(a: Analysis) -> str:

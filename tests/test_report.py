@@ -21,12 +21,13 @@ def _int(cell: str) -> int:
 @pytest.mark.parametrize("depth", [1, 2, 3, None])
 def test_rolled_up_rows_add_up_to_the_totals(resnet50, depth):
     rows = report.rows(resnet50, depth)
-    assert sum(_int(r[3]) for r in rows) == resnet50.totals.params == 25_557_032
-    assert sum(_int(r[4]) for r in rows) == resnet50.totals.macs == 4_089_184_256
+    col = {c: i for i, c in enumerate(report.COLUMNS)}
+    assert sum(_int(r[col["params"]]) for r in rows) == resnet50.totals.params == 25_557_032
+    assert sum(_int(r[col["MACs"]]) for r in rows) == resnet50.totals.macs == 4_089_184_256
     # a rolled-up row counts the activations its block keeps (in-place layers need no memory of their
     # own, as in the totals); a single layer's row shows its output size either way
     groups = list(report._groups(resnet50, depth).values())
-    kept = [_int(r[5]) for r, g in zip(rows, groups) if len(g) > 1 or not g[0].elementwise]
+    kept = [_int(r[col["activations"]]) for r, g in zip(rows, groups) if len(g) > 1 or not g[0].elementwise]
     assert sum(kept) == resnet50.totals.activations
 
 
@@ -70,3 +71,75 @@ def test_cli_depth(capsys):
     assert "| layer3 |" in out and "| layer3.0 |" not in out
     with pytest.raises(SystemExit, match="--depth takes a number"):
         main(["report", spec, "--depth", "0"])
+
+
+# ------------------------------------------------------------------ totals
+@pytest.fixture(scope="module")
+def vgg16():
+    return archdsl.load("vgg16").analyze()
+
+
+def test_vgg16_totals_as_docs_report_md_defines_them(vgg16):
+    t = vgg16.totals
+    # the slide's 22 maps (input, 13 conv, 5 pool, 3 fc) sum to 15,237,608 (it says "24M"); torchvision's
+    # 7x7 average pool adds 25,088; ReLU and dropout run in place and add nothing
+    assert t.activations == 15_237_608 + 25_088 == 15_262_696
+    assert t.peak_activations == 2 * 64 * 224 * 224 == 6_422_528  # conv1_1's and conv1_2's maps
+    # saved for backward: every map but pool5 (read only by the average pool) and the logits
+    assert t.saved_activations == t.activations - 512 * 7 * 7 - 1000 == 15_236_608
+    assert (t.largest_activation, t.largest_layer) == (3_211_264, "features.0")
+    # --count all, ptflops' rules: conv and fc bias adds (13,547,520 conv outputs + 9,192 fc outputs),
+    # 15 ReLUs (13,555,712), 5 max-pools and the adaptive pool (6,121,472 + 25,088 inputs)
+    extra = 13_547_520 + 9_192 + 13_555_712 + 6_121_472 + 25_088
+    assert t.macs_all == t.macs + extra == 15_503_523_304
+
+
+def test_resnet50_totals(resnet50):
+    t = resnet50.totals
+    # bias adds, BN, ReLU, pooling and the 16 residual sums; ptflops publishes 4.12 GMac for resnet50
+    assert t.macs_all - t.macs == 29_730_280 and round(t.macs_all / 1e9, 2) == 4.12
+    assert t.peak_activations < t.saved_activations < t.activations
+    assert (t.largest_activation, t.largest_layer) == (64 * 112 * 112, "conv1")
+
+
+def test_peak_follows_tensor_lifetimes():
+    """A skip keeps its tensor alive until its reader: the peak includes it."""
+    plain = archdsl.load("input 1x8x8\na: conv3-4 - conv3-4 - conv3-4").analyze().totals
+    assert plain.peak_activations == 2 * 256  # input freed after the first conv; two 4x8x8 maps at once
+    skip = archdsl.load("input 1x8x8\na: conv3-4 - conv3-4 - conv3-4 - b: crop(@a)").analyze().totals
+    assert skip.peak_activations == 3 * 256  # @a stays alive until the crop reads it
+
+
+def test_batch_dtype_hwc_and_count_all_in_the_table(capsys):
+    assert main(["report", "vgg16", "--batch", "8", "--dtype", "float16", "--hwc", "--count", "all",
+                 "--format", "markdown", "--depth", "all"]) == 0
+    out = capsys.readouterr().out
+    assert "| features.0 | conv(out=64, k=3, s=1, p=1, d=1, groups=1, bias=true) | [224x224x64] |" in out
+    assert "MACs 124,028,186,432 for a batch of 8 (conv, fc and every other op (--count all))" in out
+    assert "activations 122,101,568 for a batch of 8 (232.9 MiB)" in out  # 15,262,696 x 8 x 2 bytes
+    assert "| features.1 | relu(inplace=false) | [224x224x64] | 0 | 0.0% | 25,690,112 | 25,690,112 | in place |" in out
+    assert "| classifier.0 | fc(out=4096, bias=true) | 4096 | 102,764,544 | 74.3% |" in out  # params sit late
+
+
+def test_csv(capsys):
+    assert main(["report", "lenet5", "--format", "csv"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "layer,op,output_shape,params,macs,activations,rf_size,rf_stride"
+    rows = [line.split(",") for line in lines[1:]]
+    a = archdsl.load("lenet5").analyze()
+    assert [r[0] for r in rows] == [x.name for x in a.layers]
+    assert sum(int(r[-5]) for r in rows) == a.totals.params
+
+
+def test_json_schema_is_documented_and_current():
+    import json
+    from pathlib import Path
+
+    from archdsl.analysis import SCHEMA_VERSION, Analysis
+    doc = Path(__file__).resolve().parent.parent / "docs" / "report.schema.json"
+    assert json.loads(doc.read_text()) == Analysis.model_json_schema(), \
+        "regenerate docs/report.schema.json (make docs)"
+    assert SCHEMA_VERSION == 2
+    text = (doc.parent / "report.md").read_text()
+    for field in Analysis.model_json_schema()["$defs"]["Totals"]["properties"]:
+        assert f"`{field}`" in text, f"docs/report.md does not mention totals.{field}"

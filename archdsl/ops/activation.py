@@ -1,7 +1,7 @@
 """Element-wise activations and softmax; shape-preserving, parameter-free."""
 from __future__ import annotations
 
-from .base import ModuleSpec, Op, Params
+from .base import ModuleSpec, Op, Params, numel
 
 
 class InplaceParams(Params):
@@ -14,6 +14,10 @@ class Relu(Op):
     name = "relu"
     aliases = ("rectify",)
     Params = InplaceParams
+    saves = "output"
+
+    def extra_macs(self, ins, out):
+        return numel(out)
 
     def torch(self, ins, out):
         return ModuleSpec("ReLU", (), {"inplace": True} if self.p.inplace else {})
@@ -26,6 +30,10 @@ class Relu6(Op):
 
     name = "relu6"
     Params = InplaceParams
+    saves = "output"
+
+    def extra_macs(self, ins, out):
+        return numel(out)
 
     def torch(self, ins, out):
         return ModuleSpec("ReLU6", (), {"inplace": True} if self.p.inplace else {})
@@ -45,6 +53,10 @@ class LeakyRelu(Op):
     aliases = ("leaky", "leakyrelu", "lrelu")
     Params = LeakyParams
     positional = ("slope",)
+    saves = "output"
+
+    def extra_macs(self, ins, out):
+        return numel(out)
 
     def torch(self, ins, out):
         return ModuleSpec("LeakyReLU", (self.p.slope,), {"inplace": True} if self.p.inplace else {})
@@ -54,9 +66,12 @@ class Tanh(Op):
     elementwise = True
 
     name = "tanh"
-
     def torch(self, ins, out):
         return ModuleSpec("Tanh")
+    saves = "output"
+
+    def extra_macs(self, ins, out):
+        return numel(out)
 
 
 class Sigmoid(Op):
@@ -64,6 +79,10 @@ class Sigmoid(Op):
 
     name = "sigmoid"
     aliases = ("logistic",)
+    saves = "output"
+
+    def extra_macs(self, ins, out):
+        return numel(out)
 
     def torch(self, ins, out):
         return ModuleSpec("Sigmoid")
@@ -79,6 +98,10 @@ class Softmax(Op):
     name = "softmax"
     aliases = ("soft_max",)
     Params = SoftmaxParams
+    saves = "output"
+
+    def extra_macs(self, ins, out):
+        return numel(out)
 
     def torch(self, ins, out):
         return ModuleSpec("Softmax", (), {"dim": self.p.dim})

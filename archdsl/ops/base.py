@@ -109,6 +109,8 @@ class Op:
     ref_source: ClassVar[bool] = False  # also take the referenced node's own input (unpool: the size before pooling)
     variadic: ClassVar[bool] = False  # all positional arguments fill the first positional field
     elementwise: ClassVar[bool] = False  # output may overwrite its input (not counted in activation totals)
+    saves: ClassVar[str] = "none"  # what backward needs of it: "input" (conv, fc, bn, max-pool), "output"
+    #                                (relu, tanh, sigmoid, softmax) or "none" (sums, concat, average pools)
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
@@ -175,6 +177,11 @@ class Op:
         return {}
 
     def macs(self, ins: list[Shape], out: Shape) -> int:
+        return 0
+
+    def extra_macs(self, ins: list[Shape], out: Shape) -> int:
+        """The operations ``--count all`` adds on top of ``macs`` (ptflops' rules: bias adds, BN,
+        pooling, activations, element-wise sums); 0 for ops that do no arithmetic."""
         return 0
 
     def receptive_field(self, rfs: list[RF], ins: list[Shape], out: Shape) -> RF:

@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from .base import RF, ModuleSpec, Op, OpProblem, Params, Shape, fmt_shape, pair, spatial
+from .base import RF, ModuleSpec, Op, OpProblem, Params, Shape, fmt_shape, numel, pair, spatial
 
 IntPair = int | tuple[int, int]
 Pos = Field(gt=0)  # strictly positive
@@ -51,6 +51,10 @@ class Conv(Op):
     dash, slash, shorthand = "out", "s", "k"
     var_defaults = {"out": "filters"}
     learnable = True
+    saves = "input"
+
+    def extra_macs(self, ins, out):
+        return numel(out) if self.p.bias else 0  # one add per output for the bias
 
     def _pad(self) -> tuple[int, int]:
         p, k, d = self.p.padding(), pair(self.p.k), pair(self.p.d)
@@ -120,6 +124,10 @@ class DwConv(Op):
     positional = ("k", "s", "p")
     slash, shorthand = "s", "k"
     learnable = True
+    saves = "input"
+
+    def extra_macs(self, ins, out):
+        return numel(out) if self.p.bias else 0
 
     def conv(self, ins) -> Conv:
         c = ins[0][0]
@@ -180,6 +188,10 @@ class UpConv(Op):
     positional = ("out", "k", "s", "p")
     dash, slash, shorthand = "out", "s", "k"
     learnable = True
+    saves = "input"
+
+    def extra_macs(self, ins, out):
+        return numel(out) if self.p.bias else 0
 
     def infer(self, ins):
         cin = ins[0][0]

@@ -30,6 +30,10 @@ class Fc(Op):
     dash = "out"
     var_defaults = {"out": "hidden"}
     learnable = True
+    saves = "input"
+
+    def extra_macs(self, ins, out):
+        return self.p.out if self.p.bias else 0
 
     def infer(self, ins):
         return (self.p.out,)

@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from .base import ModuleSpec, Op, OpProblem, Params, fmt_shape, spatial
+from .base import ModuleSpec, Op, OpProblem, Params, fmt_shape, numel, spatial
 
 
 class BranchMismatch(OpProblem):
@@ -50,6 +50,9 @@ class Add(Op):
     body = "branches"
     min_inputs, max_inputs = 2, None
 
+    def extra_macs(self, ins, out):
+        return numel(out) * (len(ins) - 1)
+
     def infer(self, ins):
         for i, shape in enumerate(ins[1:], start=2):
             if shape != ins[0]:
@@ -77,6 +80,9 @@ class Mean(Op):
     Params = MeanParams
     body = "branches"
     min_inputs, max_inputs = 2, None
+
+    def extra_macs(self, ins, out):
+        return numel(out) * len(ins)  # the sum and the division
 
     def infer(self, ins):
         return Add.infer(self, ins)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from .base import ModuleSpec, Op, Params
+from .base import ModuleSpec, Op, Params, numel
 
 
 class BnParams(Params):
@@ -19,6 +19,10 @@ class BatchNorm(Op):
     aliases = ("batchnorm", "batch_norm", "batchnorm2d")
     Params = BnParams
     learnable = True
+    saves = "input"
+
+    def extra_macs(self, ins, out):
+        return numel(out) * (2 if self.p.affine else 1)  # normalise, then scale and shift
 
     def weights(self, ins, out):
         c = ins[0][0]
@@ -48,6 +52,7 @@ class Lrn(Op):
     Params = LrnParams
     positional = ("size",)
     dash = "size"
+    saves = "input"
 
     def torch(self, ins, out):
         return ModuleSpec("LocalResponseNorm", (self.p.size,), dict(alpha=self.p.alpha, beta=self.p.beta, k=self.p.k))
@@ -66,6 +71,7 @@ class Dropout(Op):
     aliases = ("drop",)
     Params = DropoutParams
     positional = ("p",)
+    saves = "output"  # its mask, one per element
 
     def torch(self, ins, out):
         return ModuleSpec("Dropout", (), {"p": self.p.p})
@@ -105,6 +111,7 @@ class L2Norm(Op):
     Params = L2NormParams
     positional = ("scale",)
     learnable = True
+    saves = "input"
 
     def weights(self, ins, out):
         return {"": (ins[0][0],)}

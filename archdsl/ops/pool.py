@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from .base import ModuleSpec, Op, OpProblem, Params, fmt_shape, pair, spatial
+from .base import ModuleSpec, Op, OpProblem, Params, fmt_shape, numel, pair, spatial
 
 IntPair = int | tuple[int, int]
 
@@ -57,6 +57,9 @@ class _Pool(Op):
     def receptive_field(self, rfs, ins, out):
         return rfs[0].window(pair(self.p.k), self.p.stride())
 
+    def extra_macs(self, ins, out):
+        return numel(ins[0])  # one comparison or add per input element
+
     def _kw(self):
         return dict(kernel_size=pair(self.p.k), stride=self.p.stride(), padding=pair(self.p.p), ceil_mode=self.p.ceil)
 
@@ -72,6 +75,7 @@ class MaxPool(_Pool):
     name = "maxpool"
     aliases = ("pool", "max_pool", "maxpool2d", "mpool")
     Params = MaxPoolParams
+    saves = "input"
 
     def torch(self, ins, out):
         return ModuleSpec("MaxPool2d", (), self._kw() | ({"return_indices": True} if self.p.indices else {}))
@@ -164,6 +168,9 @@ class AdaptiveAvgPool(Op):
     Params = AdaptiveParams
     positional = ("size",)
 
+    def extra_macs(self, ins, out):
+        return numel(ins[0])
+
     def infer(self, ins):
         spatial(ins[0])
         return (ins[0][0], *pair(self.p.size))
@@ -184,6 +191,9 @@ class GlobalAvgPool(Op):
 
     name = "gap"
     aliases = ("global_avgpool", "globalavgpool", "global_avg_pool", "global_pool")
+
+    def extra_macs(self, ins, out):
+        return numel(ins[0])
 
     def infer(self, ins):
         spatial(ins[0])

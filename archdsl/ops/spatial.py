@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from .base import RF, ModuleSpec, Op, OpProblem, Params, spatial
+from .base import RF, ModuleSpec, Op, OpProblem, Params, numel, spatial
 
 
 class CropParams(Params):
@@ -66,6 +66,9 @@ class Upsample(Op):
     Params = UpsampleParams
     positional = ("scale", "mode")
     shorthand = "scale"
+
+    def extra_macs(self, ins, out):
+        return numel(out)
 
     def infer(self, ins):
         h, w = spatial(ins[0])
