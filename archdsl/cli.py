@@ -69,6 +69,20 @@ def _depth(text: str, a) -> int | None:
     return int(text)
 
 
+def cmd_diff(args) -> int:
+    """``archdsl diff A B``: two specs side by side, per stage, and the ratio of their totals."""
+    from . import report
+    from .pipeline import load
+    variables = _variables(args)
+    a = load(args.spec, input=args.input, **variables).analyze()
+    b = load(args.other, input=args.input, **variables).analyze()
+    depth = None if args.depth == "all" else int(args.depth) if args.depth.isdigit() and int(args.depth) > 0 else None
+    if depth is None and args.depth != "all":
+        raise SystemExit(f"archdsl: --depth takes a number >= 1 or 'all', got {args.depth!r}")
+    report.diff_table(a, b, depth)
+    return 0
+
+
 def cmd_check(args) -> int:
     a = _load(args).analyze()
     outs = ", ".join(f"{k} {'x'.join(map(str, v))}" for k, v in a.outputs.items())
@@ -184,6 +198,15 @@ def parser() -> argparse.ArgumentParser:
                    "BN, pooling, activations and sums (like ptflops)")
     r.add_argument("--hwc", action="store_true", help="shapes as the slides write them: [55x55x96]")
     r.set_defaults(func=cmd_report)
+    d = sub.add_parser("diff", help="two specs side by side: params, MACs, activations and outputs per stage, "
+                       "and the ratio of the totals")
+    d.add_argument("spec", help="spec A: a .arch file, a library name or inline text")
+    d.add_argument("other", help="spec B")
+    d.add_argument("--input", help="input shape CxHxW for both")
+    d.add_argument("--classes", type=int, help="sets the variable `classes` in both")
+    d.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a variable in both")
+    d.add_argument("--depth", default="1", help="the naming level of a stage (default 1: layer1, features, ...)")
+    d.set_defaults(func=cmd_diff)
     spec_command("check", "validate a spec: exit 0, or print the error and exit 1").set_defaults(func=cmd_check)
     c = spec_command("compile", "write standalone PyTorch source (imports torch only)")
     c.add_argument("-o", "--output", required=True, help="the .py file to write")

@@ -225,3 +225,54 @@ def to_csv(a: Analysis, opts: Options = Options()) -> str:
 
 def to_json(a: Analysis) -> str:
     return json.dumps(a.model_dump(mode="json"), indent=2)
+
+
+DIFF_COLUMNS = ("stage", "output A", "output B", "params A", "params B", "MACs A", "MACs B", "activations A",
+                "activations B")
+
+
+def diff_rows(a: Analysis, b: Analysis, depth: int | None = 1) -> list[tuple[str, ...]]:
+    """Two analyses side by side, one row per stage (naming level ``depth``), matched by name in the
+    order they first appear; a stage only one network has shows blanks for the other."""
+    ra = {r.name: r for r in table_rows(a, Options(depth=depth))}
+    rb = {r.name: r for r in table_rows(b, Options(depth=depth))}
+    names = list(ra) + [n for n in rb if n not in ra]
+
+    def cells(r: Row | None) -> tuple[str, str, str, str]:
+        if r is None:
+            return ("", "", "", "")
+        return (shape_str(r.output_shape), f"{r.params:,}", f"{r.macs:,}", f"{r.activations:,}")
+
+    out = []
+    for n in names:
+        (sa, pa, ma, aa), (sb, pb, mb, ab) = cells(ra.get(n)), cells(rb.get(n))
+        out.append((n, sa, sb, pa, pb, ma, mb, aa, ab))
+    return out
+
+
+def diff_totals(a: Analysis, b: Analysis) -> list[tuple[str, int, int, str]]:
+    """(what, A, B, B/A) for the totals that matter when comparing two designs."""
+    ta, tb = a.totals, b.totals
+    pairs = [("params", ta.params, tb.params), ("MACs", ta.macs, tb.macs),
+             ("activations", ta.activations, tb.activations),
+             ("inference peak", ta.peak_activations, tb.peak_activations),
+             ("saved for backward", ta.saved_activations, tb.saved_activations)]
+    return [(what, x, y, f"{y / x:.3f}x" if x else "-") for what, x, y in pairs]
+
+
+def diff_table(a: Analysis, b: Analysis, depth: int | None = 1, console: Console | None = None) -> None:
+    console = console or wide_console()
+    tab = Table(title=f"A = {a.name}, B = {b.name}", header_style="bold")
+    for col in DIFF_COLUMNS:
+        tab.add_column(col, justify="left" if col.startswith(("stage", "output")) else "right")
+    for row in diff_rows(a, b, depth):
+        tab.add_row(*row)
+    console.print(tab)
+    totals = Table(header_style="bold")
+    for col in ("total", "A", "B", "B / A"):
+        totals.add_column(col, justify="left" if col == "total" else "right")
+    for what, x, y, ratio in diff_totals(a, b):
+        totals.add_row(what, f"{x:,}", f"{y:,}", ratio)
+    console.print(totals)
+    outs = lambda an: ", ".join(f"{k} {shape_str(v)}" for k, v in an.outputs.items())  # noqa: E731
+    console.print(f"outputs: A {outs(a)}; B {outs(b)}")

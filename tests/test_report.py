@@ -96,8 +96,14 @@ def test_vgg16_totals_as_docs_report_md_defines_them(vgg16):
 
 def test_resnet50_totals(resnet50):
     t = resnet50.totals
-    # bias adds, BN, ReLU, pooling and the 16 residual sums; ptflops publishes 4.12 GMac for resnet50
-    assert t.macs_all - t.macs == 29_730_280 and round(t.macs_all / 1e9, 2) == 4.12
+    # bias adds, BN, ReLU, pooling, the 16 residual sums and the ReLU after each (5,519,360 values
+    # each); ptflops publishes 4.12 GMac for resnet50
+    residual_outputs = sum(x.activations for x in resnet50.layers if x.op == "residual")
+    assert residual_outputs == 5_519_360
+    # 29,730,280 for the biases, BN, the 17 other ReLUs, pooling and one add per summed value, plus
+    # one per value for the ReLU fused into each sum
+    assert t.macs_all - t.macs == 29_730_280 + residual_outputs == 35_249_640
+    assert round(t.macs_all / 1e9, 2) == 4.12
     assert t.peak_activations < t.saved_activations < t.activations
     assert (t.largest_activation, t.largest_layer) == (64 * 112 * 112, "conv1")
 
@@ -143,3 +149,37 @@ def test_json_schema_is_documented_and_current():
     text = (doc.parent / "report.md").read_text()
     for field in Analysis.model_json_schema()["$defs"]["Totals"]["properties"]:
         assert f"`{field}`" in text, f"docs/report.md does not mention totals.{field}"
+
+
+def test_diff(capsys):
+    """plain20 vs resnet20: the same parameters and MACs (option A adds none); the sums cost memory."""
+    assert main(["diff", "plain20_cifar", "resnet20_cifar"]) == 0
+    out = capsys.readouterr().out
+    assert "A = plain20_cifar, B = resnet20_cifar" in out
+    a, b = archdsl.load("plain20_cifar").analyze(), archdsl.load("resnet20_cifar").analyze()
+    rows = {r[0]: r for r in report.diff_rows(a, b)}
+    assert list(rows) == ["input", "conv1", "bn1", "relu", "layer1", "layer2", "layer3", "avgpool", "fc"]
+    assert rows["layer2"][1:5] == ("32x16x16", "32x16x16", "51,072", "51,072")
+    totals = {what: (x, y, ratio) for what, x, y, ratio in report.diff_totals(a, b)}
+    assert totals["params"] == (269_722, 269_722, "1.000x")
+    # the nine residual sums (three per stage) and option A's two decimated + zero-padded shortcuts
+    sums = 3 * (16 * 32 * 32 + 32 * 16 * 16 + 64 * 8 * 8)
+    shortcuts = (16 * 16 * 16 + 32 * 16 * 16) + (32 * 8 * 8 + 64 * 8 * 8)
+    assert totals["activations"][1] - totals["activations"][0] == sums + shortcuts == 104_448
+
+
+def test_diff_inception_naive_vs_bottleneck():
+    a, b = archdsl.load("naive_example").analyze(), archdsl.load("bottleneck_example").analyze()
+    totals = {what: (x, y, ratio) for what, x, y, ratio in report.diff_totals(a, b)}
+    assert totals["MACs"] == (854_196_224, 271_351_808, "0.318x")  # the slide's 854M vs (its own terms) 271M
+    rows = {r[0]: r for r in report.diff_rows(a, b, depth=2)}
+    assert rows["module"][1:3] == ("672x28x28", "480x28x28")
+    assert rows["module.branch4"][3:5] == ("0", "16,448")  # the pool projection is new
+
+
+def test_diff_vgg16_vgg19():
+    a, b = archdsl.load("vgg16").analyze(), archdsl.load("vgg19").analyze()
+    totals = {what: (x, y) for what, x, y, _ in report.diff_totals(a, b)}
+    # conv3_4 (256 → 256), conv4_4 and conv5_4 (512 → 512), 3x3 with biases
+    assert totals["params"][1] - totals["params"][0] == (256 * 256 * 9 + 256) + 2 * (512 * 512 * 9 + 512)
+    assert totals["MACs"] == (15_470_264_320, 19_632_062_464)

@@ -50,8 +50,12 @@ class Add(Op):
     body = "branches"
     min_inputs, max_inputs = 2, None
 
+    @property
+    def saves(self) -> str:  # a fused ReLU's backward needs its output
+        return "output" if self.p.act == "relu" else "none"
+
     def extra_macs(self, ins, out):
-        return numel(out) * (len(ins) - 1)
+        return numel(out) * (len(ins) - 1) + (numel(out) if self.p.act == "relu" else 0)
 
     def infer(self, ins):
         for i, shape in enumerate(ins[1:], start=2):
