@@ -481,6 +481,11 @@ class Elaborator:
                 break
             prefix = prefix.rpartition(".")[0]
         tails = [k for k in self.labels if k.endswith("." + path)]
+        if not tails:  # an unlabelled layer by the end of its path: @regression_head.module_list.0
+            nodes = [k for k in self.g if k.endswith("." + path)]
+            if len(nodes) == 1:
+                return nodes[0]
+            tails = nodes
         if len(tails) == 1:
             return self.labels[tails[0]]
         if len(tails) > 1:
@@ -512,12 +517,17 @@ def _label_part(value, span: Span) -> str:
 
 
 def _single_scoped(body: ast.Body) -> ast.OpCall | None:
-    """The body's only element when it opens a scope of its own (a merge, group or block), else None."""
+    """The body's only element when it is a merge (concat, add, residual, mean), else None: a group or
+    block whose whole body is one merge is that merge (``layer1 { residual { ... } }`` names the
+    residual ``layer1``). A group inside a group keeps both names (``head { cls { ... } }``)."""
     chains = [s for s in body.stmts if isinstance(s, ast.Chain)]
     if len(chains) != 1 or len(body.stmts) != 1 or len(chains[0].elements) != 1:
         return None
     el = chains[0].elements[0]
-    return el if isinstance(el, ast.OpCall) and el.body is not None else None
+    if not (isinstance(el, ast.OpCall) and el.body is not None):
+        return None
+    found = lookup(el.name)
+    return el if found is not None and found[0].body else None
 
 
 def resolve_bare_fc(el: Elaborator, outs: list[str], env: Env) -> None:

@@ -643,3 +643,18 @@ b: unit(16, 2)"""
     a = archdsl.load(text).analyze()
     assert [x.name for x in a.layers[1:]] == ["a.conv1", "a", "b.conv1", "b.downsample.0", "b.downsample.1", "b"]
     assert a.layer("a").inputs == ["a.conv1", "input"]
+
+
+def test_nested_groups_keep_both_names_and_refs_find_unlabelled_layers():
+    text = """input 3x8x8
+trunk: conv3-8
+head {
+    cls { conv3-4 - relu }
+    "conv" { conv1-2 }
+}
+@cls.0 - box: conv1-4
+output head, box"""
+    a = archdsl.load(text).analyze()
+    names = [x.name for x in a.layers if x.params]
+    assert names == ["trunk", "head.cls.0", "head.conv.0", "box"]
+    assert a.layer("box").inputs == ["head.cls.0"]
