@@ -81,10 +81,12 @@ class Tuple:
 
 @dataclass(frozen=True)
 class Ref:
-    """``@label`` or ``@group.label``: the output of an earlier labelled element."""
+    """``@label`` or ``@group.label``: the output of an earlier labelled element; ``@"pool{s}"``
+    builds the path from expressions (``template``) when the reference is resolved."""
 
     path: str
     span: Span = field(compare=False)
+    template: "Template | None" = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

@@ -122,7 +122,7 @@ def emit(g: nx.DiGraph, analysis: Analysis) -> Emitter:
         ins = [shapes[i] for i in data["inputs"]]
         env[name] = data["op"].emit(em, [env[i] for i in data["inputs"]], ins, shapes[name])
     outputs = g.graph["outputs"]
-    if len(outputs) == 1:
+    if len(outputs) == 1 and not g.graph.get("named_outputs"):
         em.graph.output(env[next(iter(outputs.values()))])
     else:
         em.graph.output({k: env[v] for k, v in outputs.items()})

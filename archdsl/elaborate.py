@@ -116,7 +116,7 @@ class Elaborator:
                 if i:
                     raise ArchError(f"a reference like @{el.path} can only start a chain", el.span,
                                     "start a new line with it, or pass it as an argument: crop(@label)")
-                x = self.resolve(el, scope)
+                x = self.resolve(el, scope, env)
             else:
                 x = self.element(el, x, scope, ctx, env)
         return x
@@ -326,8 +326,8 @@ class Elaborator:
         if isinstance(expr, ast.Ref):
             if key not in cls.refs:
                 raise ArgumentError(f"'{key}' of {cls.name} is not a reference", expr.span)
-            extra_inputs.append(self.resolve(expr, scope))
-            return expr.path
+            extra_inputs.append(self.resolve(expr, scope, env))
+            return self.ref_path(expr, env)
         if key in cls.refs:
             shown = expr.name if isinstance(expr, ast.Var) else "label"
             raise ArgumentError(f"'{key}' of {cls.name} takes a reference to a label", expr.span,
@@ -407,7 +407,7 @@ class Elaborator:
         if any(isinstance(e, ast.Labeled) for e in chain.elements):
             return self.chain(chain, x, sub, ctx, env)
         units = [e for e in chain.elements if not isinstance(e, ast.Ref)]
-        start = self.resolve(chain.elements[0], sub) if isinstance(chain.elements[0], ast.Ref) else x
+        start = self.resolve(chain.elements[0], sub, env) if isinstance(chain.elements[0], ast.Ref) else x
         if len(units) == 0:
             return start
         if len(units) == 1 and _is_group(units[0]):  # `branch1 { ... }` keeps its own name
@@ -468,8 +468,18 @@ class Elaborator:
         return out
 
     # ------------------------------------------------------------ references
-    def resolve(self, ref: ast.Ref, scope: Scope) -> str:
-        path = ref.path
+    def ref_path(self, ref: ast.Ref, env: Env | None) -> str:
+        """The path a reference names: as written, or ``@"pool{s}"`` with its parts filled in."""
+        if ref.template is None or env is None:
+            return ref.path
+        text = "".join(p if isinstance(p, str) else _label_part(evaluate(p, env), p.span)
+                       for p in ref.template.parts)
+        if not all(part.isidentifier() or part.isdigit() for part in text.split(".")):
+            raise ArgumentError(f'@"{text}" is not a path of names', ref.span, 'write @"pool{s}" or @"layer{i}.0"')
+        return text
+
+    def resolve(self, ref: ast.Ref, scope: Scope, env: Env | None = None) -> str:
+        path = self.ref_path(ref, env)
         prefix = scope.path
         while True:
             key = f"{prefix}.{path}" if prefix else path
@@ -579,6 +589,7 @@ def elaborate(ctx: FileCtx, network: str | None = None, input_shape: tuple[int, 
     resolve_bare_fc(el, list(outputs.values()), ctx.env)
     _check_sinks(g, outputs)
     g.graph["outputs"] = outputs
+    g.graph["named_outputs"] = el.outputs_stmt is not None  # an `output` line: the model returns a dict
     return g
 
 

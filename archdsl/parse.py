@@ -361,7 +361,11 @@ class _ToAst(Transformer):
         return ast.Repeat(chain, count, self._s(meta))
 
     def ref(self, meta, c):
-        return ast.Ref(c[0], self._s(meta))
+        target = c[0]
+        if isinstance(target, Token) and target.type == "STRING":
+            template = _template(target, self.file, self.text)
+            return ast.Ref(str(target)[1:-1], self._s(meta), template)
+        return ast.Ref(target, self._s(meta))
 
     def dotted(self, meta, c):
         return ".".join(str(x) for x in c)

@@ -658,3 +658,17 @@ output head, box"""
     names = [x.name for x in a.layers if x.params]
     assert names == ["trunk", "head.cls.0", "head.conv.0", "box"]
     assert a.layer("box").inputs == ["head.cls.0"]
+
+
+def test_references_built_from_expressions_and_a_named_single_output():
+    text = """input 3x16x16
+for s in range(1, 3) { conv3-4 - "pool{s}": maxpool(indices=true) }
+for s in range(2, 0, -1) { unpool(@"pool{s}") - conv3-4 }
+conv1-2 - seg: identity
+output seg as out"""
+    net = archdsl.load(text)
+    a = net.analyze()
+    assert a.outputs == {"out": (2, 16, 16)}
+    assert [x.args["ref"] for x in a.layers if x.op == "unpool"] == ["pool2", "pool1"]
+    y = net.compile()(torch.randn(1, 3, 16, 16))
+    assert isinstance(y, dict) and tuple(y["out"].shape) == (1, 2, 16, 16)  # like torchvision's {"out": ...}

@@ -1,0 +1,905 @@
+"""Diagrams of a network: Graphviz (SVG, PNG, PDF, DOT) and TikZ (PlotNeuralNet's look), drawn from the
+graph's names and the Analysis alone (no torch).
+
+A diagram is a list of boxes and edges built by :func:`diagram`:
+
+- a box is one layer, several layers folded into one (``conv 3x3, 64`` with ``bn · relu`` under it), or
+  a whole block rolled up at ``depth`` (its name, what it holds, its parameters and output shape);
+- blocks above ``depth`` are clusters (``subgraph cluster_*``) labelled with the block's name;
+- residual shortcuts and skip connections (an input of a merge that bypasses the other branches: an
+  identity, a crop, or a reference to a layer far back) are dashed edges with their tensor's shape;
+- a crop's or resize's reference (``crop(@down1)``) is a dotted edge that lends only its size;
+- every output of the network ends in an output box of its own.
+
+:func:`to_dot` writes it as DOT text; :func:`render` runs Graphviz's ``dot`` for SVG/PNG/PDF and
+:mod:`archdsl.tikz` writes TikZ. A network whose spatial size goes down and comes back up with skip
+connections across (UNet, FCN) is drawn as a U: the decoder climbs back up beside the encoder and
+each skip runs across.
+"""
+from __future__ import annotations
+
+import argparse
+import html
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import report
+from .analysis import Analysis, Layer
+from .errors import ArchError
+from .ops import REGISTRY
+
+FORMATS = ("svg", "png", "pdf", "dot", "tex")
+MAX_BOXES = 100  # the automatic depth keeps a diagram within about this many boxes
+INSTALL_HINT = ("install Graphviz for SVG/PNG/PDF: `apt-get install graphviz` (Debian/Ubuntu), "
+                "`brew install graphviz` (macOS), `conda install graphviz`; or render the .dot file "
+                "elsewhere with `dot -Tsvg net.dot -o net.svg`")
+
+# layers drawn inside the box of the layer before them when folding (they keep the shape)
+FOLDABLE = frozenset({"bn", "relu", "relu6", "leaky_relu", "tanh", "sigmoid", "softmax", "dropout", "drop_path",
+                      "identity"})
+# layers that do not count towards a branch's length when looking for skip connections
+TRIVIAL = FOLDABLE | {"crop", "zeropad", "pad_channels", "flatten", "reshape", "permute", "decimate", "resize_to"}
+MERGES = frozenset({"concat", "add", "residual", "mean"})
+UPSAMPLING = frozenset({"upconv", "upsample", "unpool", "resize_to"})
+
+# fill colours by op family (PlotNeuralNet's palette, lightened)
+COLORS = {
+    "conv": "#FFE9A8", "dwconv": "#FFF2C7", "upconv": "#BFDDF5", "projection": "#FFE9A8",
+    "maxpool": "#F6C1BD", "avgpool": "#F6C1BD", "adaptive_avgpool": "#F6C1BD", "gap": "#F6C1BD",
+    "unpool": "#BFDDF5", "upsample": "#BFDDF5", "resize_to": "#BFDDF5",
+    "fc": "#DCC8F0", "softmax": "#DCC8F0",
+    "crop": "#CDEFE6", "zeropad": "#CDEFE6", "pad_channels": "#CDEFE6", "decimate": "#CDEFE6",
+    "flatten": "#E8E8E8", "reshape": "#E8E8E8", "permute": "#E8E8E8",
+    "input": "#C9E7C9", "output": "#C9E7C9", "block": "#DDE6F3",
+}
+DEFAULT_COLOR = "#EEEEEE"
+SKIP_COLOR = "#D9480F"
+SHORTCUT_COLOR = "#1C6DD0"
+REF_COLOR = "#8A8A8A"
+CLUSTER_FILLS = ("#F7F9FC", "#EDF2F9")
+
+
+class GraphvizMissing(ArchError):
+    """Graphviz's ``dot`` program is not on the PATH (SVG, PNG and PDF need it; DOT and TikZ do not)."""
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the diagram model
+
+
+@dataclass
+class Box:
+    id: str  # a layer's name, a block's name, or output:NAME
+    kind: str  # input, layer, merge, block or output
+    layers: list[Layer]  # what it stands for, in order
+    title: str  # the op, short: conv 3x3/2, 64
+    notes: list[str] = field(default_factory=list)  # folded layers (bn · relu) or a block's contents
+    name: str = ""  # the layer or block name shown under the op
+    shape: tuple[int, ...] = ()
+    params: int = 0
+    op: str = ""  # the op that colours it
+    clusters: tuple[str, ...] = ()  # enclosing blocks, outermost first
+
+
+@dataclass
+class Edge:
+    src: str
+    dst: str
+    kind: str  # data, skip, shortcut, ref or output
+    shape: tuple[int, ...]
+    label: bool = False  # show the tensor shape on it
+
+
+@dataclass
+class Diagram:
+    name: str
+    depth: int | None
+    boxes: dict[str, Box]
+    edges: list[Edge]
+    clusters: dict[str, list[str]]  # block name → its boxes (blocks that hold at least two)
+    params: int = 0
+    macs: int = 0
+    hwc: bool = False
+    u_shape: bool = False  # drawn as a U (encoder down, decoder back up)
+    up: set[str] = field(default_factory=set)  # the boxes of the way back up, when u_shape
+
+    def layer_count(self) -> int:
+        return sum(len(b.layers) for b in self.boxes.values())
+
+
+def shape_text(shape: tuple[int, ...], hwc: bool = False) -> str:
+    """``(64, 56, 56)`` → ``64x56x56`` (``56x56x64`` with hwc); a vector → its length."""
+    if hwc and len(shape) == 3:
+        shape = (shape[1], shape[2], shape[0])
+    return "x".join(str(d) for d in shape)
+
+
+def _pair(v: Any) -> tuple[int, int]:
+    if isinstance(v, (tuple, list)):
+        return int(v[0]), int(v[1])
+    return int(v), int(v)
+
+
+def _kernel(v: Any) -> str:
+    h, w = _pair(v)
+    return f"{h}x{w}"
+
+
+def _stride(v: Any) -> str:
+    if v is None:
+        return ""
+    h, w = _pair(v)
+    if (h, w) == (1, 1):
+        return ""
+    return f"/{h}" if h == w else f"/{h}x{w}"
+
+
+def _num(v: Any) -> str:
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def op_title(layer: Layer, ins: list[tuple[int, ...]] | None = None) -> str:
+    """The op in a few characters, as the papers' figures write it: ``conv 3x3/2, 64``, ``maxpool 3x3/2``,
+    ``fc 4096``, ``concat``, ``+``."""
+    op, a = layer.op, layer.args
+    if op == "conv":
+        text = f"conv {_kernel(a['k'])}{_stride(a['s'])}, {a['out']}"
+        if a.get("groups", 1) != 1:
+            text += f", groups {a['groups']}"
+        if _pair(a.get("d", 1)) != (1, 1):
+            text += f", dilation {_kernel(a['d']) if _pair(a['d'])[0] != _pair(a['d'])[1] else _pair(a['d'])[0]}"
+        return text
+    if op == "dwconv":
+        text = f"dwconv {_kernel(a['k'])}{_stride(a['s'])}"
+        return text + (f", x{a['multiplier']}" if a.get("multiplier", 1) != 1 else "")
+    if op == "upconv":
+        return f"upconv {_kernel(a['k'])}{_stride(a['s'] if a.get('s') is not None else a['k'])}, {a['out']}"
+    if op in ("maxpool", "avgpool"):
+        return f"{op} {_kernel(a['k'])}{_stride(a.get('s'))}"
+    if op == "adaptive_avgpool":
+        return f"adaptive avgpool {_kernel(a['size'])}"
+    if op == "gap":
+        return "global avgpool"
+    if op == "fc":
+        return f"fc {a['out']}"
+    if op in ("add", "residual"):
+        return "+"
+    if op == "mean":
+        return "mean"
+    if op == "projection":  # a residual's shortcut with a real 1x1 conv (identities are drawn as edges)
+        if ins and len(ins[0]) == 3 and len(layer.output_shape) == 3:
+            s = -(-ins[0][1] // layer.output_shape[1])
+            return f"conv 1x1{'/' + str(s) if s > 1 else ''}, {layer.output_shape[0]}"
+        return "projection"
+    if op in ("dropout", "drop_path"):
+        return f"{op.replace('_', ' ')} {_num(a['p'])}"
+    if op == "upsample":
+        return f"upsample x{a['scale']}" + (" (bilinear)" if a.get("mode") == "bilinear" else "")
+    if op == "resize_to":
+        return "resize"
+    if op == "zeropad":
+        return f"zeropad {_num(a['p'])}" if not isinstance(a["p"], (list, tuple)) else "zeropad"
+    if op == "decimate":
+        return f"decimate{_stride(a['s'])}"
+    if op == "pad_channels":
+        return f"pad channels to {a['out']}"
+    if op == "reshape":
+        dims = a.get("dims")
+        return "reshape " + "x".join(str(d) for d in dims) if isinstance(dims, (list, tuple)) else "reshape"
+    if op == "leaky_relu":
+        return "leaky relu"
+    return op.replace("_", " ")
+
+
+def _note(layer: Layer) -> str:
+    """A folded layer in one word: bn, relu, dropout 0.5."""
+    if layer.op in ("dropout", "drop_path"):
+        return op_title(layer)
+    return layer.op.replace("_", " ")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# building a diagram
+
+
+class _Graph:
+    """The layers as a graph of data edges (what flows) and reference edges (what lends a size)."""
+
+    def __init__(self, a: Analysis):
+        self.a = a
+        self.by = {x.name: x for x in a.layers}
+        self.order = {x.name: i for i, x in enumerate(a.layers)}
+        # an identity shortcut (a projection with nothing to project) is drawn as an edge, not a box
+        self.elided = {x.name for x in a.layers if x.op == "projection" and x.params == 0}
+        self.data: dict[str, list[str]] = {}
+        self.refs: dict[str, list[str]] = {}
+        for x in a.layers:
+            n_data, n_refs = _split_inputs(x)
+            self.data[x.name] = [self.resolve(i) for i in x.inputs[:n_data]]
+            self.refs[x.name] = [self.resolve(i) for i in x.inputs[n_data:n_data + n_refs]]
+        self.consumers: dict[str, int] = {x.name: 0 for x in a.layers}
+        self.succ: dict[str, list[str]] = {x.name: [] for x in a.layers}
+        for x in a.layers:
+            if x.name in self.elided:
+                continue
+            for u in self.data[x.name]:
+                self.consumers[u] += 1
+            for u in self.data[x.name] + self.refs[x.name]:
+                self.succ[u].append(x.name)
+        self._desc: dict[str, set[str]] = {}
+        self._anc: dict[str, set[str]] = {}
+
+    def resolve(self, name: str) -> str:
+        while name in self.elided:
+            name = self.by[name].inputs[0]
+        return name
+
+    def layers(self):
+        return (x for x in self.a.layers if x.name not in self.elided)
+
+    def preds(self, name: str) -> list[str]:
+        return self.data[name] + self.refs[name]
+
+    def ancestors(self, name: str) -> set[str]:
+        if name not in self._anc:
+            seen, stack = set(), [name]
+            while stack:
+                for u in self.preds(stack.pop()):
+                    if u not in seen:
+                        seen.add(u)
+                        stack.append(u)
+            self._anc[name] = seen
+        return self._anc[name]
+
+    def descendants(self, name: str) -> set[str]:
+        if name not in self._desc:
+            seen, stack = set(), [name]
+            while stack:
+                for v in self.succ[stack.pop()]:
+                    if v not in seen:
+                        seen.add(v)
+                        stack.append(v)
+            self._desc[name] = seen
+        return self._desc[name]
+
+
+def _split_inputs(layer: Layer) -> tuple[int, int]:
+    """How many of a layer's inputs carry data, and how many after them are references (``crop(@x)``'s
+    ``@x`` lends only its size); a residual's projection reads the body's output for its shape only."""
+    cls = REGISTRY.get(layer.op)
+    refs = len(cls.refs) if cls is not None else 0
+    if refs:
+        extra = refs * (2 if cls.ref_source else 1)
+        return len(layer.inputs) - extra, refs
+    if layer.op == "projection":
+        return 1, 0
+    return len(layer.inputs), 0
+
+
+def _edge_kinds(g: _Graph) -> dict[tuple[str, str], str]:
+    """skip/shortcut for the layer-level edges of shortcuts and skip connections; the rest are data.
+
+    Each input of a merge is a branch: the chain of single-consumer layers back to where it forks off.
+    A residual's inputs after the first are its shortcut, and so is the shortest branch of an add when it
+    holds at most one layer and another more (a residual written as an add). Of a concat/add/mean, a
+    branch is a skip connection when it holds nothing but identities, crops and pads while another branch
+    computes (DenseNet, UNet's copy-and-crop); when another path from its fork to the merge passes through
+    a coarser map than both ends and it does not (an encoder-decoder: FCN's ``@pool4 - score_pool4``); and
+    its first edge
+    alone is a long-range edge when it reaches past layers written outside the merge's group (SSD's
+    heads on backbone maps), rather than into a branch of the merge's own body (Inception)."""
+    kinds: dict[tuple[str, str], str] = {}
+    for m in g.layers():
+        ins = g.data[m.name]
+        if len(ins) < 2:
+            continue
+        branches = [_branch(g, u) for u in ins]
+        lengths = [sum(1 for n in nodes if g.by[n].op not in TRIVIAL) for nodes, _ in branches]
+        for i, (nodes, fork) in enumerate(branches):
+            path = [fork, *reversed(nodes), m.name]
+            if m.op == "residual":
+                kind, edges = ("shortcut" if i >= 1 else None), path
+            elif (lengths[i] == 0 and max(lengths) > 0) or _through_coarser(g, fork, nodes, m.name):
+                kind, edges = "skip", path
+            elif m.op == "add" and lengths[i] <= 1 < max(lengths) and lengths[i] == min(lengths):
+                kind, edges = "shortcut", path  # a residual written as an add (WRN's 1x1 convdim)
+            elif _jumps(g, fork, path[1], m.name):
+                kind, edges = "skip", path[:2]
+            else:
+                kind, edges = None, []
+            if kind:
+                for u, v in zip(edges, edges[1:]):
+                    kinds[(u, v)] = kind
+    return kinds
+
+
+def _branch(g: _Graph, u: str) -> tuple[list[str], str]:
+    """The chain of single-input, single-consumer layers that ends in ``u`` (latest first), and the layer
+    it starts from (the fork)."""
+    nodes = []
+    while g.by[u].op != "input" and len(g.data[u]) == 1 and g.consumers[u] == 1:
+        nodes.append(u)
+        u = g.data[u][0]
+    return nodes, u
+
+
+def _through_coarser(g: _Graph, fork: str, nodes: list[str], merge: str) -> bool:
+    """Whether another path from ``fork`` to ``merge`` passes through a map smaller than both of theirs
+    while this branch (``nodes``) does not: it skips across the bottom of an encoder-decoder."""
+    ends = [_area(tuple(g.by[n].output_shape)) for n in (fork, merge)]
+    if None in ends:
+        return False
+    lowest = min(ends)
+
+    def coarser(n: str) -> bool:
+        a = _area(tuple(g.by[n].output_shape))
+        return a is not None and a < lowest
+    if any(coarser(n) for n in nodes):
+        return False
+    return any(coarser(n) for n in g.descendants(fork) & g.ancestors(merge))
+
+
+def _jumps(g: _Graph, fork: str, first: str, merge: str) -> bool:
+    """Whether the edge fork → first reaches past layers, grown from the fork, that were written outside the
+    merge's group (its own, or the group it stands in when it has none: Inception-ResNet's unlabelled
+    concat of labelled branches)."""
+    own = merge + "."
+    scope = own if any(x.startswith(own) for x in g.by) else merge.rpartition(".")[0] + "."
+    if scope == ".":
+        scope = ""
+    lo, hi = g.order[fork], g.order[first]
+    desc = g.descendants(fork)
+    return any(not x.name.startswith(scope) and x.name in desc and x.name not in g.elided
+               for x in g.a.layers[lo + 1:hi])
+
+
+def _prefix(name: str, depth: int | None) -> str:
+    return report.prefix(name, depth)
+
+
+def _outputs(obj: Any, a: Analysis) -> dict[str, str]:
+    """Output name → the layer that gives it: from the Net's graph, or guessed for a bare Analysis (the
+    layers nothing consumes, matched to the outputs in order by shape)."""
+    graph = getattr(obj, "graph", None)
+    if graph is not None and "outputs" in graph.graph:
+        return dict(graph.graph["outputs"])
+    used = {i for x in a.layers for i in x.inputs}
+    sinks = [x for x in a.layers if x.name not in used]
+    out: dict[str, str] = {}
+    for key, shape in a.outputs.items():
+        match = next((x for x in sinks if x.name == key), None) or \
+            next((x for x in sinks if tuple(x.output_shape) == tuple(shape) and x.name not in out.values()), None)
+        if match is not None:
+            out[key] = match.name
+    return out
+
+
+def _analysis(obj: Any) -> Analysis:
+    if isinstance(obj, Analysis):
+        return obj
+    if hasattr(obj, "analyze"):
+        return obj.analyze()
+    raise TypeError(f"expected an archdsl Net or Analysis, got {type(obj).__name__}")
+
+
+def diagram(obj: Any, depth: int | str | None = "auto", fold: bool | None = None, hwc: bool = False,
+            layout: str = "auto") -> Diagram:
+    """The diagram of a Net (or an Analysis) at ``depth``: ``"auto"`` (the deepest naming level that keeps
+    about MAX_BOXES boxes), ``None``/``"all"`` (every layer), or a naming level (1 = top-level blocks).
+
+    ``fold`` draws bn, activations and dropout inside the box of the layer before them; by default it is on
+    for the automatic depth and off otherwise (so ``depth="all"`` gives one box per layer). ``layout`` is
+    ``"auto"`` (a U for encoder-decoders with skips across), ``"u"`` or ``"chain"``."""
+    a = _analysis(obj)
+    outputs = _outputs(obj, a)
+    g = _Graph(a)
+    kinds = _edge_kinds(g)
+    if depth == "auto":
+        depth = auto_depth(a, fold=True if fold is None else fold, _g=g, _outputs=outputs)
+        fold = True if fold is None else fold
+    elif depth == "all":
+        depth = None
+    elif depth is not None and (not isinstance(depth, int) or depth < 1):
+        raise ValueError(f"depth must be 'auto', 'all', None or a number >= 1, not {depth!r}")
+    d = _build(g, kinds, outputs, depth, bool(fold), hwc)
+    if layout not in ("auto", "u", "chain"):
+        raise ValueError(f"layout must be 'auto', 'u' or 'chain', not {layout!r}")
+    if layout != "chain":
+        _u_layout(d, g, force=layout == "u")
+    return d
+
+
+def auto_depth(a: Analysis, fold: bool = True, max_boxes: int = MAX_BOXES, _g: _Graph | None = None,
+               _outputs: dict[str, str] | None = None) -> int | None:
+    """The deepest naming level whose diagram has at most ``max_boxes`` boxes (at least level 1); None
+    (every layer) when the whole network fits."""
+    g = _g or _Graph(a)
+    outputs = _outputs if _outputs is not None else _outputs_guess(a)
+    deepest = max(len(x.name.split(".")) for x in a.layers)
+    if _count(g, outputs, None, fold) <= max_boxes:
+        return None
+    best = 1
+    for depth in range(1, deepest + 1):
+        if _count(g, outputs, depth, fold) <= max_boxes:
+            best = depth
+    return best
+
+
+def _outputs_guess(a: Analysis) -> dict[str, str]:
+    return _outputs(None, a)
+
+
+def _count(g: _Graph, outputs: dict[str, str], depth: int | None, fold: bool) -> int:
+    groups = _groups(g, depth)
+    if not fold:
+        return len(groups)
+    return len(set(_fold_map(g, groups, outputs).values()))
+
+
+def _groups(g: _Graph, depth: int | None) -> dict[str, list[Layer]]:
+    """Box id → its layers: every layer on its own above ``depth``, a block's layers together below."""
+    by_key: dict[str, list[Layer]] = {}
+    for x in g.layers():
+        by_key.setdefault(_prefix(x.name, depth), []).append(x)
+    return {(v[0].name if len(v) == 1 else k): v for k, v in by_key.items()}
+
+
+def _cluster_path(box: str, ids: set[str]) -> tuple[str, ...]:
+    """The blocks a box sits in, outermost first: the prefixes of its name, and the box's own name when it is
+    a merge whose block holds other boxes (a residual's ``+`` named ``layer1.0`` sits in block layer1.0)."""
+    parts = box.split(".")
+    path = [".".join(parts[:i]) for i in range(1, len(parts))]
+    if any(other.startswith(box + ".") for other in ids):
+        path.append(box)
+    return tuple(path)
+
+
+def _fold_map(g: _Graph, groups: dict[str, list[Layer]], outputs: dict[str, str]) -> dict[str, str]:
+    """Box id → the box it is drawn in: a foldable layer joins the box of the layer before it when that
+    layer feeds nothing else, is not an output, and sits in the same block."""
+    ids = set(groups)
+    singles = {k for k, v in groups.items() if len(v) == 1}
+    out_nodes = set(outputs.values())
+    referenced = {r for refs in g.refs.values() for r in refs}  # crop(@x): x's own box keeps x's shape
+    target: dict[str, str] = {}
+    for k, layers in groups.items():
+        target[k] = k
+        if k not in singles:
+            continue
+        x = layers[0]
+        if x.op not in FOLDABLE or len(g.data[x.name]) != 1 or g.refs[x.name]:
+            continue
+        u = g.data[x.name][0]
+        if u not in singles or g.by[u].op == "input" or g.consumers[u] != 1 or u in out_nodes:
+            continue
+        if _cluster_path(u, ids) != _cluster_path(k, ids) or u in referenced:
+            continue
+        target[k] = target[u]
+    return target
+
+
+def _build(g: _Graph, kinds: dict[tuple[str, str], str], outputs: dict[str, str], depth: int | None, fold: bool,
+           hwc: bool) -> Diagram:
+    a = g.a
+    groups = _groups(g, depth)
+    target = _fold_map(g, groups, outputs) if fold else {k: k for k in groups}
+    box_of_layer = {x.name: target[k] for k, v in groups.items() for x in v}
+    rows = {r[0]: r for r in report.rows(a, depth)} if depth is not None else {}
+    ids = set(target.values())
+    boxes: dict[str, Box] = {}
+    for k, layers in groups.items():
+        t = target[k]
+        if t != k:  # folded into an earlier box
+            box = boxes[t]
+            box.layers += layers
+            box.params += sum(x.params for x in layers)
+            box.notes.append(_note(layers[0]))
+            box.shape = tuple(layers[-1].output_shape)
+            continue
+        boxes[k] = _box(g, k, layers, rows, ids)
+    for box in boxes.values():
+        box.clusters = _cluster_path(box.id, ids)
+        if box.kind == "merge" and box.layers[0].args.get("act") == "relu" and "relu" not in box.notes:
+            box.notes.insert(0, "relu")
+
+    edges: dict[tuple[str, str], Edge] = {}
+    for x in g.layers():
+        v = box_of_layer[x.name]
+        for u in g.data[x.name]:
+            bu = box_of_layer[u]
+            if bu == v:
+                continue
+            kind = kinds.get((u, x.name), "data")
+            e = edges.get((bu, v))
+            if e is None:
+                edges[(bu, v)] = Edge(bu, v, kind, tuple(g.by[u].output_shape))
+            elif e.kind != "data" and kind == "data":
+                e.kind = "data"  # a block entered both by its chain and by its shortcut: a plain edge
+    for x in g.layers():
+        v = box_of_layer[x.name]
+        for u in g.refs[x.name]:
+            bu = box_of_layer[u]
+            if bu != v and (bu, v) not in edges:
+                edges[(bu, v)] = Edge(bu, v, "ref", tuple(g.by[u].output_shape))
+    for e in edges.values():
+        dst = boxes[e.dst]
+        e.label = e.kind in ("skip", "shortcut") or (dst.kind == "merge" and dst.op == "concat")
+    out_edges = []
+    for name, node in outputs.items():
+        node = g.resolve(node)
+        box = Box(id=f"output:{name}", kind="output", layers=[], title=name, shape=tuple(g.by[node].output_shape),
+                  op="output")
+        boxes[box.id] = box
+        out_edges.append(Edge(box_of_layer[node], box.id, "output", box.shape))
+
+    clusters: dict[str, list[str]] = {}
+    for box in boxes.values():
+        for c in box.clusters:
+            clusters.setdefault(c, []).append(box.id)
+    clusters = {c: v for c, v in clusters.items() if len(v) >= 2}
+    # a block holding exactly what one block inside it holds adds nothing: keep the inner one
+    redundant = {c for c in clusters for inner in clusters
+                 if inner != c and inner.startswith(c + ".") and set(clusters[inner]) == set(clusters[c])}
+    for c in redundant:
+        del clusters[c]
+    for box in boxes.values():
+        box.clusters = tuple(c for c in box.clusters if c in clusters)
+    return Diagram(a.name, depth, boxes, list(edges.values()) + out_edges, clusters, a.totals.params, a.totals.macs,
+                   hwc)
+
+
+def _box(g: _Graph, k: str, layers: list[Layer], rows: dict[str, tuple[str, ...]], ids: set[str]) -> Box:
+    if len(layers) == 1:
+        x = layers[0]
+        ins = [tuple(g.by[i].output_shape) for i in g.data[x.name]]
+        kind = "input" if x.op == "input" else "merge" if x.op in MERGES else "layer"
+        last = x.name.rsplit(".", 1)[-1]
+        # a layer's own label is worth showing (conv1, downsample), a position (features.3) is not
+        name = "" if last.isdigit() or kind == "merge" else last if "." in x.name or kind != "input" else ""
+        if kind == "input":
+            name = ""
+        return Box(id=x.name, kind=kind, layers=[x], title=op_title(x, ins), name=name,
+                   shape=tuple(x.output_shape), params=x.params, op=x.op)
+    # a rolled-up block: its output is its own node's (a residual's sum, a concat) or else its last layer's
+    last = next((x for x in layers if x.name == k), layers[-1])
+    major = [x for x in layers if x.op not in FOLDABLE]
+    params = sum(x.params for x in layers)
+    if len(major) == 1 and major[0] is layers[0]:
+        # conv + bn + relu as a block (Inception v3's BasicConv2d): draw it as the conv it is
+        x = major[0]
+        ins = [tuple(g.by[i].output_shape) for i in g.data[x.name]]
+        return Box(id=k, kind="block", layers=list(layers), title=op_title(x, ins),
+                   notes=[_note(y) for y in layers[1:]], name=k, shape=tuple(last.output_shape), params=params,
+                   op=x.op)
+    row = rows.get(k)
+    summary = row[report.COLUMNS.index("op")] if row else f"[{len(layers)} layers]"
+    return Box(id=k, kind="block", layers=list(layers), title=k, notes=[summary], name="",
+               shape=tuple(last.output_shape), params=params, op="block")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the U of encoder-decoders
+
+
+def _area(shape: tuple[int, ...]) -> int | None:
+    return shape[1] * shape[2] if len(shape) == 3 else None
+
+
+def _u_layout(d: Diagram, g: _Graph, force: bool = False) -> None:
+    """Mark the way back up of an encoder-decoder: every box downstream of the first upsampling box, when
+    skip connections cross from the way down into it. Those boxes are then ranked upwards."""
+    order = list(d.boxes)
+    ups = [b for b in order if d.boxes[b].kind != "output" and _upsamples(d.boxes[b], g)]
+    if not ups:
+        return
+    succ: dict[str, list[str]] = {}
+    for e in d.edges:
+        if e.kind != "output":
+            succ.setdefault(e.src, []).append(e.dst)
+    up: set[str] = set()
+    stack = [ups[0]]
+    while stack:
+        b = stack.pop()
+        if b in up:
+            continue
+        up.add(b)
+        stack.extend(succ.get(b, []))
+    crossing = [e for e in d.edges if e.kind in ("skip", "ref") and e.src not in up and e.dst in up
+                and d.boxes[e.src].kind != "input"]
+    skips = [e for e in crossing if e.kind == "skip"]
+    if not skips and not force:
+        return
+    d.u_shape = True
+    d.up = up
+
+
+def _upsamples(box: Box, g: _Graph) -> bool:
+    for x in box.layers:
+        if x.op in UPSAMPLING:
+            ins = g.data[x.name]
+            a_in, a_out = _area(tuple(g.by[ins[0]].output_shape)) if ins else None, _area(tuple(x.output_shape))
+            if a_in and a_out and a_out > a_in:
+                return True
+    return False
+
+
+# ---------------------------------------------------------------------------------------------------------
+# DOT
+
+
+def _esc(text: str) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _q(text: str) -> str:
+    return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _label(box: Box, hwc: bool) -> str:
+    """An HTML-like label: the op in bold, folded layers small, the name grey, the output shape."""
+    parts = [f"<b>{_esc(box.title)}</b>"]
+    if box.notes:
+        parts.append(f'<font point-size="8">{_esc(" · ".join(box.notes))}</font>')
+    if box.kind == "block" and box.name:
+        parts.append(f'<font point-size="8" color="#555555">{_esc(box.name)}</font>')
+    elif box.name:
+        parts.append(f'<font point-size="8" color="#555555"><i>{_esc(box.name)}</i></font>')
+    if box.kind == "block":
+        parts.append(f'<font point-size="8">{box.params:,} params</font>')
+    if box.shape:
+        parts.append(f'<font point-size="9">{_esc(shape_text(box.shape, hwc))}</font>')
+    return "<" + "<br/>".join(parts) + ">"
+
+
+def _attrs(**kw: Any) -> str:
+    out = []
+    for k, v in kw.items():
+        if v is None:
+            continue
+        if isinstance(v, str) and v.startswith("<") and v.endswith(">"):
+            out.append(f"{k}={v}")
+        else:
+            out.append(f"{k}={_q(v)}")
+    return "[" + " ".join(out) + "]"
+
+
+def _node_line(box: Box, hwc: bool) -> str:
+    cls = {"layer": f"layer {box.op}", "merge": f"layer merge {box.op}", "input": "layer input", "output": "output",
+           "block": "block" if box.op == "block" else f"block {box.op}"}[box.kind]
+    attrs: dict[str, Any] = dict(id=f"node:{box.id}", **{"class": cls}, label=_label(box, hwc),
+                                 fillcolor=COLORS.get(box.op, DEFAULT_COLOR))
+    if box.kind == "merge":
+        attrs.update(shape="ellipse", fillcolor="#FFFFFF", margin="0.02,0.02")
+    elif box.kind == "block":  # box3d: several layers in one box (coloured as its op when it is one op + bn/relu)
+        attrs.update(shape="box3d", style="filled", fillcolor=COLORS.get(box.op, COLORS["block"]))
+    elif box.kind == "output":
+        attrs.update(style="rounded,filled,bold", label=f"<<b>{_esc(box.title)}</b><br/>"
+                     f'<font point-size="9">{_esc(shape_text(box.shape, hwc))}</font>>')
+    layers = ", ".join(x.name for x in box.layers) if box.kind != "output" else f"output {box.title}"
+    attrs["tooltip"] = layers if len(layers) < 400 else layers[:400] + " ..."
+    return f"{_q(box.id)} {_attrs(**attrs)};"
+
+
+def to_dot(d: Diagram, rankdir: str = "TB") -> str:
+    """The diagram as DOT text: nodes with ids ``node:NAME`` and classes (``layer conv``, ``layer merge
+    residual``, ``block``, ``output``), clusters with ids ``cluster:NAME``, edges with ids ``edge:SRC:DST``
+    and classes ``data``, ``skip``, ``shortcut``, ``ref``, ``output`` (Graphviz copies ids and classes into
+    the SVG)."""
+    if rankdir not in ("TB", "LR", "BT", "RL"):
+        raise ValueError(f"rankdir must be TB or LR, not {rankdir!r}")
+    title = f"{d.name}: {d.params:,} params, {d.macs:,} MACs"
+    if d.depth is not None:
+        title += f" (blocks rolled up at depth {d.depth})"
+    lines = [f"digraph {_q(d.name)} {{",
+             f"  graph {_attrs(rankdir=rankdir, label=title, labelloc='t', fontname='Helvetica', fontsize='14', nodesep='0.25', ranksep='0.3', newrank='true', id='graph:' + d.name)};",
+             "  node [shape=box style=\"rounded,filled\" fontname=\"Helvetica\" fontsize=10 margin=\"0.1,0.04\" "
+             "color=\"#555555\" penwidth=0.8];",
+             "  edge [fontname=\"Helvetica\" fontsize=8 color=\"#555555\" arrowsize=0.6 penwidth=0.9];"]
+    # the boxes, nested in their clusters
+    tree: dict[str | None, list[str]] = {}
+    for c in d.clusters:
+        parent = max((p for p in d.clusters if c.startswith(p + ".")), key=len, default=None)
+        tree.setdefault(parent, []).append(c)
+    direct: dict[str | None, list[Box]] = {}
+    for box in d.boxes.values():
+        direct.setdefault(box.clusters[-1] if box.clusters else None, []).append(box)
+
+    def emit(c: str | None, indent: str, level: int) -> None:
+        if c is not None:
+            lines.append(f"{indent}subgraph {_q('cluster_' + c)} {{")
+            lines.append(f"{indent}  graph {_attrs(id='cluster:' + c, **{'class': 'block'}, label=c, style='rounded,filled', fillcolor=CLUSTER_FILLS[level % 2], color='#8FA3BF', fontname='Helvetica', fontsize='10', labeljust='l', margin='8')};")
+            indent += "  "
+        for box in direct.get(c, []):
+            lines.append(f"{indent}{_node_line(box, d.hwc)}")
+        for child in tree.get(c, []):
+            emit(child, indent, level + 1)
+        if c is not None:
+            lines.append(indent[:-2] + "}")
+
+    emit(None, "  ", -1)
+    for e in d.edges:
+        lines.append("  " + _edge_line(d, e))
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _edge_line(d: Diagram, e: Edge) -> str:
+    attrs: dict[str, Any] = {"id": f"edge:{e.src}:{e.dst}", "class": e.kind}
+    if e.label:
+        attrs["label"] = " " + shape_text(e.shape, d.hwc)
+    if e.kind == "skip":
+        attrs.update(style="dashed", color=SKIP_COLOR, fontcolor=SKIP_COLOR, penwidth="1.3")
+    elif e.kind == "shortcut":
+        attrs.update(style="dashed", color=SHORTCUT_COLOR, fontcolor=SHORTCUT_COLOR, penwidth="1.3")
+    elif e.kind == "ref":
+        attrs.update(style="dotted", color=REF_COLOR, arrowhead="empty", constraint="false", label=" size")
+    src, dst = e.src, e.dst
+    if d.u_shape:
+        up_src, up_dst = src in d.up, dst in d.up
+        if up_src and up_dst or (up_dst and not up_src and e.kind == "data"):
+            # the way back up: ranked upwards (the edge is laid out reversed and drawn pointing back)
+            src, dst = dst, src
+            attrs["dir"] = "back"
+        elif up_dst and not up_src and e.kind in ("skip", "ref"):
+            # across the U: the same rank on both sides
+            attrs.update(constraint="false" if e.kind == "ref" else "true", minlen="0", weight="4")
+        elif e.kind == "output" and up_src:
+            src, dst = dst, src
+            attrs["dir"] = "back"
+    return f"{_q(src)} -> {_q(dst)} {_attrs(**attrs)};"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# running dot
+
+
+def dot_program() -> str | None:
+    return shutil.which("dot")
+
+
+def run_dot(dot_text: str, fmt: str) -> bytes:
+    """``dot -T<fmt>`` on the text; GraphvizMissing when dot is not installed."""
+    exe = dot_program()
+    if exe is None:
+        raise GraphvizMissing("Graphviz's `dot` program is not installed (SVG, PNG and PDF need it)", None,
+                              INSTALL_HINT)
+    proc = subprocess.run([exe, f"-T{fmt}"], input=dot_text.encode(), capture_output=True, timeout=600)
+    if proc.returncode != 0:
+        raise ArchError(f"dot -T{fmt} failed: {proc.stderr.decode(errors='replace').strip()}", None)
+    return proc.stdout
+
+
+def svg(obj: Any, depth: int | str | None = "auto", rankdir: str = "TB", hwc: bool = False,
+        fold: bool | None = None) -> str:
+    """The diagram as SVG text (for notebooks: ``Net._repr_svg_``). Raises GraphvizMissing without dot."""
+    d = diagram(obj, depth=depth, fold=fold, hwc=hwc)
+    return run_dot(to_dot(d, rankdir), "svg").decode()
+
+
+def repr_svg(obj: Any) -> str | None:
+    """``_repr_svg_``: the SVG, or None (the notebook then shows the next representation) without dot."""
+    if dot_program() is None:
+        return None
+    return svg(obj)
+
+
+def html_table(a: Any, depth: int | str | None = "auto") -> str:
+    """``_repr_html_``: the report's rows (at the report's automatic depth) as a plain HTML table."""
+    a = _analysis(a)
+    if depth == "auto":
+        depth = report.auto_depth(a)
+    elif depth == "all":
+        depth = None
+    numeric = {"params", "MACs", "activations"}
+    head = "".join(f"<th style=\"text-align:{'right' if c in numeric else 'left'}\">{_esc(c)}</th>"
+                   for c in report.COLUMNS)
+    body = []
+    for row in report.rows(a, depth):
+        cells = "".join(f"<td style=\"text-align:{'right' if c in numeric else 'left'}\">{_esc(v)}</td>"
+                        for c, v in zip(report.COLUMNS, row))
+        body.append(f"<tr>{cells}</tr>")
+    caption = _esc(a.name) + ("" if depth is None else f" (blocks rolled up at depth {depth})")
+    foot = "".join(f"<li>{_esc(line)}</li>" for line in report.summary_lines(a))
+    return (f'<table class="archdsl-report"><caption>{caption}</caption><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(body)}</tbody></table><ul>{foot}</ul>")
+
+
+def render(obj: Any, path: str | Path, depth: int | str | None = "auto", rankdir: str = "TB", hwc: bool = False,
+           fold: bool | None = None, layout: str = "auto") -> Diagram:
+    """Write the diagram of a Net (or Analysis) to ``path`` and return it; the format is the suffix: .svg, .png,
+    .pdf (these run Graphviz's dot), .dot or .tex (TikZ). See :func:`diagram` for the other arguments.
+
+    Without Graphviz, an .svg/.png/.pdf request still writes the .dot file beside it and then raises
+    GraphvizMissing (its hint says how to install Graphviz)."""
+    path = Path(path)
+    fmt = path.suffix.lower().lstrip(".")
+    if fmt not in FORMATS:
+        raise ArchError(f"cannot render to '{path.suffix or path.name}'", None,
+                        "name the output .svg, .png, .pdf, .dot or .tex")
+    d = diagram(obj, depth=depth, fold=fold, hwc=hwc, layout=layout)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "tex":
+        from .tikz import to_tikz
+        path.write_text(to_tikz(d))
+        return d
+    text = to_dot(d, rankdir)
+    if fmt == "dot":
+        path.write_text(text)
+        return d
+    if dot_program() is None:
+        fallback = path.with_suffix(".dot")
+        fallback.write_text(text)
+        raise GraphvizMissing(f"Graphviz's `dot` program is not installed, so {path} was not written; "
+                              f"wrote {fallback} instead", None, INSTALL_HINT)
+    path.write_bytes(run_dot(text, fmt))
+    return d
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the command
+
+
+def _spec_arguments(s: argparse.ArgumentParser) -> None:
+    """The options every spec command takes (as ``archdsl.cli``'s spec_command gives them)."""
+    s.add_argument("spec", help="a .arch file, a library name (vgg16) or inline text ('[CONV-POOL]x2-FC')")
+    s.add_argument("--input", help="input shape CxHxW, e.g. 3x224x224 (overrides the spec's)")
+    s.add_argument("--classes", type=int, help="sets the variable `classes`")
+    s.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a spec variable")
+    s.add_argument("--network", help="which network of the file (default: its main one)")
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    """Add ``archdsl render`` to an argparse subparsers object."""
+    r = sub.add_parser("render", help="draw the network: SVG, PNG or PDF (with Graphviz), DOT, or TikZ (.tex)",
+                       description="Draw the network as a diagram. The format is the output's suffix: .svg, .png, "
+                       ".pdf (these need Graphviz's dot program), .dot (Graphviz source) or .tex (a TikZ "
+                       "picture in the PlotNeuralNet style, for pdflatex).")
+    _spec_arguments(r)
+    r.add_argument("-o", "--output", help="the file to write: .svg, .png, .pdf, .dot or .tex (default: NAME.svg)")
+    r.add_argument("--depth", default="auto", help="roll blocks up to this naming level: a number (1 = top-level "
+                   "blocks, 2 = layer1.0, ...), 'all' for one box per layer, or 'auto' (default: the deepest level "
+                   f"that fits in about {MAX_BOXES} boxes, with bn and activations folded into their layer)")
+    r.add_argument("--rankdir", choices=("TB", "LR"), default="TB", help="top to bottom (default) or left to right")
+    r.add_argument("--hwc", action="store_true", help="write shapes HxWxC (as the papers' figures do), not CxHxW")
+    fold = r.add_mutually_exclusive_group()
+    fold.add_argument("--fold", dest="fold", action="store_true", default=None,
+                      help="draw bn, activations and dropout inside the box of the layer before them "
+                      "(the default with --depth auto)")
+    fold.add_argument("--no-fold", dest="fold", action="store_false", help="one box per layer, bn and relu too")
+    r.add_argument("--layout", choices=("auto", "u", "chain"), default="auto",
+                   help="'u' draws an encoder-decoder as a U, the decoder climbing back up beside the encoder "
+                   "(auto: when skip connections cross from one to the other); 'chain' never does")
+    r.set_defaults(func=cmd_render)
+    return r
+
+
+def _depth_arg(text: str) -> int | str | None:
+    if text in ("auto", "all"):
+        return text
+    if not text.isdigit() or int(text) < 1:
+        raise SystemExit(f"archdsl: --depth takes a number >= 1, 'all' or 'auto', got {text!r}")
+    return int(text)
+
+
+def cmd_render(args) -> int:
+    import sys
+
+    from .cli import _load
+    depth = _depth_arg(args.depth)
+    net = _load(args)
+    out = Path(args.output or f"{net.name}.svg")
+    if out.suffix.lower().lstrip(".") not in FORMATS:
+        raise SystemExit(f"archdsl: render writes .svg, .png, .pdf, .dot or .tex, not {out.name!r}")
+    try:
+        d = render(net, out, depth=depth, rankdir=args.rankdir, hwc=args.hwc, fold=args.fold, layout=args.layout)
+    except GraphvizMissing as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 3
+    shown = "every layer" if d.depth is None else f"blocks rolled up at depth {d.depth}"
+    boxes = sum(1 for b in d.boxes.values() if b.kind != "output")
+    print(f"wrote {out} ({boxes} boxes for {d.layer_count()} layers, {shown})")
+    return 0
