@@ -66,6 +66,11 @@ class Analysis(BaseModel):
                 return layer
         raise KeyError(name)
 
+    def _repr_html_(self) -> str:
+        """Jupyter shows an analysis as the report's table."""
+        from .render import html_table
+        return html_table(self)
+
     def state_dict_shapes(self) -> dict[str, tuple[int, ...]]:
         """The ``state_dict`` the compiled module will have: key → shape, in torch's order (module by
         module in the order they were attached: a module's parameters, its buffers, then its children).

@@ -218,6 +218,8 @@ def parser() -> argparse.ArgumentParser:
     cv.add_argument("--weights", help="a state_dict (.pth) of the original network to convert")
     cv.add_argument("--save-weights", help="where to write the converted state_dict (default: WEIGHTS.fully_conv.pth)")
     cv.set_defaults(func=cmd_convert)
+    from . import render
+    render.add_parser(sub)
     lst = sub.add_parser("list", help="the spec library: every network with its input, params and MACs")
     lst.add_argument("--format", choices=("table", "markdown"), default="table")
     lst.set_defaults(func=cmd_list)

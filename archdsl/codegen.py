@@ -4,7 +4,7 @@ from __future__ import annotations
 import inspect
 import textwrap
 
-import networkx as nx
+from .graph import Graph
 import torch
 
 from .analysis import Analysis
@@ -45,7 +45,7 @@ def custom_classes(specs) -> list[str]:
     return found
 
 
-def to_source(g: nx.DiGraph, analysis: Analysis) -> str:
+def to_source(g: Graph, analysis: Analysis) -> str:
     with torch.device("meta"):  # the modules are only printed: allocate nothing
         em = emit(g, analysis)
     code = em.graph.python_code(root_module="self")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import operator
 import re
 
-import networkx as nx
+from .graph import Graph
 import torch
 from torch import fx, nn
 
@@ -57,14 +57,14 @@ def attach_parameter(root: nn.Module, path: str, shape: tuple, fill: float) -> N
 class Emitter:
     """What an op's ``emit`` may do: add modules, call functions and methods, index."""
 
-    def __init__(self, g: nx.DiGraph | None = None):
+    def __init__(self, g: Graph | None = None):
         self.root = nn.Module()
         self.graph = fx.Graph()
         self.modules: list[tuple[str, ModuleSpec]] = []
         self.made: list[tuple] = []  # ("module", path, spec) / ("parameter", path, shape, fill), in order
         self.current = ""
         self.inputs: list[str] = []  # the current node's input names
-        self._nx = g
+        self._graph = g
         self._kept: dict[tuple[str, str], object] = {}
 
     def keep(self, node: str, key: str, value) -> None:
@@ -75,7 +75,7 @@ class Emitter:
         return self._kept.get((node, key))
 
     def op_of(self, node: str):
-        return self._nx.nodes[node]["op"]
+        return self._graph.nodes[node]["op"]
 
     def placeholder(self):
         return self.graph.placeholder("x")
@@ -112,7 +112,7 @@ def class_name(name: str) -> str:
     return out if out[0].isalpha() else "Net" + out
 
 
-def emit(g: nx.DiGraph, analysis: Analysis) -> Emitter:
+def emit(g: Graph, analysis: Analysis) -> Emitter:
     em = Emitter(g)
     shapes = {layer.name: layer.output_shape for layer in analysis.layers}
     env = {}
@@ -129,7 +129,7 @@ def emit(g: nx.DiGraph, analysis: Analysis) -> Emitter:
     return em
 
 
-def compile_graph(g: nx.DiGraph, analysis: Analysis, device="cpu", dtype=None) -> fx.GraphModule:
+def compile_graph(g: Graph, analysis: Analysis, device="cpu", dtype=None) -> fx.GraphModule:
     with torch.device(device):
         em = emit(g, analysis)
         gm = fx.GraphModule(em.root, em.graph, class_name=class_name(analysis.name))

@@ -3,14 +3,14 @@
 Expands repeats, instantiates blocks, evaluates variables, inlines imported
 networks, resolves label references, and names every node by its place in
 the spec (``features.0``, ``layer1.0.conv1``, ``inception3a.branch2.1``).
-The result is a networkx ``DiGraph`` whose nodes carry the op (with resolved
+The result is a :class:`~archdsl.graph.Graph` whose nodes carry the op (with resolved
 parameters), the ordered input list, and the source span.
 """
 from __future__ import annotations
 
 from typing import Any, Callable
 
-import networkx as nx
+from .graph import Graph, ancestors
 
 from . import ast
 from .args import bind_params, kwarg_hint, kwarg_name, shorthand_hint, takes_word
@@ -25,7 +25,7 @@ INPUT = "input"
 
 
 class Elaborator:
-    def __init__(self, graph: nx.DiGraph):
+    def __init__(self, graph: Graph):
         self.g = graph
         self.labels: dict[str, str] = {}  # label path → node it stands for
         self.depth = 0
@@ -461,7 +461,7 @@ class Elaborator:
             self.depth -= 1
         if upto is not None:
             out = self.resolve(upto, sub)
-            keep = nx.ancestors(self.g, out) | {out}
+            keep = ancestors(self.g, out) | {out}
             drop = [n for n in self.g if n not in before and n not in keep]
             self.g.remove_nodes_from(drop)
             self.labels = {k: v for k, v in self.labels.items() if v in self.g}
@@ -558,10 +558,10 @@ def resolve_bare_fc(el: Elaborator, outs: list[str], env: Env) -> None:
 
 
 # ------------------------------------------------------------------ the stage
-def elaborate(ctx: FileCtx, network: str | None = None, input_shape: tuple[int, ...] | None = None) -> nx.DiGraph:
+def elaborate(ctx: FileCtx, network: str | None = None, input_shape: tuple[int, ...] | None = None) -> Graph:
     """Build the graph of one network of a loaded file."""
     net = main_network(ctx, None, network)
-    g = nx.DiGraph(name=net.name, file=ctx.spec.path)
+    g = Graph(name=net.name, file=ctx.spec.path)
     el = Elaborator(g)
 
     def on_input(stmt: ast.InputStmt | None, env: Env) -> str:
@@ -606,7 +606,7 @@ def _outputs(el: Elaborator, last: str) -> dict[str, str]:
     return outputs
 
 
-def _check_sinks(g: nx.DiGraph, outputs: dict[str, str]) -> None:
+def _check_sinks(g: Graph, outputs: dict[str, str]) -> None:
     used = set(outputs.values())
     for node in g:
         if g.out_degree(node) == 0 and node not in used:
@@ -614,7 +614,7 @@ def _check_sinks(g: nx.DiGraph, outputs: dict[str, str]) -> None:
                             _sink_hint(g, node, outputs))
 
 
-def _sink_hint(g: nx.DiGraph, node: str, outputs: dict[str, str]) -> str:
+def _sink_hint(g: Graph, node: str, outputs: dict[str, str]) -> str:
     """`scores: gap - fc-10` with `output scores`: the label names the gap, so the fc leads nowhere."""
     span = g.nodes[node]["span"]
     back = node

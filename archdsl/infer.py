@@ -5,7 +5,7 @@ for its output shape, parameter and buffer shapes, MACs and receptive field.
 """
 from __future__ import annotations
 
-import networkx as nx
+from .graph import Graph
 
 from .analysis import Analysis, Layer, ReceptiveField, count, total
 from .errors import ArchError, ShapeError
@@ -14,7 +14,7 @@ from .ops.base import numel
 from .ops.merge import BranchMismatch
 
 
-def infer(g: nx.DiGraph) -> Analysis:
+def infer(g: Graph) -> Analysis:
     shapes: dict[str, tuple[int, ...]] = {}
     fields: dict[str, RF] = {}
     layers = []
@@ -50,7 +50,7 @@ def infer(g: nx.DiGraph) -> Analysis:
                     totals=total(layers, list(g.graph["outputs"].values())), layers=layers)
 
 
-def _producer(g: nx.DiGraph, node: str) -> str:
+def _producer(g: Graph, node: str) -> str:
     """``inception3a.branch2.1 (conv, line 7)``: a node named with the op and line that made it."""
     data = g.nodes[node]
     return f"{node} ({data['op'].name}, line {data['span'].line})"

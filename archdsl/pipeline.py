@@ -6,7 +6,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import networkx as nx
+from .graph import Graph
 
 from . import library
 from .analysis import Analysis
@@ -49,7 +49,7 @@ def source_of(spec: str) -> tuple[str, str, str | None]:
 class Net:
     """A loaded spec: its graph now, its analysis and torch module on demand."""
 
-    def __init__(self, graph: nx.DiGraph):
+    def __init__(self, graph: Graph):
         self.graph = graph
 
     @property
@@ -94,6 +94,16 @@ class Net:
         if original is None:
             raise ArchError("convert_weights belongs to a network made by fully_convolutional()", None)
         return convert_state_dict(state_dict, original.graph, original.analyze())
+
+    def _repr_svg_(self):
+        """Jupyter shows a loaded network as its diagram (None where graphviz's dot is missing)."""
+        from .render import repr_svg
+        return repr_svg(self)
+
+    def _repr_html_(self) -> str:
+        """...and, where it cannot draw, as the report's table."""
+        from .render import html_table
+        return html_table(self.analyze())
 
     def source(self) -> str:
         """Standalone PyTorch source for this network (imports torch only)."""

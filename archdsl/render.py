@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import html
-import os
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -405,6 +404,8 @@ def diagram(obj: Any, depth: int | str | None = "auto", fold: bool | None = None
         depth = None
     elif depth is not None and (not isinstance(depth, int) or depth < 1):
         raise ValueError(f"depth must be 'auto', 'all', None or a number >= 1, not {depth!r}")
+    if depth is not None and depth >= max(len(x.name.split(".")) for x in a.layers):
+        depth = None  # as deep as the names go: every layer
     d = _build(g, kinds, outputs, depth, bool(fold), hwc)
     if layout not in ("auto", "u", "chain"):
         raise ValueError(f"layout must be 'auto', 'u' or 'chain', not {layout!r}")
@@ -448,12 +449,21 @@ def _groups(g: _Graph, depth: int | None) -> dict[str, list[Layer]]:
     return {(v[0].name if len(v) == 1 else k): v for k, v in by_key.items()}
 
 
-def _cluster_path(box: str, ids: set[str]) -> tuple[str, ...]:
+def _parents(ids) -> set[str]:
+    """Every proper prefix of the names: the blocks that hold something."""
+    out = set()
+    for name in ids:
+        parts = name.split(".")
+        out.update(".".join(parts[:i]) for i in range(1, len(parts)))
+    return out
+
+
+def _cluster_path(box: str, parents: set[str]) -> tuple[str, ...]:
     """The blocks a box sits in, outermost first: the prefixes of its name, and the box's own name when it is
     a merge whose block holds other boxes (a residual's ``+`` named ``layer1.0`` sits in block layer1.0)."""
     parts = box.split(".")
     path = [".".join(parts[:i]) for i in range(1, len(parts))]
-    if any(other.startswith(box + ".") for other in ids):
+    if box in parents:
         path.append(box)
     return tuple(path)
 
@@ -461,7 +471,7 @@ def _cluster_path(box: str, ids: set[str]) -> tuple[str, ...]:
 def _fold_map(g: _Graph, groups: dict[str, list[Layer]], outputs: dict[str, str]) -> dict[str, str]:
     """Box id → the box it is drawn in: a foldable layer joins the box of the layer before it when that
     layer feeds nothing else, is not an output, and sits in the same block."""
-    ids = set(groups)
+    parents = _parents(groups)
     singles = {k for k, v in groups.items() if len(v) == 1}
     out_nodes = set(outputs.values())
     referenced = {r for refs in g.refs.values() for r in refs}  # crop(@x): x's own box keeps x's shape
@@ -476,7 +486,7 @@ def _fold_map(g: _Graph, groups: dict[str, list[Layer]], outputs: dict[str, str]
         u = g.data[x.name][0]
         if u not in singles or g.by[u].op == "input" or g.consumers[u] != 1 or u in out_nodes:
             continue
-        if _cluster_path(u, ids) != _cluster_path(k, ids) or u in referenced:
+        if _cluster_path(u, parents) != _cluster_path(k, parents) or u in referenced:
             continue
         target[k] = target[u]
     return target
@@ -489,7 +499,6 @@ def _build(g: _Graph, kinds: dict[tuple[str, str], str], outputs: dict[str, str]
     target = _fold_map(g, groups, outputs) if fold else {k: k for k in groups}
     box_of_layer = {x.name: target[k] for k, v in groups.items() for x in v}
     rows = {r[0]: r for r in report.rows(a, depth)} if depth is not None else {}
-    ids = set(target.values())
     boxes: dict[str, Box] = {}
     for k, layers in groups.items():
         t = target[k]
@@ -500,9 +509,10 @@ def _build(g: _Graph, kinds: dict[tuple[str, str], str], outputs: dict[str, str]
             box.notes.append(_note(layers[0]))
             box.shape = tuple(layers[-1].output_shape)
             continue
-        boxes[k] = _box(g, k, layers, rows, ids)
+        boxes[k] = _box(g, k, layers, rows)
+    parents = _parents(boxes)
     for box in boxes.values():
-        box.clusters = _cluster_path(box.id, ids)
+        box.clusters = _cluster_path(box.id, parents)
         if box.kind == "merge" and box.layers[0].args.get("act") == "relu" and "relu" not in box.notes:
             box.notes.insert(0, "relu")
 
@@ -548,20 +558,25 @@ def _build(g: _Graph, kinds: dict[tuple[str, str], str], outputs: dict[str, str]
         del clusters[c]
     for box in boxes.values():
         box.clusters = tuple(c for c in box.clusters if c in clusters)
+        if box.kind == "block" and box.clusters:  # inside its frame, a block is named by its own part
+            own = box.id[len(box.clusters[-1]) + 1:]
+            if not own.rpartition(".")[2].isdigit():
+                if box.op == "block":
+                    box.title = own
+                else:
+                    box.name = own
     return Diagram(a.name, depth, boxes, list(edges.values()) + out_edges, clusters, a.totals.params, a.totals.macs,
                    hwc)
 
 
-def _box(g: _Graph, k: str, layers: list[Layer], rows: dict[str, tuple[str, ...]], ids: set[str]) -> Box:
+def _box(g: _Graph, k: str, layers: list[Layer], rows: dict[str, tuple[str, ...]]) -> Box:
     if len(layers) == 1:
         x = layers[0]
         ins = [tuple(g.by[i].output_shape) for i in g.data[x.name]]
         kind = "input" if x.op == "input" else "merge" if x.op in MERGES else "layer"
         last = x.name.rsplit(".", 1)[-1]
         # a layer's own label is worth showing (conv1, downsample), a position (features.3) is not
-        name = "" if last.isdigit() or kind == "merge" else last if "." in x.name or kind != "input" else ""
-        if kind == "input":
-            name = ""
+        name = "" if last.isdigit() or kind in ("merge", "input") else last
         return Box(id=x.name, kind=kind, layers=[x], title=op_title(x, ins), name=name,
                    shape=tuple(x.output_shape), params=x.params, op=x.op)
     # a rolled-up block: its output is its own node's (a residual's sum, a concat) or else its last layer's
@@ -608,10 +623,8 @@ def _u_layout(d: Diagram, g: _Graph, force: bool = False) -> None:
             continue
         up.add(b)
         stack.extend(succ.get(b, []))
-    crossing = [e for e in d.edges if e.kind in ("skip", "ref") and e.src not in up and e.dst in up
-                and d.boxes[e.src].kind != "input"]
-    skips = [e for e in crossing if e.kind == "skip"]
-    if not skips and not force:
+    crossing = [e for e in d.edges if e.kind == "skip" and e.src not in up and e.dst in up]
+    if not crossing and not force:
         return
     d.u_shape = True
     d.up = up
@@ -694,8 +707,10 @@ def to_dot(d: Diagram, rankdir: str = "TB") -> str:
     title = f"{d.name}: {d.params:,} params, {d.macs:,} MACs"
     if d.depth is not None:
         title += f" (blocks rolled up at depth {d.depth})"
+    graph = _attrs(rankdir=rankdir, label=title, labelloc="t", fontname="Helvetica", fontsize="14", nodesep="0.25",
+                   ranksep="0.3", newrank="true", id="graph:" + d.name)
     lines = [f"digraph {_q(d.name)} {{",
-             f"  graph {_attrs(rankdir=rankdir, label=title, labelloc='t', fontname='Helvetica', fontsize='14', nodesep='0.25', ranksep='0.3', newrank='true', id='graph:' + d.name)};",
+             f"  graph {graph};",
              "  node [shape=box style=\"rounded,filled\" fontname=\"Helvetica\" fontsize=10 margin=\"0.1,0.04\" "
              "color=\"#555555\" penwidth=0.8];",
              "  edge [fontname=\"Helvetica\" fontsize=8 color=\"#555555\" arrowsize=0.6 penwidth=0.9];"]
@@ -711,7 +726,10 @@ def to_dot(d: Diagram, rankdir: str = "TB") -> str:
     def emit(c: str | None, indent: str, level: int) -> None:
         if c is not None:
             lines.append(f"{indent}subgraph {_q('cluster_' + c)} {{")
-            lines.append(f"{indent}  graph {_attrs(id='cluster:' + c, **{'class': 'block'}, label=c, style='rounded,filled', fillcolor=CLUSTER_FILLS[level % 2], color='#8FA3BF', fontname='Helvetica', fontsize='10', labeljust='l', margin='8')};")
+            attrs = _attrs(id="cluster:" + c, **{"class": "block"}, label=c, style="rounded,filled",
+                           fillcolor=CLUSTER_FILLS[level % 2], color="#8FA3BF", fontname="Helvetica", fontsize="10",
+                           labeljust="l", margin="8")
+            lines.append(f"{indent}  graph {attrs};")
             indent += "  "
         for box in direct.get(c, []):
             lines.append(f"{indent}{_node_line(box, d.hwc)}")
@@ -774,9 +792,9 @@ def run_dot(dot_text: str, fmt: str) -> bytes:
 
 
 def svg(obj: Any, depth: int | str | None = "auto", rankdir: str = "TB", hwc: bool = False,
-        fold: bool | None = None) -> str:
+        fold: bool | None = None, layout: str = "auto") -> str:
     """The diagram as SVG text (for notebooks: ``Net._repr_svg_``). Raises GraphvizMissing without dot."""
-    d = diagram(obj, depth=depth, fold=fold, hwc=hwc)
+    d = diagram(obj, depth=depth, fold=fold, hwc=hwc, layout=layout)
     return run_dot(to_dot(d, rankdir), "svg").decode()
 
 
@@ -877,23 +895,24 @@ def add_parser(sub) -> argparse.ArgumentParser:
     return r
 
 
-def _depth_arg(text: str) -> int | str | None:
-    if text in ("auto", "all"):
-        return text
-    if not text.isdigit() or int(text) < 1:
-        raise SystemExit(f"archdsl: --depth takes a number >= 1, 'all' or 'auto', got {text!r}")
-    return int(text)
-
-
 def cmd_render(args) -> int:
+    """``archdsl render``: 0 written, 1 the spec is wrong (raised as ArchError), 2 a usage error, 3 Graphviz's
+    dot is missing for SVG/PNG/PDF (the .dot file is written instead)."""
     import sys
 
     from .cli import _load
-    depth = _depth_arg(args.depth)
+    depth = args.depth
+    if depth not in ("auto", "all"):
+        if not depth.isdigit() or int(depth) < 1:
+            print(f"archdsl render: --depth takes a number >= 1, 'all' or 'auto', got {depth!r}", file=sys.stderr)
+            return 2
+        depth = int(depth)
+    if args.output and Path(args.output).suffix.lower().lstrip(".") not in FORMATS:
+        print(f"archdsl render: writes .svg, .png, .pdf, .dot or .tex, not {Path(args.output).name!r}",
+              file=sys.stderr)
+        return 2
     net = _load(args)
     out = Path(args.output or f"{net.name}.svg")
-    if out.suffix.lower().lstrip(".") not in FORMATS:
-        raise SystemExit(f"archdsl: render writes .svg, .png, .pdf, .dot or .tex, not {out.name!r}")
     try:
         d = render(net, out, depth=depth, rankdir=args.rankdir, hwc=args.hwc, fold=args.fold, layout=args.layout)
     except GraphvizMissing as err:

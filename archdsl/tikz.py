@@ -14,6 +14,7 @@ from .render import COLORS, DEFAULT_COLOR, REF_COLOR, SHORTCUT_COLOR, SKIP_COLOR
 
 DEPTH = 0.35  # the oblique offset of a box's depth, per unit of depth
 GAP = 0.45  # between columns, besides the widest label
+MAX_EXTENT = 500.0  # cm: a larger picture is drawn to scale within this
 LABEL = 1.1  # room for the labels under a box, in cm
 CHAR = 0.16  # about the width of a bold \scriptsize character, in cm
 
@@ -200,7 +201,12 @@ def to_tikz(d: Diagram) -> str:
     out = [PREAMBLE]
     out += [f"\\definecolor{{{k}}}{{HTML}}{{{v.lstrip('#')}}}" for k, v in colours.items()]
     title = f"{d.name}: {d.params:,} params, {d.macs:,} MACs"
-    out += ["\\begin{document}", f"% {latex(title)}", "\\begin{tikzpicture}[",
+    # TeX's lengths stop at about 575 cm (and PDF viewers' pages at 508 cm): shrink a very long picture whole
+    extent = max(x, max(row_y.values()) - min(row_y.values()) + max(tall.values(), default=0.0) + LABEL)
+    scale = min(1.0, MAX_EXTENT / extent) if extent else 1.0
+    units = "" if scale == 1.0 else (f"  x={_f(scale)}cm, y={_f(scale)}cm, "
+                                     f"every node/.append style={{scale={_f(scale)}}},")
+    out += ["\\begin{document}", f"% {latex(title)}", "\\begin{tikzpicture}[", *([units] if units else []),
             "  archedge/.style={->, >=latex, draw=black!70, line width=0.5pt},",
             "  archskip/.style={->, >=latex, dashed, draw=archskip, line width=0.7pt},",
             "  archshortcut/.style={->, >=latex, dashed, draw=archshortcut, line width=0.7pt},",

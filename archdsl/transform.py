@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import networkx as nx
+from .graph import Graph
 
 from .analysis import Analysis
 from .errors import ArchError
@@ -23,7 +23,7 @@ from .ops import REGISTRY
 _POINTWISE = {"relu", "relu6", "leaky_relu", "tanh", "sigmoid", "dropout", "identity", "softmax", "bn", "drop_path"}
 
 
-def fully_convolutional(g: nx.DiGraph, a: Analysis, input_shape: tuple[int, ...] | None = None) -> nx.DiGraph:
+def fully_convolutional(g: Graph, a: Analysis, input_shape: tuple[int, ...] | None = None) -> Graph:
     """A copy of graph ``g`` (analysed as ``a`` at its training input size) with every fc as a conv;
     ``input_shape`` gives the new network another input size."""
     shapes = {layer.name: layer.output_shape for layer in a.layers}
@@ -77,7 +77,7 @@ def _refuse(name: str, data: dict, why: str) -> ArchError:
                      "fully_convolutional() turns fc layers (and the flatten / pool before them) into convolutions")
 
 
-def convert_state_dict(state_dict: dict[str, Any], g: nx.DiGraph, a: Analysis) -> dict[str, Any]:
+def convert_state_dict(state_dict: dict[str, Any], g: Graph, a: Analysis) -> dict[str, Any]:
     """Reshape the fc weights of a state_dict of the original network (graph ``g``, analysed as
     ``a``) into the conv weights of its fully convolutional form; every other tensor is kept."""
     converted = fully_convolutional(g, a)

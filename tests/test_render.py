@@ -14,6 +14,7 @@ import pytest
 
 import archdsl
 from archdsl import render, report
+from archdsl import tikz as render_tikz
 from archdsl.render import add_parser
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
@@ -231,9 +232,12 @@ def test_googlenet_shows_its_inception_modules_and_each_output(googlenet, tmp_pa
     nodes = groups(root, "node")
     concats = [n for n, g in nodes.items() if {"merge", "concat"} <= classes(g)]
     assert sorted(concats) == sorted(f"node:{m}" for m in modules)
-    # the branches side by side: the four branch heads of a module share a rank
-    heads = [centre(nodes[f"node:inception3a.branch{i}.0"])[1] for i in (1, 2, 3, 4)]
-    assert max(heads) - min(heads) < 1
+    # the branches side by side, between the module's input and its concat
+    heads = [centre(nodes[f"node:inception3a.branch{i}.0"]) for i in (1, 2, 3, 4)]
+    xs = sorted(x for x, _ in heads)
+    assert all(b - a > 20 for a, b in zip(xs, xs[1:]))
+    top, bottom = centre(nodes["node:pool2"])[1], centre(nodes["node:inception3a"])[1]
+    assert all(top < y < bottom for _, y in heads)
     # each output ends in its own node, fed by its head
     edges = groups(root, "edge")
     outputs = googlenet.graph.graph["outputs"]
@@ -284,14 +288,14 @@ def test_long_range_edges_into_a_merge_are_skips():
         input 3x64x64
         conv3-16 - relu - maxpool - [conv3-32 - relu]x2 - pool4: maxpool
         conv3-64 - relu - maxpool - score: conv1-5
-        up: upconv(5, k=4, s=2)
+        up: upconv(5, k=2, s=2)
         @pool4 - side: conv1-5
         sidec: crop(@up)
         fuse: add {
             @up
             @sidec
         }
-        upconv(5, k=8, s=8)
+        upconv(5, k=4, s=4)
     """)
     kinds = {(e.src, e.dst): e.kind for e in render.diagram(net, depth="all").edges}
     assert kinds[("pool4", "side")] == kinds[("side", "sidec")] == kinds[("sidec", "fuse")] == "skip"
@@ -346,13 +350,15 @@ def test_without_dot_the_dot_file_is_still_written(tmp_path, monkeypatch, capsys
         render.svg(archdsl.load("lenet5"))
 
 
-def test_bad_arguments(tmp_path):
-    with pytest.raises(SystemExit):
-        cli(["render", "lenet5", "-o", str(tmp_path / "net.jpg")])
-    with pytest.raises(SystemExit):
-        cli(["render", "lenet5", "-o", str(tmp_path / "net.svg"), "--depth", "0"])
-    with pytest.raises(SystemExit):
+def test_bad_arguments(tmp_path, capsys):
+    assert cli(["render", "lenet5", "-o", str(tmp_path / "net.jpg")]) == 2
+    assert ".svg, .png, .pdf, .dot or .tex" in capsys.readouterr().err
+    assert cli(["render", "lenet5", "-o", str(tmp_path / "net.svg"), "--depth", "0"]) == 2
+    assert "--depth" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(SystemExit) as err:
         cli(["render", "lenet5", "--rankdir", "XY"])
+    assert err.value.code == 2
 
 
 # --- TikZ ----------------------------------------------------------------------------------------------
@@ -435,3 +441,14 @@ def test_the_archdsl_command_has_render(tmp_path):
         pytest.skip("archdsl.cli does not wire `render` yet")
     assert archcli.main(["render", "lenet5", "-o", str(tmp_path / "l.dot")]) == 0
     assert (tmp_path / "l.dot").read_text().startswith('digraph "lenet5"')
+
+
+def test_a_very_long_tikz_picture_is_drawn_to_scale(tmp_path):
+    # TeX cannot measure past about 575 cm: DenseNet-201's 806 layers in a row are shrunk to fit 500 cm
+    net = archdsl.load("densenet201")
+    render.render(net, tmp_path / "d.tex", depth="all")
+    tex = (tmp_path / "d.tex").read_text()
+    scale = float(re.search(r"x=([\d.]+)cm, y=\1cm, every node/\.append style=\{scale=\1\}", tex).group(1))
+    xs = [float(m.group(1)) for m in re.finditer(r"^\\arch(?:box|ball)\{n\d+\}\{([-\d.]+)\}", tex, re.M)]
+    assert len(xs) == len(net.analyze().layers) == 805 and 0 < scale < 1
+    assert max(xs) * scale <= render_tikz.MAX_EXTENT < max(xs)

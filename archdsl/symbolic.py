@@ -1,0 +1,892 @@
+"""Symbolic sizes: the ops' own shape rules run on sympy expressions in named input sizes.
+
+``symbolic_report("unet", input="1xHxW")`` gives every layer's output shape as a formula in H
+and W, the sizes for which the network is well formed (every rule's check passes), and the
+sizes for which every strided window tiles its input and every centre crop is symmetric::
+
+    >>> r = symbolic_report("conv3-8 - maxpool - conv(8, k=3, p=0)", input="3xHxW")
+    >>> r.outputs["output"]
+    (8, floor(H/2) - 2, floor(W/2) - 2)
+    >>> r.valid
+    (H >= 6) & (W >= 6)
+    >>> r.exact_outputs["output"]
+    (8, H/2 - 2, W/2 - 2)
+
+How: there is no second set of shape formulas here. A size that depends on a name is a
+:class:`Dim`, a sympy expression that the rules of ``archdsl/ops`` compute with as they do with
+ints (``(n + 2*p - k) // s + 1`` gives ``floor(...)``). A comparison of sizes (``n < 1``, a crop
+larger than its map, two branches that disagree) gives a :class:`Cond`; when a rule asks its
+truth, it is decided exactly for every positive integer value (:func:`truth_set`: writing
+``H = M*q + r`` for each residue ``r`` modulo the strides' product ``M`` turns every floor into a
+linear function of ``q``). When the answer depends on the size the rule is run again for each
+answer (a fork), so each run has a region of sizes where it holds: a run that raises marks its
+region invalid, a run that returns gives the shape there. Every floor division by a constant
+(``//`` in a rule) is recorded; it is exact where the numerator is a multiple of the divisor.
+
+Sets of sizes are eventually periodic (:class:`SizeSet`) and are shown as congruences and
+bounds (``H ≡ 12 (mod 16), H >= 188``) or as sympy booleans (``SizeSet.to_sympy``).
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Callable
+
+import sympy as sp
+
+from .errors import ArchError
+from .ops.base import OpProblem
+
+MAX_MODULUS = 4096  # residues tried per relation; beyond it a relation is kept as it is (unsolved)
+MAX_THRESHOLD = 100_000  # the largest q threshold solved by listing the values below it
+MAX_RUNS = 256  # forks of one rule on one region
+MAX_REGIMES = 64  # regions with different shapes alive at once
+_Q = sp.Symbol("q", integer=True, nonnegative=True)
+
+# ------------------------------------------------------------------ sets of sizes
+
+
+@dataclass(frozen=True)
+class SizeSet:
+    """An eventually periodic set of positive integers: below ``start`` the members are listed in
+    ``small``; from ``start`` on, n is a member iff ``n % period`` is in ``residues``."""
+
+    period: int = 1
+    start: int = 1
+    residues: frozenset = frozenset({0})
+    small: frozenset = frozenset()
+
+    @classmethod
+    def all(cls) -> "SizeSet":
+        return cls()
+
+    @classmethod
+    def none(cls) -> "SizeSet":
+        return cls(residues=frozenset())
+
+    def __contains__(self, n: int) -> bool:
+        return n in self.small if n < self.start else n % self.period in self.residues
+
+    @property
+    def empty(self) -> bool:
+        return not self.residues and not self.small
+
+    @property
+    def full(self) -> bool:
+        return len(self.residues) == self.period and len(self.small) == self.start - 1
+
+    def _combine(self, other: "SizeSet", f: Callable[[bool, bool], bool]) -> "SizeSet":
+        p, t = math.lcm(self.period, other.period), max(self.start, other.start)
+        res = frozenset(r for r in range(p) if f(r % self.period in self.residues, r % other.period in other.residues))
+        small = frozenset(n for n in range(1, t) if f(n in self, n in other))
+        return SizeSet(p, t, res, small).normal()
+
+    def __and__(self, other):
+        return self._combine(other, lambda a, b: a and b)
+
+    def __or__(self, other):
+        return self._combine(other, lambda a, b: a or b)
+
+    def __sub__(self, other):
+        return self._combine(other, lambda a, b: a and not b)
+
+    def __invert__(self):
+        return SizeSet.all() - self
+
+    def normal(self) -> "SizeSet":
+        """The same set with the smallest period and start."""
+        p, res = self.period, self.residues
+        for d in range(1, p + 1):
+            if p % d == 0 and all((r in res) == (r % d in res) for r in range(p)):
+                p, res = d, frozenset(r for r in res if r < d)
+                break
+        t, small = self.start, set(self.small)
+        while t > 1 and ((t - 1) in small) == ((t - 1) % p in res):
+            t -= 1
+            small.discard(t)
+        return SizeSet(p, t, res, frozenset(small))
+
+    def _lowest(self) -> int | None:
+        """The first member of the periodic part (at or after ``start``)."""
+        if not self.residues:
+            return None
+        n = self.start
+        while n % self.period not in self.residues:
+            n += 1
+        return n
+
+    def members(self, upto: int) -> list[int]:
+        return [n for n in range(1, upto + 1) if n in self]
+
+    def describe(self, name: str = "n") -> str:
+        """``H ≡ 12 (mod 16), H >= 188``; alternatives joined by ``or``."""
+        if self.empty:
+            return "never"
+        if self.full:
+            return f"every {name}"
+        parts = []
+        if self.residues:
+            low = self._lowest()
+            if self.period == 1:
+                parts.append(f"{name} >= {low}")
+            else:
+                cong = f"{name} ≡ {_residue_list(sorted(self.residues))} (mod {self.period})"
+                parts.append(cong + (f", {name} >= {low}" if self.start > 1 else ""))
+        if self.small:
+            parts.append(f"{name} = {_runs(sorted(self.small))}")
+        return " or ".join(parts)
+
+    def to_sympy(self, sym: sp.Symbol) -> sp.Basic:
+        """The set as a sympy condition on ``sym``."""
+        if self.empty:
+            return sp.false
+        if self.full:
+            return sp.true
+        terms = []
+        if self.residues:
+            cong = sp.Or(*(sp.Eq(sp.Mod(sym, self.period), r) for r in sorted(self.residues))) \
+                if self.period > 1 else sp.true
+            terms.append(sp.And(cong, sym >= self._lowest()) if self.start > 1 else cong)
+        terms += [sp.Eq(sym, n) for n in sorted(self.small)]
+        return sp.Or(*terms)
+
+
+def _residue_list(rs: list[int]) -> str:
+    return ", ".join(map(str, rs)) if len(rs) <= 6 else _runs(rs)
+
+
+def _runs(ns: list[int]) -> str:
+    """``1, 2, 3, 7`` → ``1..3, 7``."""
+    out, i = [], 0
+    while i < len(ns):
+        j = i
+        while j + 1 < len(ns) and ns[j + 1] == ns[j] + 1:
+            j += 1
+        out.append(str(ns[i]) if j == i else f"{ns[i]}, {ns[j]}" if j == i + 1 else f"{ns[i]}..{ns[j]}")
+        i = j + 1
+    return ", ".join(out)
+
+
+# ------------------------------------------------------------------ deciding a relation
+
+_OPS = {"lt": lambda v: v < 0, "le": lambda v: v <= 0, "gt": lambda v: v > 0, "ge": lambda v: v >= 0,
+        "eq": lambda v: v == 0, "ne": lambda v: v != 0}
+_REL = {"lt": sp.Lt, "le": sp.Le, "gt": sp.Gt, "ge": sp.Ge, "eq": sp.Eq, "ne": sp.Ne}
+_NOT = {"lt": "ge", "le": "gt", "gt": "le", "ge": "lt", "eq": "ne", "ne": "eq"}
+
+
+def _holds(op: str, v: sp.Expr) -> bool | None:
+    v = sp.nsimplify(v) if not v.is_Rational else v
+    if not v.is_Rational:
+        return None
+    return bool(_OPS[op](v))
+
+
+def _no_mod(e: sp.Expr) -> sp.Expr:
+    return e.replace(sp.Mod, lambda a, b: a - b * sp.floor(a / b)) if e.has(sp.Mod) else e
+
+
+def _linear_part(e: sp.Expr) -> sp.Expr:
+    """``e`` with every floor and ceiling replaced by its argument."""
+    return e.replace(lambda a: isinstance(a, (sp.floor, sp.ceiling)), lambda a: a.args[0])
+
+
+def _modulus(e: sp.Expr, sym: sp.Symbol) -> int | None:
+    """The M such that writing ``sym = M*q + r`` turns every floor of a linear argument into a linear
+    function of q: the lcm of the denominators of the arguments' slopes."""
+    m = 1
+    for atom in e.atoms(sp.floor, sp.ceiling):
+        arg = _linear_part(atom.args[0])
+        if not arg.has(sym):
+            continue
+        slope = sp.diff(arg, sym)
+        if slope.free_symbols:
+            continue  # a ratio of sizes: solved for large q by _eventual
+        if not slope.is_Rational:
+            return None
+        m = math.lcm(m, int(slope.q))
+    return m
+
+
+def _eventual(atom: sp.Expr, q: sp.Symbol) -> tuple[int, int] | None:
+    """floor/ceiling of a ratio of linear functions of q is constant from some q on: (value, from)."""
+    neg = isinstance(atom, sp.ceiling)
+    arg = sp.together(-atom.args[0] if neg else atom.args[0])  # ceiling(x) = -floor(-x)
+    num, den = sp.fraction(arg)
+    if not (num.is_polynomial(q) and den.is_polynomial(q)):
+        return None
+    pn, pd = sp.Poly(num, q), sp.Poly(den, q)
+    if pn.degree() > 1 or pd.degree() != 1:
+        return None
+    a1, a0 = (sp.Rational(c) for c in (pn.coeff_monomial(q), pn.coeff_monomial(1)))
+    b1, b0 = (sp.Rational(c) for c in (pd.coeff_monomial(q), pd.coeff_monomial(1)))
+    if b1 < 0:
+        a1, a0, b1, b0 = -a1, -a0, -b1, -b0
+    start = max(0, math.floor(-b0 / b1) + 1)  # past the pole the ratio is monotone, tending to a1/b1
+    limit, c = a1 / b1, a0 * b1 - a1 * b0
+    if c == 0:
+        value, frm = math.floor(limit), start
+    elif c > 0:  # from above: floor(limit) once below floor(limit) + 1
+        value = math.floor(limit)
+        k, m = a1 - (value + 1) * b1, (value + 1) * b0 - a0  # need k*q < m, k < 0
+        frm = max(start, math.floor(m / k) + 1)
+    else:  # from below: ceil(limit) - 1 once at least that
+        value = math.ceil(limit) - 1
+        k, m = a1 - value * b1, value * b0 - a0  # need k*q >= m, k > 0
+        frm = max(start, math.ceil(m / k))
+    return (-value if neg else value), frm
+
+
+def _q_truth(op: str, e: sp.Expr, q: sp.Symbol) -> tuple[int, frozenset, bool] | None:
+    """Where ``e op 0`` holds for integer q >= 0: (Q, the q < Q where it holds, whether it holds for q >= Q)."""
+    tail, q0 = e, 0
+    for _ in range(16):
+        if tail.is_polynomial(q) and sp.Poly(tail, q).degree() <= 1:
+            break
+        progress = False
+        for atom in tail.atoms(sp.floor, sp.ceiling):
+            if not atom.has(q) or any(b.has(q) for b in atom.args[0].atoms(sp.floor, sp.ceiling)):
+                continue  # innermost first
+            found = _eventual(atom, q)
+            if found is None:
+                return None
+            tail, q0, progress = tail.subs(atom, found[0]), max(q0, found[1]), True
+        if not progress:
+            return None
+    else:
+        return None
+    poly = sp.Poly(tail, q)
+    a, b = sp.Rational(poly.coeff_monomial(q)), sp.Rational(poly.coeff_monomial(1))
+    q1 = q0 if a == 0 else max(q0, math.floor(-b / a) + 1)
+    if q1 > MAX_THRESHOLD:
+        return None
+    small = set()
+    for k in range(q1):
+        v = e.subs(q, k) if k < q0 else a * k + b
+        ok = _holds(op, v)
+        if ok is None:
+            return None
+        if ok:
+            small.add(k)
+    return q1, frozenset(small), bool(_OPS[op](a * q1 + b))
+
+
+@lru_cache(maxsize=None)
+def truth_set(op: str, diff: sp.Expr, sym: sp.Symbol) -> SizeSet | None:
+    """The positive integers ``sym`` for which ``diff <op> 0`` (op: lt, le, gt, ge, eq, ne), exactly;
+    None when the relation is not of the kind solved here (not eventually linear on residue classes)."""
+    diff = _no_mod(diff)
+    m = _modulus(diff, sym)
+    if m is None or m > MAX_MODULUS:
+        return None
+    found = []
+    for r in range(1, m + 1):
+        res = _q_truth(op, diff.subs(sym, m * _Q + r), _Q)
+        if res is None:
+            return None
+        found.append((r, *res))
+    start = max(m * q1 + r for r, q1, _, _ in found)
+    small = set()
+    for r, q1, members, tail in found:
+        for k in range(0, (start - r) // m + 1):
+            n = m * k + r
+            if n < start and (k in members if k < q1 else tail):
+                small.add(n)
+    residues = frozenset(r % m for r, _, _, tail in found if tail)
+    return SizeSet(m, start, residues, frozenset(small)).normal()
+
+
+# ------------------------------------------------------------------ regions and runs
+
+
+@dataclass(frozen=True)
+class Region:
+    """A set of input sizes: one SizeSet per name, and relations that could not be solved (kept as sympy)."""
+
+    sets: tuple = ()  # ((symbol, SizeSet), ...) sorted by name
+    raw: tuple = ()  # sympy relations that also hold
+
+    @classmethod
+    def of(cls, symbols) -> "Region":
+        return cls(tuple((s, SizeSet.all()) for s in sorted(symbols, key=str)))
+
+    def get(self, sym) -> SizeSet:
+        return dict(self.sets).get(sym, SizeSet.all())
+
+    def with_set(self, sym, s: SizeSet) -> "Region":
+        sets = dict(self.sets) | {sym: s}
+        return Region(tuple(sorted(sets.items(), key=lambda kv: str(kv[0]))), self.raw)
+
+    def __and__(self, other: "Region") -> "Region":
+        out = self
+        for sym, s in other.sets:
+            out = out.with_set(sym, out.get(sym) & s)
+        return Region(out.sets, tuple(dict.fromkeys(self.raw + other.raw)))
+
+    @property
+    def empty(self) -> bool:
+        return any(s.empty for _, s in self.sets)
+
+    def __contains__(self, values: dict) -> bool:
+        by_name = {str(k): v for k, v in values.items()}
+        for sym, s in self.sets:
+            if by_name[str(sym)] not in s:
+                return False
+        subs = {sym: by_name[str(sym)] for sym, _ in self.sets}
+        return all(bool(rel.subs(subs)) for rel in self.raw)
+
+    def to_sympy(self) -> sp.Basic:
+        return sp.And(*(s.to_sympy(sym) for sym, s in self.sets), *self.raw)
+
+    def describe(self) -> str:
+        if self.empty:
+            return "never"
+        parts = [s.describe(str(sym)) for sym, s in self.sets if not s.full]
+        parts += [sp.sstr(rel) for rel in self.raw]
+        parts = [f"({p})" if " or " in p and len(parts) > 1 else p for p in parts]
+        return " and ".join(parts) or "every size"
+
+
+class _Run:
+    """One run of a rule: the region it is in, the answers it takes at forks, the divisions it makes."""
+
+    def __init__(self, region: Region, prefix: list[bool]):
+        self.region, self.prefix = region, prefix
+        self.choices: list[bool] = []
+        self.alternatives: list[list[bool]] = []
+        self.divisions: list[tuple[sp.Expr, int]] = []
+
+    def decide(self, op: str, diff: sp.Expr) -> bool:
+        if diff.is_Number:
+            return bool(_OPS[op](diff))
+        syms = diff.free_symbols
+        truth = truth_set(op, diff, next(iter(syms))) if len(syms) == 1 else None
+        if truth is not None:
+            sym = next(iter(syms))
+            cur = self.region.get(sym)
+            yes, no = cur & truth, cur - truth
+            if no.empty:
+                return True
+            if yes.empty:
+                return False
+            branches = (self.region.with_set(sym, yes), self.region.with_set(sym, no))
+        else:
+            rel = _REL[op](diff, 0)
+            if rel in (sp.true, sp.false):
+                return bool(rel)
+            branches = (Region(self.region.sets, self.region.raw + (rel,)),
+                        Region(self.region.sets, self.region.raw + (_REL[_NOT[op]](diff, 0),)))
+        i = len(self.choices)
+        if i < len(self.prefix):
+            choice = self.prefix[i]
+        else:
+            choice = True
+            self.alternatives.append(self.choices + [False])
+        self.choices.append(choice)
+        self.region = branches[0] if choice else branches[1]
+        return choice
+
+
+_RUN: _Run | None = None
+
+
+def _e(v: Any) -> sp.Expr:
+    if isinstance(v, Dim):
+        return v.e
+    if isinstance(v, bool):
+        raise TypeError("a size is not a truth value")
+    return sp.sympify(v)
+
+
+class Cond:
+    """The outcome of comparing sizes: true or false once a rule asks, decided in the current run."""
+
+    __slots__ = ("op", "diff")
+
+    def __init__(self, op: str, diff: sp.Expr):
+        self.op, self.diff = op, diff
+
+    def __bool__(self) -> bool:
+        if _RUN is not None:
+            return _RUN.decide(self.op, self.diff)
+        rel = _REL[self.op](self.diff, 0)
+        if rel in (sp.true, sp.false):
+            return bool(rel)
+        raise TypeError(f"cannot decide {rel} outside a symbolic run")
+
+    def __repr__(self) -> str:
+        return f"Cond({_REL[self.op](self.diff, 0, evaluate=False)})"
+
+
+class Dim:
+    """A size that depends on named input sizes: a sympy expression the ops' rules compute with."""
+
+    __slots__ = ("e",)
+
+    def __init__(self, e: sp.Expr):
+        self.e = e
+
+    @staticmethod
+    def of(e: Any) -> "Dim | int":
+        """Wrap an expression; a plain int when it is a number."""
+        e = sp.sympify(e)
+        return int(e) if e.is_Integer else Dim(e)
+
+    def __add__(self, o):
+        return Dim.of(self.e + _e(o))
+
+    __radd__ = __add__
+
+    def __sub__(self, o):
+        return Dim.of(self.e - _e(o))
+
+    def __rsub__(self, o):
+        return Dim.of(_e(o) - self.e)
+
+    def __mul__(self, o):
+        return Dim.of(self.e * _e(o))
+
+    __rmul__ = __mul__
+
+    def __neg__(self):
+        return Dim.of(-self.e)
+
+    def __pos__(self):
+        return self
+
+    def __truediv__(self, o):
+        return Dim.of(self.e / _e(o))
+
+    def __rtruediv__(self, o):
+        return Dim.of(_e(o) / self.e)
+
+    def __floordiv__(self, o):
+        den = _e(o)
+        if den.is_Integer and den > 1 and _RUN is not None:
+            _RUN.divisions.append((self.e, int(den)))  # exact where self.e is a multiple of den
+        return Dim.of(sp.floor(self.e / den))
+
+    def __rfloordiv__(self, o):
+        return Dim.of(sp.floor(_e(o) / self.e))
+
+    def __mod__(self, o):
+        den = _e(o)
+        return Dim.of(self.e - den * sp.floor(self.e / den))
+
+    def __rmod__(self, o):
+        num = _e(o)
+        return Dim.of(num - self.e * sp.floor(num / self.e))
+
+    def _cmp(self, op, o):
+        return Cond(op, sp.expand(self.e - _e(o)))
+
+    def __lt__(self, o):
+        return self._cmp("lt", o)
+
+    def __le__(self, o):
+        return self._cmp("le", o)
+
+    def __gt__(self, o):
+        return self._cmp("gt", o)
+
+    def __ge__(self, o):
+        return self._cmp("ge", o)
+
+    def __eq__(self, o):
+        return self._cmp("eq", o)
+
+    def __ne__(self, o):
+        return self._cmp("ne", o)
+
+    def __bool__(self):
+        return bool(Cond("ne", self.e))
+
+    def __hash__(self):
+        return hash(self.e)
+
+    def __int__(self):
+        raise TypeError(f"size {self.e} depends on {', '.join(sorted(map(str, self.e.free_symbols)))}")
+
+    def __str__(self):
+        return show(self.e)
+
+    __repr__ = __str__
+
+
+@dataclass
+class _Outcome:
+    region: Region
+    value: Any = None
+    error: OpProblem | None = None
+    divisions: list = field(default_factory=list)
+
+
+def explore(fn: Callable[[], Any], region: Region) -> list[_Outcome]:
+    """Run ``fn`` (a rule on Dims) once per way its undecided comparisons can go in ``region``."""
+    global _RUN
+    pending: list[list[bool]] = [[]]
+    outcomes = []
+    while pending:
+        if len(outcomes) >= MAX_RUNS:
+            raise ArchError(f"a shape rule forks more than {MAX_RUNS} ways on symbolic sizes", None)
+        run = _Run(region, pending.pop())
+        saved, _RUN = _RUN, run
+        try:
+            value = fn()
+            outcomes.append(_Outcome(run.region, value=value, divisions=run.divisions))
+        except OpProblem as err:
+            outcomes.append(_Outcome(run.region, error=err))
+        finally:
+            _RUN = saved
+        pending.extend(reversed(run.alternatives))
+    return outcomes
+
+
+# ------------------------------------------------------------------ presentation of formulas
+
+
+def tidy(e: Any) -> Any:
+    """Equivalent, simpler form: nested floors merged (``floor((floor(x) + n)/m) = floor((x + n)/m)``),
+    ``-floor(-x)`` written ``ceiling(x)``."""
+    if not isinstance(e, sp.Basic) or not e.args:
+        return e
+    e = e.func(*(tidy(a) for a in e.args))
+    if isinstance(e, (sp.floor, sp.ceiling)):
+        f, arg = type(e), e.args[0]
+        if arg.could_extract_minus_sign():  # floor(-x) = -ceiling(x)
+            g = sp.ceiling if f is sp.floor else sp.floor
+            return -tidy(g(-arg))
+        inner = [t for t in sp.Add.make_args(sp.expand(arg)) if t.has(f)]
+        if len(inner) == 1:
+            coeff, atom = inner[0].as_coeff_Mul()
+            rest = sp.expand(arg - inner[0])
+            if isinstance(atom, f) and coeff.is_Rational and coeff > 0 and (1 / coeff).is_Integer \
+                    and rest.is_Rational and (rest / coeff).is_Integer:
+                return tidy(f((atom.args[0] + rest / coeff) * coeff))
+    return e
+
+
+def show(e: Any) -> str:
+    """A formula as text: floors' arguments over one denominator, ``floor((H + 4)/16)``."""
+    if not isinstance(e, sp.Basic):
+        return str(e)
+    e = e.replace(lambda a: isinstance(a, (sp.floor, sp.ceiling)),
+                  lambda a: type(a)(sp.together(a.args[0]), evaluate=False))
+    return sp.sstr(e)
+
+
+def show_shape(shape: tuple) -> str:
+    parts = [show(d) for d in shape]
+    return " x ".join(f"({p})" if any(c in p for c in " +-") and not p.lstrip("-").isalnum() else p for p in parts)
+
+
+# ------------------------------------------------------------------ the walk over a network
+
+
+@dataclass(frozen=True)
+class Division:
+    """A floor division by a constant in a node's rule: exact where ``numerator`` is a multiple of ``divisor``."""
+
+    node: str
+    op: str
+    numerator: sp.Expr
+    divisor: int
+
+    @property
+    def condition(self) -> sp.Basic:
+        return sp.Eq(sp.Mod(self.numerator, self.divisor), 0)
+
+    def exact(self) -> Region | None:
+        """The sizes for which it is exact (None when the condition could not be solved)."""
+        syms = self.numerator.free_symbols
+        if len(syms) != 1:
+            return None
+        sym = next(iter(syms))
+        s = truth_set("eq", self.numerator - self.divisor * sp.floor(self.numerator / self.divisor), sym)
+        return None if s is None else Region(((sym, s),))
+
+
+@dataclass
+class Regime:
+    """A region of input sizes where the network is well formed, with every node's shape there."""
+
+    region: Region
+    shapes: dict[str, tuple]  # node → output shape (sympy expressions)
+    outputs: dict[str, tuple]
+    divisions: list[Division]
+
+    def exact_region(self) -> Region:
+        """Where, besides, every recorded floor division is exact."""
+        region = self.region
+        for d in self.divisions:
+            ex = d.exact()
+            region = region & ex if ex is not None else Region(region.sets, region.raw + (d.condition,))
+        return region
+
+    def exact_shape(self, shape: tuple, region: Region | None = None) -> tuple | None:
+        """``shape`` with every floor dropped (its argument is an integer where the divisions are exact),
+        checked residue by residue on ``region``; None when it does not simplify so."""
+        region = region if region is not None else self.exact_region()
+        out = []
+        for d in shape:
+            if not isinstance(d, sp.Basic) or d.is_Number:
+                out.append(d)
+                continue
+            flat = sp.expand(_linear_part(d))
+            diff = sp.expand(d - flat)
+            for sym in diff.free_symbols:
+                s = truth_set("ne", diff, sym) if len(diff.free_symbols) == 1 else None
+                if s is None or not (s & region.get(sym)).empty:
+                    return None
+            out.append(flat)
+        return tuple(out)
+
+
+@dataclass
+class Failure:
+    """Sizes for which a node's rule raises: where and why."""
+
+    region: Region
+    node: str
+    op: str
+    message: str
+
+
+@dataclass
+class SymbolicResult:
+    name: str
+    input: tuple  # the input shape: ints and sympy symbols
+    symbols: tuple
+    regimes: list[Regime]
+    failures: list[Failure]
+    ops: dict[str, str]  # node → op name
+
+    def _one(self) -> Regime:
+        if len(self.regimes) != 1:
+            raise ValueError(f"{self.name} has {len(self.regimes)} regimes of shapes; read .regimes")
+        return self.regimes[0]
+
+    @property
+    def outputs(self) -> dict[str, tuple]:
+        """Output name → shape formulas (a single regime)."""
+        return self._one().outputs
+
+    @property
+    def shapes(self) -> dict[str, tuple]:
+        return self._one().shapes
+
+    @property
+    def valid(self) -> sp.Basic:
+        """The condition on the input sizes for the network to be well formed."""
+        return sp.Or(*(r.region.to_sympy() for r in self.regimes))
+
+    @property
+    def exact(self) -> sp.Basic:
+        """Well formed, every strided window tiling its input and every centre crop symmetric."""
+        return sp.Or(*(r.exact_region().to_sympy() for r in self.regimes))
+
+    @property
+    def exact_outputs(self) -> dict[str, tuple] | None:
+        """The output formulas where ``exact`` holds (floors gone), or None when they do not simplify."""
+        reg = self._one()
+        region = reg.exact_region()
+        outs = {k: reg.exact_shape(v, region) for k, v in reg.outputs.items()}
+        return None if any(v is None for v in outs.values()) else outs
+
+    def _values(self, values: dict) -> dict:
+        by_name = {str(k): v for k, v in values.items()}
+        missing = [str(s) for s in self.symbols if str(s) not in by_name]
+        if missing:
+            raise TypeError(f"give a value for {', '.join(missing)}")
+        return {s: by_name[str(s)] for s in self.symbols}
+
+    def holds(self, **values: int) -> bool:
+        """Whether the network is well formed at these sizes (``holds(H=572, W=572)``)."""
+        v = self._values(values)
+        return any(v in r.region for r in self.regimes)
+
+    def is_exact(self, **values: int) -> bool:
+        v = self._values(values)
+        return any(v in r.exact_region() for r in self.regimes)
+
+    def shape(self, node: str = "output", **values: int) -> tuple[int, ...]:
+        """A node's (or output's) shape at these sizes."""
+        v = self._values(values)
+        for r in self.regimes:
+            if v in r.region:
+                shape = r.outputs.get(node) or r.shapes[node]
+                return tuple(int(sp.sympify(d).subs(v)) for d in shape)
+        raise ValueError(f"{self.name} is not well formed at {values}")
+
+
+def parse_input(text: str | tuple | list) -> tuple:
+    """``"3xHxW"`` → ``(3, H, W)`` with H, W positive integer sympy symbols."""
+    parts = list(text) if isinstance(text, (tuple, list)) else re.split(r"\s*[x×X,]\s*", text.strip())
+    out, syms = [], {}
+    for p in parts:
+        if isinstance(p, sp.Symbol):
+            p = p.name
+        if isinstance(p, int) or (isinstance(p, str) and p.isdigit()):
+            if int(p) < 1:
+                raise ArchError(f"input sizes must be positive, got {p}", None)
+            out.append(int(p))
+        elif isinstance(p, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", p) and p not in ("x", "X"):
+            out.append(syms.setdefault(p, sp.Symbol(p, integer=True, positive=True)))
+        else:
+            raise ArchError(f"bad symbolic input shape {text!r}", None,
+                            "write it as CxHxW with numbers or names, e.g. 3xHxW or 1xHxH")
+    return tuple(out)
+
+
+def symbolic_report(spec_or_net: Any, input: str | tuple, **variables: Any) -> SymbolicResult:
+    """Every node's output shape as formulas in the named sizes of ``input`` (``"3xHxW"``), the sizes
+    for which the network is well formed, and the floor divisions its rules make.
+
+    ``spec_or_net``: what ``archdsl.load`` takes (library name, path, inline text) or a loaded Net;
+    ``variables`` override the spec's variables (``classes=10``)."""
+    from .pipeline import Net, load
+    shape = parse_input(input)
+    symbols = tuple(dict.fromkeys(d for d in shape if isinstance(d, sp.Symbol)))
+    if isinstance(spec_or_net, Net):
+        net = spec_or_net
+    else:  # the graph does not depend on the input size: elaborate at any concrete one
+        net = load(spec_or_net, input=tuple(d if isinstance(d, int) else 64 for d in shape), **variables)
+    return _walk(net.graph, shape, symbols)
+
+
+@dataclass
+class _State:
+    region: Region
+    shapes: dict  # node → live shape (ints and Dims)
+    divisions: list
+
+
+def _walk(g, shape: tuple, symbols: tuple) -> SymbolicResult:
+    live_input = tuple(Dim(d) if isinstance(d, sp.Basic) else d for d in shape)
+    states = [_State(Region.of(symbols), {}, [])]
+    failures: list[Failure] = []
+    ops = {}
+    for name in g:
+        data = g.nodes[name]
+        op, inputs = data["op"], data["inputs"]
+        ops[name] = op.name
+        if op.name == "input":
+            for st in states:
+                st.shapes[name] = live_input
+            continue
+        nxt = []
+        for st in states:
+            ins = [st.shapes[i] for i in inputs]
+            groups: dict[tuple, list[_Outcome]] = {}
+            for oc in explore(lambda: op.infer(ins), st.region):
+                if oc.error is not None:
+                    failures.append(Failure(oc.region, name, op.name, oc.error.message))
+                else:
+                    groups.setdefault(tuple(_e(d) for d in oc.value), []).append(oc)
+            for i, ocs in enumerate(groups.values()):
+                divisions = st.divisions + list(dict.fromkeys(
+                    Division(name, op.name, num, den) for oc in ocs for num, den in oc.divisions))
+                for region in _merge([oc.region for oc in ocs]):
+                    shapes = st.shapes if len(groups) == 1 and i == 0 and region is not None else dict(st.shapes)
+                    shapes[name] = tuple(Dim.of(tidy(_e(d))) for d in ocs[0].value)
+                    nxt.append(_State(region, shapes, divisions))
+        if len(nxt) > MAX_REGIMES:
+            raise ArchError(f"the shapes of {g.graph['name']} split into more than {MAX_REGIMES} regimes", None)
+        states = nxt
+        if not states:
+            break
+    outputs = g.graph["outputs"]
+    regimes = [Regime(st.region, {k: tuple(_e(d) for d in v) for k, v in st.shapes.items()},
+                      {k: tuple(_e(d) for d in st.shapes[v]) for k, v in outputs.items()}, st.divisions)
+               for st in states]
+    return SymbolicResult(g.graph["name"], shape, symbols, regimes, failures, ops)
+
+
+def _merge(regions: list[Region]) -> list[Region]:
+    """Regions with the same outcome, joined where they differ in one name only."""
+    out: list[Region] = []
+    for reg in regions:
+        for i, other in enumerate(out):
+            differ = [sym for (sym, a), (_, b) in zip(reg.sets, other.sets) if a != b]
+            if reg.raw == other.raw and len(differ) <= 1:
+                out[i] = other.with_set(differ[0], reg.get(differ[0]) | other.get(differ[0])) if differ else other
+                break
+        else:
+            out.append(reg)
+    return out
+
+
+# ------------------------------------------------------------------ the text
+
+
+KEY_OPS = {"upconv", "upsample", "crop", "unpool", "resize_to", "adaptive_avgpool", "gap", "zeropad", "decimate",
+           "concat"}
+
+
+def format_result(result: SymbolicResult, key_layers: bool = True) -> str:
+    """The report as text: output formulas, the conditions, and the layers where sizes change."""
+    inp = show_shape(result.input)
+    lines = [f"{result.name}: input {inp}"]
+    for n, reg in enumerate(result.regimes):
+        if len(result.regimes) > 1:
+            lines.append(f"\nregime {n + 1}: {reg.region.describe()}")
+        for out, shape in reg.outputs.items():
+            lines.append(f"  {out}: {show_shape(shape)}")
+        lines.append(f"  well formed when: {reg.region.describe()}")
+        exact = reg.exact_region()
+        if reg.divisions:
+            lines.append(f"  exact when: {exact.describe()}")
+            lines.append("    (every strided window tiles its input, every centre crop is symmetric)")
+            for out, shape in reg.outputs.items():
+                flat = reg.exact_shape(shape, exact)
+                if flat is not None and flat != shape and not exact.empty:
+                    lines.append(f"    {out} then: {show_shape(flat)}")
+        if key_layers:
+            lines += _key_table(result, reg)
+    if result.failures:
+        lines.append("  ill formed:")
+        for f in _failure_summary(result.failures):
+            lines.append(f"    {f}")
+    return "\n".join(lines)
+
+
+def _key_table(result: SymbolicResult, reg: Regime) -> list[str]:
+    """Layers that change the size by a stride or a crop, with the exactness of everything up to them."""
+    divided = {}
+    for d in reg.divisions:
+        divided.setdefault(d.node, []).append(d)
+    rows, region = [], reg.region
+    for node, shape in reg.shapes.items():
+        op = result.ops[node]
+        if node not in divided and op not in KEY_OPS:
+            continue
+        for d in divided.get(node, []):
+            ex = d.exact()
+            region = region & ex if ex is not None else Region(region.sets, region.raw + (d.condition,))
+        cond = region.describe() if node in divided else ""
+        rows.append((node, op, show_shape(shape), cond))
+    if not rows:
+        return []
+    w = [max(len(r[i]) for r in rows + [("layer", "op", "shape", "")]) for i in range(3)]
+    lines = ["  key layers (shape; exact, with everything before it, when):"]
+    for r in rows:
+        lines.append(f"    {r[0]:<{w[0]}}  {r[1]:<{w[1]}}  {r[2]:<{w[2]}}  {r[3]}".rstrip())
+    return lines
+
+
+def _failure_summary(failures: list[Failure], limit: int = 8) -> list[str]:
+    """One line per node that fails: the sizes that make it fail, and its first message."""
+    by_node: dict[tuple, tuple[Region, str]] = {}
+    for f in failures:
+        key = (f.node, f.op)
+        prev = by_node.get(key)
+        by_node[key] = (f.region, f.message) if prev is None else (_union(prev[0], f.region), prev[1])
+    lines = [f"{region.describe()}: {op} at {node}: {msg}" for (node, op), (region, msg) in by_node.items()]
+    return lines[:limit] + ([f"... and {len(lines) - limit} more"] if len(lines) > limit else [])
+
+
+def _union(a: Region, b: Region) -> Region:
+    merged = _merge([a, b])
+    return merged[0] if len(merged) == 1 else a
