@@ -3,7 +3,7 @@ PY ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: setup run test bench docs clean
+.PHONY: setup run test bench bench-report diagrams docs clean
 
 setup: $(VENV)/.installed
 
@@ -24,6 +24,17 @@ test: setup
 bench: setup
 	$(BIN)/python benchmarks/run.py
 
+# `archdsl report vgg16` against plain PyTorch + torchinfo.summary, whole processes; torchinfo goes
+# into .bench-deps/ (the benchmark's own folder), not into .venv
+bench-report: setup
+	$(BIN)/pip install -q --target .bench-deps torchinfo
+	$(BIN)/python benchmarks/report_vs_torchinfo.py
+
+# the README's diagrams (needs graphviz's dot: apt-get install graphviz)
+diagrams: setup
+	mkdir -p docs/img
+	for net in lenet5 googlenet_paper resnet50 unet ssd300; do $(BIN)/archdsl render $$net -o docs/img/$$net.png; done
+
 # regenerate the generated docs: the error catalogue and the library table (tests check both are current)
 docs: setup
 	$(BIN)/python tests/test_errors.py > docs/errors.md
@@ -33,4 +44,4 @@ docs: setup
 	mv docs/library.md.tmp docs/library.md
 
 clean:
-	rm -rf $(VENV) out .pytest_cache
+	rm -rf $(VENV) out .pytest_cache .bench-deps

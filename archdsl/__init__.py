@@ -5,9 +5,19 @@
     >>> a.totals.params, a.outputs["output"]
     (165642, (10,))
 """
-from .analysis import Analysis
 from .errors import ArchError, ArgumentError, LimitError, ShapeError, SpecSyntaxError, UnknownNameError
-from .pipeline import Net, load
+
+
+def __getattr__(name: str):
+    """``load``, ``Net`` and ``Analysis`` are imported on first use, so that ``archdsl.cli`` starts
+    without building every op's schema until a command needs them."""
+    if name in ("load", "Net"):
+        from . import pipeline
+        return getattr(pipeline, name)
+    if name == "Analysis":
+        from .analysis import Analysis
+        return Analysis
+    raise AttributeError(f"module 'archdsl' has no attribute {name!r}")
 
 __all__ = ["Analysis", "ArchError", "ArgumentError", "LimitError", "Net", "ShapeError", "SpecSyntaxError",
            "UnknownNameError", "load"]
