@@ -178,7 +178,6 @@ _NOT = {"lt": "ge", "le": "gt", "gt": "le", "ge": "lt", "eq": "ne", "ne": "eq"}
 
 
 def _holds(op: str, v: sp.Expr) -> bool | None:
-    v = sp.nsimplify(v) if not v.is_Rational else v
     if not v.is_Rational:
         return None
     return bool(_OPS[op](v))
@@ -210,14 +209,21 @@ def _modulus(e: sp.Expr, sym: sp.Symbol) -> int | None:
     return m
 
 
-def _eventual(atom: sp.Expr, q: sp.Symbol) -> tuple[int, int] | None:
-    """floor/ceiling of a ratio of linear functions of q is constant from some q on: (value, from)."""
+def _eventual(atom: sp.Expr, q: sp.Symbol) -> tuple[sp.Expr, int] | None:
+    """floor/ceiling of a ratio of linear functions of q is constant from some q on: (value, from);
+    of a linear function with an integer slope, that slope times q plus a constant (from 0)."""
     neg = isinstance(atom, sp.ceiling)
-    arg = sp.together(-atom.args[0] if neg else atom.args[0])  # ceiling(x) = -floor(-x)
+    arg = sp.cancel(-atom.args[0] if neg else atom.args[0])  # ceiling(x) = -floor(-x)
     num, den = sp.fraction(arg)
     if not (num.is_polynomial(q) and den.is_polynomial(q)):
         return None
     pn, pd = sp.Poly(num, q), sp.Poly(den, q)
+    if pd.degree() == 0 and pn.degree() <= 1:
+        slope = sp.Rational(pn.coeff_monomial(q)) / sp.Rational(pd.coeff_monomial(1))
+        if not slope.is_Integer:
+            return None
+        value = slope * q + sp.floor(sp.Rational(pn.coeff_monomial(1)) / sp.Rational(pd.coeff_monomial(1)))
+        return (-value if neg else value), 0
     if pn.degree() > 1 or pd.degree() != 1:
         return None
     a1, a0 = (sp.Rational(c) for c in (pn.coeff_monomial(q), pn.coeff_monomial(1)))
@@ -344,9 +350,34 @@ class Region:
         if self.empty:
             return "never"
         parts = [s.describe(str(sym)) for sym, s in self.sets if not s.full]
-        parts += [sp.sstr(rel) for rel in self.raw]
+        parts += [_show_rel(rel) for rel in self.raw]
         parts = [f"({p})" if " or " in p and len(parts) > 1 else p for p in parts]
-        return " and ".join(parts) or "every size"
+        return "; ".join(parts) or "every size"
+
+
+def relation(op: str, diff: sp.Expr) -> sp.Basic:
+    """``diff <op> 0`` as a sympy relation with the terms on the side where they are positive (``H = W``)."""
+    terms = sp.Add.make_args(sp.expand(diff))
+    pos = sp.Add(*(t for t in terms if not t.could_extract_minus_sign()))
+    neg = -sp.Add(*(t for t in terms if t.could_extract_minus_sign()))
+    return _REL[op](pos, neg)
+
+
+@lru_cache(maxsize=None)
+def _equalities(raw: tuple) -> dict:
+    """Substitutions implied by the equations among ``raw``."""
+    subs = {}
+    for rel in raw:
+        if isinstance(rel, sp.Equality):
+            rel = rel.subs(subs)
+            if rel is sp.true or rel is sp.false:
+                continue
+            for sym in sorted(rel.free_symbols, key=str):
+                sol = sp.solve(rel, sym)
+                if len(sol) == 1:
+                    subs[sym] = sol[0]
+                    break
+    return subs
 
 
 class _Run:
@@ -359,6 +390,8 @@ class _Run:
         self.divisions: list[tuple[sp.Expr, int]] = []
 
     def decide(self, op: str, diff: sp.Expr) -> bool:
+        if self.region.raw:  # sizes found equal earlier (H = W after an add of a map and its transpose)
+            diff = sp.expand(diff.subs(_equalities(self.region.raw)))
         if diff.is_Number:
             return bool(_OPS[op](diff))
         syms = diff.free_symbols
@@ -373,11 +406,11 @@ class _Run:
                 return False
             branches = (self.region.with_set(sym, yes), self.region.with_set(sym, no))
         else:
-            rel = _REL[op](diff, 0)
+            rel = relation(op, diff)
             if rel in (sp.true, sp.false):
                 return bool(rel)
             branches = (Region(self.region.sets, self.region.raw + (rel,)),
-                        Region(self.region.sets, self.region.raw + (_REL[_NOT[op]](diff, 0),)))
+                        Region(self.region.sets, self.region.raw + (relation(_NOT[op], diff),)))
         i = len(self.choices)
         if i < len(self.prefix):
             choice = self.prefix[i]
@@ -411,7 +444,7 @@ class Cond:
     def __bool__(self) -> bool:
         if _RUN is not None:
             return _RUN.decide(self.op, self.diff)
-        rel = _REL[self.op](self.diff, 0)
+        rel = relation(self.op, self.diff)
         if rel in (sp.true, sp.false):
             return bool(rel)
         raise TypeError(f"cannot decide {rel} outside a symbolic run")
@@ -577,6 +610,11 @@ def show(e: Any) -> str:
     return sp.sstr(e)
 
 
+def _show_rel(rel: sp.Basic) -> str:
+    sign = {sp.Equality: "=", sp.Unequality: "!="}.get(type(rel))
+    return f"{show(rel.lhs)} {sign} {show(rel.rhs)}" if sign else show(rel)
+
+
 def show_shape(shape: tuple) -> str:
     parts = [show(d) for d in shape]
     return " x ".join(f"({p})" if any(c in p for c in " +-") and not p.lstrip("-").isalnum() else p for p in parts)
@@ -651,7 +689,26 @@ class Failure:
     region: Region
     node: str
     op: str
-    message: str
+    message: str  # the rule's message, with formulas
+    rule: Any = field(default=None, repr=False)  # the op and its input shapes, to restate the message at a size
+    inputs: list = field(default_factory=list, repr=False)
+
+    def example(self) -> tuple[dict, str] | None:
+        """A size of the region (the largest where it is bounded) and the rule's message there."""
+        values = {}
+        for sym, s in self.region.sets:
+            ok = s.members(max(s.start, s.period) + s.period)
+            if not ok:
+                return None
+            values[sym] = max(s.small) if s.small and not s.residues else ok[0] if s.residues else ok[-1]
+        if self.region.raw or self.rule is None:
+            return None
+        ins = [tuple(int(_e(d).subs(values)) for d in shape) for shape in self.inputs]
+        try:
+            self.rule.infer(ins)
+        except OpProblem as err:
+            return values, err.message
+        return None
 
 
 @dataclass
@@ -782,10 +839,10 @@ def _walk(g, shape: tuple, symbols: tuple) -> SymbolicResult:
             groups: dict[tuple, list[_Outcome]] = {}
             for oc in explore(lambda: op.infer(ins), st.region):
                 if oc.error is not None:
-                    failures.append(Failure(oc.region, name, op.name, oc.error.message))
+                    failures.append(Failure(oc.region, name, op.name, oc.error.message, op, ins))
                 else:
                     groups.setdefault(tuple(_e(d) for d in oc.value), []).append(oc)
-            for i, ocs in enumerate(groups.values()):
+            for i, ocs in enumerate(_unify(groups).values()):
                 divisions = st.divisions + list(dict.fromkeys(
                     Division(name, op.name, num, den) for oc in ocs for num, den in oc.divisions))
                 for region in _merge([oc.region for oc in ocs]):
@@ -802,6 +859,35 @@ def _walk(g, shape: tuple, symbols: tuple) -> SymbolicResult:
                       {k: tuple(_e(d) for d in st.shapes[v]) for k, v in outputs.items()}, st.divisions)
                for st in states]
     return SymbolicResult(g.graph["name"], shape, symbols, regimes, failures, ops)
+
+
+def _same_on(a: tuple, b: tuple, region: Region) -> bool:
+    """Whether shapes ``a`` and ``b`` are equal at every size of ``region``."""
+    if len(a) != len(b):
+        return False
+    for x, y in zip(a, b):
+        diff = sp.expand(x - y)
+        if diff == 0:
+            continue
+        syms = diff.free_symbols
+        truth = truth_set("eq", diff, next(iter(syms))) if len(syms) == 1 else None
+        if truth is None or not (region.get(next(iter(syms))) - truth).empty:
+            return False
+    return True
+
+
+def _unify(groups: dict[tuple, list[_Outcome]]) -> dict[tuple, list[_Outcome]]:
+    """Outcomes whose formulas differ but whose values agree where each holds (a ceil-mode pool's two
+    branches) are one outcome: the first group's formula serves for all."""
+    out: dict[tuple, list[_Outcome]] = {}
+    for key, ocs in groups.items():
+        for k in out:
+            if all(_same_on(k, key, oc.region) for oc in ocs):
+                out[k] = out[k] + ocs
+                break
+        else:
+            out[key] = ocs
+    return out
 
 
 def _merge(regions: list[Region]) -> list[Region]:
@@ -821,43 +907,47 @@ def _merge(regions: list[Region]) -> list[Region]:
 # ------------------------------------------------------------------ the text
 
 
-KEY_OPS = {"upconv", "upsample", "crop", "unpool", "resize_to", "adaptive_avgpool", "gap", "zeropad", "decimate",
-           "concat"}
+KEY_OPS = {"upconv", "upsample", "crop", "unpool", "resize_to", "adaptive_avgpool", "gap", "zeropad", "decimate"}
+EXACT = "no size is rounded: every strided window tiles its input, every centre crop is symmetric"
 
 
 def format_result(result: SymbolicResult, key_layers: bool = True) -> str:
-    """The report as text: output formulas, the conditions, and the layers where sizes change."""
-    inp = show_shape(result.input)
-    lines = [f"{result.name}: input {inp}"]
+    """The report as text: the output formulas, where the network is well formed and where no size
+    is rounded (with the outputs there), the layers that change the size, and why other sizes fail."""
+    lines = [f"{result.name}: input {show_shape(result.input)}"]
     for n, reg in enumerate(result.regimes):
+        pad = "  "
         if len(result.regimes) > 1:
-            lines.append(f"\nregime {n + 1}: {reg.region.describe()}")
+            lines.append(f"  regime {n + 1} of {len(result.regimes)}:")
+            pad = "    "
         for out, shape in reg.outputs.items():
-            lines.append(f"  {out}: {show_shape(shape)}")
-        lines.append(f"  well formed when: {reg.region.describe()}")
-        exact = reg.exact_region()
+            lines.append(f"{pad}{out}: {show_shape(shape)}")
+        lines.append(f"{pad}well formed when: {reg.region.describe()}")
         if reg.divisions:
-            lines.append(f"  exact when: {exact.describe()}")
-            lines.append("    (every strided window tiles its input, every centre crop is symmetric)")
+            exact = reg.exact_region()
+            lines.append(f"{pad}exact when: {exact.describe()}")
+            lines.append(f"{pad}  ({EXACT})")
             for out, shape in reg.outputs.items():
                 flat = reg.exact_shape(shape, exact)
                 if flat is not None and flat != shape and not exact.empty:
-                    lines.append(f"    {out} then: {show_shape(flat)}")
+                    lines.append(f"{pad}  {out} there: {show_shape(flat)}")
         if key_layers:
-            lines += _key_table(result, reg)
+            lines += [pad + line for line in _key_table(result, reg)]
+    if not result.regimes:
+        lines.append("  well formed for no size")
     if result.failures:
-        lines.append("  ill formed:")
-        for f in _failure_summary(result.failures):
-            lines.append(f"    {f}")
+        lines.append("  ill formed otherwise; where the largest failing sizes stop:")
+        lines += [f"    {f}" for f in _failure_summary(result.failures)]
     return "\n".join(lines)
 
 
 def _key_table(result: SymbolicResult, reg: Regime) -> list[str]:
-    """Layers that change the size by a stride or a crop, with the exactness of everything up to them."""
-    divided = {}
+    """Layers that change the size by a stride, a crop or an upsampling, and the condition for no rounding
+    in them and every layer before them."""
+    divided: dict[str, list[Division]] = {}
     for d in reg.divisions:
         divided.setdefault(d.node, []).append(d)
-    rows, region = [], reg.region
+    rows, region = [], Region.of(result.symbols)
     for node, shape in reg.shapes.items():
         op = result.ops[node]
         if node not in divided and op not in KEY_OPS:
@@ -865,26 +955,37 @@ def _key_table(result: SymbolicResult, reg: Regime) -> list[str]:
         for d in divided.get(node, []):
             ex = d.exact()
             region = region & ex if ex is not None else Region(region.sets, region.raw + (d.condition,))
-        cond = region.describe() if node in divided else ""
-        rows.append((node, op, show_shape(shape), cond))
+        rows.append((node, op, show_shape(shape), region.describe() if node in divided else ""))
     if not rows:
         return []
     w = [max(len(r[i]) for r in rows + [("layer", "op", "shape", "")]) for i in range(3)]
-    lines = ["  key layers (shape; exact, with everything before it, when):"]
-    for r in rows:
-        lines.append(f"    {r[0]:<{w[0]}}  {r[1]:<{w[1]}}  {r[2]:<{w[2]}}  {r[3]}".rstrip())
+    lines = ["key layers:", f"  {'layer':<{w[0]}}  {'op':<{w[1]}}  {'shape':<{w[2]}}  exact up to here when"]
+    lines += [f"  {r[0]:<{w[0]}}  {r[1]:<{w[1]}}  {r[2]:<{w[2]}}  {r[3]}".rstrip() for r in rows]
     return lines
 
 
-def _failure_summary(failures: list[Failure], limit: int = 8) -> list[str]:
-    """One line per node that fails: the sizes that make it fail, and its first message."""
-    by_node: dict[tuple, tuple[Region, str]] = {}
+def _largest(region: Region) -> float:
+    """The largest size in a region (inf when it is unbounded)."""
+    tops = [max(s.small, default=0) if not s.residues else math.inf for _, s in region.sets if not s.full]
+    return min(tops, default=math.inf)
+
+
+def _failure_summary(failures: list[Failure], limit: int = 4) -> list[str]:
+    """One line per failing node, those failing up to the largest sizes first."""
+    by_node: dict[tuple, tuple[Region, Failure]] = {}
     for f in failures:
         key = (f.node, f.op)
         prev = by_node.get(key)
-        by_node[key] = (f.region, f.message) if prev is None else (_union(prev[0], f.region), prev[1])
-    lines = [f"{region.describe()}: {op} at {node}: {msg}" for (node, op), (region, msg) in by_node.items()]
-    return lines[:limit] + ([f"... and {len(lines) - limit} more"] if len(lines) > limit else [])
+        by_node[key] = (f.region, f) if prev is None else (_union(prev[0], f.region), prev[1])
+    items = sorted(by_node.items(), key=lambda kv: -_largest(kv[1][0]))
+    lines = []
+    for (node, op), (region, f) in items:
+        ex = f.example()
+        why = f.message if ex is None else \
+            f"at {', '.join(f'{k} = {v}' for k, v in ex[0].items())}: {ex[1]}"
+        lines.append(f"{region.describe()}: {op} at {node}, {why}")
+    more = len(lines) - limit
+    return lines[:limit] + ([f"... and {more} more layer{'s' if more > 1 else ''} on smaller sizes"] if more > 0 else [])
 
 
 def _union(a: Region, b: Region) -> Region:

@@ -29,7 +29,7 @@ KWARG_ALIASES = {"kernel": "k", "kernel_size": "k", "stride": "s", "padding": "p
 class Params(BaseModel):
     """Base of every op's parameter schema: strict about unknown names, immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)  # built on first use: fast start
 
 
 class NoParams(Params):
