@@ -39,8 +39,19 @@ def _load(args, input_shape: bool = True):
     return load(args.spec, input=args.input if input_shape else None, network=args.network, **_variables(args))
 
 
+def _symbolic_input(text: str | None) -> bool:
+    """``3xHxW``: an input with named sizes asks for formulas rather than numbers."""
+    import re
+    return bool(text) and any(not p.isdigit() for p in re.split(r"\s*[x×X,]\s*", text.strip()))
+
+
 def cmd_report(args) -> int:
     from . import report
+    if _symbolic_input(args.input):
+        from .symbolic import format_result, symbolic_report
+        print(format_result(symbolic_report(args.spec, input=args.input, network=args.network,
+                                            **_variables(args))))
+        return 0
     a = _load(args).analyze()
     if args.format == "json":
         print(report.to_json(a))

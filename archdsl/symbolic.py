@@ -39,6 +39,8 @@ import sympy as sp
 from .errors import ArchError
 from .ops.base import OpProblem
 
+__all__ = ["Dim", "SizeSet", "SymbolicResult", "format_result", "parse_input", "symbolic_report", "truth_set"]
+
 MAX_MODULUS = 4096  # residues tried per relation; beyond it a relation is kept as it is (unsolved)
 MAX_THRESHOLD = 100_000  # the largest q threshold solved by listing the values below it
 MAX_RUNS = 256  # forks of one rule on one region
@@ -695,14 +697,14 @@ class Failure:
 
     def example(self) -> tuple[dict, str] | None:
         """A size of the region (the largest where it is bounded) and the rule's message there."""
-        values = {}
-        for sym, s in self.region.sets:
-            ok = s.members(max(s.start, s.period) + s.period)
-            if not ok:
-                return None
-            values[sym] = max(s.small) if s.small and not s.residues else ok[0] if s.residues else ok[-1]
-        if self.region.raw or self.rule is None:
+        if self.region.raw or self.rule is None or self.region.empty:
             return None
+        values = {sym: max(s.small) for sym, s in self.region.sets if not s.residues}  # bounded: the largest
+        floor_ = max(values.values(), default=1)
+        for sym, s in self.region.sets:  # unbounded: the first at least as large (H = W where it can be)
+            if s.residues:
+                values[sym] = next(n for n in range(floor_, floor_ + s.start + 2 * s.period) if n in s)
+        values = {sym: values[sym] for sym, _ in self.region.sets}
         ins = [tuple(int(_e(d).subs(values)) for d in shape) for shape in self.inputs]
         try:
             self.rule.infer(ins)
@@ -837,7 +839,12 @@ def _walk(g, shape: tuple, symbols: tuple) -> SymbolicResult:
         for st in states:
             ins = [st.shapes[i] for i in inputs]
             groups: dict[tuple, list[_Outcome]] = {}
-            for oc in explore(lambda: op.infer(ins), st.region):
+            try:
+                found = explore(lambda: op.infer(ins), st.region)
+            except (TypeError, ValueError, AttributeError) as err:  # a rule that cannot take symbolic sizes
+                raise ArchError(f"{op.name} at {name}: its shape rule cannot run on symbolic sizes ({err})",
+                                data.get("span"), "give that size as a number") from None
+            for oc in found:
                 if oc.error is not None:
                     failures.append(Failure(oc.region, name, op.name, oc.error.message, op, ins))
                 else:
@@ -922,7 +929,7 @@ def format_result(result: SymbolicResult, key_layers: bool = True) -> str:
             pad = "    "
         for out, shape in reg.outputs.items():
             lines.append(f"{pad}{out}: {show_shape(shape)}")
-        lines.append(f"{pad}well formed when: {reg.region.describe()}")
+        lines.append(f"{pad}well formed when: {reg.region.describe()}" if result.symbols else f"{pad}well formed")
         if reg.divisions:
             exact = reg.exact_region()
             lines.append(f"{pad}exact when: {exact.describe()}")
@@ -936,7 +943,7 @@ def format_result(result: SymbolicResult, key_layers: bool = True) -> str:
     if not result.regimes:
         lines.append("  well formed for no size")
     if result.failures:
-        lines.append("  ill formed otherwise; where the largest failing sizes stop:")
+        lines.append("  ill formed otherwise; where the largest failing sizes stop:" if result.regimes else "  ill formed:")
         lines += [f"    {f}" for f in _failure_summary(result.failures)]
     return "\n".join(lines)
 

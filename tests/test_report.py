@@ -183,3 +183,11 @@ def test_diff_vgg16_vgg19():
     # conv3_4 (256 → 256), conv4_4 and conv5_4 (512 → 512), 3x3 with biases
     assert totals["params"][1] - totals["params"][0] == (256 * 256 * 9 + 256) + 2 * (512 * 512 * 9 + 512)
     assert totals["MACs"] == (15_470_264_320, 19_632_062_464)
+
+
+def test_symbolic_input_through_the_cli(capsys):
+    """`--input 1xHxH`: formulas and the sizes that work (archdsl/symbolic.py, tests/test_symbolic.py)."""
+    assert main(["report", "unet", "--input", "1xHxH"]) == 0
+    out = capsys.readouterr().out
+    assert "exact when: H ≡ 12 (mod 16), H >= 188" in out
+    assert "output there: 2 x (H - 184) x (H - 184)" in out
