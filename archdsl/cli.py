@@ -182,7 +182,13 @@ def cmd_list(args) -> int:
     return 0
 
 
-def parser() -> argparse.ArgumentParser:
+# commands whose module (and its imports) loads only when the command runs, or for --help
+LAZY = {"render": "draw a diagram: svg, png, pdf, dot, or a TikZ picture (.tex)"}
+
+
+def parser(command: str | None = "*") -> argparse.ArgumentParser:
+    """The argument parser; ``command`` (the first argument) says which lazily loaded command to
+    build in full ("*": all of them)."""
     p = argparse.ArgumentParser(prog="archdsl", description="CNN architecture specs → checked graphs, "
                                 "reports and PyTorch modules")
     sub = p.add_subparsers(dest="command", required=True)
@@ -230,8 +236,12 @@ def parser() -> argparse.ArgumentParser:
     cv.add_argument("--weights", help="a state_dict (.pth) of the original network to convert")
     cv.add_argument("--save-weights", help="where to write the converted state_dict (default: WEIGHTS.fully_conv.pth)")
     cv.set_defaults(func=cmd_convert)
-    from . import render
-    render.add_parser(sub)
+    import importlib
+    for name, helptext in LAZY.items():
+        if command in ("*", name):
+            importlib.import_module(f"archdsl.{name}").add_parser(sub)
+        else:
+            sub.add_parser(name, help=helptext)
     lst = sub.add_parser("list", help="the spec library: every network with its input, params and MACs")
     lst.add_argument("--format", choices=("table", "markdown"), default="table")
     lst.set_defaults(func=cmd_list)
@@ -241,7 +251,9 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     # the command line has no use for pydantic's plugins; looking for them costs a tenth of a report
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
-    args = parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    first = next((a for a in argv if not a.startswith("-")), None)
+    args = parser("*" if first is None or "-h" in argv or "--help" in argv else first).parse_args(argv)
     try:
         return args.func(args)
     except ArchError as err:
