@@ -17,6 +17,9 @@ def __getattr__(name: str):
     if name == "Analysis":
         from .analysis import Analysis
         return Analysis
+    if name == "WeightsError":
+        from .weights import WeightsError
+        return WeightsError
     raise AttributeError(f"module 'archdsl' has no attribute {name!r}")
 
 __all__ = ["Analysis", "ArchError", "ArgumentError", "LimitError", "Net", "ShapeError", "SpecSyntaxError",

@@ -183,7 +183,8 @@ def cmd_list(args) -> int:
 
 
 # commands whose module (and its imports) loads only when the command runs, or for --help
-LAZY = {"render": "draw a diagram: svg, png, pdf, dot, or a TikZ picture (.tex)"}
+LAZY = {"render": "draw a diagram: svg, png, pdf, dot, or a TikZ picture (.tex)",
+        "sanity": "the lecture's sanity checks: initial loss near ln(C), overfitting 20 samples"}
 
 
 def parser(command: str | None = "*") -> argparse.ArgumentParser:

@@ -129,10 +129,25 @@ def emit(g: Graph, analysis: Analysis) -> Emitter:
     return em
 
 
-def compile_graph(g: Graph, analysis: Analysis, device="cpu", dtype=None) -> fx.GraphModule:
+def compile_graph(g: Graph, analysis: Analysis, device="cpu", dtype=None, seed: int | None = None,
+                  init: str = "torch") -> fx.GraphModule:
+    """Build the module on ``device`` and initialise it by ``init`` (archdsl/weights.py's schemes).
+
+    With a ``seed`` the initial weights are a function of the seed alone: the module is built and
+    initialised on the CPU under its own random generator (torch's global one is left as it was),
+    then moved to ``device``, so every process and every device gets the same weights. Without
+    one, torch's global generator is used, as by any ``nn.Module``."""
+    from .weights import initialize
+    if seed is not None and str(device) != "meta":
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            gm = compile_graph(g, analysis, "cpu", None, None, init)
+        return gm.to(device=device, dtype=dtype)
     with torch.device(device):
         em = emit(g, analysis)
         gm = fx.GraphModule(em.root, em.graph, class_name=class_name(analysis.name))
+    if str(device) != "meta":
+        initialize(gm, init)
     if dtype is not None:
         gm = gm.to(dtype)
     return gm

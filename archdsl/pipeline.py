@@ -64,18 +64,56 @@ class Net:
         """Shapes, parameters, MACs, activations and receptive fields; pure Python, no torch."""
         return self._analysis
 
-    def compile(self, device: Any = "cpu", dtype: Any = None, max_params: int | None = MAX_PARAMS):
+    def compile(self, device: Any = "cpu", dtype: Any = None, max_params: int | None = MAX_PARAMS, *,
+                seed: int | None = None, init: str | None = None, weights: Any = None, strict: bool = True,
+                skip_mismatched: bool = False, reinit: str | list[str] | None = None,
+                freeze: str | list[str] | None = None):
         """A ``torch.fx.GraphModule`` built directly on ``device`` (``"meta"`` allocates nothing).
 
         Refuses, before allocating anything, to build more than ``max_params`` parameters
-        and buffers on a real device (``max_params=None`` lifts the limit)."""
+        and buffers on a real device (``max_params=None`` lifts the limit).
+
+        Training options (docs/training.md):
+
+        - ``seed``: the initial weights depend on the seed alone (the same on every device and
+          process; torch's global generator is left as it was); None uses torch's global generator;
+        - ``init``: ``"torch"`` (torch's defaults), ``"he"`` or ``"xavier"``; None takes the spec's
+          variable ``init`` where it defines one, else ``"torch"``;
+        - ``weights``: a state_dict (a path, e.g. a torchvision pretrained file, or a dict) to load
+          after initialising; ``strict``, ``skip_mismatched`` and ``reinit`` as in
+          :func:`archdsl.weights.load_weights`; what was loaded is ``model.weights_report``;
+        - ``freeze``: a label (or several): the parameters of everything that computes its output,
+          itself included, stop requiring gradients (``freeze="avgpool"`` trains only the head).
+        """
         from .compile import compile_graph
+        from .weights import freeze as freeze_labels, frozen_nodes, load_weights, resolve_scheme
         a = self.analyze()
         size = a.totals.params + a.totals.buffers
         if max_params is not None and str(device) != "meta" and size > max_params:
             raise LimitError(f"{a.name} has {size:,} parameters and buffers, more than the limit of {max_params:,}",
                              None, "compile with device='meta' to inspect it, or raise max_params")
-        return compile_graph(self.graph, a, device=device, dtype=dtype)
+        scheme = resolve_scheme(init, self._variables())
+        if freeze is not None:
+            frozen_nodes(self.graph, freeze)  # an unknown label fails before anything is built
+        model = compile_graph(self.graph, a, device=device, dtype=dtype, seed=seed, init=scheme)
+        if weights is not None:
+            model.weights_report = load_weights(model, weights, strict=strict, skip_mismatched=skip_mismatched,
+                                                reinit=reinit, name=a.name)
+        elif reinit is not None or skip_mismatched:
+            raise ArchError("reinit and skip_mismatched choose what to load from weights, but no weights were given",
+                            None, "pass weights='file.pth'")
+        if freeze is not None:
+            freeze_labels(model, self.graph, freeze)
+        return model
+
+    def _variables(self) -> dict[str, Any]:
+        """The spec file's variables as loaded (overrides applied); a derived network's are its original's."""
+        net = self
+        while net is not None:
+            if hasattr(net, "variables"):
+                return net.variables
+            net = getattr(net, "_original", None)
+        return {}
 
     def fully_convolutional(self, input: str | tuple | None = None) -> "Net":
         """OverFeat's sliding window: this network with every fc layer as the equivalent conv (same
@@ -124,4 +162,6 @@ def load(spec: str, *, input: str | tuple | None = None, network: str | None = N
     ctx = load_file(text, file, variables)
     ctx.default = default
     shape = parse_shape(input) if input is not None else None
-    return Net(elaborate(ctx, network, shape))
+    net = Net(elaborate(ctx, network, shape))
+    net.variables = dict(ctx.env.values)  # the file's variables: compile() reads `init` from them
+    return net
