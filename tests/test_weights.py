@@ -277,3 +277,11 @@ def test_freeze_an_unknown_label_suggests():
     with pytest.raises(UnknownNameError, match="unknown label 'layr3' in freeze") as exc:
         archdsl.load("resnet18").compile(device="meta", freeze="layr3")
     assert "did you mean 'layer3'" in str(exc.value)
+
+
+def test_the_resnet_specs_declare_he_init():
+    """specs/classic/resnet.arch says `init = "he"`: conv weights have std sqrt(2 / fan_out)."""
+    import math
+    model = archdsl.load("resnet18").compile(seed=0)
+    w = model.get_submodule("layer4.0.conv2").weight.detach()  # 512 x 512 x 3 x 3: fan_out = 4608
+    assert abs(float(w.std()) / math.sqrt(2 / (512 * 9)) - 1) < 0.02
