@@ -184,7 +184,8 @@ def cmd_list(args) -> int:
 
 # commands whose module (and its imports) loads only when the command runs, or for --help
 LAZY = {"render": "draw a diagram: svg, png, pdf, dot, or a TikZ picture (.tex)",
-        "sanity": "the lecture's sanity checks: initial loss near ln(C), overfitting 20 samples"}
+        "sanity": "the lecture's sanity checks: initial loss near ln(C), overfitting 20 samples",
+        "export": "export the compiled model: ONNX (.onnx, checked with onnxruntime) or TorchScript (.pt)"}
 
 
 def parser(command: str | None = "*") -> argparse.ArgumentParser:

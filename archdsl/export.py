@@ -1,0 +1,410 @@
+"""``archdsl export``: a compiled network as an ONNX file or a TorchScript archive.
+
+ONNX goes through ``torch.onnx.export(..., dynamo=True)`` (``torch.export`` then the onnxscript
+translator; needs the packages ``onnx`` and ``onnxscript``), at opset :data:`OPSET`, with the input
+named ``input``, a dynamic batch axis, and the outputs named ``output`` (one tensor) or after the
+network's output names (several outputs: the compiled module returns a dict). TorchScript is
+``torch.jit.script``, or ``torch.jit.trace`` of the eval-mode module where scripting fails.
+Either way the module is exported in eval mode (dropout and drop-path off, BN on its running
+statistics). ``Exported.check()`` runs the written file (onnxruntime, or ``torch.jit.load``) and
+returns the largest absolute difference from the torch module per output. See docs/export.md.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+OPSET = 18  # the opset onnxscript's torch library is written in: no version conversion after export
+TOLERANCE = 1e-4  # what --check accepts: max abs diff between the file and the torch module
+TORCHSCRIPT_SUFFIXES = (".pt", ".ts", ".jit", ".torchscript")
+FORMATS = {".onnx": "onnx", **{s: "torchscript" for s in TORCHSCRIPT_SUFFIXES}}
+ONNX_PACKAGES = ("onnx", "onnxscript")
+
+
+class MissingPackage(ImportError):
+    """A package that the export (or its check) needs is not installed."""
+
+
+def _need(*packages: str, purpose: str) -> None:
+    import importlib.util
+    missing = [p for p in packages if importlib.util.find_spec(p) is None]
+    if missing:
+        raise MissingPackage(f"{purpose} needs the package{'s' if len(missing) > 1 else ''} {', '.join(missing)}: "
+                             f"pip install {' '.join(missing)}")
+
+
+class Diffs(dict):
+    """Output name → the largest absolute difference between the file's result and torch's;
+    ``scale`` holds each output's largest absolute value in torch. Deep networks at their default
+    initialisation (a ResNet-110 without zero-initialised last BNs) reach outputs of 1e8 and more,
+    where float32 alone differs by hundreds: :meth:`ok` compares relative to the scale above 1."""
+
+    def __init__(self, diffs: dict[str, float], scale: dict[str, float]):
+        super().__init__(diffs)
+        self.scale = scale
+
+    def ok(self, tolerance: float = TOLERANCE) -> bool:
+        return all(d <= tolerance * max(1.0, self.scale[k]) for k, d in self.items())
+
+
+@dataclass
+class Exported:
+    """What :func:`to_onnx` / :func:`to_torchscript` wrote."""
+
+    path: Path
+    format: str  # "onnx" or "torchscript"
+    method: str  # "torch.onnx.export(dynamo=True)", "torch.jit.script" or "torch.jit.trace"
+    input_shape: tuple[int, ...]  # CxHxW; the batch axis comes first
+    outputs: list[str]
+    dynamic_batch: bool
+    opset: int | None = None
+    seconds: float = 0.0
+    note: str = ""  # why torch.jit.trace was used instead of torch.jit.script
+    module: Any = field(default=None, repr=False)  # the torch module that was exported (in eval mode)
+    batch: int = 1  # the example batch it was exported with
+
+    def check(self, batch: int | None = None, seed: int = 1) -> Diffs:
+        """Run the written file on a random batch (default: 1, or the export's batch if that is
+        static) and return the largest absolute difference from the torch module, per output."""
+        if batch is None:
+            batch = 1 if self.dynamic_batch else self.batch
+        x = _example(self.module, self.input_shape, batch, seed)
+        if self.format == "onnx":
+            return check_onnx(self.path, self.module, x)
+        return check_torchscript(self.path, self.module, x)
+
+    def describe(self) -> str:
+        batch = "N" if self.dynamic_batch else str(self.batch)
+        shape = "x".join(map(str, (batch, *self.input_shape)))
+        kind = f"ONNX opset {self.opset}" if self.format == "onnx" else "TorchScript"
+        return (f"{self.path}: {kind} via {self.method}, input 'input' {shape}, "
+                f"output{'s' if len(self.outputs) > 1 else ''} {', '.join(repr(o) for o in self.outputs)}")
+
+
+# --- the module to export -------------------------------------------------------------------------
+
+def _resolve(net_or_spec, input, weights, seed: int, variables: dict):
+    """A spec (path, library name or inline text), a loaded :class:`archdsl.Net` or a torch module
+    → (module, input shape CxHxW). Networks are compiled under a fixed seed: the same spec gives
+    the same weights, so the same file."""
+    import torch
+    from torch import nn
+
+    from .pipeline import Net, load, parse_shape
+    if isinstance(net_or_spec, nn.Module):
+        if variables:
+            raise TypeError(f"spec variables ({', '.join(variables)}) need a spec, not a torch module")
+        if input is None:
+            raise TypeError("exporting a torch module needs input= (its input shape CxHxW, e.g. '3x224x224')")
+        module, shape = net_or_spec, parse_shape(input)
+    else:
+        if isinstance(net_or_spec, Net):
+            if variables:
+                raise TypeError(f"spec variables ({', '.join(variables)}) need a spec, not a loaded Net")
+            net = net_or_spec
+        elif isinstance(net_or_spec, (str, Path)):
+            net = load(str(net_or_spec), input=input, **variables)
+        else:
+            raise TypeError(f"expected a spec, an archdsl.Net or a torch module, got {type(net_or_spec).__name__}")
+        shape = parse_shape(input) if input is not None else net.analyze().input_shape
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            module = net.compile()
+    if weights is not None:
+        state = weights if isinstance(weights, dict) else torch.load(weights, map_location="cpu", weights_only=True)
+        module.load_state_dict(state)
+    return module, tuple(shape)
+
+
+def _example(module, shape: tuple[int, ...], batch: int, seed: int):
+    import torch
+    param = next(iter(module.parameters()), None)
+    dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
+    device = param.device if param is not None else "cpu"
+    gen = torch.Generator().manual_seed(seed)
+    return torch.randn((batch, *shape), generator=gen).to(device=device, dtype=dtype)
+
+
+def _flat(out) -> tuple[list[str], list]:
+    """A module's result → (output names, tensors): one tensor is ``output``, a dict keeps its keys."""
+    import torch
+    if isinstance(out, torch.Tensor):
+        return ["output"], [out]
+    if isinstance(out, dict):
+        return [str(k) for k in out], list(out.values())
+    from torch.utils import _pytree
+    leaves = _pytree.tree_leaves(out)
+    return [f"output{i}" for i in range(len(leaves))], leaves
+
+
+def _output_names(module, x) -> list[str]:
+    """The names :func:`_flat` gives the module's result: read off a compiled module's fx graph
+    (no forward pass), else from a forward on ``x``."""
+    import torch
+    from torch import fx
+    if isinstance(module, fx.GraphModule):
+        (node,) = [n for n in module.graph.nodes if n.op == "output"]
+        result = node.args[0]
+        if isinstance(result, fx.Node):
+            return ["output"]
+        if isinstance(result, dict) and all(isinstance(v, fx.Node) for v in result.values()):
+            return [str(k) for k in result]
+    with torch.no_grad():
+        return _flat(module(x))[0]
+
+
+@contextlib.contextmanager
+def _eval(module):
+    """The module in eval mode for the block, then back in the mode it was in."""
+    was = module.training
+    module.eval()
+    try:
+        yield module
+    finally:
+        module.train(was)
+
+
+@contextlib.contextmanager
+def _quiet():
+    """torch.onnx's notes (torchvision's ops are not registered), onnx_ir's (an empty attribute
+    list defaults to INTS) and torch.jit's deprecation notice go nowhere."""
+    loggers = [logging.getLogger(n) for n in ("torch.onnx", "torch.onnx._internal.exporter._registration",
+                                               "torch.export", "torch._dynamo", "torch.fx.experimental",
+                                               "onnxscript", "onnx_ir")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
+# --- ONNX ------------------------------------------------------------------------------------------
+
+def to_onnx(net_or_spec, path, input=None, opset: int | None = None, dynamic_batch: bool = True, *,
+            weights=None, batch: int = 2, seed: int = 0, **variables) -> Exported:
+    """Write ``net_or_spec`` as an ONNX file at ``path``.
+
+    ``net_or_spec``: a spec (a ``.arch`` path, a library name, inline text; ``variables`` set its
+    variables, ``input`` its input shape), a loaded :class:`archdsl.Net`, or a torch module (a
+    compiled one, or one built from ``archdsl compile``'s source; ``input`` is then required).
+    ``weights``: a state_dict or the path of one, loaded before export (else a compiled network
+    keeps its initialisation under ``seed``). The graph is traced on a random batch of ``batch``;
+    with ``dynamic_batch`` the file's batch axis is symbolic (``batch``), else fixed at ``batch``.
+    ``opset`` defaults to :data:`OPSET`. The input is named ``input``; the outputs ``output``, or
+    after the network's named outputs. Weights are stored in the file itself up to ONNX's 2 GB
+    limit, in ``path.data`` beyond it."""
+    _need(*ONNX_PACKAGES, purpose="ONNX export")
+    import torch
+    if batch < 1:
+        raise ValueError(f"batch must be >= 1, got {batch}")
+    module, shape = _resolve(net_or_spec, input, weights, seed, variables)
+    opset = OPSET if opset is None else int(opset)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    with _eval(module):
+        x = _example(module, shape, batch, seed)
+        names = _output_names(module, x)
+        dims = ({0: torch.export.Dim("batch")},) if dynamic_batch else None
+        with _quiet():
+            program = torch.onnx.export(module, (x,), None, dynamo=True, input_names=["input"], output_names=names,
+                                        opset_version=opset, dynamic_shapes=dims, verbose=False)
+            program.save(path)
+    return Exported(path, "onnx", "torch.onnx.export(dynamo=True)", shape, names, dynamic_batch, opset,
+                    time.perf_counter() - start, module=module, batch=batch)
+
+
+def check_onnx(path, module, x) -> Diffs:
+    """Run the ONNX file at ``path`` with onnxruntime (CPU) on ``x`` and return, per output, the
+    largest absolute difference from ``module(x)`` (``module`` in eval mode)."""
+    _need("onnxruntime", purpose="checking an ONNX file")
+    import onnxruntime
+    import torch
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = session.run(None, {"input": x.detach().cpu().numpy()})
+    with torch.no_grad(), _eval(module):
+        names, want = _flat(module(x))
+    file_names = [o.name for o in session.get_outputs()]
+    if file_names != names:
+        raise AssertionError(f"the file's outputs are {file_names}, the module's {names}")
+    return _diffs(names, [torch.from_numpy(g) for g in got], want)
+
+
+def _diffs(names, got, want) -> Diffs:
+    diffs, scale = {}, {}
+    for n, g, w in zip(names, got, want):
+        if tuple(g.shape) != tuple(w.shape):
+            raise AssertionError(f"{n}: shape {tuple(g.shape)} where the module gives {tuple(w.shape)}")
+        w = w.detach().cpu()
+        diffs[n] = float((g.to(w.dtype).cpu() - w).abs().max()) if w.numel() else 0.0
+        scale[n] = float(w.abs().max()) if w.numel() else 0.0
+    return Diffs(diffs, scale)
+
+
+# --- TorchScript -----------------------------------------------------------------------------------
+
+def to_torchscript(net_or_spec, path, input=None, *, method: str = "auto", weights=None, batch: int = 2,
+                   seed: int = 0, **variables) -> Exported:
+    """Write ``net_or_spec`` (as for :func:`to_onnx`) as a TorchScript archive (``torch.jit.save``).
+
+    ``method``: ``"script"`` (``torch.jit.script``: the archive keeps train/eval behaviour),
+    ``"trace"`` (``torch.jit.trace`` of the eval-mode module on a random batch: records the eval
+    path only), or ``"auto"`` (default): script, and trace where scripting fails (the reason is
+    in ``Exported.note`` and a warning). FractalNet's ``MeanJoin`` (``mean`` joins) takes its
+    inputs as ``*xs``, which TorchScript cannot compile, so such networks are traced."""
+    import torch
+    if method not in ("auto", "script", "trace"):
+        raise ValueError(f"method is 'auto', 'script' or 'trace', not {method!r}")
+    module, shape = _resolve(net_or_spec, input, weights, seed, variables)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    start, note, used = time.perf_counter(), "", method
+    with _eval(module):
+        x = _example(module, shape, batch, seed)
+        names = _output_names(module, x)
+        archive = None
+        if method in ("auto", "script"):
+            try:
+                with _quiet():
+                    archive = torch.jit.script(module)
+                used = "script"
+            except Exception as err:  # torch.jit's frontend raises several kinds
+                if method == "script":
+                    raise
+                note = "torch.jit.script failed: " + _script_error(err)
+                warnings.warn(f"{note}; traced instead (the archive runs the eval-mode graph only)", stacklevel=2)
+        if archive is None:
+            used = "trace"
+            with _quiet(), torch.no_grad():
+                archive = torch.jit.trace(module, (x,), strict=False, check_trace=False)
+        with _quiet():
+            torch.jit.save(archive, str(path))
+    return Exported(path, "torchscript", f"torch.jit.{used}", shape, names, True, None,
+                    time.perf_counter() - start, note, module=module, batch=batch)
+
+
+def _first_line(err: BaseException) -> str:
+    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+    return lines[0] if lines else type(err).__name__
+
+
+def _script_error(err: BaseException) -> str:
+    """TorchScript's complaint and the line it points at: "Compiled functions can't take variable
+    number of arguments ... (archdsl/layers.py, line 33: def forward(self, *xs):)"."""
+    lines = [ln for ln in str(err).splitlines() if ln.strip()]
+    head = _first_line(err).rstrip(":")
+    for i, ln in enumerate(lines):
+        if ln.strip().startswith('File "') and i + 1 < len(lines):
+            where = ln.strip()[len('File "'):].replace('", line', ", line")
+            return f"{head} ({where}: {lines[i + 1].strip()})"
+    return head
+
+
+def check_torchscript(path, module, x) -> Diffs:
+    """Load the TorchScript archive at ``path``, run it in eval mode on ``x`` and return, per
+    output, the largest absolute difference from ``module(x)``."""
+    import torch
+    with _quiet():
+        loaded = torch.jit.load(str(path), map_location="cpu").eval()
+    with torch.no_grad(), _eval(module):
+        _, got = _flat(loaded(x))
+        names, want = _flat(module(x))
+    if len(got) != len(want):
+        raise AssertionError(f"the archive gives {len(got)} outputs, the module {len(want)}")
+    return _diffs(names, got, want)
+
+
+# --- the command -----------------------------------------------------------------------------------
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    """Add ``archdsl export`` to an argparse subparsers object."""
+    e = sub.add_parser("export", help="write the compiled network as ONNX (.onnx) or TorchScript (.pt)",
+                       description="Export the compiled network, in eval mode: ONNX through torch.onnx.export "
+                       "(dynamo) with the input named 'input', a dynamic batch axis and the outputs named "
+                       "'output' or after the network's outputs; TorchScript through torch.jit.script (torch.jit."
+                       "trace where scripting fails). The format is the output's suffix: .onnx, or .pt/.ts/.jit/"
+                       ".torchscript. Exit codes: 0 written, 1 the spec is wrong, 2 usage, 3 a package is missing, "
+                       "4 the export or its --check failed.")
+    e.add_argument("spec", help="a .arch file, a library name (vgg16) or inline text ('[CONV-POOL]x2-FC')")
+    e.add_argument("--input", help="input shape CxHxW, e.g. 3x224x224 (overrides the spec's)")
+    e.add_argument("--classes", type=int, help="sets the variable `classes`")
+    e.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a spec variable")
+    e.add_argument("--network", help="which network of the file (default: its main one)")
+    e.add_argument("-o", "--output", help="the file to write: .onnx, or .pt/.ts/.jit/.torchscript for TorchScript "
+                   "(default: NAME.onnx)")
+    e.add_argument("--format", choices=("onnx", "torchscript"), help="instead of the suffix")
+    e.add_argument("--weights", help="a state_dict (.pth) to load first (default: the seeded initialisation)")
+    e.add_argument("--opset", type=int, help=f"ONNX opset (default {OPSET})")
+    e.add_argument("--static-batch", action="store_true", help="fix the ONNX batch axis at --batch")
+    e.add_argument("--batch", type=int, default=2, help="the example batch the graph is traced with (default 2)")
+    e.add_argument("--method", choices=("auto", "script", "trace"), default="auto",
+                   help="TorchScript: script, trace, or auto (script, trace where scripting fails)")
+    e.add_argument("--check", action="store_true", help="run the written file (onnxruntime, or torch.jit.load) on "
+                   f"a random batch and compare with the torch module: fails above a max abs diff of {TOLERANCE:g} "
+                   "(times the largest output value, where that is above 1)")
+    e.set_defaults(func=cmd_export)
+    return e
+
+
+def cmd_export(args) -> int:
+    """``archdsl export``: 0 written (and checked), 1 the spec is wrong (raised as ArchError), 2 a usage error,
+    3 a package is missing, 4 the export failed or --check found a difference."""
+    from .cli import _variables
+    from .pipeline import load
+    fmt = args.format
+    if args.output and fmt is None:
+        fmt = FORMATS.get(Path(args.output).suffix.lower())
+        if fmt is None:
+            print(f"archdsl export: writes .onnx or {'/'.join(TORCHSCRIPT_SUFFIXES)} (or give --format), not "
+                  f"{Path(args.output).name!r}", file=sys.stderr)
+            return 2
+    fmt = fmt or "onnx"
+    if args.batch < 1:
+        print(f"archdsl export: --batch takes a number >= 1, got {args.batch}", file=sys.stderr)
+        return 2
+    net = load(args.spec, input=args.input, network=args.network, **_variables(args))
+    out = args.output or f"{net.name}.{'onnx' if fmt == 'onnx' else 'pt'}"
+    try:
+        if fmt == "onnx":
+            done = to_onnx(net, out, opset=args.opset, dynamic_batch=not args.static_batch, weights=args.weights,
+                           batch=args.batch)
+        else:
+            with warnings.catch_warnings():  # a fallback to trace is printed as a note below
+                warnings.simplefilter("ignore")
+                done = to_torchscript(net, out, method=args.method, weights=args.weights, batch=args.batch)
+    except MissingPackage as err:
+        print(f"archdsl export: {err}", file=sys.stderr)
+        return 3
+    except Exception as err:  # the exporters' own errors: report them, no traceback
+        print(f"archdsl export: {fmt} export of {net.name} failed: {type(err).__name__}: {_first_line(err)}",
+              file=sys.stderr)
+        return 4
+    print(f"wrote {done.describe()} ({net.analyze().totals.params:,} params, {done.seconds:.1f} s)")
+    if done.note:
+        print(f"note: {done.note}; traced instead (the archive runs the eval-mode graph only)")
+    if args.check:
+        try:
+            diffs = done.check()
+        except MissingPackage as err:
+            print(f"archdsl export: {err}", file=sys.stderr)
+            return 3
+        runner = "onnxruntime" if fmt == "onnx" else "torch.jit.load"
+        print(f"check ({runner}, batch {1 if done.dynamic_batch else done.batch}): max abs diff "
+              + ", ".join(f"{k} {v:.2e} (of values up to {diffs.scale[k]:.3g})" for k, v in diffs.items()))
+        if not diffs.ok():
+            print(f"archdsl export: the file differs from the torch module by more than {TOLERANCE:g} "
+                  "(relative to the outputs' size above 1)", file=sys.stderr)
+            return 4
+    return 0
