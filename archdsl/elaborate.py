@@ -15,12 +15,14 @@ from .graph import Graph, ancestors
 from . import ast
 from .args import bind_params, kwarg_hint, kwarg_name, shorthand_hint, takes_word
 from .errors import ArchError, ArgumentError, LimitError, ShapeError, Span, UnknownNameError
-from .eval import Env, truth, evaluate
-from .files import MAX_DEPTH, FileCtx, main_network
+from .eval import Env, evaluate, reset_work, truth
+from .files import MAX_DEPTH, FileCtx, main_network, with_overrides
 from .naming import Scope, _Reuse, _Transparent
 from .ops import REGISTRY, Op, OpProblem, lookup
 
-MAX_NODES = 100_000
+MAX_NODES = 20_000  # 25 times the largest library network; the pipeline takes ~0.3 ms a node
+MAX_STEPS = 500_000  # elements, statements and loop iterations expanded (~1 s): bounds loops that build nothing
+MAX_NESTING = 100  # elements inside one another (brackets, groups, merges, blocks, if / for), so no RecursionError
 INPUT = "input"
 
 
@@ -33,12 +35,41 @@ class Elaborator:
         self.outputs_stmt: ast.OutputStmt | None = None
         self.on_input = None  # the input/output handler of the network body being run, for if / for bodies
         self.pending: dict[str, Any] = {}  # values set from outside for variables of the network itself
+        self.steps = 0
+        self.nesting = 0
+        self.bound = Bound()
+
+    # ----------------------------------------------------------------- limits
+    def step(self, span: Span) -> None:
+        self.steps += 1
+        if self.steps > MAX_STEPS:
+            raise self.too_large("steps", "this step", 1, None, span,
+                                 "lower the repeat counts or the lengths of the loops", self.steps - 1)
+
+    def expect(self, what: str, nodes: int, steps: int, times: int | None, span: Span, hint: str) -> None:
+        """Refuse, before expanding it, an element whose expansion would pass MAX_NODES or MAX_STEPS
+        (``nodes`` and ``steps`` are lower bounds for one iteration, ``times`` the iterations)."""
+        n, s = nodes * (times or 1), steps * (times or 1)
+        if len(self.g) + n > MAX_NODES:
+            raise self.too_large("nodes", what, n, times, span, hint)
+        if self.steps + s > MAX_STEPS:
+            raise self.too_large("steps", what, s, times, span, hint)
+
+    def too_large(self, unit: str, what: str, total: int, times: int | None, span: Span, hint: str,
+                  done: int | None = None) -> LimitError:
+        """``the repeat would expand past 20,000 nodes: 1,000 times at least 1,000``, or, when the
+        network so far plus this element pass the limit, ``the network would expand past ... here``."""
+        limit, done = (MAX_NODES, len(self.g)) if unit == "nodes" else (MAX_STEPS, self.steps if done is None else done)
+        verb = f"expand past {limit:,} nodes" if unit == "nodes" else f"take more than {limit:,} steps to expand"
+        each = f"{times:,} times at least {total // times:,}" if times else f"at least {total:,}"
+        if total > limit:  # the element alone is too large
+            return LimitError(f"{what} would {verb}: {each}", span, hint)
+        return LimitError(f"the network would {verb} here: {done:,} so far, and {what} adds {each}", span, hint)
 
     # ------------------------------------------------------------------ nodes
     def add_node(self, name: str, op: Op, inputs: list[str], span: Span) -> str:
         if len(self.g) >= MAX_NODES:
-            raise LimitError(f"the network expands past {MAX_NODES:,} nodes", span,
-                             "lower the repeat counts or block depth")
+            raise self.too_large("nodes", "this layer", 1, None, span, "lower the repeat counts or block depth")
         if name in self.g:
             raise ArchError(f"the name '{name}' is used twice", span, "labels must be unique within their group")
         self.g.add_node(name, op=op, inputs=list(inputs), span=span)
@@ -67,8 +98,9 @@ class Elaborator:
     def _statements(self, body, x, scope, ctx, env, on_input, network=False):
         whole = self.whole_network_call(body, ctx) if network else None
         for stmt in body.stmts:
+            self.step(stmt.span)
             if isinstance(stmt, ast.Assign):
-                if network and scope.path == "" and stmt.name in self.pending:  # load(..., aux=1)
+                if network and stmt.name in self.pending:  # load(..., aux=1), or googlenet(aux=1) imported
                     env.set(stmt.name, self.pending.pop(stmt.name), stmt.span)
                 else:
                     env.set(stmt.name, evaluate(stmt.value, env), stmt.span)
@@ -123,6 +155,18 @@ class Elaborator:
 
     # --------------------------------------------------------------- elements
     def element(self, el, x: str, scope: Scope, ctx: FileCtx, env: Env) -> str:
+        self.step(el.span)
+        self.nesting += 1
+        if self.nesting > MAX_NESTING:
+            raise LimitError(f"the spec nests deeper than {MAX_NESTING} levels (groups, repeats, merges, blocks, "
+                             "if and for inside one another)", el.span,
+                             "flatten the nesting; if a block calls itself, give the recursion an end")
+        try:
+            return self._element(el, x, scope, ctx, env)
+        finally:
+            self.nesting -= 1
+
+    def _element(self, el, x: str, scope: Scope, ctx: FileCtx, env: Env) -> str:
         label = None
         if isinstance(el, ast.Labeled):
             label, el = self.label(el.label, env), el.unit
@@ -130,14 +174,19 @@ class Elaborator:
                 raise ArchError("a reference cannot be labelled", el.span)
             if isinstance(el, (ast.If, ast.For)):
                 kind = "an if" if isinstance(el, ast.If) else "a for"
+                group = label if label.isidentifier() else f'"{label}"'
                 raise ArchError(f"{kind} cannot be labelled: its body runs in place", el.span,
-                                f"label the elements inside, or wrap it in a group: {label} {{ ... }}")
+                                f"label the elements inside, or wrap it in a group: {group} {{ ... }}")
         if isinstance(el, ast.If):
             return self.if_into(el, x, scope, ctx, env)
         if isinstance(el, ast.For):
             return self.for_into(el, x, scope, ctx, env)
         if isinstance(el, ast.Repeat):
             count = self.count(el, env)
+            if count > 1:
+                self.bound.start(self.nesting)
+                nodes, steps = self.bound.chain(el.chain, ctx, env)
+                self.expect("the repeat", nodes, steps, count, el.span, "lower the repeat counts")
             if label is None:
                 for _ in range(count):
                     x = self.chain(el.chain, x, scope, ctx, env)
@@ -171,7 +220,15 @@ class Elaborator:
         if not isinstance(items, tuple):
             raise ArgumentError(f"for runs over a tuple or a range, not {items!r}", el.items.span,
                                 "for c in (64, 128, 256) { ... } or for i in range(1, n + 1) { ... }")
+        if len(items) > 1:
+            unknown = env.child()
+            for name in el.names:
+                unknown.set(name, UNKNOWN, el.span)
+            self.bound.start(self.nesting)
+            nodes, steps = self.bound.body(el.body, ctx, unknown)
+            self.expect("the loop", nodes, steps + 1, len(items), el.span, "shorten the loop")
         for item in items:
+            self.step(el.span)
             local = env.child()
             if len(el.names) == 1:
                 local.set(el.names[0], item, el.span)
@@ -198,7 +255,9 @@ class Elaborator:
 
     def repeat_into(self, rep: ast.Repeat, count: int, x: str, sub: Scope, ctx: FileCtx, env: Env) -> str:
         """A labelled repeat: iteration i is named ``label.i`` (torchvision's ``layer1.0``)."""
-        single = len(rep.chain.elements) == 1 and not isinstance(rep.chain.elements[0], ast.Ref)
+        # a single op, block, group or repeat is the iteration itself (layer1.0.conv1); a labelled element,
+        # an if or a for gets an iteration scope of its own (layer1.0.x)
+        single = len(rep.chain.elements) == 1 and isinstance(rep.chain.elements[0], (ast.OpCall, ast.Repeat))
         for i in range(count):
             if single:
                 x = self.element(ast.Labeled(str(i), rep.chain.elements[0], rep.span), x, sub, ctx, env)
@@ -353,9 +412,11 @@ class Elaborator:
             if not (len(content) == 1 and isinstance(content[0], ast.Chain) and len(content[0].elements) == 1):
                 return self.body(body, x, sub, ctx, env)
             for stmt in body.stmts:
+                self.step(stmt.span)  # counted as _statements would, so that the Bound stays a lower bound
                 if isinstance(stmt, ast.Assign):
                     local.set(stmt.name, evaluate(stmt.value, local), stmt.span)
             el = content[0].elements[0]
+            self.step(el.span)
             if isinstance(el, ast.If):
                 chosen = el.then if truth(evaluate(el.cond, local), el.cond.span) else el.otherwise
                 if chosen is None:
@@ -372,6 +433,10 @@ class Elaborator:
         if call.dash or call.slash or call.body:
             raise ArgumentError(f"block '{block.name}' is called with arguments: {block.name}(...)", call.span)
         local = bind_params(block.name, block.params, call, bctx.env, env)
+        self.bound.start(self.nesting)
+        nodes, steps = self.bound.body(block.body, bctx, local)
+        self.expect(f"the call of block '{block.name}'", nodes, steps, None, call.span,
+                    "a block that calls itself more than once per level grows exponentially; lower its depth")
         self.enter(call.span)
         try:
             return self.group_into(block.body, x, sub, bctx, local)
@@ -385,6 +450,7 @@ class Elaborator:
                              "a block may not call itself")
 
     def merge_into(self, call: ast.OpCall, cls: type[Op], x: str, sub: Scope, ctx: FileCtx, env: Env) -> str:
+        _no_twice(cls.name, call.kwargs)
         values = {kw.name: evaluate(kw.value, env, symbols=True) for kw in call.kwargs}
         if call.args or call.dash or call.slash:
             raise ArgumentError(f"{cls.name} takes keyword arguments only", call.span)
@@ -436,6 +502,7 @@ class Elaborator:
         """An imported network used as a backbone; ``upto=@label`` cuts it after that label."""
         upto = None
         overrides = {}
+        _no_twice(f"network '{net.name}'", call.kwargs)
         for kw in call.kwargs:
             if kw.name == "upto":
                 if not isinstance(kw.value, ast.Ref):
@@ -446,11 +513,13 @@ class Elaborator:
         if call.args or call.dash or call.slash:
             raise ArgumentError(f"network '{net.name}' takes keyword arguments only (variables, upto=@label)",
                                 call.span)
+        pending = {}
+        if overrides:  # the file's variables, seen by its blocks too
+            nctx, pending = with_overrides(nctx, overrides, net)
         local = nctx.env.child()
-        for key, (value, span) in overrides.items():
-            local.override(key, value, span)
         self.enter(call.span)
         before = set(self.g)
+        saved_pending, self.pending = self.pending, pending
         try:
             saved = self.bare_fc
             self.bare_fc = []
@@ -459,6 +528,7 @@ class Elaborator:
             self.bare_fc = saved
         finally:
             self.depth -= 1
+            self.pending = saved_pending
         if upto is not None:
             out = self.resolve(upto, sub)
             keep = ancestors(self.g, out) | {out}
@@ -506,6 +576,14 @@ class Elaborator:
         last = [k.rpartition(".")[2] for k in self.labels]  # @pool5 finds features.pool5 when unique
         raise UnknownNameError("label", "@" + path, ["@" + k for k in [*self.labels, *inside, *last]], ref.span,
                                None if self.labels else f"a reference names a label defined earlier{later}")
+
+
+def _no_twice(what: str, kwargs: tuple[ast.Kwarg, ...]) -> None:
+    seen = set()
+    for kw in kwargs:
+        if kw.name in seen:
+            raise ArgumentError(f"{what} got '{kw.name}' twice", kw.span)
+        seen.add(kw.name)
 
 
 def _all_labelled(call: ast.OpCall) -> bool:
@@ -557,12 +635,170 @@ def resolve_bare_fc(el: Elaborator, outs: list[str], env: Env) -> None:
     el.bare_fc = []
 
 
+# ------------------------------------------------------------- the size of an expansion, before it runs
+UNKNOWN = type("Unknown", (), {"__repr__": lambda self: "<unknown>"})()  # a value only the expansion will know
+
+
+class Bound:
+    """A lower bound on the nodes and steps an element expands to, computed from the AST without
+    expanding it, so that ``[conv3-8]x1000000000``, ``[[conv]x1000]x1000``, two nested
+    ``for i in range(100000)`` or a block that calls itself twice per level are refused at once.
+
+    A value that depends on a loop variable (or cannot be evaluated) is UNKNOWN, and counts as
+    the least it could be: a repeat count 1, an ``if`` the smaller of its branches, a loop's body
+    its least over all items. An imported network counts nothing (``upto=`` may cut it). So the
+    bound never exceeds what the expansion really builds: a valid spec is never refused."""
+
+    WORK = 20_000  # elements looked at per estimate; past it the bound stops growing (still a lower bound)
+
+    def __init__(self):
+        self.memo: dict[tuple, tuple[int, int]] = {}
+        self.active: set[tuple] = set()
+        self.work = 0
+        self.depth = 0
+
+    def start(self, nesting: int) -> None:
+        """Before an estimate: a fresh work budget; the depth the expansion already stands at."""
+        self.work, self.depth = 0, nesting
+
+    def value(self, expr, env: Env) -> Any:
+        """The expression's value, or UNKNOWN when it uses an unknown value or does not evaluate."""
+        stack = [expr]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, ast.Var) and env.lookup(node.name)[1] is UNKNOWN:
+                return UNKNOWN
+            for name in ("left", "right", "operand", "cond", "then", "otherwise", "target", "index"):
+                child = getattr(node, name, None)
+                if child is not None:
+                    stack.append(child)
+            stack.extend(getattr(node, "items", ()) or ())
+            stack.extend(getattr(node, "args", ()) or ())
+        try:
+            return evaluate(expr, env)
+        except (ArchError, RecursionError):
+            return UNKNOWN
+
+    def body(self, body: ast.Body, ctx: FileCtx, env: Env) -> tuple[int, int]:
+        env = env.child()
+        nodes = steps = 0
+        for stmt in body.stmts:
+            steps += 1
+            if isinstance(stmt, ast.Assign):
+                env.set(stmt.name, self.value(stmt.value, env), stmt.span)
+            elif isinstance(stmt, ast.Chain):
+                for el in stmt.elements:
+                    n, s = self.element(el, ctx, env)
+                    nodes, steps = nodes + n, steps + s
+        return nodes, steps
+
+    def chains(self, body: ast.Body, ctx: FileCtx, env: Env) -> tuple[int, int]:
+        nodes = steps = 0
+        for stmt in body.stmts:
+            if isinstance(stmt, ast.Chain):
+                n, s = self.chain(stmt, ctx, env)
+                nodes, steps = nodes + n, steps + s
+        return nodes, steps
+
+    def chain(self, chain: ast.Chain, ctx: FileCtx, env: Env) -> tuple[int, int]:
+        nodes = steps = 0
+        for el in chain.elements:
+            n, s = self.element(el, ctx, env)
+            nodes, steps = nodes + n, steps + s
+        return nodes, steps
+
+    def element(self, el, ctx: FileCtx, env: Env) -> tuple[int, int]:
+        if isinstance(el, ast.Ref):
+            return 0, 0  # a chain that starts from a reference: no node, no step
+        self.work += 1
+        if self.work > self.WORK or self.depth > MAX_NESTING:
+            return 0, 0
+        self.depth += 1
+        try:
+            n, s = self._element(el.unit if isinstance(el, ast.Labeled) else el, ctx, env)
+        finally:
+            self.depth -= 1
+        return n, s + 1
+
+    def _element(self, el, ctx: FileCtx, env: Env) -> tuple[int, int]:
+        if isinstance(el, ast.Repeat):
+            count = self.value(el.count, env) if el.count is not None else 1
+            count = count if isinstance(count, int) and not isinstance(count, bool) and count > 0 else 1
+            n, s = self.chain(el.chain, ctx, env)
+            return count * n, count * s
+        if isinstance(el, ast.If):
+            cond = self.value(el.cond, env)
+            if cond is not UNKNOWN:
+                try:
+                    body = el.then if truth(cond, el.cond.span) else el.otherwise
+                except ArchError:
+                    return 0, 0
+                return self.body(body, ctx, env) if body is not None else (0, 0)
+            then = self.body(el.then, ctx, env)
+            other = self.body(el.otherwise, ctx, env) if el.otherwise is not None else (0, 0)
+            return min(then[0], other[0]), min(then[1], other[1])
+        if isinstance(el, ast.For):
+            items = self.value(el.items, env)
+            if not isinstance(items, tuple) or not items:
+                return 0, 0
+            local = env.child()
+            for name in el.names:
+                local.set(name, UNKNOWN, el.span)
+            n, s = self.body(el.body, ctx, local)
+            return len(items) * n, len(items) * (s + 1)
+        if not isinstance(el, ast.OpCall):
+            return 0, 0  # a reference
+        if el.body is not None:
+            found = lookup(el.name)
+            kind = found[0].body if found else "group"
+            if kind == "branches":  # a branch per line, each a chain (no statement steps)
+                n, s = self.chains(el.body, ctx, env)
+                return n + 1, s
+            n, s = self.body(el.body, ctx, env)
+            if kind == "residual":
+                sc = self.chains(el.shortcut, ctx, env) if el.shortcut is not None else (1, 0)
+                return n + sc[0] + 1, s + sc[1]
+            return n, s
+        if "." not in el.name and el.name in ctx.blocks:
+            return self.block(ctx.blocks[el.name], ctx, el, env)
+        alias, _, rest = el.name.partition(".")
+        if rest and alias in ctx.imports and rest in ctx.imports[alias].blocks:
+            return self.block(ctx.imports[alias].blocks[rest], ctx.imports[alias], el, env)
+        return (1, 0) if lookup(el.name) is not None else (0, 0)  # an op; an imported network may be cut
+
+    def block(self, block: ast.BlockDef, bctx: FileCtx, call: ast.OpCall, env: Env) -> tuple[int, int]:
+        local = bctx.env.child()
+        given = {p.name: self.value(a, env) for p, a in zip(block.params, call.args)}
+        given.update((kw.name, self.value(kw.value, env)) for kw in call.kwargs)
+        for p in block.params:
+            value = given[p.name] if p.name in given else self.value(p.default, local) if p.default else UNKNOWN
+            local.set(p.name, value, p.span)
+        try:
+            key = (id(block), id(bctx.env), tuple(local.values.get(p.name) for p in block.params))
+            hash(key)
+        except TypeError:
+            key = None
+        if key in self.memo:
+            return self.memo[key]
+        if key is not None and key in self.active:
+            return 0, 0  # it calls itself with the same arguments: the expansion reports that
+        self.active.add(key)
+        try:
+            out = self.body(block.body, bctx, local)
+        finally:
+            self.active.discard(key)
+        if key is not None and self.work <= self.WORK:  # a bound cut short by the budget is not kept
+            self.memo[key] = out
+        return out
+
+
 # ------------------------------------------------------------------ the stage
 def elaborate(ctx: FileCtx, network: str | None = None, input_shape: tuple[int, ...] | None = None) -> Graph:
     """Build the graph of one network of a loaded file."""
     net = main_network(ctx, None, network)
     g = Graph(name=net.name, file=ctx.spec.path)
     el = Elaborator(g)
+    reset_work()
 
     def on_input(stmt: ast.InputStmt | None, env: Env) -> str:
         if INPUT in g:
@@ -578,7 +814,11 @@ def elaborate(ctx: FileCtx, network: str | None = None, input_shape: tuple[int, 
         return INPUT
 
     el.pending = dict(ctx.pending)
-    out = el.body(net.body, None, Scope(""), ctx, ctx.env, on_input, network=True)
+    try:
+        out = el.body(net.body, None, Scope(""), ctx, ctx.env, on_input, network=True)
+    except RecursionError:  # a backstop: MAX_NESTING and the parser's limits keep this from happening
+        raise LimitError("the spec nests too deeply to expand", net.span,
+                         "flatten the nesting of groups, repeats and blocks") from None
     for name in el.pending:  # set from outside, but neither the file nor this network defines it
         own = [st.name for st in net.body.stmts if isinstance(st, ast.Assign)]
         raise UnknownNameError("variable", name, [*ctx.env.names(), *own], net.span,

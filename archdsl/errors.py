@@ -25,12 +25,13 @@ class Span:
         return f"{self.file}:{self.line}:{self.column}"
 
     def excerpt(self) -> str:
-        lines = self.source.splitlines()
+        lines = self.source.split("\n")  # as the parser counts lines: \r, \x0b, \u2028 ... do not end one
         if not 1 <= self.line <= len(lines):
             return ""
-        text = lines[self.line - 1].rstrip()
-        width = max(1, min(self.length, len(text) - self.column + 1))
-        col = self.column - 1
+        raw = lines[self.line - 1].rstrip()
+        col = len(raw[:self.column - 1].expandtabs(4))  # a tab shows as spaces, and the caret stays under the spot
+        text = raw.expandtabs(4)
+        width = max(1, min(len(raw[self.column - 1:self.column - 1 + self.length].expandtabs(4)), len(text) - col))
         if len(text) > 100:  # show a window around the spot of a very long line
             start = max(0, col - 40)
             end = max(start + 80, min(len(text), col + width))

@@ -1,13 +1,30 @@
 """Variables and integer arithmetic, evaluated over the AST (never with ``eval``)."""
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from . import ast
 from .errors import ArgumentError, LimitError, Span, UnknownNameError
 
 MAX_INT = 2**53
+MAX_VALUES = 5_000_000  # values made by range(), min / max and tuple comparisons while loading one spec
 SYMBOLS = {"true": True, "false": False, "none": None}
+_work = threading.local()
+
+
+def reset_work() -> None:
+    """Start counting the values expressions make (a new spec is being loaded or expanded)."""
+    _work.values = 0
+
+
+def _charge(n: int, span: Span) -> None:
+    """Expressions are cheap one by one, but ``range(100000)`` inside a loop of 100,000 passes is not:
+    count the values made, so that a spec cannot spend minutes evaluating."""
+    _work.values = getattr(_work, "values", 0) + n
+    if _work.values > MAX_VALUES:
+        raise LimitError(f"the spec's expressions make more than {MAX_VALUES:,} values", span,
+                         "a range() inside a loop is made again on every pass: make it once, before the loop")
 
 
 class Env:
@@ -112,6 +129,8 @@ def truth(v, span: Span) -> bool:
 
 
 def _compare(expr: ast.BinOp, a, b) -> bool:
+    if isinstance(a, tuple) and isinstance(b, tuple):
+        _charge(min(len(a), len(b)), expr.span)
     if expr.op in ("==", "!="):
         return COMPARISONS[expr.op](a, b)
     if not (isinstance(a, (int, float)) and isinstance(b, (int, float))):
@@ -139,12 +158,14 @@ def _call(expr: ast.Call, args: list):
         if len(r) > MAX_RANGE:
             raise LimitError(f"range of {len(r):,} items is longer than {MAX_RANGE:,}", span,
                              "a network this long cannot be built; lower the count")
+        _charge(len(r), span)
         return tuple(r)
     if name in ("int", "round"):  # int truncates toward zero, round goes to the nearest (halves to even)
         if len(args) != 1 or isinstance(args[0], bool) or not isinstance(args[0], (int, float)):
             raise ArgumentError(f"{name} takes one number: {name}(0.75 * 32)", span)
         return _checked(int(args[0]) if name == "int" else round(args[0]), span)
     items = args[0] if len(args) == 1 and isinstance(args[0], tuple) else tuple(args)
+    _charge(len(items), span)
     if not items or not all(isinstance(a, (int, float)) and not isinstance(a, bool) for a in items):
         raise ArgumentError(f"{name} takes numbers: {name}(a, b)", span)
     return min(items) if name == "min" else max(items)

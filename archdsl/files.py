@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from . import ast, library
-from .errors import ArchError, LimitError, Span, UnknownNameError
-from .eval import Env, evaluate
+from .errors import ArchError, LimitError, Span, UnknownNameError, did_you_mean
+from .eval import Env, evaluate, reset_work
 from .ops import lookup
 from .parse import parse
 
@@ -52,9 +52,17 @@ def main_network(ctx: FileCtx, span: Span | None, name: str | None = None) -> as
 
 
 def load_file(text: str, file: str = "<inline>", overrides: dict[str, Any] | None = None,
-              stack: tuple[str, ...] = ()) -> FileCtx:
-    """Parse a spec and resolve its variables (with ``overrides``), blocks and imports."""
+              stack: tuple[str, ...] = (), allow_outside: bool = False, root: Path | None = None) -> FileCtx:
+    """Parse a spec and resolve its variables (with ``overrides``), blocks and imports.
+
+    A quoted import is confined to ``root`` (the folder of the spec that was loaded, or the current
+    folder for inline text) and the spec library, unless ``allow_outside``: ``import "../x.arch"``
+    or ``import "/etc/x.arch"`` is refused, so that a spec from elsewhere cannot read files
+    outside its own folder."""
+    if not stack:
+        reset_work()
     spec = parse(text, file)
+    root = root if root is not None else spec_folder(file)
     env = Env(dict(BUILTIN_VARS)).child()
     overrides = dict(overrides or {})
     for stmt in spec.top.stmts:
@@ -71,7 +79,8 @@ def load_file(text: str, file: str = "<inline>", overrides: dict[str, Any] | Non
         else:
             known = env.names() | in_networks
             raise UnknownNameError("variable", name, known, None,
-                                   None if known else "the spec defines no variables")
+                                   None if did_you_mean(name, known) else
+                                   f"the spec's variables are {', '.join(sorted(known))}")
     blocks: dict[str, ast.BlockDef] = {}
     for b in spec.blocks:
         if b.name in blocks:
@@ -93,14 +102,53 @@ def load_file(text: str, file: str = "<inline>", overrides: dict[str, Any] | Non
     for imp in spec.imports:
         if imp.alias in imports:
             raise ArchError(f"'{imp.alias}' is imported twice", imp.span, "give the second one a name: import ... as x")
-        imports[imp.alias] = _import(imp, file, stack)
+        imports[imp.alias] = _import(imp, file, stack, allow_outside, root)
     return FileCtx(spec, env, blocks, imports, networks, pending=pending)
 
 
-def _import(imp: ast.Import, file: str, stack: tuple[str, ...]) -> FileCtx:
+def spec_folder(file: str) -> Path:
+    """The folder a spec's quoted imports are confined to: its own, or the current one for inline text."""
+    return (Path(file).parent if file != "<inline>" else Path.cwd()).resolve()
+
+
+def with_overrides(ctx: FileCtx, overrides: dict[str, tuple[Any, Span | None]], network: ast.NetworkDef
+                   ) -> tuple[FileCtx, dict[str, Any]]:
+    """The file again with variables set from outside, as an import's call sets them
+    (``vgg16(classes=10)``): the file's assignments run again in order with those values, so that
+    its blocks and the values computed from them see them too. Returns the new context and the
+    values for variables that ``network`` itself defines (``googlenet(aux=1)``)."""
+    env = Env(dict(BUILTIN_VARS)).child()
+    values = {name: value for name, (value, _) in overrides.items()}
+    for stmt in ctx.spec.top.stmts:
+        if isinstance(stmt, ast.Assign):
+            env.set(stmt.name, values.pop(stmt.name) if stmt.name in values else evaluate(stmt.value, env), stmt.span)
+    own = {st.name for st in network.body.stmts if isinstance(st, ast.Assign)}
+    pending = {}
+    for name, value in values.items():
+        if env.lookup(name)[0]:
+            env.override(name, value, None)
+        elif name in own:
+            pending[name] = value
+        else:
+            raise UnknownNameError("variable", name, env.names() | own, overrides[name][1],
+                                   None if env.names() | own else f"network '{network.name}' has no variables",
+                                   where=f" of network '{network.name}'")
+    return FileCtx(ctx.spec, env, ctx.blocks, ctx.imports, ctx.networks, ctx.default), pending
+
+
+def _import(imp: ast.Import, file: str, stack: tuple[str, ...], allow_outside: bool = False,
+            root: Path | None = None) -> FileCtx:
+    root = root or spec_folder(file)
     if imp.is_path:
         base = Path(file).parent if file != "<inline>" else Path.cwd()
         path = (base / imp.target).resolve()
+        if not allow_outside and (Path(imp.target).is_absolute() or not _inside(path, root)):
+            where = ("the current folder" if file == "<inline>" else f"the folder of {Path(file).name}") if not stack \
+                else f"the folder of the spec ({root})"
+            what = "an absolute path" if Path(imp.target).is_absolute() else f"a path outside {where}"
+            raise ArchError(f"cannot import '{imp.target}': {what}", imp.span,
+                            "imports are confined to the spec's folder and the spec library; copy the file "
+                            "beside the spec, or load it with archdsl.load(..., allow_imports_outside=True)")
         if not path.is_file():
             where = "the current folder" if file == "<inline>" else f"the folder of {Path(file).name}"
             raise ArchError(f"cannot import '{imp.target}': no such file", imp.span,
@@ -118,19 +166,38 @@ def _import(imp: ast.Import, file: str, stack: tuple[str, ...]) -> FileCtx:
                         "specs may not import each other in a circle")
     if len(stack) >= MAX_DEPTH:
         raise LimitError(f"imports nest deeper than {MAX_DEPTH}", imp.span)
-    ctx = load_file(read_spec(path, imp.span), str(path), None, (*stack, str(Path(file).resolve())))
+    ctx = load_file(read_spec(path, imp.span), str(path), None, (*stack, str(Path(file).resolve())), allow_outside,
+                    root)
     if not imp.is_path:
         ctx.default = entry.network
     return ctx
 
 
-def read_spec(path: Path, span: Span | None = None) -> str:
-    from .parse import MAX_SOURCE_BYTES
-    data = path.read_bytes()
-    if len(data) > MAX_SOURCE_BYTES:
-        raise LimitError(f"{path.name} is larger than {MAX_SOURCE_BYTES:,} bytes", span)
+def _inside(path: Path, root: Path) -> bool:
+    """Whether ``path`` (resolved) lies in ``root`` or in the spec library."""
     try:
-        return data.decode("utf-8")
+        lib = library.spec_root().resolve()
+    except FileNotFoundError:
+        lib = None
+    return path.is_relative_to(root) or (lib is not None and path.is_relative_to(lib))
+
+
+def read_spec(path: Path, span: Span | None = None) -> str:
+    """A spec file's text: at most MAX_SOURCE_BYTES (never more is read) of UTF-8."""
+    from .parse import MAX_SOURCE_BYTES
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_SOURCE_BYTES + 1)
+    except OSError as err:
+        raise ArchError(f"cannot read {path}: {err.strerror or err}", span) from None
+    if len(data) > MAX_SOURCE_BYTES:
+        raise LimitError(f"{path.name} is larger than {MAX_SOURCE_BYTES:,} bytes", span,
+                         "split it into files joined with `import`")
+    try:
+        return data.decode("utf-8-sig")  # a byte order mark, as some editors write, is not part of the text
     except UnicodeDecodeError as err:
-        raise ArchError(f"{path.name} is not UTF-8 text (byte {err.start})", span,
+        line = data.count(b"\n", 0, err.start) + 1
+        column = len(data[data.rfind(b"\n", 0, err.start) + 1:err.start].decode("utf-8", "replace")) + 1
+        raise ArchError(f"{path.name} is not UTF-8 text (byte 0x{data[err.start]:02x})",
+                        Span(str(path), line, column, data.decode("utf-8", "replace")),
                         "save the spec as UTF-8") from None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from pathlib import Path
 
 from lark import Lark, Token, Transformer, v_args
@@ -16,7 +17,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from . import ast
 from .errors import ArchError, LimitError, Span, SpecSyntaxError
 
-MAX_SOURCE_BYTES = 1_000_000
+MAX_SOURCE_BYTES = 100_000  # ten times the largest library spec; parsing runs at about 20 µs a byte
 MAX_NESTING = 50  # brackets open at once: [ ( { -{
 MAX_TREE_DEPTH = 200  # parse-tree depth (long expressions like 1+1+...+1, ------8); keeps recursion bounded
 _OPEN = {"LPAR": "RPAR", "LSQB": "RSQB", "LBRACE": "RBRACE", "DASH_LBRACE": "RBRACE"}
@@ -171,8 +172,11 @@ def _syntax_error(err: UnexpectedInput, file: str, text: str, stack: list[Token]
         return SpecSyntaxError(f"unexpected character {ch!r}{want}", Span(file, err.line, err.column, text), _hint(ch))
     token = getattr(err, "token", None)
     if isinstance(err, UnexpectedEOF) or (token is not None and token.type == "$END"):
-        line_count = max(1, len(text.splitlines()))
-        last = text.splitlines()[-1] if text.splitlines() else ""
+        lines = text.split("\n")  # lines as the parser counts them (splitlines also breaks at \r, \x0b, ...)
+        if lines[-1] == "":
+            lines.pop()
+        line_count = max(1, len(lines))
+        last = lines[-1] if lines else ""
         span = Span(file, line_count, len(last) + 1, text)
         if stack:
             opened = stack[-1]
@@ -196,6 +200,17 @@ def _hint(ch: str) -> str | None:
         return "braces hold a group body or an expression like conv1-{4*c}"
     if ch == ";":
         return "statements are separated by new lines"
+    if 0xDC80 <= ord(ch) <= 0xDCFF:  # a byte that was not UTF-8, as Python keeps it from a command line
+        return f"the text holds the byte 0x{ord(ch) - 0xDC00:02x}, which is not UTF-8: save the spec as UTF-8"
+    if 0xD800 <= ord(ch) <= 0xDFFF:
+        return "the text holds half of a UTF-16 surrogate pair, which is not a character: delete it"
+    name = unicodedata.name(ch, f"U+{ord(ch):04X}")
+    if not ch.isprintable() or (ch.isspace() and ch not in " \t"):
+        return f"an invisible character ({name}) is in the text: delete it"
+    if not ch.isascii():
+        if ch.isalpha():
+            return f"'{ch}' ({name}) is not an ASCII letter: names are ASCII letters, digits and _"
+        return f"'{ch}' ({name}) is not part of the language; chains join elements with '-' or '->'"
     return "op names are letters, digits and _; chains join elements with '-' or '->'"
 
 

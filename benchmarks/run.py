@@ -5,6 +5,9 @@
 Each case builds the model twice — once from a spec, once as conventional hand-written PyTorch —
 copies the weights across (asserting equal outputs), then alternates timed forward passes and
 reports the ratio of medians (compiled / hand-written). A ratio near 1.00 means no overhead.
+
+Small models, quick. The full-size comparison (ResNet-50, VGG-16, DenseNet-121 at 224x224, forward
+and forward+backward) is benchmarks/speed.py; build times are benchmarks/build.py (README.md here).
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Element-wise activations and softmax; shape-preserving, parameter-free."""
 from __future__ import annotations
 
-from .base import ModuleSpec, Op, Params, numel
+from .base import ModuleSpec, Op, OpProblem, Params, fmt_shape, numel
 
 
 class InplaceParams(Params):
@@ -99,6 +99,13 @@ class Softmax(Op):
     aliases = ("soft_max",)
     Params = SoftmaxParams
     saves = "output"
+
+    def infer(self, ins):
+        rank = len(ins[0]) + 1  # the batched tensor's dimensions
+        if not -rank <= self.p.dim < rank:
+            raise OpProblem(f"dim={self.p.dim} is not a dimension of the batched {fmt_shape(ins[0])} input",
+                            f"dims run from 0 (the batch) to {rank - 1}; 1 is the channels")
+        return ins[0]
 
     def extra_macs(self, ins, out):
         return numel(out)

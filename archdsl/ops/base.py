@@ -39,10 +39,11 @@ class NoParams(Params):
 class OpProblem(Exception):
     """Raised by an op's rules; the infer stage adds the node name and source span."""
 
-    def __init__(self, message: str, hint: str | None = None, field: str | None = None):
+    def __init__(self, message: str, hint: str | None = None, field: str | None = None, small: bool = False):
         super().__init__(message)
         self.message, self.hint = message, hint
         self.field = field  # the argument at fault, so the error can point at it
+        self.small = small  # the map became too small: a larger network input may cure it (infer says which)
 
 
 @dataclass(frozen=True)

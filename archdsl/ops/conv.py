@@ -79,7 +79,7 @@ class Conv(Op):
         if any(n < 1 for n in out):  # per axis: also decides symbolic sizes (archdsl.symbolic)
             raise OpProblem(f"input {fmt_shape(ins[0])} is too small for kernel {fmt_shape(pair(self.p.k))} "
                             f"with padding {fmt_shape(self._pad())}: the output would be {fmt_shape(out)}",
-                            "use a larger input, more padding, or fewer downsampling layers before it")
+                            "use a larger input, more padding, or fewer downsampling layers before it", small=True)
         return (self.p.out, *out)
 
     def weights(self, ins, out):
@@ -201,7 +201,7 @@ class UpConv(Op):
         out = tuple((n - 1) * s - 2 * p + d * (k - 1) + op + 1 for n, s, p, d, k, op in zip(
             hw, self.p.stride(), pair(self.p.p), pair(self.p.d), pair(self.p.k), pair(self.p.output_padding)))
         if any(n < 1 for n in out):  # per axis: also decides symbolic sizes (archdsl.symbolic)
-            raise OpProblem(f"output would be {fmt_shape(out)}", "reduce the padding")
+            raise OpProblem(f"output would be {fmt_shape(out)}", "reduce the padding", small=True)
         if any(op >= max(s, d) for op, s, d in zip(pair(self.p.output_padding), self.p.stride(), pair(self.p.d))):
             raise OpProblem("output_padding must be smaller than the stride or the dilation")
         return (self.p.out, *out)

@@ -11,9 +11,11 @@ from .base import ModuleSpec, Op, OpProblem, Params, fmt_shape, numel, spatial
 class BranchMismatch(OpProblem):
     """Two inputs of a merge disagree; carries which ones so the infer stage can name their producers."""
 
-    def __init__(self, message: str, first: int, second: int, hint: str | None = None):
+    def __init__(self, message: str, first: int, second: int, hint: str | None = None,
+                 names: tuple[str, str] | None = None):
         super().__init__(message, hint)
         self.first, self.second = first, second
+        self.names = names or (f"branch {first + 1}", f"branch {second + 1}")  # what the message calls them
 
 
 class Concat(Op):
@@ -89,7 +91,11 @@ class Mean(Op):
         return numel(out) * len(ins)  # the sum and the division
 
     def infer(self, ins):
-        return Add.infer(self, ins)
+        for i, shape in enumerate(ins[1:], start=2):
+            if shape != ins[0]:
+                raise BranchMismatch(f"branch {i} is {fmt_shape(shape)}, branch 1 is {fmt_shape(ins[0])}", 0, i - 1,
+                                     "mean needs equal shapes in every branch")
+        return ins[0]
 
     def emit(self, g, args, ins, out):
         if self.p.drop == 0:
@@ -112,6 +118,14 @@ class Residual(Add):
     aliases = ("res", "resblock")
     Params = ResidualParams
     body = "residual"
+
+    def infer(self, ins):
+        body, shortcut = ins
+        if body != shortcut:
+            raise BranchMismatch(f"the shortcut gives {fmt_shape(shortcut)}, the body {fmt_shape(body)}", 0, 1,
+                                 "make the shortcut give the body's shape (a strided conv1 for a strided body), "
+                                 "or leave it out for the automatic projection", ("the body", "the shortcut"))
+        return body
 
     def emit(self, g, args, ins, out):
         body, shortcut = args

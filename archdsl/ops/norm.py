@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from .base import ModuleSpec, Op, Params, numel
+from .base import ModuleSpec, Op, OpProblem, Params, fmt_shape, numel
 
 
 class BnParams(Params):
@@ -20,6 +20,12 @@ class BatchNorm(Op):
     Params = BnParams
     learnable = True
     saves = "input"
+
+    def infer(self, ins):
+        if len(ins[0]) > 3:  # BatchNorm1d / 2d take (N, C), (N, C, L) and (N, C, H, W)
+            raise OpProblem(f"normalises a vector, a CxL sequence or a CxHxW map, got {fmt_shape(ins[0])}",
+                            "reshape to CxHxW first")
+        return ins[0]
 
     def extra_macs(self, ins, out):
         return numel(out) * (2 if self.p.affine else 1)  # normalise, then scale and shift
@@ -53,6 +59,12 @@ class Lrn(Op):
     positional = ("size",)
     dash = "size"
     saves = "input"
+
+    def infer(self, ins):
+        if len(ins[0]) < 2:  # torch normalises across channels at each position: (N, C, ...) with a position
+            raise OpProblem(f"needs a CxHxW feature map, got a flat vector of {ins[0][0]} values",
+                            "put it before any fc/flatten, or reshape back to CxHxW")
+        return ins[0]
 
     def torch(self, ins, out):
         return ModuleSpec("LocalResponseNorm", (self.p.size,), dict(alpha=self.p.alpha, beta=self.p.beta, k=self.p.k))

@@ -51,7 +51,7 @@ class _Pool(Op):
         if any(n < 1 for n in out):  # per axis: also decides symbolic sizes (archdsl.symbolic)
             raise OpProblem(f"input {fmt_shape(ins[0])} is smaller than the {fmt_shape(pair(self.p.k))} window: "
                             f"the output would be {fmt_shape(out)}",
-                            "use a larger input or remove a downsampling layer before it")
+                            "use a larger input or remove a downsampling layer before it", small=True)
         return (ins[0][0], *out)
 
     def receptive_field(self, rfs, ins, out):

@@ -1,0 +1,89 @@
+"""Running one fuzz case: a spec must end in an analysis or an ArchError, within a time limit.
+
+Anything else fails the case: another exception (a traceback a user would see), a
+RecursionError or MemoryError, or a case that runs longer than ``CASE_SECONDS`` (a hang).
+"""
+from __future__ import annotations
+
+import os
+import signal
+import time
+from contextlib import contextmanager
+
+import archdsl
+from archdsl import ArchError
+
+CASE_SECONDS = float(os.environ.get("ARCHDSL_FUZZ_CASE_SECONDS", "5"))
+
+
+MAIN_EXAMPLES = 2000  # the CI cases of the main grammar test (test_fuzz.py::test_generated_specs)
+
+
+def examples(default: int) -> int:
+    """How many cases a fuzz test runs: ``default`` in CI; for a long campaign ``ARCHDSL_FUZZ_EXAMPLES``
+    sets the main grammar test's number and the others scale with it."""
+    total = os.environ.get("ARCHDSL_FUZZ_EXAMPLES")
+    return default if not total else max(default, int(total) * default // MAIN_EXAMPLES)
+
+
+class Hang(BaseException):
+    """A case ran past CASE_SECONDS (a BaseException, so that no ``except Exception`` swallows it)."""
+
+
+@contextmanager
+def time_limit(seconds: float = CASE_SECONDS):
+    """Raise Hang in the main thread when the block runs longer than ``seconds``."""
+    def expire(signum, frame):
+        raise Hang(f"ran longer than {seconds:g} s")
+    old = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+class Failure(AssertionError):
+    pass
+
+
+def check_rendering(err: ArchError) -> None:
+    """``file:line:col: message``, then the line the parser counted (tabs as spaces), then a caret
+    under the column, then the hint."""
+    rendered = str(err)
+    assert rendered and err.message, "an ArchError without a message"
+    if err.span is None:
+        return
+    span = err.span
+    assert rendered.startswith(f"{span.file}:{span.line}:{span.column}: {err.message}"), rendered
+    excerpt = span.excerpt()
+    if not excerpt:
+        return
+    shown, caret = excerpt.split("\n")
+    line = span.source.split("\n")[span.line - 1].rstrip().expandtabs(4)
+    assert shown.startswith("    "), shown
+    window = shown[4:].removeprefix("...").removesuffix("...")  # a long line is shown around the spot
+    assert window == line if len(line) <= 100 else window in line, (shown, line)
+    assert caret.strip() and set(caret.strip()) == {"^"}, caret
+    assert caret.index("^") <= len(shown), (shown, caret)
+
+
+def outcome(text: str, seconds: float = CASE_SECONDS, **kwargs):
+    """Load and analyse ``text``: the Analysis, or the ArchError it raised. Anything else is a Failure
+    that shows the spec, so that hypothesis prints a reproducible case."""
+    start = time.perf_counter()
+    try:
+        with time_limit(seconds):
+            try:
+                return archdsl.load(text, **kwargs).analyze()
+            except ArchError as err:
+                check_rendering(err)
+                return err
+    except Hang:
+        raise Failure(f"hang: more than {seconds:g} s on\n{text!r}\n{kwargs}") from None
+    except (RecursionError, MemoryError) as err:
+        raise Failure(f"{type(err).__name__} on\n{text!r}\n{kwargs}") from err
+    except Exception as err:  # noqa: BLE001 - the point of the fuzzer
+        raise Failure(f"{type(err).__name__}: {err}\non\n{text!r}\n{kwargs}\n"
+                      f"after {time.perf_counter() - start:.2f} s") from err

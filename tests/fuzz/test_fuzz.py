@@ -1,0 +1,97 @@
+"""Bad input never hurts: generated and mutated specs end in an analysis or an ArchError.
+
+Every case must give either a valid analysis (and then a module that agrees with it) or an
+ArchError that renders as ``file:line:col: message`` with its line and caret. Any other
+exception (a traceback), a RecursionError or MemoryError, or a case running longer than a
+few seconds fails. The runs are reproducible (``derandomize=True``, no example database);
+``ARCHDSL_FUZZ_EXAMPLES=200000`` makes a long campaign of them (see tests/fuzz/README.md).
+"""
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import archdsl
+from archdsl import ArchError
+
+from .grammar import SpecGen, seeds
+from .harness import CASE_SECONDS, MAIN_EXAMPLES, Failure, examples, outcome, time_limit
+from .mutate import SPECS, mutate, spec_files
+from .test_consistency import _Recorder
+
+FAST = dict(derandomize=True, database=None, deadline=None, suppress_health_check=list(HealthCheck))
+
+
+def agrees_on_meta(text: str, analysis, **kwargs) -> None:
+    """A spec the analysis accepts compiles (on the meta device: nothing is allocated), and its forward
+    pass gives the analysed parameter count and output shapes."""
+    try:
+        with time_limit(10):
+            net = archdsl.load(text, **kwargs)
+            gm = net.compile(device="meta")
+            with torch.no_grad():
+                y = gm(torch.empty(2, *analysis.input_shape, device="meta"))
+    except BaseException as err:  # noqa: BLE001 - an accepted spec must compile
+        raise Failure(f"{type(err).__name__} compiling the accepted spec\n{text!r}\n{err}") from err
+    assert analysis.totals.params == sum(p.numel() for p in gm.parameters()), text
+    ys = y if isinstance(y, dict) else {next(iter(analysis.outputs)): y}
+    assert {k: tuple(v.shape[1:]) for k, v in ys.items()} == dict(analysis.outputs), text
+
+
+def check(text: str, **kwargs):
+    result = outcome(text, **kwargs)
+    if not isinstance(result, ArchError) and result.totals.params < 10**9:
+        agrees_on_meta(text, result, **kwargs)
+    return result
+
+
+@settings(max_examples=examples(MAIN_EXAMPLES), **FAST)
+@given(seeds())
+def test_generated_specs(seed):
+    """Every construct of the language, with arguments that mostly make sense; the size estimate of
+    each repeat, loop and block call never exceeds what its expansion built."""
+    with pytest.MonkeyPatch.context() as mp:
+        _Recorder(mp)
+        check(SpecGen(seed).spec())
+
+
+@settings(max_examples=examples(600), **FAST)
+@given(seeds())
+def test_generated_specs_with_junk(seed):
+    """The same with stray characters, unicode, bad separators and nonsense values."""
+    check(SpecGen(seed, wild=0.05, sane=0.5).spec())
+
+
+@pytest.mark.parametrize("path", spec_files(), ids=lambda p: str(p.relative_to(SPECS).with_suffix("")))
+def test_mutated_library_specs(path):
+    """Each library spec with tokens deleted, duplicated or swapped, numbers made 0, negative, huge or
+    fractional, names changed, lines dropped or doubled, brackets lost, unicode put in."""
+    @settings(max_examples=examples(10), **FAST)
+    @given(seeds())
+    def mutated(seed):
+        text, network = mutate(path, seed)
+        with_network = {"network": network} if network else {}
+        outcome_of = outcome(text, seconds=2 * CASE_SECONDS, **with_network)  # no compile: large networks
+        assert outcome_of is not None
+    mutated()
+
+
+PIECES = ["conv3-8", "conv", "relu", "maxpool", "pool2", "fc-10", "FC", "bn", "[", "]", "(", ")", "{", "}",
+          "x2", "x{n}", "*3", "-", "->", " - ", ",", "=", "k=3", "@a", "a:", "a", "n = 2", "\n", "concat {",
+          "residual {", "} shortcut {", "identity", "block b(c) {", "b(4)", "input 3x16x16", "output a",
+          "crop(@a)", "#c", "\\\n", "1.5", "-{n*2}", "/2", "soft-max", "import x", "network n {", '"s"', ";", "$",
+          "if n {", "} else {", "for i in range(3) {", '"l{i}":', "x100000", "for i in (1, 2) {", "upto=@a"]
+
+
+@settings(max_examples=examples(300), **FAST)
+@given(st.lists(st.sampled_from(PIECES), max_size=14).map(" ".join))
+def test_token_soup(text):
+    check(text, input="3x16x16")
+
+
+@settings(max_examples=examples(200), **FAST)
+@given(st.text(alphabet="[]{}()-x*@:=,.#/\\\n 0123456789abcfknoprsuvxCFOP\"é×", max_size=40))
+def test_character_soup(text):
+    check(text, input="3x16x16")
