@@ -33,11 +33,13 @@ class MeanJoin(nn.Module):
     def forward(self, *xs):
         if not self.training or self.drop == 0.0:
             return torch.stack(xs).mean(0)
-        keep = torch.rand(len(xs), device=xs[0].device) >= self.drop
-        if not bool(keep.any()):
-            keep[torch.randint(len(xs), (1,), device=xs[0].device)] = True
-        kept = [x for x, k in zip(xs, keep.tolist()) if k]
-        return torch.stack(kept).mean(0)
+        # tensor ops only (no data-dependent Python branches), so torch.compile(fullgraph=True) traces it
+        n = len(xs)
+        keep = torch.rand(n, device=xs[0].device) >= self.drop
+        pick = torch.nn.functional.one_hot(torch.randint(n, (), device=xs[0].device), n).bool()
+        keep = keep | (pick & ~keep.any())  # none kept: keep one at random
+        weights = keep.to(xs[0].dtype) / keep.sum()
+        return (torch.stack(xs) * weights.view(n, *[1] * xs[0].dim())).sum(0)
 
     def extra_repr(self):
         return f"drop={self.drop}"

@@ -16,6 +16,7 @@ raise has a row, so that the catalogue is complete.
 from __future__ import annotations
 
 import ast as pyast
+import functools
 import os
 import re
 import sys
@@ -578,6 +579,7 @@ UNREACHABLE = {
 }
 
 
+@functools.lru_cache(maxsize=1)
 def _templates() -> list[tuple[str, int, str]]:
     """(file, line, regex) for every error message written in the modules that read specs."""
     root = Path(archdsl.__file__).resolve().parent

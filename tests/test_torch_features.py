@@ -51,8 +51,6 @@ def tol(device: str, cpu: float) -> dict:
     return {"rtol": cpu, "atol": cpu} if device == "cpu" else {"rtol": 1e-2, "atol": 1e-2}
 
 
-MEANJOIN_BREAK = ("MeanJoin (archdsl/layers.py) drops inputs in training with data-dependent Python control "
-                  "flow (bool(keep.any()), keep.tolist()): dynamo cannot trace it without a graph break")
 
 
 def model_and_input(name: str, device: str, batch: int = 2, seed: int = 0):
@@ -82,10 +80,7 @@ def test_stochastic_depth_spec_uses_droppath():
 
 
 # ------------------------------------------------------------------------ torch.compile
-FULLGRAPH_CASES = [pytest.param(name, train, id=f"{name}-{'train' if train else 'eval'}",
-                                marks=[pytest.mark.xfail(strict=True, reason=MEANJOIN_BREAK,
-                                                         raises=torch._dynamo.exc.TorchDynamoException)]
-                                if (name, train) == ("fractalnet", True) else [])
+FULLGRAPH_CASES = [pytest.param(name, train, id=f"{name}-{'train' if train else 'eval'}")
                    for name in SPECS for train in (False, True)]
 
 
@@ -148,7 +143,8 @@ def test_channels_last_trains(device):
     for fmt in (torch.contiguous_format, torch.channels_last):
         model, x = model_and_input("resnet18", device)
         model = model.to(memory_format=fmt)
-        F.cross_entropy(run(model, x.contiguous(memory_format=fmt), True), torch.tensor([1, 2], device=device)).backward()
+        out = run(model, x.contiguous(memory_format=fmt), True)
+        F.cross_entropy(out, torch.tensor([1, 2], device=device)).backward()
         grads.append({k: p.grad for k, p in model.named_parameters()})
     for k in grads[0]:
         torch.testing.assert_close(grads[1][k], grads[0][k], **tol(device, 1e-3))
