@@ -63,8 +63,10 @@ def check_rendering(err: ArchError) -> None:
     shown, caret = excerpt.split("\n")
     line = span.source.split("\n")[span.line - 1].rstrip().expandtabs(4)
     assert shown.startswith("    "), shown
-    window = shown[4:].removeprefix("...").removesuffix("...")  # a long line is shown around the spot
-    assert window == line if len(line) <= 100 else window in line, (shown, line)
+    if len(line) <= 100:
+        assert shown[4:] == line, (shown, line)
+    else:  # a long line is shown as a window around the spot
+        assert shown[4:].removeprefix("...").removesuffix("...") in line, (shown, line)
     assert caret.strip() and set(caret.strip()) == {"^"}, caret
     assert caret.index("^") <= len(shown), (shown, caret)
 
