@@ -34,6 +34,16 @@ def _variables(args) -> dict[str, Any]:
     return out
 
 
+def spec_arguments(s: argparse.ArgumentParser,
+                   input_help: str = "input shape CxHxW, e.g. 3x224x224 (overrides the spec's)") -> None:
+    """The options every command that loads a spec takes (report, render, export, sanity, ...)."""
+    s.add_argument("spec", help="a .arch file, a library name (vgg16) or inline text ('[CONV-POOL]x2-FC')")
+    s.add_argument("--input", help=input_help)
+    s.add_argument("--classes", type=int, help="sets the variable `classes`")
+    s.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a spec variable")
+    s.add_argument("--network", help="which network of the file (default: its main one)")
+
+
 def _load(args, input_shape: bool = True):
     from .pipeline import load
     return load(args.spec, input=args.input if input_shape else None, network=args.network, **_variables(args))
@@ -197,11 +207,7 @@ def parser(command: str | None = "*") -> argparse.ArgumentParser:
 
     def spec_command(name: str, helptext: str):
         s = sub.add_parser(name, help=helptext)
-        s.add_argument("spec", help="a .arch file, a library name (vgg16) or inline text ('[CONV-POOL]x2-FC')")
-        s.add_argument("--input", help="input shape CxHxW, e.g. 3x224x224 (overrides the spec's)")
-        s.add_argument("--classes", type=int, help="sets the variable `classes`")
-        s.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a spec variable")
-        s.add_argument("--network", help="which network of the file (default: its main one)")
+        spec_arguments(s)
         return s
 
     r = spec_command("report", "shape / parameter / MAC / activation / receptive-field table")

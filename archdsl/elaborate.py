@@ -687,9 +687,8 @@ class Bound:
             if isinstance(stmt, ast.Assign):
                 env.set(stmt.name, self.value(stmt.value, env), stmt.span)
             elif isinstance(stmt, ast.Chain):
-                for el in stmt.elements:
-                    n, s = self.element(el, ctx, env)
-                    nodes, steps = nodes + n, steps + s
+                n, s = self.chain(stmt, ctx, env)
+                nodes, steps = nodes + n, steps + s
         return nodes, steps
 
     def chains(self, body: ast.Body, ctx: FileCtx, env: Env) -> tuple[int, int]:

@@ -337,11 +337,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
                        "trace where scripting fails). The format is the output's suffix: .onnx, or .pt/.ts/.jit/"
                        ".torchscript. Exit codes: 0 written, 1 the spec is wrong, 2 usage, 3 a package is missing, "
                        "4 the export or its --check failed.")
-    e.add_argument("spec", help="a .arch file, a library name (vgg16) or inline text ('[CONV-POOL]x2-FC')")
-    e.add_argument("--input", help="input shape CxHxW, e.g. 3x224x224 (overrides the spec's)")
-    e.add_argument("--classes", type=int, help="sets the variable `classes`")
-    e.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a spec variable")
-    e.add_argument("--network", help="which network of the file (default: its main one)")
+    from .cli import spec_arguments
+    spec_arguments(e)
     e.add_argument("-o", "--output", help="the file to write: .onnx, or .pt/.ts/.jit/.torchscript for TorchScript "
                    "(default: NAME.onnx)")
     e.add_argument("--format", choices=("onnx", "torchscript"), help="instead of the suffix")

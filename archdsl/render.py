@@ -861,22 +861,14 @@ def render(obj: Any, path: str | Path, depth: int | str | None = "auto", rankdir
 # the command
 
 
-def _spec_arguments(s: argparse.ArgumentParser) -> None:
-    """The options every spec command takes (as ``archdsl.cli``'s spec_command gives them)."""
-    s.add_argument("spec", help="a .arch file, a library name (vgg16) or inline text ('[CONV-POOL]x2-FC')")
-    s.add_argument("--input", help="input shape CxHxW, e.g. 3x224x224 (overrides the spec's)")
-    s.add_argument("--classes", type=int, help="sets the variable `classes`")
-    s.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a spec variable")
-    s.add_argument("--network", help="which network of the file (default: its main one)")
-
-
 def add_parser(sub) -> argparse.ArgumentParser:
     """Add ``archdsl render`` to an argparse subparsers object."""
     r = sub.add_parser("render", help="draw the network: SVG, PNG or PDF (with Graphviz), DOT, or TikZ (.tex)",
                        description="Draw the network as a diagram. The format is the output's suffix: .svg, .png, "
                        ".pdf (these need Graphviz's dot program), .dot (Graphviz source) or .tex (a TikZ "
                        "picture in the PlotNeuralNet style, for pdflatex).")
-    _spec_arguments(r)
+    from .cli import spec_arguments
+    spec_arguments(r)
     r.add_argument("-o", "--output", help="the file to write: .svg, .png, .pdf, .dot or .tex (default: NAME.svg)")
     r.add_argument("--depth", default="auto", help="roll blocks up to this naming level: a number (1 = top-level "
                    "blocks, 2 = layer1.0, ...), 'all' for one box per layer, or 'auto' (default: the deepest level "

@@ -199,11 +199,8 @@ def add_parser(sub) -> None:
     """``archdsl sanity``: the subcommand, for cli.parser()'s subparsers."""
     s = sub.add_parser("sanity", help="before training: the initial loss is about ln(classes), and the network "
                        "overfits a few random samples to 100%% training accuracy (exit 0 pass, 1 fail)")
-    s.add_argument("spec", help="a .arch file, a library name (vgg16) or inline text ('[CONV-POOL]x2-FC')")
-    s.add_argument("--input", help="input shape CxHxW, e.g. 3x32x32 (overrides the spec's; smaller is faster)")
-    s.add_argument("--classes", type=int, help="sets the variable `classes`")
-    s.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a spec variable")
-    s.add_argument("--network", help="which network of the file (default: its main one)")
+    from .cli import spec_arguments
+    spec_arguments(s, input_help="input shape CxHxW, e.g. 3x32x32 (overrides the spec's; smaller is faster)")
     s.add_argument("--samples", type=int, default=SAMPLES, help=f"random samples to overfit (default {SAMPLES})")
     s.add_argument("--steps", type=int, default=STEPS, help=f"the most optimizer steps (default {STEPS})")
     s.add_argument("--lr", type=float, default=LR, help=f"Adam's learning rate (default {LR})")

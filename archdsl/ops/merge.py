@@ -18,6 +18,14 @@ class BranchMismatch(OpProblem):
         self.names = names or (f"branch {first + 1}", f"branch {second + 1}")  # what the message calls them
 
 
+def _equal_shapes(ins, hint: str):
+    """The shape of element-wise merges (add, residual, mean): every branch's, which must agree."""
+    for i, shape in enumerate(ins[1:], start=2):
+        if shape != ins[0]:
+            raise BranchMismatch(f"branch {i} is {fmt_shape(shape)}, branch 1 is {fmt_shape(ins[0])}", 0, i - 1, hint)
+    return ins[0]
+
+
 class Concat(Op):
     """Concatenate branches along channels (Inception, DenseNet, UNet skips)."""
 
@@ -60,11 +68,7 @@ class Add(Op):
         return numel(out) * (len(ins) - 1) + (numel(out) if self.p.act == "relu" else 0)
 
     def infer(self, ins):
-        for i, shape in enumerate(ins[1:], start=2):
-            if shape != ins[0]:
-                raise BranchMismatch(f"branch {i} is {fmt_shape(shape)}, branch 1 is {fmt_shape(ins[0])}", 0, i - 1,
-                                     "add needs equal shapes; a residual block projects automatically")
-        return ins[0]
+        return _equal_shapes(ins, "add needs equal shapes; a residual block projects automatically")
 
     def emit(self, g, args, ins, out):
         total = args[0]
@@ -91,11 +95,7 @@ class Mean(Op):
         return numel(out) * len(ins)  # the sum and the division
 
     def infer(self, ins):
-        for i, shape in enumerate(ins[1:], start=2):
-            if shape != ins[0]:
-                raise BranchMismatch(f"branch {i} is {fmt_shape(shape)}, branch 1 is {fmt_shape(ins[0])}", 0, i - 1,
-                                     "mean needs equal shapes in every branch")
-        return ins[0]
+        return _equal_shapes(ins, "mean needs equal shapes in every branch")
 
     def emit(self, g, args, ins, out):
         if self.p.drop == 0:
