@@ -133,7 +133,7 @@ def test_analyze_does_not_import_torch():
 
 @pytest.mark.parametrize("path,network", CASES, ids=IDS)
 def test_spec_through_the_cli_and_generated_source(path: Path, network: str | None, capsys, tmp_path):
-    """`archdsl check`, `report --format json` and `compile -o` agree with the analysis for every network;
+    """`archdsl check`, `report --format json`, `render` and `compile -o` agree with the analysis for every network;
     the generated source builds a module with the same state_dict layout."""
     from archdsl.cli import main
     extra = ["--network", network] if network else []
@@ -143,6 +143,9 @@ def test_spec_through_the_cli_and_generated_source(path: Path, network: str | No
     assert main(["report", str(path), "--format", "json", *extra]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["totals"]["params"] == a.totals.params and report["totals"]["macs"] == a.totals.macs
+    dot = tmp_path / "net.dot"  # the diagram's graphviz source (rendering it needs dot; tests/test_render.py does)
+    assert main(["render", str(path), "-o", str(dot), *extra]) == 0
+    assert dot.read_text().startswith("digraph") and "output" in dot.read_text()
     out = tmp_path / "net.py"
     assert main(["compile", str(path), "-o", str(out), *extra]) == 0
     namespace: dict = {}
