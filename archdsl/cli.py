@@ -1,4 +1,5 @@
-"""The ``archdsl`` command. Exit codes: 0 ok, 1 the spec is wrong (an ArchError), 2 usage error."""
+"""The ``archdsl`` command. Exit codes: 0 ok, 1 the spec is wrong (an ArchError), 2 a usage error (a bad option
+value, a file that cannot be read or written); render, export and sanity add their own (README, "Exit codes")."""
 from __future__ import annotations
 
 import argparse
@@ -8,6 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ArchError
+
+
+class UsageError(Exception):
+    """A bad option value: ``main`` prints it after ``archdsl: error:`` and exits 2, like argparse does for
+    the options it checks itself."""
 
 
 def _value(text: str) -> Any:
@@ -26,7 +32,7 @@ def _variables(args) -> dict[str, Any]:
     out = {}
     for item in args.set or []:
         if "=" not in item:
-            raise SystemExit(f"archdsl: --set takes name=value, got {item!r}")
+            raise UsageError(f"--set takes name=value, got {item!r}")
         key, _, val = item.partition("=")
         out[key.strip()] = _value(val.strip())
     if args.classes is not None:
@@ -42,11 +48,46 @@ def spec_arguments(s: argparse.ArgumentParser,
     s.add_argument("--classes", type=int, help="sets the variable `classes`")
     s.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a spec variable")
     s.add_argument("--network", help="which network of the file (default: its main one)")
+    s.add_argument("--allow-imports-outside", action="store_true", help="let quoted imports read .arch files "
+                   "outside the spec's folder and the library (refused by default)")
 
 
-def _load(args, input_shape: bool = True):
+def _count(text: str) -> int | None:
+    """``--max-params``: a count such as 25000000, 25_000_000, 800k, 25M or 1.5G; ``none`` for no limit."""
+    import re
+    low = text.strip().lower().replace("_", "").replace(",", "")
+    if low == "none":
+        return None
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)([kmg]?)", low)
+    if m is None:
+        raise argparse.ArgumentTypeError(f"takes a count such as 25000000, 800k, 25M, 1.5G or 'none', got {text!r}")
+    return int(float(m.group(1)) * {"": 1, "k": 10**3, "m": 10**6, "g": 10**9}[m.group(2)])
+
+
+def max_params_argument(s: argparse.ArgumentParser) -> None:
+    """``--max-params``, for the commands that build the real module (sanity, export, convert --weights)."""
+    from .pipeline import MAX_PARAMS
+    s.add_argument("--max-params", type=_count, default=MAX_PARAMS, metavar="N",
+                   help=f"refuse, before allocating anything, a network with more parameters and buffers than N "
+                   f"(25M, 1.5G, 'none'; default {MAX_PARAMS / 1e9:g}G)")
+
+
+def _load(args, input_shape: bool = True, spec: str | None = None):
+    """The spec named on the command line (or ``spec``), with its --input, --network, --set, --classes."""
     from .pipeline import load
-    return load(args.spec, input=args.input if input_shape else None, network=args.network, **_variables(args))
+    return load(spec or args.spec, input=args.input if input_shape else None,
+                network=getattr(args, "network", None),
+                allow_imports_outside=getattr(args, "allow_imports_outside", False), **_variables(args))
+
+
+def check_max_params(net, args) -> None:
+    """``--max-params`` for a command that reads or builds weights without ``Net.compile`` doing the check."""
+    from .errors import LimitError
+    a = net.analyze()
+    size = a.totals.params + a.totals.buffers
+    if args.max_params is not None and size > args.max_params:
+        raise LimitError(f"{a.name} has {size:,} parameters and buffers, more than the limit of {args.max_params:,}",
+                         None, "raise --max-params (e.g. --max-params none)")
 
 
 def _symbolic_input(text: str | None) -> bool:
@@ -60,14 +101,14 @@ def cmd_report(args) -> int:
     if _symbolic_input(args.input):
         from .symbolic import format_result, symbolic_report
         print(format_result(symbolic_report(args.spec, input=args.input, network=args.network,
-                                            **_variables(args))))
+                                            allow_imports_outside=args.allow_imports_outside, **_variables(args))))
         return 0
+    if args.batch < 1:
+        raise UsageError(f"--batch takes a number >= 1, got {args.batch}")
     a = _load(args).analyze()
     if args.format == "json":
         print(report.to_json(a))
         return 0
-    if args.batch < 1:
-        raise SystemExit(f"archdsl: --batch takes a number >= 1, got {args.batch}")
     opts = report.Options(depth=_depth(args.depth, a) if args.format != "csv" or args.depth != "auto" else None,
                           dtype=args.dtype, batch=args.batch, count_all=args.count == "all", hwc=args.hwc)
     if args.format == "markdown":
@@ -87,20 +128,18 @@ def _depth(text: str, a) -> int | None:
     if text == "all":
         return None
     if not text.isdigit() or int(text) < 1:
-        raise SystemExit(f"archdsl: --depth takes a number >= 1, 'all' or 'auto', got {text!r}")
+        raise UsageError(f"--depth takes a number >= 1, 'all' or 'auto', got {text!r}")
     return int(text)
 
 
 def cmd_diff(args) -> int:
     """``archdsl diff A B``: two specs side by side, per stage, and the ratio of their totals."""
     from . import report
-    from .pipeline import load
-    variables = _variables(args)
-    a = load(args.spec, input=args.input, **variables).analyze()
-    b = load(args.other, input=args.input, **variables).analyze()
     depth = None if args.depth == "all" else int(args.depth) if args.depth.isdigit() and int(args.depth) > 0 else None
     if depth is None and args.depth != "all":
-        raise SystemExit(f"archdsl: --depth takes a number >= 1 or 'all', got {args.depth!r}")
+        raise UsageError(f"--depth takes a number >= 1 or 'all', got {args.depth!r}")
+    a = _load(args).analyze()
+    b = _load(args, spec=args.other).analyze()
     report.diff_table(a, b, depth)
     return 0
 
@@ -125,7 +164,7 @@ def cmd_compile(args) -> int:
 def cmd_convert(args) -> int:
     """``archdsl convert --fully-conv SPEC``: the network with its fc layers as convolutions."""
     if not args.fully_conv:
-        raise SystemExit("archdsl: convert needs a conversion: --fully-conv")
+        raise UsageError("convert needs a conversion: --fully-conv")
     from . import report
     try:  # the fc layers' kernels come from the spec's own (training) input size
         original = _load(args, input_shape=False)
@@ -141,6 +180,7 @@ def cmd_convert(args) -> int:
         out.write_text(net.source())
         print(f"wrote {out} ({a.totals.params:,} params)")
     if args.weights:
+        check_max_params(original, args)
         import torch
         state = torch.load(args.weights, map_location="cpu", weights_only=True)
         target = Path(args.save_weights or Path(args.weights).with_suffix(".fully_conv.pth"))
@@ -231,6 +271,8 @@ def parser(command: str | None = "*") -> argparse.ArgumentParser:
     d.add_argument("--input", help="input shape CxHxW for both")
     d.add_argument("--classes", type=int, help="sets the variable `classes` in both")
     d.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a variable in both")
+    d.add_argument("--allow-imports-outside", action="store_true", help="let quoted imports read files outside "
+                   "each spec's folder and the library")
     d.add_argument("--depth", default="1", help="the naming level of a stage (default 1: layer1, features, ...)")
     d.set_defaults(func=cmd_diff)
     spec_command("check", "validate a spec: exit 0, or print the error and exit 1").set_defaults(func=cmd_check)
@@ -243,6 +285,7 @@ def parser(command: str | None = "*") -> argparse.ArgumentParser:
     cv.add_argument("-o", "--output", help="write the converted network's standalone PyTorch source here")
     cv.add_argument("--weights", help="a state_dict (.pth) of the original network to convert")
     cv.add_argument("--save-weights", help="where to write the converted state_dict (default: WEIGHTS.fully_conv.pth)")
+    max_params_argument(cv)
     cv.set_defaults(func=cmd_convert)
     import importlib
     for name, helptext in LAZY.items():
@@ -267,6 +310,13 @@ def main(argv: list[str] | None = None) -> int:
     except ArchError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    except UsageError as err:
+        print(f"archdsl {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # an -o that cannot be written, a --weights file that cannot be read
+        where = f": {err.filename}" if err.filename else ""
+        print(f"archdsl {args.command}: error: {err.strerror or err}{where}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

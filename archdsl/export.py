@@ -21,6 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .errors import ArchError
+from .pipeline import MAX_PARAMS
+
 OPSET = 18  # the opset onnxscript's torch library is written in: no version conversion after export
 TOLERANCE = 1e-4  # what --check accepts: max abs diff between the file and the torch module
 TORCHSCRIPT_SUFFIXES = (".pt", ".ts", ".jit", ".torchscript")
@@ -90,7 +93,7 @@ class Exported:
 
 # --- the module to export -------------------------------------------------------------------------
 
-def _resolve(net_or_spec, input, weights, seed: int, variables: dict):
+def _resolve(net_or_spec, input, weights, seed: int, variables: dict, max_params: int | None = MAX_PARAMS):
     """A spec (path, library name or inline text), a loaded :class:`archdsl.Net` or a torch module
     → (module, input shape CxHxW). Networks are compiled under a fixed seed: the same spec gives
     the same weights, so the same file."""
@@ -116,7 +119,7 @@ def _resolve(net_or_spec, input, weights, seed: int, variables: dict):
         shape = parse_shape(input) if input is not None else net.analyze().input_shape
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            module = net.compile()
+            module = net.compile(max_params=max_params)
     if weights is not None:
         state = weights if isinstance(weights, dict) else torch.load(weights, map_location="cpu", weights_only=True)
         module.load_state_dict(state)
@@ -193,7 +196,8 @@ def _quiet():
 # --- ONNX ------------------------------------------------------------------------------------------
 
 def to_onnx(net_or_spec, path, input=None, opset: int | None = None, dynamic_batch: bool = True, *,
-            weights=None, batch: int = 2, seed: int = 0, **variables) -> Exported:
+            weights=None, batch: int = 2, seed: int = 0, max_params: int | None = MAX_PARAMS,
+            **variables) -> Exported:
     """Write ``net_or_spec`` as an ONNX file at ``path``.
 
     ``net_or_spec``: a spec (a ``.arch`` path, a library name, inline text; ``variables`` set its
@@ -204,12 +208,12 @@ def to_onnx(net_or_spec, path, input=None, opset: int | None = None, dynamic_bat
     with ``dynamic_batch`` the file's batch axis is symbolic (``batch``), else fixed at ``batch``.
     ``opset`` defaults to :data:`OPSET`. The input is named ``input``; the outputs ``output``, or
     after the network's named outputs. Weights are stored in the file itself up to ONNX's 2 GB
-    limit, in ``path.data`` beyond it."""
+    limit, in ``path.data`` beyond it. ``max_params`` as in ``Net.compile``."""
     _need(*ONNX_PACKAGES, purpose="ONNX export")
     import torch
     if batch < 1:
         raise ValueError(f"batch must be >= 1, got {batch}")
-    module, shape = _resolve(net_or_spec, input, weights, seed, variables)
+    module, shape = _resolve(net_or_spec, input, weights, seed, variables, max_params)
     opset = OPSET if opset is None else int(opset)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -256,7 +260,7 @@ def _diffs(names, got, want) -> Diffs:
 # --- TorchScript -----------------------------------------------------------------------------------
 
 def to_torchscript(net_or_spec, path, input=None, *, method: str = "auto", weights=None, batch: int = 2,
-                   seed: int = 0, **variables) -> Exported:
+                   seed: int = 0, max_params: int | None = MAX_PARAMS, **variables) -> Exported:
     """Write ``net_or_spec`` (as for :func:`to_onnx`) as a TorchScript archive (``torch.jit.save``).
 
     ``method``: ``"script"`` (``torch.jit.script``: the archive keeps train/eval behaviour),
@@ -267,7 +271,7 @@ def to_torchscript(net_or_spec, path, input=None, *, method: str = "auto", weigh
     import torch
     if method not in ("auto", "script", "trace"):
         raise ValueError(f"method is 'auto', 'script' or 'trace', not {method!r}")
-    module, shape = _resolve(net_or_spec, input, weights, seed, variables)
+    module, shape = _resolve(net_or_spec, input, weights, seed, variables, max_params)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     start, note, used = time.perf_counter(), "", method
@@ -337,8 +341,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
                        "trace where scripting fails). The format is the output's suffix: .onnx, or .pt/.ts/.jit/"
                        ".torchscript. Exit codes: 0 written, 1 the spec is wrong, 2 usage, 3 a package is missing, "
                        "4 the export or its --check failed.")
-    from .cli import spec_arguments
+    from .cli import max_params_argument, spec_arguments
     spec_arguments(e)
+    max_params_argument(e)
     e.add_argument("-o", "--output", help="the file to write: .onnx, or .pt/.ts/.jit/.torchscript for TorchScript "
                    "(default: NAME.onnx)")
     e.add_argument("--format", choices=("onnx", "torchscript"), help="instead of the suffix")
@@ -358,8 +363,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
 def cmd_export(args) -> int:
     """``archdsl export``: 0 written (and checked), 1 the spec is wrong (raised as ArchError), 2 a usage error,
     3 a package is missing, 4 the export failed or --check found a difference."""
-    from .cli import _variables
-    from .pipeline import load
+    from .cli import _load
     fmt = args.format
     if args.output and fmt is None:
         fmt = FORMATS.get(Path(args.output).suffix.lower())
@@ -371,19 +375,22 @@ def cmd_export(args) -> int:
     if args.batch < 1:
         print(f"archdsl export: --batch takes a number >= 1, got {args.batch}", file=sys.stderr)
         return 2
-    net = load(args.spec, input=args.input, network=args.network, **_variables(args))
+    net = _load(args)
     out = args.output or f"{net.name}.{'onnx' if fmt == 'onnx' else 'pt'}"
     try:
         if fmt == "onnx":
             done = to_onnx(net, out, opset=args.opset, dynamic_batch=not args.static_batch, weights=args.weights,
-                           batch=args.batch)
+                           batch=args.batch, max_params=args.max_params)
         else:
             with warnings.catch_warnings():  # a fallback to trace is printed as a note below
                 warnings.simplefilter("ignore")
-                done = to_torchscript(net, out, method=args.method, weights=args.weights, batch=args.batch)
+                done = to_torchscript(net, out, method=args.method, weights=args.weights, batch=args.batch,
+                                      max_params=args.max_params)
     except MissingPackage as err:
         print(f"archdsl export: {err}", file=sys.stderr)
         return 3
+    except (ArchError, OSError):  # the spec, a limit, an unwritable -o: main() reports these
+        raise
     except Exception as err:  # the exporters' own errors: report them, no traceback
         print(f"archdsl export: {fmt} export of {net.name} failed: {type(err).__name__}: {_first_line(err)}",
               file=sys.stderr)

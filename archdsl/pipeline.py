@@ -91,7 +91,8 @@ class Net:
         size = a.totals.params + a.totals.buffers
         if max_params is not None and str(device) != "meta" and size > max_params:
             raise LimitError(f"{a.name} has {size:,} parameters and buffers, more than the limit of {max_params:,}",
-                             None, "compile with device='meta' to inspect it, or raise max_params")
+                             None, "raise max_params (on the command line: --max-params N, or none), "
+                             "or compile with device='meta' to inspect it")
         scheme = resolve_scheme(init, self._variables())
         if freeze is not None:
             frozen_nodes(self.graph, freeze)  # an unknown label fails before anything is built
@@ -149,17 +150,20 @@ class Net:
         return to_source(self.graph, self.analyze())
 
 
-def load(spec: str, *, input: str | tuple | None = None, network: str | None = None, **variables: Any) -> Net:
+def load(spec: str, *, input: str | tuple | None = None, network: str | None = None,
+         allow_imports_outside: bool = False, **variables: Any) -> Net:
     """Load a spec: a ``.arch`` path, a library name (``"vgg16"``) or inline text (``"[CONV-POOL]x2-FC"``).
 
     ``input`` overrides the input shape (CxHxW); other keywords override the spec's variables.
+    A quoted ``import "file.arch"`` may read only files in the spec's own folder (the current one for
+    inline text) and the spec library, unless ``allow_imports_outside``.
 
     >>> net = load("[CONV-POOL]x2-FC", input="3x32x32", classes=10)
     >>> net.analyze().outputs
     {'output': (10,)}
     """
     text, file, default = source_of(spec)
-    ctx = load_file(text, file, variables)
+    ctx = load_file(text, file, variables, allow_outside=allow_imports_outside)
     ctx.default = default
     shape = parse_shape(input) if input is not None else None
     net = Net(elaborate(ctx, network, shape))

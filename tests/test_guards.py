@@ -389,23 +389,58 @@ def test_cli_exit_codes(argv, code):
         assert main(argv) == code
 
 
-@pytest.mark.xfail(strict=True, reason="archdsl/cli.py raises SystemExit(message), which exits 1: a usage error "
-                                       "must exit 2 (the lead's file; see the fuzzing report)")
-@pytest.mark.parametrize("argv", [["check", "relu", "--input", "3x8x8", "--set", "width"],
-                                  ["report", "relu", "--input", "3x8x8", "--depth", "x"],
-                                  ["report", "relu", "--input", "3x8x8", "--batch", "0"]])
-def test_cli_bad_option_values_are_usage_errors(argv):
+@pytest.mark.parametrize("argv,said", [
+    (["check", "relu", "--input", "3x8x8", "--set", "width"], "--set takes name=value, got 'width'"),
+    (["report", "relu", "--input", "3x8x8", "--depth", "x"], "--depth takes a number >= 1, 'all' or 'auto', got 'x'"),
+    (["report", "relu", "--input", "3x8x8", "--batch", "0"], "--batch takes a number >= 1, got 0"),
+    (["diff", "relu", "relu", "--input", "3x8x8", "--depth", "0"], "--depth takes a number >= 1 or 'all', got '0'"),
+    (["convert", "lenet5"], "convert needs a conversion: --fully-conv"),
+    (["sanity", "lenet5", "--max-params", "lots"], "takes a count such as 25000000, 800k, 25M, 1.5G or 'none'")])
+def test_cli_bad_option_values_are_usage_errors(argv, said):
     done = run_cli(*argv)
     assert done.returncode == 2, done.stderr
-    assert "Traceback" not in done.stderr
+    assert said in done.stderr and "Traceback" not in done.stderr
+    assert done.stderr.startswith(f"archdsl {argv[0]}: error:") or done.stderr.startswith("usage:")
 
 
-@pytest.mark.xfail(strict=True, reason="archdsl/cli.py lets an OSError writing -o through as a traceback")
-def test_cli_unwritable_output_is_not_a_traceback(tmp_path: Path):
+def test_cli_unwritable_output_is_a_usage_error_not_a_traceback(tmp_path: Path):
     blocker = tmp_path / "file"
     blocker.write_text("")
-    done = run_cli("compile", "relu", "--input", "3x8x8", "-o", str(blocker / "net.py"))
-    assert done.returncode in (1, 2) and "Traceback" not in done.stderr, done.stderr
+    target = blocker / "net.py"
+    done = run_cli("compile", "relu", "--input", "3x8x8", "-o", str(target))
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.startswith("archdsl compile: error: ") and str(blocker) in done.stderr
+    done = run_cli("convert", "--fully-conv", "lenet5", "--weights", str(tmp_path / "missing.pth"))
+    assert done.returncode == 2 and "No such file or directory" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_cli_max_params_refuses_before_building(tmp_path: Path):
+    from archdsl.cli import _count
+    assert [_count(t) for t in ("25000000", "25_000_000", "800k", "25M", "1.5G", "none", "NONE")] == \
+        [25_000_000, 25_000_000, 800_000, 25_000_000, 1_500_000_000, None, None]
+    done = run_cli("sanity", "lenet5", "--max-params", "10k", "--steps", "0", "--no-progress")
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "lenet5 has 61,706 parameters and buffers, more than the limit of 10,000" in done.stderr
+    done = run_cli("export", "lenet5", "-o", str(tmp_path / "l.onnx"), "--max-params", "10k")
+    assert done.returncode == 1 and "more than the limit of 10,000" in done.stderr, done.stderr
+    assert not (tmp_path / "l.onnx").exists()
+    done = run_cli("convert", "--fully-conv", "lenet5", "--weights", str(tmp_path / "w.pth"), "--max-params", "60k")
+    assert done.returncode == 1 and "raise --max-params (e.g. --max-params none)" in done.stderr, done.stderr
+    done = run_cli("sanity", "lenet5", "--max-params", "none", "--steps", "0", "--no-progress")
+    assert "Traceback" not in done.stderr and "61,706 parameters" not in done.stderr, done.stderr
+
+
+def test_imports_outside_the_folder_are_allowed_when_asked(tmp_path: Path):
+    (tmp_path / "shared.arch").write_text("block two(c) { conv3-{c} - relu - conv3-{c} - relu }\n")
+    (tmp_path / "spec").mkdir()
+    spec = tmp_path / "spec" / "net.arch"
+    spec.write_text('import "../shared.arch" as s\ninput 3x8x8\ns.two(4)\n')
+    with pytest.raises(ArchError, match="outside"):
+        archdsl.load(str(spec))
+    assert archdsl.load(str(spec), allow_imports_outside=True).analyze().totals.params == 2 * 4 + 4 * 9 * 3 + 4 * 9 * 4
+    assert run_cli("check", str(spec)).returncode == 1
+    done = run_cli("check", str(spec), "--allow-imports-outside")
+    assert done.returncode == 0 and done.stdout.startswith("ok: "), done.stderr
 
 
 def test_cli_spec_error_as_a_program():

@@ -179,6 +179,11 @@ def test_pairs_and_words():
 
 def test_leading_input_and_arrows():
     assert names("INPUT -> conv3-8 -> relu") == names("conv3-8 - relu") == ["0", "1"]
+    assert names("INPUT \u2192 conv3-8 \u2192 relu") == ["0", "1"]  # the slides' printed arrow
+    a, b = analyze("INPUT \u2192 [[CONV \u2192 RELU]*2 \u2192 POOL]*3 \u2192 FC"), \
+        analyze("INPUT -> [[CONV -> RELU]*2 -> POOL]*3 -> FC")
+    assert a.totals == b.totals and [(x.name, x.output_shape) for x in a.layers] == \
+        [(x.name, x.output_shape) for x in b.layers]
 
 
 # ------------------------------------------------------------------- defaults
