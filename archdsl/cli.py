@@ -53,7 +53,8 @@ def spec_arguments(s: argparse.ArgumentParser,
 
 
 def _count(text: str) -> int | None:
-    """``--max-params``: a count such as 25000000, 25_000_000, 800k, 25M or 1.5G; ``none`` for no limit."""
+    """``--max-params``, ``--max-memory``: a count such as 25000000, 25_000_000, 800k, 25M or 1.5G (powers of
+    1000); ``none`` for no limit."""
     import re
     low = text.strip().lower().replace("_", "").replace(",", "")
     if low == "none":
@@ -70,6 +71,14 @@ def max_params_argument(s: argparse.ArgumentParser) -> None:
     s.add_argument("--max-params", type=_count, default=MAX_PARAMS, metavar="N",
                    help=f"refuse, before allocating anything, a network with more parameters and buffers than N "
                    f"(25M, 1.5G, 'none'; default {MAX_PARAMS / 1e9:g}G)")
+
+
+def max_memory_argument(s: argparse.ArgumentParser) -> None:
+    """``--max-memory``, for the commands that run the module (sanity, export)."""
+    from .pipeline import MAX_MEMORY
+    s.add_argument("--max-memory", type=_count, default=MAX_MEMORY, metavar="BYTES",
+                   help="refuse, before allocating anything, a run the analysis says needs more memory than this "
+                   f"(weights and activations; 64G, 500M, 'none'; default {MAX_MEMORY / 1e9:g}G)")
 
 
 def _load(args, input_shape: bool = True, spec: str | None = None):

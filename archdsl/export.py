@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ArchError
-from .pipeline import MAX_PARAMS
+from .pipeline import MAX_MEMORY, MAX_PARAMS
 
 OPSET = 18  # the opset onnxscript's torch library is written in: no version conversion after export
 TOLERANCE = 1e-4  # what --check accepts: max abs diff between the file and the torch module
@@ -93,7 +93,8 @@ class Exported:
 
 # --- the module to export -------------------------------------------------------------------------
 
-def _resolve(net_or_spec, input, weights, seed: int, variables: dict, max_params: int | None = MAX_PARAMS):
+def _resolve(net_or_spec, input, weights, seed: int, variables: dict, max_params: int | None = MAX_PARAMS,
+             batch: int = 2, max_memory: int | None = MAX_MEMORY):
     """A spec (path, library name or inline text), a loaded :class:`archdsl.Net` or a torch module
     → (module, input shape CxHxW). Networks are compiled under a fixed seed: the same spec gives
     the same weights, so the same file."""
@@ -117,6 +118,7 @@ def _resolve(net_or_spec, input, weights, seed: int, variables: dict, max_params
         else:
             raise TypeError(f"expected a spec, an archdsl.Net or a torch module, got {type(net_or_spec).__name__}")
         shape = parse_shape(input) if input is not None else net.analyze().input_shape
+        net.check_memory(batch, max_memory=max_memory)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             module = net.compile(max_params=max_params)
@@ -197,7 +199,7 @@ def _quiet():
 
 def to_onnx(net_or_spec, path, input=None, opset: int | None = None, dynamic_batch: bool = True, *,
             weights=None, batch: int = 2, seed: int = 0, max_params: int | None = MAX_PARAMS,
-            **variables) -> Exported:
+            max_memory: int | None = MAX_MEMORY, **variables) -> Exported:
     """Write ``net_or_spec`` as an ONNX file at ``path``.
 
     ``net_or_spec``: a spec (a ``.arch`` path, a library name, inline text; ``variables`` set its
@@ -208,12 +210,13 @@ def to_onnx(net_or_spec, path, input=None, opset: int | None = None, dynamic_bat
     with ``dynamic_batch`` the file's batch axis is symbolic (``batch``), else fixed at ``batch``.
     ``opset`` defaults to :data:`OPSET`. The input is named ``input``; the outputs ``output``, or
     after the network's named outputs. Weights are stored in the file itself up to ONNX's 2 GB
-    limit, in ``path.data`` beyond it. ``max_params`` as in ``Net.compile``."""
+    limit, in ``path.data`` beyond it. ``max_params`` as in ``Net.compile``, ``max_memory`` (bytes, for a forward
+    pass on ``batch``) as in ``Net.check_memory``."""
     _need(*ONNX_PACKAGES, purpose="ONNX export")
     import torch
     if batch < 1:
         raise ValueError(f"batch must be >= 1, got {batch}")
-    module, shape = _resolve(net_or_spec, input, weights, seed, variables, max_params)
+    module, shape = _resolve(net_or_spec, input, weights, seed, variables, max_params, batch, max_memory)
     opset = OPSET if opset is None else int(opset)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -260,7 +263,8 @@ def _diffs(names, got, want) -> Diffs:
 # --- TorchScript -----------------------------------------------------------------------------------
 
 def to_torchscript(net_or_spec, path, input=None, *, method: str = "auto", weights=None, batch: int = 2,
-                   seed: int = 0, max_params: int | None = MAX_PARAMS, **variables) -> Exported:
+                   seed: int = 0, max_params: int | None = MAX_PARAMS, max_memory: int | None = MAX_MEMORY,
+                   **variables) -> Exported:
     """Write ``net_or_spec`` (as for :func:`to_onnx`) as a TorchScript archive (``torch.jit.save``).
 
     ``method``: ``"script"`` (``torch.jit.script``: the archive keeps train/eval behaviour),
@@ -271,7 +275,7 @@ def to_torchscript(net_or_spec, path, input=None, *, method: str = "auto", weigh
     import torch
     if method not in ("auto", "script", "trace"):
         raise ValueError(f"method is 'auto', 'script' or 'trace', not {method!r}")
-    module, shape = _resolve(net_or_spec, input, weights, seed, variables, max_params)
+    module, shape = _resolve(net_or_spec, input, weights, seed, variables, max_params, batch, max_memory)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     start, note, used = time.perf_counter(), "", method
@@ -341,9 +345,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
                        "trace where scripting fails). The format is the output's suffix: .onnx, or .pt/.ts/.jit/"
                        ".torchscript. Exit codes: 0 written, 1 the spec is wrong, 2 usage, 3 a package is missing, "
                        "4 the export or its --check failed.")
-    from .cli import max_params_argument, spec_arguments
+    from .cli import max_memory_argument, max_params_argument, spec_arguments
     spec_arguments(e)
     max_params_argument(e)
+    max_memory_argument(e)
     e.add_argument("-o", "--output", help="the file to write: .onnx, or .pt/.ts/.jit/.torchscript for TorchScript "
                    "(default: NAME.onnx)")
     e.add_argument("--format", choices=("onnx", "torchscript"), help="instead of the suffix")
@@ -380,12 +385,12 @@ def cmd_export(args) -> int:
     try:
         if fmt == "onnx":
             done = to_onnx(net, out, opset=args.opset, dynamic_batch=not args.static_batch, weights=args.weights,
-                           batch=args.batch, max_params=args.max_params)
+                           batch=args.batch, max_params=args.max_params, max_memory=args.max_memory)
         else:
             with warnings.catch_warnings():  # a fallback to trace is printed as a note below
                 warnings.simplefilter("ignore")
                 done = to_torchscript(net, out, method=args.method, weights=args.weights, batch=args.batch,
-                                      max_params=args.max_params)
+                                      max_params=args.max_params, max_memory=args.max_memory)
     except MissingPackage as err:
         print(f"archdsl export: {err}", file=sys.stderr)
         return 3

@@ -17,6 +17,7 @@ from .infer import infer
 from .ops import lookup
 
 MAX_PARAMS = 2_000_000_000  # 8 GB of float32: more than this machine class can hold with activations
+MAX_MEMORY = 16_000_000_000  # bytes a forward (or a training step) may need before it is refused
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -44,6 +45,14 @@ def source_of(spec: str) -> tuple[str, str, str | None]:
         raise UnknownNameError("spec", spec, library.entries(), None,
                                None if library.library() else "the spec library is empty")
     return spec, "<inline>", None
+
+
+def _decimal_bytes(n: int) -> str:
+    """Bytes in the limits' units (powers of 1000, as --max-memory 16G reads): 146.8 GB, 100.0 kB."""
+    for unit, scale in (("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
+        if n >= scale:
+            return f"{n / scale:,.1f} {unit}"
+    return f"{n:,} B"
 
 
 class Net:
@@ -106,6 +115,29 @@ class Net:
         if freeze is not None:
             freeze_labels(model, self.graph, freeze)
         return model
+
+    def memory_needed(self, batch: int, training: bool = False, bytes_per_value: int = 4) -> int:
+        """An estimate, from the analysis alone, of the bytes a pass over ``batch`` samples needs:
+        inference holds the weights and the inference peak of live activations; a training step
+        (Adam) the weights, their gradients and two moments, the activations saved for backward
+        and the forward's peak on top."""
+        t = self.analyze().totals
+        weights = (t.params + t.buffers) * (4 if training else 1)
+        acts = t.peak_activations + (t.saved_activations if training else 0)
+        return (weights + batch * acts) * bytes_per_value
+
+    def check_memory(self, batch: int, training: bool = False, max_memory: int | None = MAX_MEMORY) -> None:
+        """Refuse (a LimitError), before anything is allocated, a pass whose :meth:`memory_needed`
+        is above ``max_memory`` bytes (None: no limit)."""
+        need = self.memory_needed(batch, training)
+        if max_memory is not None and need > max_memory:
+            a = self.analyze()
+            what = "a training step" if training else "a forward pass"
+            raise LimitError(f"{what} of {a.name} at {'x'.join(map(str, a.input_shape))} on {batch} sample"
+                             f"{'s' if batch != 1 else ''} needs about {_decimal_bytes(need)}, more than the limit of "
+                             f"{_decimal_bytes(max_memory)}", None,
+                             "use a smaller input or batch, or raise the limit (on the command line: "
+                             "--max-memory 64G, or none)")
 
     def _variables(self) -> dict[str, Any]:
         """The spec file's variables as loaded (overrides applied); a derived network's are its original's."""

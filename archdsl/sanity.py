@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import ArchError
-from .pipeline import MAX_PARAMS
+from .pipeline import MAX_MEMORY, MAX_PARAMS
 
 TOLERANCE = 0.5   # |initial loss - ln C| in nats
 SAMPLES = 20
@@ -111,7 +111,7 @@ def _logits(out: Any, key: str | None):
 def sanity(net: Any, classes: int | None = None, *, samples: int = SAMPLES, steps: int = STEPS, lr: float = LR,
            device: Any = None, seed: int = 0, tolerance: float = TOLERANCE, model: Any = None,
            output: str | None = None, progress: bool = False, console: Any = None,
-           max_params: int | None = MAX_PARAMS) -> SanityResult:
+           max_params: int | None = MAX_PARAMS, max_memory: int | None = MAX_MEMORY) -> SanityResult:
     """Check the initial loss and overfit ``samples`` random inputs with random labels.
 
     ``net`` is a :class:`archdsl.Net` (or anything :func:`archdsl.load` takes); ``classes``, if
@@ -120,7 +120,8 @@ def sanity(net: Any, classes: int | None = None, *, samples: int = SAMPLES, step
     batch, Adam with ``lr``, in train mode (dropout and batch statistics on) until a forward
     classifies every sample right or ``steps`` updates are spent; the initial loss is the first
     forward's. Everything random (data, labels, weights) follows ``seed``. ``output`` picks one of
-    several outputs (default: ``output``, else the first). ``max_params`` as in ``Net.compile``."""
+    several outputs (default: ``output``, else the first). ``max_params`` as in ``Net.compile``;
+    ``max_memory`` (bytes) as in ``Net.check_memory``, for a training step on ``samples``."""
     import torch
     from torch.nn.functional import cross_entropy
 
@@ -148,6 +149,7 @@ def sanity(net: Any, classes: int | None = None, *, samples: int = SAMPLES, step
     device = str(device) if device is not None else default_device()
     key = name if (len(outputs) > 1 or net.graph.graph.get("named_outputs")) else None
 
+    net.check_memory(samples, training=True, max_memory=max_memory)
     if model is None:
         model = net.compile(device=device, seed=seed, max_params=max_params)
     else:
@@ -201,9 +203,10 @@ def add_parser(sub) -> None:
     """``archdsl sanity``: the subcommand, for cli.parser()'s subparsers."""
     s = sub.add_parser("sanity", help="before training: the initial loss is about ln(classes), and the network "
                        "overfits a few random samples to 100%% training accuracy (exit 0 pass, 1 fail)")
-    from .cli import max_params_argument, spec_arguments
+    from .cli import max_memory_argument, max_params_argument, spec_arguments
     spec_arguments(s, input_help="input shape CxHxW, e.g. 3x32x32 (overrides the spec's; smaller is faster)")
     max_params_argument(s)
+    max_memory_argument(s)
     s.add_argument("--samples", type=int, default=SAMPLES, help=f"random samples to overfit (default {SAMPLES})")
     s.add_argument("--steps", type=int, default=STEPS, help=f"the most optimizer steps (default {STEPS})")
     s.add_argument("--lr", type=float, default=LR, help=f"Adam's learning rate (default {LR})")
@@ -224,11 +227,13 @@ def cmd_sanity(args) -> int:
     net = _load(args)
     device = args.device or default_device()
     model = None
+    net.check_memory(args.samples, training=True, max_memory=args.max_memory)
     if args.init is not None or args.weights is not None:
         model = net.compile(device=device, seed=args.seed, init=args.init, weights=args.weights,
                             max_params=args.max_params)
     result = sanity(net, args.classes, samples=args.samples, steps=args.steps, lr=args.lr, device=device,
                     seed=args.seed, tolerance=args.tolerance, model=model, output=args.output_name,
-                    progress=not args.no_progress, max_params=args.max_params)
+                    progress=not args.no_progress, max_params=args.max_params,
+                    max_memory=args.max_memory)
     print(result)
     return 0 if result.passed else 1

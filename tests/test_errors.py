@@ -573,6 +573,7 @@ UNREACHABLE = {
     "number too large": "every operand is already checked against MAX_INT",
     "got .*? inputs": "elaborate gives every op the inputs it takes",
     "has .*? parameters and buffers, more than the limit of": "Net.compile's max_params: tests/test_guards.py",
+    "needs about .*?, more than the limit of": "Net.check_memory (sanity, export): tests/test_guards.py",
     "reinit and skip_mismatched choose what to load": "weights loading, not a spec (tests/test_weights.py)",
     "convert_weights belongs to a network made by": "Net.convert_weights, not a spec (tests/test_transform.py)",
     "cannot read .*?: ": "an OSError reading a spec file (a folder, a file without permission)",

@@ -448,3 +448,24 @@ def test_cli_spec_error_as_a_program():
     assert done.returncode == 1
     assert done.stderr.startswith("error: <inline>:1:1: the repeat would expand past 20,000 nodes")
     assert "Traceback" not in done.stderr
+
+
+def test_activation_memory_is_checked_before_anything_is_allocated(tmp_path: Path):
+    from archdsl.sanity import sanity
+    net = archdsl.load("vgg16", input="3x2048x2048")
+    t = net.analyze().totals
+    # the estimate: weights (x4 in training: grads and Adam's two moments) and activations, float32
+    assert net.memory_needed(8) == 4 * (t.params + t.buffers + 8 * t.peak_activations)
+    assert net.memory_needed(20, training=True) == \
+        4 * (4 * (t.params + t.buffers) + 20 * (t.peak_activations + t.saved_activations))
+    start = time.perf_counter()
+    with pytest.raises(LimitError, match=r"a training step of vgg16 at 3x2048x2048 on 20 samples needs about "
+                                         r"146\.8 GB, more than the limit of 16\.0 GB"):
+        sanity(net, samples=20)
+    assert time.perf_counter() - start < AT_ONCE
+    net.check_memory(20, training=True, max_memory=None)  # no limit: allowed (nothing is built here)
+    done = run_cli("export", "vgg16", "--input", "3x2048x2048", "--batch", "16", "-o", str(tmp_path / "v.onnx"))
+    assert done.returncode == 1 and "a forward pass of vgg16 at 3x2048x2048 on 16 samples needs about" in done.stderr
+    assert "--max-memory 64G, or none" in done.stderr and not (tmp_path / "v.onnx").exists()
+    done = run_cli("sanity", "lenet5", "--max-memory", "100k", "--steps", "0", "--no-progress")
+    assert done.returncode == 1 and "more than the limit of 100.0 kB" in done.stderr, done.stderr
