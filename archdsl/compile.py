@@ -106,6 +106,53 @@ class Emitter:
         return self.graph.call_function(operator.getitem, (x, index))
 
 
+# --- in place where it is safe, as hand-written models do (ReLU(inplace=True), `out += identity`) -----
+# producers whose output is a fresh tensor that their backward does not read: a later op may overwrite it
+_FRESH_MODULES = ("Conv1d", "Conv2d", "ConvTranspose2d", "Linear", "BatchNorm1d", "BatchNorm2d", "MaxPool2d",
+                  "AvgPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d")
+_FRESH_FUNCTIONS = (torch.cat, operator.add, operator.iadd, operator.mul)
+_INPLACE_FUNCTIONS = {torch.relu: torch.relu_, operator.add: operator.iadd}
+
+
+def _overwritable(em: "Emitter", node) -> bool:
+    """Whether ``node``'s tensor may be overwritten by its one user: it is made fresh by an op whose
+    backward does not need it, nothing else reads it, and it is neither the input nor an output."""
+    if not isinstance(node, fx.Node) or len(node.users) != 1:
+        return False
+    if node.op == "call_module":
+        module = em.root.get_submodule(node.target)
+        return type(module).__name__ in _FRESH_MODULES and not getattr(module, "return_indices", False)
+    return node.op == "call_function" and node.target in _FRESH_FUNCTIONS
+
+
+def _inplace_module(module: nn.Module) -> bool:
+    """ReLU, ReLU6 and LeakyReLU with a slope >= 0 (torch's in-place backward needs that) run in place."""
+    if isinstance(module, nn.LeakyReLU):
+        return module.negative_slope >= 0
+    return isinstance(module, (nn.ReLU, nn.ReLU6))
+
+
+def make_inplace(em: "Emitter") -> None:
+    """Rewrite activations and sums to overwrite their first input where :func:`_overwritable` says
+    that is safe: the compiled module then allocates and runs like torchvision's hand-written ones.
+    The module specs change too, so ``archdsl compile`` prints ``nn.ReLU(inplace=True)``."""
+    specs = {path: i for i, (kind, path, *_) in enumerate(em.made) if kind == "module"}
+    for node in em.graph.nodes:
+        if not node.args or not _overwritable(em, node.args[0]):
+            continue
+        if node.op == "call_module":
+            module = em.root.get_submodule(node.target)
+            if _inplace_module(module) and not module.inplace:
+                module.inplace = True
+                kind, path, spec = em.made[specs[node.target]]
+                em.made[specs[node.target]] = (kind, path, ModuleSpec(spec.cls, spec.args,
+                                                                      {**spec.kwargs, "inplace": True}))
+        elif node.op == "call_function" and node.target in _INPLACE_FUNCTIONS:
+            # `a += b` needs a to have the sum's shape: the only sums are add/residual's, whose
+            # branches the analysis has checked to be equal (ops/merge.py _equal_shapes)
+            node.target = _INPLACE_FUNCTIONS[node.target]
+
+
 def class_name(name: str) -> str:
     words = re.split(r"[^A-Za-z0-9]+", name)
     out = "".join(w[:1].upper() + w[1:] for w in words if w) or "Net"
@@ -126,6 +173,7 @@ def emit(g: Graph, analysis: Analysis) -> Emitter:
         em.graph.output(env[next(iter(outputs.values()))])
     else:
         em.graph.output({k: env[v] for k, v in outputs.items()})
+    make_inplace(em)
     return em
 
 

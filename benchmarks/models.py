@@ -9,7 +9,7 @@ key for key (``benchmarks/speed.py`` asserts equal outputs after copying).
 
 Each initialises its weights as torchvision does (for the ResNets that is archdsl's ``init = "he"``
 of specs/classic/resnet.arch), so that ``benchmarks/build.py`` times the same work on both sides.
-``inplace=False`` builds the same networks with out-of-place ReLUs, as archdsl emits them.
+``inplace=False`` builds the same networks with out-of-place ReLUs (to measure what in place saves).
 """
 from __future__ import annotations
 

@@ -30,8 +30,8 @@ the CPU-time ratio is the steadier of the two (wall time then includes waiting f
 all with ``--threads 1`` (with more threads, CPU time also counts threads spinning while they wait
 for one another).
 
-``--inplace-pass`` measures a proposed change: the compiled model's ReLUs and residual adds
-rewritten to run in place where that is safe, as the hand-written models do (see inplace_pass).
+archdsl's compile stage runs ReLUs and residual sums in place where that is safe, as the
+hand-written models do (archdsl/compile.py make_inplace), so both allocate alike.
 """
 from __future__ import annotations
 
@@ -42,11 +42,8 @@ import sys
 import time
 from pathlib import Path
 
-import operator
-
 import torch
 import torch.nn.functional as F
-from torch import fx, nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import archdsl  # noqa: E402
@@ -57,43 +54,11 @@ MODES = ("forward", "fwd+bwd")
 TARGET = 1.02
 
 
-# --inplace-pass: a prototype of a proposed compile-time change, for measurement only. A ReLU (module or
-# torch.relu) runs in place, and a residual `a + b` becomes `a += b`, where the overwritten tensor has
-# no other user and comes from an op whose backward does not need its output (conv, bn, linear,
-# pooling, cat, add) -- what torchvision's hand-written models do with ReLU(inplace=True) and
-# `out += identity`. (A real implementation also checks that `a` has the sum's shape.)
-_OVERWRITABLE = (nn.Conv2d, nn.Linear, nn.BatchNorm2d, nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d)
-
-
-def _overwritable(gm: fx.GraphModule, node) -> bool:
-    if not isinstance(node, fx.Node) or len(node.users) != 1:
-        return False
-    if node.op == "call_module":
-        return isinstance(gm.get_submodule(node.target), _OVERWRITABLE)
-    return node.op == "call_function" and node.target in (torch.cat, operator.add, operator.iadd)
-
-
-def inplace_pass(gm: fx.GraphModule) -> fx.GraphModule:
-    for node in gm.graph.nodes:
-        if not node.args or not _overwritable(gm, node.args[0]):
-            continue
-        if node.op == "call_module" and isinstance(gm.get_submodule(node.target), nn.ReLU):
-            gm.get_submodule(node.target).inplace = True
-        elif node.op == "call_function" and node.target is torch.relu:
-            node.target = torch.relu_
-        elif node.op == "call_function" and node.target is operator.add:
-            node.target = operator.iadd
-    gm.recompile()
-    return gm
-
-
-def build_pair(name: str, inplace: bool = True, experiment: bool = False):
+def build_pair(name: str):
     """(compiled, hand-written) with the same weights."""
     torch.manual_seed(0)
     compiled = archdsl.load(name).compile()
-    if experiment:
-        compiled = inplace_pass(compiled)
-    hand = MODELS[name](inplace=inplace)
+    hand = MODELS[name]()
     hand.load_state_dict(compiled.state_dict())  # strict: the same keys and shapes
     return compiled, hand
 
@@ -143,10 +108,10 @@ def summary(a: list, b: list) -> dict:
             "cpu_ratio": med(cpu_a) / med(cpu_b)}
 
 
-def run(models, modes, batch, shape, repeats, warmup, budget, inplace=True, experiment=False, log=print) -> dict:
+def run(models, modes, batch, shape, repeats, warmup, budget, log=print) -> dict:
     cases, pairs = [], {}
     for name in models:
-        compiled, hand = build_pair(name, inplace, experiment)
+        compiled, hand = build_pair(name)
         check_equal(compiled, hand, shape)
         pairs[name] = compiled, hand
         cases += [(name, mode) for mode in modes]
@@ -185,23 +150,15 @@ def main(argv=None) -> int:
     ap.add_argument("--warmup", type=int, default=1, help="untimed calls per model and mode")
     ap.add_argument("--budget", type=float, default=420, help="seconds of timed rounds at most (at least 3 rounds)")
     ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: as it is)")
-    ap.add_argument("--no-inplace", action="store_true",
-                    help="hand-written models with out-of-place ReLUs (as archdsl emits them)")
-    ap.add_argument("--inplace-pass", action="store_true",
-                    help="experiment: rewrite the compiled models' ReLUs and residual adds in place first "
-                         "(a prototype of a proposed archdsl change; see inplace_pass)")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     shape = tuple(int(s) for s in args.input.split("x"))
     start = time.perf_counter()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads on {os.cpu_count()} CPUs "
-          f"(load average {os.getloadavg()[0]:.1f}); batch {args.batch}, input {args.input}; "
-          f"reference ReLU {'out-of-place' if args.no_inplace else 'inplace'}"
-          f"{'; archdsl models rewritten by --inplace-pass' if args.inplace_pass else ''}", flush=True)
+          f"(load average {os.getloadavg()[0]:.1f}); batch {args.batch}, input {args.input}", flush=True)
     log = lambda s: print(f"  {s}", file=sys.stderr, flush=True)  # noqa: E731
-    results = run(args.models, args.modes, args.batch, shape, args.repeats, args.warmup, args.budget,
-                  inplace=not args.no_inplace, experiment=args.inplace_pass, log=log)
+    results = run(args.models, args.modes, args.batch, shape, args.repeats, args.warmup, args.budget, log=log)
     print(f"{'model':12} {'mode':8} {'rounds':>6} {'archdsl ms':>11} {'hand ms':>9} {'ratio':>6} {'iqr':>6} "
           f"{'archdsl cpu':>12} {'hand cpu':>9} {'cpu ratio':>9}")
     for (name, mode), r in results.items():
