@@ -7,6 +7,7 @@ is fx's generated Python: no interpretation at run time.
 """
 from __future__ import annotations
 
+import contextlib
 import operator
 import re
 
@@ -29,9 +30,15 @@ def module_class(name: str) -> type[nn.Module]:
     return CUSTOM[name] if name in CUSTOM else getattr(nn, name)
 
 
-def build_module(spec: ModuleSpec) -> nn.Module:
-    args = [build_module(a) if isinstance(a, ModuleSpec) else a for a in spec.args]
-    return module_class(spec.cls)(*args, **spec.kwargs)
+def build_module(spec: ModuleSpec, skip_init: tuple[type, ...] = (), device=None) -> nn.Module:
+    """The module ``spec`` describes. Classes in ``skip_init`` are made without torch's default
+    initialisation (their storage is left as allocated): the caller's init scheme overwrites every
+    parameter of theirs at once (archdsl/weights.py REINITIALISED), so drawing it twice is waste."""
+    args = [build_module(a, skip_init, device) if isinstance(a, ModuleSpec) else a for a in spec.args]
+    cls = module_class(spec.cls)
+    if skip_init and issubclass(cls, skip_init):
+        return nn.utils.skip_init(cls, *args, device=device, **spec.kwargs)
+    return cls(*args, **spec.kwargs)
 
 
 def attach(root: nn.Module, path: str, module: nn.Module) -> None:
@@ -57,9 +64,11 @@ def attach_parameter(root: nn.Module, path: str, shape: tuple, fill: float) -> N
 class Emitter:
     """What an op's ``emit`` may do: add modules, call functions and methods, index."""
 
-    def __init__(self, g: Graph | None = None):
+    def __init__(self, g: Graph | None = None, skip_init: tuple[type, ...] = (), device=None):
         self.root = nn.Module()
         self.graph = fx.Graph()
+        self.skip_init, self.device = skip_init, device
+        self.built: dict[str, nn.Module] = {}  # path → module, for the passes after emitting
         self.modules: list[tuple[str, ModuleSpec]] = []
         self.made: list[tuple] = []  # ("module", path, spec) / ("parameter", path, shape, fill), in order
         self.current = ""
@@ -84,7 +93,8 @@ class Emitter:
         """Attach the module at this node's name (or at ``name.child``, for a merge whose name is
         also the scope of its branches) and call it."""
         path = f"{self.current}.{child}" if child else self.current
-        attach(self.root, path, build_module(spec))
+        self.built[path] = module = build_module(spec, self.skip_init, self.device)
+        attach(self.root, path, module)
         self.modules.append((path, spec))
         self.made.append(("module", path, spec))
         return self.graph.call_module(path, tuple(args))
@@ -120,7 +130,7 @@ def _overwritable(em: "Emitter", node) -> bool:
     if not isinstance(node, fx.Node) or len(node.users) != 1:
         return False
     if node.op == "call_module":
-        module = em.root.get_submodule(node.target)
+        module = em.built[node.target]
         return type(module).__name__ in _FRESH_MODULES and not getattr(module, "return_indices", False)
     return node.op == "call_function" and node.target in _FRESH_FUNCTIONS
 
@@ -141,7 +151,7 @@ def make_inplace(em: "Emitter") -> None:
         if not node.args or not _overwritable(em, node.args[0]):
             continue
         if node.op == "call_module":
-            module = em.root.get_submodule(node.target)
+            module = em.built[node.target]
             if _inplace_module(module) and not module.inplace:
                 module.inplace = True
                 kind, path, spec = em.made[specs[node.target]]
@@ -159,8 +169,8 @@ def class_name(name: str) -> str:
     return out if out[0].isalpha() else "Net" + out
 
 
-def emit(g: Graph, analysis: Analysis) -> Emitter:
-    em = Emitter(g)
+def emit(g: Graph, analysis: Analysis, skip_init: tuple[type, ...] = (), device=None) -> Emitter:
+    em = Emitter(g, skip_init, device)
     shapes = {layer.name: layer.output_shape for layer in analysis.layers}
     env = {}
     for name in g:
@@ -185,14 +195,18 @@ def compile_graph(g: Graph, analysis: Analysis, device="cpu", dtype=None, seed: 
     initialised on the CPU under its own random generator (torch's global one is left as it was),
     then moved to ``device``, so every process and every device gets the same weights. Without
     one, torch's global generator is used, as by any ``nn.Module``."""
-    from .weights import initialize
+    from .weights import REINITIALISED, initialize
     if seed is not None and str(device) != "meta":
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             gm = compile_graph(g, analysis, "cpu", None, None, init)
         return gm.to(device=device, dtype=dtype)
-    with torch.device(device):
-        em = emit(g, analysis)
+    device = torch.device(device)
+    skip = REINITIALISED.get(init, ()) if device.type != "meta" else ()
+    # torch.device() as a context costs every tensor op a Python call: only where it changes something
+    where = torch.device(device) if device != torch.get_default_device() else contextlib.nullcontext()
+    with where:
+        em = emit(g, analysis, skip, device)
         gm = fx.GraphModule(em.root, em.graph, class_name=class_name(analysis.name))
     if str(device) != "meta":
         initialize(gm, init)

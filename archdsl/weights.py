@@ -47,6 +47,12 @@ def resolve_scheme(init: str | None, variables: Mapping[str, Any]) -> str:
     return scheme.lower()
 
 
+# the module classes whose every parameter a scheme overwrites: compile builds them without torch's default
+# initialisation (kept next to initialize(), which must cover all of their parameters)
+REINITIALISED: dict[str, tuple[type, ...]] = {"he": (nn.modules.conv._ConvNd,),
+                                              "xavier": (nn.modules.conv._ConvNd, nn.Linear)}
+
+
 def initialize(model: nn.Module, scheme: str) -> nn.Module:
     """Re-initialise ``model`` in place by ``scheme``.
 

@@ -19,8 +19,11 @@ the parser's one-time setup are out of the figures; the first, cold call is prin
 
 The CPU rows alternate archdsl and hand-written calls (ABBA), and the ratios compare the
 medians with the hand-written constructor's; the target is <= 1.1. Building on the CPU is
-mostly parameter initialisation (kaiming-uniform of 60M weights for ResNet-152), the same work
-for both.
+mostly parameter initialisation. The hand-written constructor does it as torchvision does:
+torch's default (kaiming-uniform) for every conv as it is constructed, then He's normal over
+it. ResNet specs declare ``init = "he"``, and archdsl's compile builds the modules that scheme
+overwrites without the default draw (``weights.REINITIALISED``), so it draws 60M conv weights
+once where the hand-written constructor draws them twice.
 """
 from __future__ import annotations
 
@@ -95,7 +98,7 @@ def main(argv=None) -> int:
     for k, v in times.items():
         ratio = f"{med[k] / hand:8.3f}" if k.startswith("cpu") else ""
         print(f"{k:28} {med[k] * 1e3:10.1f} {min(v) * 1e3:8.1f} {ratio}")
-    worst = max(med[k] / hand for k in cpu_paths)
+    worst = max(med[k] / hand for k in cpu_paths if k != "cpu, hand-written")
     print(f"cpu build ratio (load+analyze+compile / hand-written) {med['cpu, load+analyze+compile'] / hand:.3f}, "
           f"compile only {med['cpu, compile only'] / hand:.3f} (target <= {TARGET}); worst {worst:.3f}")
     return 0

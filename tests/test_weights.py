@@ -94,6 +94,29 @@ def test_he_init_sets_norm_layers_to_one_and_zero():
     assert _std(model.get_submodule("layer3.2.conv2").weight) == pytest.approx(math.sqrt(2 / (64 * 9)), rel=0.05)
 
 
+@pytest.mark.parametrize("scheme", ["he", "xavier"])
+def test_skipped_default_init_leaves_nothing_unset(scheme, monkeypatch):
+    """compile builds the modules a scheme overwrites without torch's default init (weights.REINITIALISED):
+    their storage starts as whatever memory held. Filled with NaN here, none may survive the scheme."""
+    made = []
+    real = torch.nn.utils.skip_init
+
+    def poisoned(cls, *args, **kwargs):
+        module = real(cls, *args, **kwargs)
+        with torch.no_grad():
+            for p in module.parameters():
+                p.fill_(float("nan"))
+        made.append(cls.__name__)
+        return module
+    monkeypatch.setattr(torch.nn.utils, "skip_init", poisoned)
+    spec = "input 3x16x16\nconv3-8 - bn - relu - residual { conv3-8 - conv1-8(bias=false) } - " \
+           "deconv(8, k=2, s=2) - dwconv3 - gap - fc-10"
+    model = archdsl.load(spec).compile(init=scheme)
+    assert made.count("Conv2d") == 4 and made.count("ConvTranspose2d") == 1
+    assert made.count("Linear") == (1 if scheme == "xavier" else 0)
+    assert all(torch.isfinite(t).all() for t in model.state_dict().values())
+
+
 def test_the_spec_can_declare_its_init():
     spec = 'init = "he"\n' + BIG_CONV
     he = math.sqrt(2 / (512 * 9))
