@@ -9,13 +9,20 @@ from pydantic import BaseModel, ConfigDict
 SCHEMA_VERSION = 2  # 2: macs_all, saves; totals.macs_all, peak / saved / largest activations
 
 
+# the analysis is built by archdsl's own code (infer.py) with model_construct: nothing to validate, so
+# pydantic builds a model's validator only when one is asked for (model_validate, the JSON schema)
+_LAZY = ConfigDict(defer_build=True)
+
+
 class ReceptiveField(BaseModel):
+    model_config = _LAZY
+
     size: tuple[int, int]  # input pixels seen, (height, width)
     stride: tuple[float, float]  # input pixels between neighbouring outputs (the "jump")
 
 
 class Layer(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     name: str  # hierarchical module name, e.g. layer1.0.conv1
     op: str  # canonical op name
@@ -37,6 +44,8 @@ class Layer(BaseModel):
 
 
 class Totals(BaseModel):
+    model_config = _LAZY
+
     params: int
     trainable_params: int
     buffers: int
@@ -52,6 +61,8 @@ class Totals(BaseModel):
 
 class Analysis(BaseModel):
     """``archdsl.load(...).analyze()``: shapes, counts and receptive fields, computed without torch."""
+
+    model_config = _LAZY
 
     schema_version: int = SCHEMA_VERSION
     name: str
@@ -91,7 +102,7 @@ def total(layers: list[Layer], outputs: list[str]) -> Totals:
     macs = sum(x.macs for x in layers)
     params = sum(x.params for x in layers)
     largest = max(layers, key=lambda x: x.activations)
-    return Totals(params=params, trainable_params=params, buffers=sum(x.buffers for x in layers), macs=macs,
+    return Totals.model_construct(params=params, trainable_params=params, buffers=sum(x.buffers for x in layers), macs=macs,
                   flops=2 * macs, activations=sum(x.activations for x in layers if not x.elementwise),
                   macs_all=sum(x.macs_all for x in layers), peak_activations=peak_inference(layers, outputs),
                   saved_activations=saved_for_backward(layers), largest_activation=largest.activations,

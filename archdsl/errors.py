@@ -6,7 +6,6 @@ says what was expected, and suggests the nearest known name for a typo.
 """
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from typing import Iterable
 
@@ -47,6 +46,7 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
     lowered = {c.lower(): c for c in pool}
     if name.lower() in lowered and lowered[name.lower()] != name:
         return lowered[name.lower()]
+    import difflib  # only when a name is unknown
     match = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)
     return lowered[match[0]] if match else None
 

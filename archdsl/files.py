@@ -5,13 +5,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import ast, library
+from . import ast, cache, library
 from .errors import ArchError, LimitError, Span, UnknownNameError, did_you_mean
 from .eval import Env, evaluate, reset_work
 from .ops import lookup
-from .parse import parse
 
 MAX_DEPTH = 64  # nested block instances / imports
+MAX_SOURCE_BYTES = 100_000  # ten times the largest library spec; parsing runs at about 20 µs a byte
 BUILTIN_VARS = {"classes": 1000, "filters": 32, "hidden": 128}
 
 
@@ -61,7 +61,7 @@ def load_file(text: str, file: str = "<inline>", overrides: dict[str, Any] | Non
     outside its own folder."""
     if not stack:
         reset_work()
-    spec = parse(text, file)
+    spec = parse_spec(text, file)
     root = root if root is not None else spec_folder(file)
     env = Env(dict(BUILTIN_VARS)).child()
     overrides = dict(overrides or {})
@@ -182,9 +182,26 @@ def _inside(path: Path, root: Path) -> bool:
     return path.is_relative_to(root) or (lib is not None and path.is_relative_to(lib))
 
 
+def parse_spec(text: str, file: str) -> ast.SpecFile:
+    """``parse.parse``; a library file's AST comes from the per-user cache when it holds one
+    (archdsl/cache.py), and then the parser (and lark) is not even imported."""
+    def parse() -> ast.SpecFile:
+        from .parse import parse
+        return parse(text, file)
+    if file == "<inline>" or not _in_library(Path(file)):
+        return parse()
+    return cache.cached("ast", (file, text), parse)
+
+
+def _in_library(path: Path) -> bool:
+    try:
+        return path.resolve().is_relative_to(library.spec_root().resolve())
+    except (FileNotFoundError, OSError):
+        return False
+
+
 def read_spec(path: Path, span: Span | None = None) -> str:
     """A spec file's text: at most MAX_SOURCE_BYTES (never more is read) of UTF-8."""
-    from .parse import MAX_SOURCE_BYTES
     try:
         with open(path, "rb") as f:
             data = f.read(MAX_SOURCE_BYTES + 1)

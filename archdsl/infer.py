@@ -41,15 +41,15 @@ def infer(g: Graph) -> Analysis:
             raise ShapeError(f"{op.name} at {name}: {err.message}", span, hint) from None
         shapes[name], fields[name] = out, rf
         data["shape"] = out
-        layers.append(Layer(
+        layers.append(Layer.model_construct(
             name=name, op=op.name, describe=op.describe_in(ins, out), args=op.args_dict(), inputs=list(inputs),
             output_shape=out, params=count(weights), buffers=count(buffers), param_shapes=weights,
             buffer_shapes=buffers, macs=macs, macs_all=macs + extra, activations=numel(out),
             elementwise=op.in_place(ins, out), saves=op.saves,
-            receptive_field=ReceptiveField(size=rf.size, stride=tuple(float(j) for j in rf.jump)),
+            receptive_field=ReceptiveField.model_construct(size=rf.size, stride=tuple(float(j) for j in rf.jump)),
             source=str(span)))
     outputs = {k: shapes[v] for k, v in g.graph["outputs"].items()}
-    return Analysis(name=g.graph["name"], input_shape=shapes["input"], outputs=outputs,
+    return Analysis.model_construct(name=g.graph["name"], input_shape=shapes["input"], outputs=outputs,
                     totals=total(layers, list(g.graph["outputs"].values())), layers=layers)
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 _NETWORK = re.compile(r"^network\s+([A-Za-z_][A-Za-z0-9_]*)\s*\{", re.M)
+_DEFINITION = re.compile(r"(network|block)\b")
 _CHAIN_START = re.compile(r"^(?!network\b|block\b|import\b|#)\s*input\b", re.M | re.I)
 
 
@@ -22,7 +23,16 @@ class Entry:
     name: str
     path: Path
     network: str | None
-    description: str
+
+    @property
+    def description(self) -> str:
+        """The comment line above ``network NAME {``, else the file's first comment line (read when asked:
+        finding a name needs none of them)."""
+        if self.network is not None:
+            found = _network_description(self.path.read_text(encoding="utf-8"), self.network)
+            if found:
+                return found
+        return description(self.path)
 
 
 def spec_root() -> Path:
@@ -34,6 +44,15 @@ def spec_root() -> Path:
     raise FileNotFoundError("archdsl's specs/ folder is missing from this installation")
 
 
+def grammar_path() -> Path:
+    """``grammar/arch.lark`` beside the package (editable checkout) or inside it (installed wheel)."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "grammar" / "arch.lark", here.parent / "grammar" / "arch.lark"):
+        if candidate.exists():
+            return candidate
+    raise FileNotFoundError("archdsl's grammar/arch.lark is missing from this installation")
+
+
 @functools.lru_cache(maxsize=1)
 def _index() -> tuple[dict[str, Entry], dict[str, Entry]]:
     """(networks a user can load, every name including files of blocks), each sorted by name."""
@@ -42,11 +61,11 @@ def _index() -> tuple[dict[str, Entry], dict[str, Entry]]:
     for path in sorted(spec_root().rglob("*.arch")):
         text = path.read_text(encoding="utf-8")
         names = _NETWORK.findall(text)
-        files[path.stem] = Entry(path.stem, path, None, description(path))
-        if _CHAIN_START.search(_outside_networks(text)) or not names:
+        files[path.stem] = Entry(path.stem, path, None)
+        if not names or _CHAIN_START.search(_outside_networks(text)):
             networks[path.stem] = files[path.stem]
         for name in names:
-            networks.setdefault(name, Entry(name, path, name, _network_description(text, name) or description(path)))
+            networks.setdefault(name, Entry(name, path, name))
     everything = {**files, **networks}
     return dict(sorted(networks.items())), dict(sorted(everything.items()))
 
@@ -84,8 +103,9 @@ def description(path: Path) -> str:
 def _network_description(text: str, name: str) -> str:
     """The first line of the comment block right above ``network NAME {``."""
     lines = text.splitlines()
+    header = re.compile(rf"network\s+{name}\s*\{{")
     for i, line in enumerate(lines):
-        if re.match(rf"network\s+{name}\s*\{{", line):
+        if header.match(line):
             j = i
             while j > 0 and lines[j - 1].startswith("#"):
                 j -= 1
@@ -97,7 +117,7 @@ def _outside_networks(text: str) -> str:
     """The text with every ``network``/``block`` body removed (brace counting), to find a top-level chain."""
     out, depth = [], 0
     for line in text.splitlines():
-        if depth == 0 and not re.match(r"(network|block)\b", line):
+        if depth == 0 and not _DEFINITION.match(line):
             out.append(line)
         depth += line.count("{") - line.count("}")
         depth = max(depth, 0)

@@ -14,10 +14,11 @@ from pathlib import Path
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, VisitError
 
-from . import ast
+from . import ast, cache
 from .errors import ArchError, LimitError, Span, SpecSyntaxError
+from .files import MAX_SOURCE_BYTES
+from .library import grammar_path
 
-MAX_SOURCE_BYTES = 100_000  # ten times the largest library spec; parsing runs at about 20 µs a byte
 MAX_NESTING = 50  # brackets open at once: [ ( { -{
 MAX_TREE_DEPTH = 200  # parse-tree depth (long expressions like 1+1+...+1, ------8); keeps recursion bounded
 _OPEN = {"LPAR": "RPAR", "LSQB": "RSQB", "LBRACE": "RBRACE", "DASH_LBRACE": "RBRACE"}
@@ -91,20 +92,13 @@ def _check_depth(tree, file: str, text: str) -> None:
         stack.extend((c, depth + 1, c if depth == 1 else stmt) for c in node.children if hasattr(c, "children"))
 
 
-def grammar_path() -> Path:
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "grammar" / "arch.lark", here.parent / "grammar" / "arch.lark"):
-        if candidate.exists():
-            return candidate
-    raise FileNotFoundError("archdsl's grammar/arch.lark is missing from this installation")
-
-
 @functools.lru_cache(maxsize=1)
 def _parser() -> Lark:
-    # cache=True: lark keeps the built LALR tables in the temp folder, keyed by the grammar's and
-    # options' hash, so a fresh process loads them instead of rebuilding them (~90 ms)
+    # lark keeps the built LALR tables in archdsl's per-user cache (archdsl/cache.py; lark checks the
+    # grammar's hash inside), so a fresh process loads them instead of rebuilding them (~90 ms)
+    tables = cache.entry("lark", "tables")
     return Lark(grammar_path().read_text(), parser="lalr", lexer="contextual", postlex=_Layout(), start=["start", "expr"],
-                propagate_positions=True, maybe_placeholders=False, cache=True)
+                propagate_positions=True, maybe_placeholders=False, cache=str(tables) if tables else False)
 
 
 _TEMPLATE_PART = re.compile(r"\{([^{}]*)\}")

@@ -181,7 +181,10 @@ def summary_lines(a: Analysis, opts: Options = Options()) -> list[str]:
 
 def wide_console(width: int = 200) -> Console:
     """The terminal's width on a terminal; ``width`` columns when piped, so tables do not wrap."""
-    return Console(width=None if Console().is_terminal else width)
+    import sys
+    terminal = sys.stdout.isatty()
+    # no guessing at colours for numbers and brackets in the text: the table styles what it means to
+    return Console(width=None if terminal else width, highlight=False, emoji=False)
 
 
 def table(a: Analysis, console: Console | None = None, depth: int | None = None, opts: Options | None = None) -> None:
@@ -190,9 +193,9 @@ def table(a: Analysis, console: Console | None = None, depth: int | None = None,
     title = a.name if opts.depth is None else \
         f"{a.name} (blocks rolled up at depth {opts.depth}; --depth all shows every layer)"
     tab = Table(title=title, show_lines=False, header_style="bold")
-    for col in COLUMNS:
+    for col in COLUMNS:  # names and ops may fold on a narrow terminal; numbers and shapes stay whole
         tab.add_column(col, justify="right" if col in ("params", "MACs", "activations") else "left",
-                       overflow="fold")
+                       overflow="fold", no_wrap=col not in ("layer", "op"))
     for row in rows(a, opts=opts, bars=True):
         tab.add_row(*row)
     console.print(tab)
