@@ -89,16 +89,6 @@ def _load(args, input_shape: bool = True, spec: str | None = None):
                 allow_imports_outside=getattr(args, "allow_imports_outside", False), **_variables(args))
 
 
-def check_max_params(net, args) -> None:
-    """``--max-params`` for a command that reads or builds weights without ``Net.compile`` doing the check."""
-    from .errors import LimitError
-    a = net.analyze()
-    size = a.totals.params + a.totals.buffers
-    if args.max_params is not None and size > args.max_params:
-        raise LimitError(f"{a.name} has {size:,} parameters and buffers, more than the limit of {args.max_params:,}",
-                         None, "raise --max-params (e.g. --max-params none)")
-
-
 def _symbolic_input(text: str | None) -> bool:
     """``3xHxW``: an input with named sizes asks for formulas rather than numbers."""
     import re
@@ -189,7 +179,7 @@ def cmd_convert(args) -> int:
         out.write_text(net.source())
         print(f"wrote {out} ({a.totals.params:,} params)")
     if args.weights:
-        check_max_params(original, args)
+        original.check_params(args.max_params)
         import torch
         state = torch.load(args.weights, map_location="cpu", weights_only=True)
         target = Path(args.save_weights or Path(args.weights).with_suffix(".fully_conv.pth"))

@@ -97,11 +97,8 @@ class Net:
         from .compile import compile_graph
         from .weights import freeze as freeze_labels, frozen_nodes, load_weights, resolve_scheme
         a = self.analyze()
-        size = a.totals.params + a.totals.buffers
-        if max_params is not None and str(device) != "meta" and size > max_params:
-            raise LimitError(f"{a.name} has {size:,} parameters and buffers, more than the limit of {max_params:,}",
-                             None, "raise max_params (on the command line: --max-params N, or none), "
-                             "or compile with device='meta' to inspect it")
+        if str(device) != "meta":
+            self.check_params(max_params)
         scheme = resolve_scheme(init, self._variables())
         if freeze is not None:
             frozen_nodes(self.graph, freeze)  # an unknown label fails before anything is built
@@ -115,6 +112,16 @@ class Net:
         if freeze is not None:
             freeze_labels(model, self.graph, freeze)
         return model
+
+    def check_params(self, max_params: int | None = MAX_PARAMS) -> None:
+        """Refuse (a LimitError) a network with more than ``max_params`` parameters and buffers (None: no
+        limit), from the analysis, before anything is allocated."""
+        t = self.analyze().totals
+        size = t.params + t.buffers
+        if max_params is not None and size > max_params:
+            raise LimitError(f"{self.name} has {size:,} parameters and buffers, more than the limit of "
+                             f"{max_params:,}", None, "raise max_params (on the command line: --max-params N, "
+                             "or none), or compile with device='meta' to inspect it")
 
     def memory_needed(self, batch: int, training: bool = False, bytes_per_value: int = 4) -> int:
         """An estimate, from the analysis alone, of the bytes a pass over ``batch`` samples needs:
