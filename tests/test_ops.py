@@ -66,6 +66,7 @@ def check(text: str, input: str):
     ("a: conv3-4 - upconv(4, k=4, s=2) - crop(@a, offset=1)", "3x7x7", (4, 7, 7)),
     ("s: l2norm(10)", "3x5x5", (3, 5, 5)),
     ("conv3-8 - permute(1, 2, 0) - reshape(-1, 4)", "3x5x5", (50, 4)),
+    ("fc-10 - permute(0)", "3x4x4", (10,)),  # one dimension, like reshape(10)
 ])
 def test_op_matches_torch(text, input, shape):
     a = check(text, input)

@@ -68,7 +68,9 @@ class Flatten(Op):
         return g.function("flatten", [args[0], 1])
 
 
-class ReshapeParams(Params):
+class DimsParams(Params):
+    """A list of dimensions (reshape's sizes, permute's order); one positional number is a list of one."""
+
     dims: tuple[int, ...] = Field(min_length=1)
 
     @field_validator("dims", mode="before")
@@ -82,7 +84,7 @@ class Reshape(Op):
 
     name = "reshape"
     aliases = ("view",)
-    Params = ReshapeParams
+    Params = DimsParams
     positional = ("dims",)
     variadic = True
 
@@ -108,17 +110,13 @@ class Reshape(Op):
         return f"reshape({', '.join(map(str, self.p.dims))})"
 
 
-class PermuteParams(Params):
-    dims: tuple[int, ...] = Field(min_length=1)
-
-
 class Permute(Op):
     """Reorder the per-sample dimensions: ``permute(1, 2, 0)`` turns CxHxW into HxWxC (detection
     heads, before ``reshape(-1, 4)``)."""
 
     name = "permute"
     aliases = ("transpose_dims",)
-    Params = PermuteParams
+    Params = DimsParams
     positional = ("dims",)
     variadic = True
 
