@@ -692,19 +692,10 @@ class Bound:
         return nodes, steps
 
     def chains(self, body: ast.Body, ctx: FileCtx, env: Env) -> tuple[int, int]:
-        nodes = steps = 0
-        for stmt in body.stmts:
-            if isinstance(stmt, ast.Chain):
-                n, s = self.chain(stmt, ctx, env)
-                nodes, steps = nodes + n, steps + s
-        return nodes, steps
+        return _sum(self.chain(stmt, ctx, env) for stmt in body.stmts if isinstance(stmt, ast.Chain))
 
     def chain(self, chain: ast.Chain, ctx: FileCtx, env: Env) -> tuple[int, int]:
-        nodes = steps = 0
-        for el in chain.elements:
-            n, s = self.element(el, ctx, env)
-            nodes, steps = nodes + n, steps + s
-        return nodes, steps
+        return _sum(self.element(el, ctx, env) for el in chain.elements)
 
     def element(self, el, ctx: FileCtx, env: Env) -> tuple[int, int]:
         if isinstance(el, ast.Ref):
@@ -789,6 +780,14 @@ class Bound:
         if key is not None and self.work <= self.WORK:  # a bound cut short by the budget is not kept
             self.memo[key] = out
         return out
+
+
+def _sum(bounds) -> tuple[int, int]:
+    """(nodes, steps) pairs added up."""
+    nodes = steps = 0
+    for n, s in bounds:
+        nodes, steps = nodes + n, steps + s
+    return nodes, steps
 
 
 # ------------------------------------------------------------------ the stage
