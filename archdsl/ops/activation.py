@@ -15,28 +15,21 @@ class Relu(Op):
     aliases = ("rectify",)
     Params = InplaceParams
     saves = "output"
+    module = "ReLU"  # torch.nn's class
 
     def extra_macs(self, ins, out):
         return numel(out)
 
     def torch(self, ins, out):
-        return ModuleSpec("ReLU", (), {"inplace": True} if self.p.inplace else {})
+        return ModuleSpec(self.module, (), {"inplace": True} if self.p.inplace else {})
 
 
-class Relu6(Op):
+class Relu6(Relu):
     """min(max(x, 0), 6): MobileNet's activation."""
 
-    elementwise = True
-
     name = "relu6"
-    Params = InplaceParams
-    saves = "output"
-
-    def extra_macs(self, ins, out):
-        return numel(out)
-
-    def torch(self, ins, out):
-        return ModuleSpec("ReLU6", (), {"inplace": True} if self.p.inplace else {})
+    aliases = ()
+    module = "ReLU6"
 
 
 class LeakyParams(Params):
