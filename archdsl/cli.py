@@ -67,7 +67,7 @@ def _count(text: str) -> int | None:
 
 def max_params_argument(s: argparse.ArgumentParser) -> None:
     """``--max-params``, for the commands that build the real module (sanity, export, convert --weights)."""
-    from .pipeline import MAX_PARAMS
+    from .memory import MAX_PARAMS
     s.add_argument("--max-params", type=_count, default=MAX_PARAMS, metavar="N",
                    help=f"refuse, before allocating anything, a network with more parameters and buffers than N "
                    f"(25M, 1.5G, 'none'; default {MAX_PARAMS / 1e9:g}G)")
@@ -75,7 +75,7 @@ def max_params_argument(s: argparse.ArgumentParser) -> None:
 
 def max_memory_argument(s: argparse.ArgumentParser) -> None:
     """``--max-memory``, for the commands that run the module (sanity, export)."""
-    from .pipeline import MAX_MEMORY
+    from .memory import MAX_MEMORY
     s.add_argument("--max-memory", type=_count, default=MAX_MEMORY, metavar="BYTES",
                    help="refuse, before allocating anything, a run the analysis says needs more memory than this "
                    f"(weights and activations; 64G, 500M, 'none'; default {MAX_MEMORY / 1e9:g}G)")

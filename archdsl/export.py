@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ArchError
-from .pipeline import MAX_MEMORY, MAX_PARAMS
+from .memory import MAX_MEMORY, MAX_PARAMS
 
 OPSET = 18  # the opset onnxscript's torch library is written in: no version conversion after export
 TOLERANCE = 1e-4  # what --check accepts: max abs diff between the file and the torch module

@@ -6,7 +6,14 @@ values per sample; the report multiplies by the batch and the bytes of the dtype
 """
 from __future__ import annotations
 
-from .analysis import Layer
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the limits below are read by the command line before any spec is loaded
+    from .analysis import Layer
+
+# what a build or a run may reach before it is refused, from the analysis, before allocating anything
+MAX_PARAMS = 2_000_000_000  # parameters and buffers: 8 GB of float32, more than this machine class holds
+MAX_MEMORY = 16_000_000_000  # bytes a forward pass (or a training step) may need
 
 
 def _storage(layers: list[Layer]) -> dict[str, str]:

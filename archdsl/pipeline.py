@@ -14,10 +14,9 @@ from .elaborate import elaborate
 from .files import load_file, read_spec
 from .errors import ArchError, LimitError, UnknownNameError
 from .infer import infer
+from .memory import MAX_MEMORY, MAX_PARAMS
 from .ops import lookup
 
-MAX_PARAMS = 2_000_000_000  # 8 GB of float32: more than this machine class can hold with activations
-MAX_MEMORY = 16_000_000_000  # bytes a forward (or a training step) may need before it is refused
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import ArchError
-from .pipeline import MAX_MEMORY, MAX_PARAMS
+from .memory import MAX_MEMORY, MAX_PARAMS
 
 TOLERANCE = 0.5   # |initial loss - ln C| in nats
 SAMPLES = 20
