@@ -110,13 +110,14 @@ def _logits(out: Any, key: str | None):
 
 def sanity(net: Any, classes: int | None = None, *, samples: int = SAMPLES, steps: int = STEPS, lr: float = LR,
            device: Any = None, seed: int = 0, tolerance: float = TOLERANCE, model: Any = None,
-           output: str | None = None, progress: bool = False, console: Any = None,
-           max_params: int | None = MAX_PARAMS, max_memory: int | None = MAX_MEMORY) -> SanityResult:
+           init: str | None = None, weights: Any = None, output: str | None = None, progress: bool = False,
+           console: Any = None, max_params: int | None = MAX_PARAMS,
+           max_memory: int | None = MAX_MEMORY) -> SanityResult:
     """Check the initial loss and overfit ``samples`` random inputs with random labels.
 
     ``net`` is a :class:`archdsl.Net` (or anything :func:`archdsl.load` takes); ``classes``, if
-    given, must equal the size of its output. The model is ``net.compile(device=..., seed=seed)``
-    unless ``model`` (already compiled, e.g. with pretrained weights) is given. Training: full
+    given, must equal the size of its output. The model is ``net.compile(device=..., seed=seed,
+    init=init, weights=weights)`` unless ``model`` (already compiled) is given. Training: full
     batch, Adam with ``lr``, in train mode (dropout and batch statistics on) until a forward
     classifies every sample right or ``steps`` updates are spent; the initial loss is the first
     forward's. Everything random (data, labels, weights) follows ``seed``. ``output`` picks one of
@@ -151,7 +152,7 @@ def sanity(net: Any, classes: int | None = None, *, samples: int = SAMPLES, step
 
     net.check_memory(samples, training=True, max_memory=max_memory)
     if model is None:
-        model = net.compile(device=device, seed=seed, max_params=max_params)
+        model = net.compile(device=device, seed=seed, init=init, weights=weights, max_params=max_params)
     else:
         model = model.to(device)
     gen = torch.Generator().manual_seed(seed)
@@ -224,16 +225,9 @@ def add_parser(sub) -> None:
 
 def cmd_sanity(args) -> int:
     from .cli import _load
-    net = _load(args)
-    device = args.device or default_device()
-    model = None
-    net.check_memory(args.samples, training=True, max_memory=args.max_memory)
-    if args.init is not None or args.weights is not None:
-        model = net.compile(device=device, seed=args.seed, init=args.init, weights=args.weights,
-                            max_params=args.max_params)
-    result = sanity(net, args.classes, samples=args.samples, steps=args.steps, lr=args.lr, device=device,
-                    seed=args.seed, tolerance=args.tolerance, model=model, output=args.output_name,
-                    progress=not args.no_progress, max_params=args.max_params,
-                    max_memory=args.max_memory)
+    result = sanity(_load(args), args.classes, samples=args.samples, steps=args.steps, lr=args.lr,
+                    device=args.device, seed=args.seed, tolerance=args.tolerance, init=args.init,
+                    weights=args.weights, output=args.output_name, progress=not args.no_progress,
+                    max_params=args.max_params, max_memory=args.max_memory)
     print(result)
     return 0 if result.passed else 1
