@@ -204,7 +204,7 @@ def compile_graph(g: Graph, analysis: Analysis, device="cpu", dtype=None, seed: 
     device = torch.device(device)
     skip = REINITIALISED.get(init, ()) if device.type != "meta" else ()
     # torch.device() as a context costs every tensor op a Python call: only where it changes something
-    where = torch.device(device) if device != torch.get_default_device() else contextlib.nullcontext()
+    where = device if device != torch.get_default_device() else contextlib.nullcontext()
     with where:
         em = emit(g, analysis, skip, device)
         gm = fx.GraphModule(em.root, em.graph, class_name=class_name(analysis.name))

@@ -175,11 +175,7 @@ def _import(imp: ast.Import, file: str, stack: tuple[str, ...], allow_outside: b
 
 def _inside(path: Path, root: Path) -> bool:
     """Whether ``path`` (resolved) lies in ``root`` or in the spec library."""
-    try:
-        lib = library.spec_root().resolve()
-    except FileNotFoundError:
-        lib = None
-    return path.is_relative_to(root) or (lib is not None and path.is_relative_to(lib))
+    return path.is_relative_to(root) or _in_library(path)
 
 
 def parse_spec(text: str, file: str) -> ast.SpecFile:
@@ -194,9 +190,10 @@ def parse_spec(text: str, file: str) -> ast.SpecFile:
 
 
 def _in_library(path: Path) -> bool:
+    """Whether ``path`` lies in the spec library."""
     try:
         return path.resolve().is_relative_to(library.spec_root().resolve())
-    except (FileNotFoundError, OSError):
+    except OSError:  # no specs/ in this installation (FileNotFoundError), or a path that cannot resolve
         return False
 
 
