@@ -29,7 +29,7 @@ class Entry:
         """The comment line above ``network NAME {``, else the file's first comment line (read when asked:
         finding a name needs none of them)."""
         if self.network is not None:
-            found = _network_description(self.path.read_text(encoding="utf-8"), self.network)
+            found = _network_description(_read(self.path), self.network)
             if found:
                 return found
         return description(self.path)
@@ -53,13 +53,19 @@ def grammar_path() -> Path:
     raise FileNotFoundError("archdsl's grammar/arch.lark is missing from this installation")
 
 
+@functools.lru_cache(maxsize=None)
+def _read(path: Path) -> str:
+    """A library file's text, read once per process (the index and every description use it)."""
+    return path.read_text(encoding="utf-8")
+
+
 @functools.lru_cache(maxsize=1)
 def _index() -> tuple[dict[str, Entry], dict[str, Entry]]:
     """(networks a user can load, every name including files of blocks), each sorted by name."""
     networks: dict[str, Entry] = {}
     files: dict[str, Entry] = {}
     for path in sorted(spec_root().rglob("*.arch")):
-        text = path.read_text(encoding="utf-8")
+        text = _read(path)
         names = _NETWORK.findall(text)
         files[path.stem] = Entry(path.stem, path, None)
         if not names or _CHAIN_START.search(_outside_networks(text)):
@@ -92,7 +98,7 @@ def find(name: str) -> Path | None:
 
 def description(path: Path) -> str:
     """The spec's first comment line, which by convention says what it is."""
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in _read(path).splitlines():
         if line.startswith("#"):
             return line.lstrip("# ").strip()
         if line.strip():
