@@ -35,14 +35,16 @@ def peak_inference(layers: list[Layer], outputs: list[str]) -> int:
             last[owner[source]] = i
         last.setdefault(owner[layer.name], i)
     keep = {owner[o] for o in outputs}
-    live: dict[str, int] = {}
-    peak = 0
+    frees: dict[int, list[str]] = {}  # step → the tensors whose last reader it is
+    for tensor, step in last.items():
+        if tensor not in keep:
+            frees.setdefault(step, []).append(tensor)
+    live = peak = 0  # a running sum: one pass, whatever the number of tensors alive at once
     for i, layer in enumerate(layers):
         if owner[layer.name] == layer.name:
-            live[layer.name] = size[layer.name]
-        peak = max(peak, sum(live.values()))
-        for tensor in [t for t in live if last.get(t, i) <= i and t not in keep]:
-            del live[tensor]
+            live += size[layer.name]
+        peak = max(peak, live)
+        live -= sum(size[t] for t in frees.get(i, ()))
     return peak
 
 
