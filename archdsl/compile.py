@@ -19,8 +19,11 @@ from .analysis import Analysis
 from .layers import CUSTOM
 from .ops import ModuleSpec
 
+CONTRACT = "input_contract"  # the input check's module name: model.input_contract
+
 # the functions ops may call by name in their ``emit``
 FUNCTIONS = {"flatten": torch.flatten, "cat": torch.cat, "add": operator.add, "mul": operator.mul,
+             "sub": operator.sub, "floordiv": operator.floordiv,
              "relu": torch.relu, "pad": torch.nn.functional.pad, "stack": torch.stack,
              "interpolate": torch.nn.functional.interpolate, "normalize": torch.nn.functional.normalize}
 
@@ -64,8 +67,9 @@ def attach_parameter(root: nn.Module, path: str, shape: tuple, fill: float) -> N
 class Emitter:
     """What an op's ``emit`` may do: add modules, call functions and methods, index."""
 
-    def __init__(self, g: Graph | None = None, skip_init: tuple[type, ...] = (), device=None):
+    def __init__(self, g: Graph | None = None, skip_init: tuple[type, ...] = (), device=None, contract=None):
         self.root = nn.Module()
+        self.contract = contract
         self.graph = fx.Graph()
         self.skip_init, self.device = skip_init, device
         self.built: dict[str, nn.Module] = {}  # path → module, for the passes after emitting
@@ -87,7 +91,16 @@ class Emitter:
         return self._graph.nodes[node]["op"]
 
     def placeholder(self):
-        return self.graph.placeholder("x")
+        """The input, through the input contract's check when there is one (``model.input_contract``)."""
+        x = self.graph.placeholder("x")
+        if self.contract is None:
+            return x
+        spec = ModuleSpec("InputCheck", self.contract.module_args())
+        self.built[CONTRACT] = module = build_module(spec)
+        attach(self.root, CONTRACT, module)
+        self.modules.append((CONTRACT, spec))
+        self.made.append(("module", CONTRACT, spec))
+        return self.graph.call_module(CONTRACT, (x,))
 
     def module(self, spec: ModuleSpec, args, child: str | None = None):
         """Attach the module at this node's name (or at ``name.child``, for a merge whose name is
@@ -115,6 +128,18 @@ class Emitter:
     def getitem(self, x, index):
         return self.graph.call_function(operator.getitem, (x, index))
 
+    # sizes read from tensors at run time: what an op needs of its inputs' sizes beyond its module's
+    # settings (a crop's box, a resize's target) comes from here, never from the analysis at the declared size
+    def size(self, x, dim: int):
+        return self.graph.call_method("size", (x, dim))
+
+    def spatial_size(self, x):
+        """``x.shape[-2:]``: the height and width of a feature map, at run time."""
+        return self.getitem(self.graph.call_method("size", (x,)), slice(2, None))
+
+    def arith(self, name: str, a, b):
+        return self.function(name, [a, b])
+
 
 # --- in place where it is safe, as hand-written models do (ReLU(inplace=True), `out += identity`) -----
 # producers whose output is a fresh tensor that their backward does not read: a later op may overwrite it
@@ -127,12 +152,17 @@ _INPLACE_FUNCTIONS = {torch.relu: torch.relu_, operator.add: operator.iadd}
 def _overwritable(em: "Emitter", node) -> bool:
     """Whether ``node``'s tensor may be overwritten by its one user: it is made fresh by an op whose
     backward does not need it, nothing else reads it, and it is neither the input nor an output."""
-    if not isinstance(node, fx.Node) or len(node.users) != 1:
+    if not isinstance(node, fx.Node) or len([u for u in node.users if not _reads_size(u)]) != 1:
         return False
     if node.op == "call_module":
         module = em.built[node.target]
         return type(module).__name__ in _FRESH_MODULES and not getattr(module, "return_indices", False)
     return node.op == "call_function" and node.target in _FRESH_FUNCTIONS
+
+
+def _reads_size(node) -> bool:
+    """A ``x.size()`` read: it does not mind ``x`` being overwritten in place (the size stays)."""
+    return node.op == "call_method" and node.target == "size"
 
 
 def _inplace_module(module: nn.Module) -> bool:
@@ -169,8 +199,10 @@ def class_name(name: str) -> str:
     return out if out[0].isalpha() else "Net" + out
 
 
-def emit(g: Graph, analysis: Analysis, skip_init: tuple[type, ...] = (), device=None) -> Emitter:
-    em = Emitter(g, skip_init, device)
+def emit(g: Graph, analysis: Analysis, skip_init: tuple[type, ...] = (), device=None, contract=None) -> Emitter:
+    """The fx graph and modules of ``g``; with a ``contract`` (archdsl/contract.py) the input is checked
+    against it first."""
+    em = Emitter(g, skip_init, device, contract)
     shapes = {layer.name: layer.output_shape for layer in analysis.layers}
     env = {}
     for name in g:
@@ -188,7 +220,7 @@ def emit(g: Graph, analysis: Analysis, skip_init: tuple[type, ...] = (), device=
 
 
 def compile_graph(g: Graph, analysis: Analysis, device="cpu", dtype=None, seed: int | None = None,
-                  init: str = "torch") -> fx.GraphModule:
+                  init: str = "torch", contract=None) -> fx.GraphModule:
     """Build the module on ``device`` and initialise it by ``init`` (archdsl/weights.py's schemes).
 
     With a ``seed`` the initial weights are a function of the seed alone: the module is built and
@@ -199,14 +231,14 @@ def compile_graph(g: Graph, analysis: Analysis, device="cpu", dtype=None, seed: 
     if seed is not None and str(device) != "meta":
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            gm = compile_graph(g, analysis, "cpu", None, None, init)
+            gm = compile_graph(g, analysis, "cpu", None, None, init, contract)
         return gm.to(device=device, dtype=dtype)
     device = torch.device(device)
     skip = REINITIALISED.get(init, ()) if device.type != "meta" else ()
     # torch.device() as a context costs every tensor op a Python call: only where it changes something
     where = device if device != torch.get_default_device() else contextlib.nullcontext()
     with where:
-        em = emit(g, analysis, skip, device)
+        em = emit(g, analysis, skip, device, contract)
         gm = fx.GraphModule(em.root, em.graph, class_name=class_name(analysis.name))
     if str(device) != "meta":
         initialize(gm, init)

@@ -45,4 +45,86 @@ class MeanJoin(nn.Module):
         return f"drop={self.drop}"
 
 
-CUSTOM = {"DropPath": DropPath, "MeanJoin": MeanJoin}
+class InputSizeError(ValueError):
+    """An input the compiled network does not take: its message names the network, the shape it got,
+    the sizes it accepts and the nearest ones."""
+
+
+class InputCheck(nn.Module):
+    """The network's input contract (archdsl/contract.py), checked at the start of ``forward``: the
+    rank, the channels, and a height and a width each in an eventually periodic set of sizes, given as
+    [period, start, residues, small]: n < start is accepted when it is in small, n >= start when
+    n % period is in residues. Costs a few integer tests per call; ``enabled = False`` turns it off.
+    torch.export (and the ONNX exporter built on it) skips it: exported sizes are symbolic there."""
+
+    h_residues: list[int]  # typed for TorchScript, which cannot tell an empty list's type
+    h_small: list[int]
+    w_residues: list[int]
+    w_small: list[int]
+
+    def __init__(self, network: str, rank: int, channels: int, height: list, width: list, text: str):
+        super().__init__()
+        self.network, self.rank, self.channels, self.text = network, rank, channels, text
+        self.h_period, self.h_start, self.h_residues, self.h_small = height[0], height[1], height[2], height[3]
+        self.w_period, self.w_start, self.w_residues, self.w_small = width[0], width[1], width[2], width[3]
+        self.enabled = True
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not torch.jit.is_scripting():
+            if torch.compiler.is_exporting():
+                return x
+        if self.enabled and not self.admits(x):
+            raise InputSizeError(self.message(x))
+        return x
+
+    def admits(self, x: torch.Tensor) -> bool:
+        if x.dim() != self.rank + 1 or x.shape[1] != self.channels:
+            return False
+        if self.rank != 3:
+            return True
+        return (self._member(x.shape[2], self.h_period, self.h_start, self.h_residues, self.h_small)
+                and self._member(x.shape[3], self.w_period, self.w_start, self.w_residues, self.w_small))
+
+    def message(self, x: torch.Tensor) -> str:
+        got = "x".join([str(int(d)) for d in x.shape])
+        text = f"{self.network} takes N x {self.text}; got an input of {got}"
+        if self.rank == 3 and x.dim() == 4 and x.shape[1] == self.channels:
+            hs = self._near(int(x.shape[2]), self.h_period, self.h_start, self.h_residues, self.h_small)
+            ws = self._near(int(x.shape[3]), self.w_period, self.w_start, self.w_residues, self.w_small)
+            sizes: list[str] = []
+            for h in hs:
+                for w in ws:
+                    sizes.append(str(h) + "x" + str(w))
+            if len(sizes) > 0:
+                text += "; the nearest sizes that work: " + ", ".join(sizes)
+        return text
+
+    def _member(self, n: int, period: int, start: int, residues: list[int], small: list[int]) -> bool:
+        if n < start:
+            return n in small
+        return n % period in residues
+
+    def _near(self, n: int, period: int, start: int, residues: list[int], small: list[int]) -> list[int]:
+        """The accepted sizes next to n: n itself, or the largest below and the smallest above."""
+        if self._member(n, period, start, residues, small):
+            return [n]
+        out: list[int] = []
+        periodic = len(residues) > 0 and n - period >= start  # a member lies within one period below
+        for m in range(n - 1, n - period - 1 if periodic else 0, -1):
+            if not periodic and m > start + period:
+                continue
+            if self._member(m, period, start, residues, small):
+                out.append(m)
+                break
+        for m in range(n + 1, max(n, start) + period + 1):
+            if self._member(m, period, start, residues, small):
+                out.append(m)
+                break
+        return out
+
+    def extra_repr(self) -> str:
+        return f"{self.network}: N x {self.text}"
+
+
+CUSTOM = {"DropPath": DropPath, "MeanJoin": MeanJoin, "InputCheck": InputCheck}
+NEEDS = {"InputCheck": (InputSizeError,)}  # what generated source must define before a class

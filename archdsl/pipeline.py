@@ -72,11 +72,27 @@ class Net:
         """Shapes, parameters, MACs, activations and receptive fields; pure Python, no torch."""
         return self._analysis
 
+    def input_contract(self):
+        """The inputs the compiled network takes (:class:`archdsl.contract.InputContract`): its channels,
+        and the heights and widths at which the modules compiled at the declared size are still this
+        network (``.describe()``: ``3xHxW with H >= 32, W >= 32``). Pure Python, like the analysis."""
+        if self._contract is None:
+            from .contract import input_contract
+            self._contract = input_contract(self.graph, self.analyze())
+        return self._contract
+
+    _contract = None
+
     def compile(self, device: Any = "cpu", dtype: Any = None, max_params: int | None = MAX_PARAMS, *,
                 seed: int | None = None, init: str | None = None, weights: Any = None, strict: bool = True,
                 skip_mismatched: bool = False, reinit: str | list[str] | None = None,
-                freeze: str | list[str] | None = None):
+                freeze: str | list[str] | None = None, check_input: bool = True):
         """A ``torch.fx.GraphModule`` built directly on ``device`` (``"meta"`` allocates nothing).
+
+        It reads the sizes it needs from its tensors, so it runs at every input size of
+        :meth:`input_contract`, and ``forward`` first checks the input against that contract
+        (``model.input_contract``, an :class:`archdsl.layers.InputCheck`): any other input raises an
+        ``InputSizeError`` naming the sizes that work. ``check_input=False`` leaves the check out.
 
         Refuses, before allocating anything, to build more than ``max_params`` parameters
         and buffers on a real device (``max_params=None`` lifts the limit).
@@ -101,7 +117,8 @@ class Net:
         scheme = resolve_scheme(init, self._variables())
         if freeze is not None:
             frozen_nodes(self.graph, freeze)  # an unknown label fails before anything is built
-        model = compile_graph(self.graph, a, device=device, dtype=dtype, seed=seed, init=scheme)
+        contract = self.input_contract() if check_input else None
+        model = compile_graph(self.graph, a, device=device, dtype=dtype, seed=seed, init=scheme, contract=contract)
         if weights is not None:
             model.weights_report = load_weights(model, weights, strict=strict, skip_mismatched=skip_mismatched,
                                                 reinit=reinit, name=a.name)
@@ -185,7 +202,7 @@ class Net:
     def source(self) -> str:
         """Standalone PyTorch source for this network (imports torch only)."""
         from .codegen import to_source
-        return to_source(self.graph, self.analyze())
+        return to_source(self.graph, self.analyze(), self.input_contract())
 
 
 def load(spec: str, *, input: str | tuple | None = None, network: str | None = None,

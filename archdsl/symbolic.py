@@ -822,7 +822,10 @@ class _State:
     divisions: list
 
 
-def _walk(g, shape: tuple, symbols: tuple) -> SymbolicResult:
+def _walk(g, shape: tuple, symbols: tuple, fixed: dict | None = None) -> SymbolicResult:
+    """``fixed``: node → the torch module (ModuleSpec) compiled for it at the declared size; where a
+    rule's module differs at some sizes (a Linear's in_features, a projection's stride), those sizes fail
+    there as if the rule had raised: the compiled model is not that network at them (archdsl/contract.py)."""
     live_input = tuple(Dim(d) if isinstance(d, sp.Basic) else d for d in shape)
     states = [_State(Region.of(symbols), {}, [])]
     failures: list[Failure] = []
@@ -840,7 +843,7 @@ def _walk(g, shape: tuple, symbols: tuple) -> SymbolicResult:
             ins = [st.shapes[i] for i in inputs]
             groups: dict[tuple, list[_Outcome]] = {}
             try:
-                found = explore(lambda: op.infer(ins), st.region)
+                found = explore(lambda: _rule(op, ins, fixed.get(name) if fixed else None), st.region)
             except (TypeError, ValueError, AttributeError) as err:  # a rule that cannot take symbolic sizes
                 raise ArchError(f"{op.name} at {name}: its shape rule cannot run on symbolic sizes ({err})",
                                 data.get("span"), "give that size as a number") from None
@@ -866,6 +869,20 @@ def _walk(g, shape: tuple, symbols: tuple) -> SymbolicResult:
                       {k: tuple(_e(d) for d in st.shapes[v]) for k, v in outputs.items()}, st.divisions)
                for st in states]
     return SymbolicResult(g.graph["name"], shape, symbols, regimes, failures, ops)
+
+
+def _rule(op, ins: list, module) -> tuple:
+    """The op's shape rule; with ``module``, also the condition that it compiles to that module."""
+    out = op.infer(ins)
+    if module is not None and op.torch(ins, out) != module:
+        raise OpProblem(f"the compiled module is {_spec_text(module)}, built for the declared input size",
+                        "compile the network at this size (load(..., input=...))")
+    return out
+
+
+def _spec_text(spec) -> str:
+    args = [repr(a) for a in spec.args] + [f"{k}={v!r}" for k, v in spec.kwargs.items()]
+    return f"{spec.cls}({', '.join(args)})"
 
 
 def _same_on(a: tuple, b: tuple, region: Region) -> bool:

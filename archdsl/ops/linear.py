@@ -104,7 +104,10 @@ class Reshape(Op):
         return tuple(dims)
 
     def emit(self, g, args, ins, out):
-        return g.method("reshape", [args[0], -1, *out])
+        # the spec's own dimensions, not the ones the analysis derived at the declared size: with a -1
+        # in them the batch is read from the tensor (reshape(-1, 4) of a head is N x ? x 4 at any size)
+        dims = self.p.dims
+        return g.method("reshape", [args[0], g.size(args[0], 0) if -1 in dims else -1, *dims])
 
     def describe(self):
         return f"reshape({', '.join(map(str, self.p.dims))})"

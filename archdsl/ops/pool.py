@@ -129,7 +129,7 @@ class Unpool(Op):
         op = g.op_of(pool)
         spec = ModuleSpec("MaxUnpool2d", (), dict(kernel_size=pair(op.p.k), stride=op.p.stride(),
                                                     padding=pair(op.p.p)))
-        return g.module(spec, [args[0], indices, tuple(out[1:])])
+        return g.module(spec, [args[0], indices, g.spatial_size(args[2])])  # the pool's input size, at run time
 
     def describe(self):
         return f"unpool(@{self.p.ref})"

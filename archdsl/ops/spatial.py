@@ -44,10 +44,20 @@ class Crop(Op):
         return rfs[0]
 
     def emit(self, g, args, ins, out):
-        top, left, th, tw = self._box(ins)
-        if (th, tw) == ins[0][1:]:
-            return args[0]
-        return g.getitem(args[0], (slice(None), slice(None), slice(top, top + th), slice(left, left + tw)))
+        # the box is computed from the tensors' sizes at run time, so the model is right at every size
+        # its input contract admits (the analysis checked that the crop fits at each of them)
+        x, ref = args
+        for dim, offset in ((2, self._offset(0)), (3, self._offset(1))):
+            size = g.size(ref, dim)
+            start = offset if offset is not None else g.arith("floordiv", g.arith("sub", g.size(x, dim), size), 2)
+            x = g.method("narrow", [x, dim, start, size])
+        return x
+
+    def _offset(self, axis: int) -> int | None:
+        """The fixed offset along an axis (0: height, 1: width), or None for a centred crop."""
+        if self.p.offset is None:
+            return None
+        return self.p.offset if isinstance(self.p.offset, int) else self.p.offset[axis]
 
     def describe(self):
         return f"crop(@{self.p.ref})" if self.p.offset is None else f"crop(@{self.p.ref}, offset={self.p.offset})"
@@ -107,7 +117,7 @@ class ResizeTo(Op):
         return RF(rfs[0].size, (rfs[0].jump[0] * h / oh, rfs[0].jump[1] * w / ow))
 
     def emit(self, g, args, ins, out):
-        kw = {"size": tuple(out[1:]), "mode": self.p.mode} | ({"align_corners": False} if self.p.mode == "bilinear"
+        kw = {"size": g.spatial_size(args[1]), "mode": self.p.mode} | ({"align_corners": False} if self.p.mode == "bilinear"
                                                               else {})
         return g.function("interpolate", [args[0]], kw)
 
