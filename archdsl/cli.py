@@ -104,12 +104,14 @@ def cmd_report(args) -> int:
         return 0
     if args.batch < 1:
         raise UsageError(f"--batch takes a number >= 1, got {args.batch}")
-    a = _load(args).analyze()
+    net = _load(args)
+    a = net.analyze()
     if args.format == "json":
         print(report.to_json(a))
         return 0
     opts = report.Options(depth=_depth(args.depth, a) if args.format != "csv" or args.depth != "auto" else None,
-                          dtype=args.dtype, batch=args.batch, count_all=args.count == "all", hwc=args.hwc)
+                          dtype=args.dtype, batch=args.batch, count_all=args.count == "all", hwc=args.hwc,
+                          accepts=net.input_contract().describe())
     if args.format == "markdown":
         print(report.markdown(a, opts=opts), end="")
     elif args.format == "csv":
@@ -192,7 +194,7 @@ def cmd_convert(args) -> int:
     return 0
 
 
-LIST_COLUMNS = ("name", "input", "params", "MACs", "file", "description")
+LIST_COLUMNS = ("name", "input", "takes", "params", "MACs", "file", "description")
 
 
 def library_rows() -> list[tuple[str, ...]]:
@@ -203,11 +205,13 @@ def library_rows() -> list[tuple[str, ...]]:
     rows = []
     for name, entry in library.entries().items():
         try:
-            a = load(name).analyze()
+            net = load(name)
+            a = net.analyze()
             shape, params, macs = "x".join(map(str, a.input_shape)), f"{a.totals.params:,}", f"{a.totals.macs:,}"
+            takes = net.input_contract().describe()
         except ArchError as err:
-            shape, params, macs = "?", f"error: {err.message}", "?"
-        rows.append((name, shape, params, macs, entry.path.relative_to(root).as_posix(), entry.description))
+            shape, takes, params, macs = "?", "?", f"error: {err.message}", "?"
+        rows.append((name, shape, takes, params, macs, entry.path.relative_to(root).as_posix(), entry.description))
     return rows
 
 

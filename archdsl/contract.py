@@ -23,8 +23,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import hashlib
+
+from . import cache
 from .errors import ArchError
-from .symbolic import SizeSet, _walk, parse_input
+from .sizes import SizeSet
 
 
 @dataclass(frozen=True)
@@ -123,7 +126,47 @@ def _axis_set(result, axis: int) -> tuple[SizeSet, bool]:
 
 
 def input_contract(g, analysis) -> InputContract:
-    """The contract of ``g`` compiled at ``analysis``'s (the declared) sizes."""
+    """The contract of ``g`` compiled at ``analysis``'s (the declared) sizes; kept in the per-user cache
+    (archdsl/cache.py) under a digest of the graph, so that reading it again needs no sympy."""
+    data = cache.cached("contract", (graph_digest(g),), lambda: _to_data(solve_contract(g, analysis)))
+    contract = _from_data(data)
+    return contract if contract is not None else solve_contract(g, analysis)
+
+
+def graph_digest(g) -> str:
+    """A digest of everything the contract depends on: every node's name, op, settings and inputs, in order."""
+    h = hashlib.sha256(g.graph["name"].encode())
+    for name in g:
+        data = g.nodes[name]
+        h.update(repr((name, data["op"].name, data["op"].p, data["inputs"])).encode("utf-8", "surrogatepass"))
+    return h.hexdigest()
+
+
+def _to_data(c: InputContract) -> tuple:
+    sets = [None if s is None else (s.period, s.start, tuple(sorted(s.residues)), tuple(sorted(s.small)))
+            for s in (c.height, c.width)]
+    return (c.network, tuple(c.shape), *[None if x is None else tuple(_ints(x)) for x in sets], c.note)
+
+
+def _ints(data: tuple) -> list:
+    return [int(data[0]), int(data[1]), tuple(int(r) for r in data[2]), tuple(int(n) for n in data[3])]
+
+
+def _from_data(data) -> InputContract | None:
+    """The contract a cache entry holds, or None for an entry that is not one (then it is worked out again)."""
+    try:
+        network, shape, h, w, note = data
+        sets = [None if x is None else SizeSet(x[0], x[1], frozenset(x[2]), frozenset(x[3])) for x in (h, w)]
+        ok = isinstance(network, str) and isinstance(note, str) and all(type(d) is int for d in shape) and all(
+            s is None or (type(s.period) is int and type(s.start) is int and s.period >= 1 and
+                          all(type(n) is int for n in (*s.residues, *s.small))) for s in sets)
+        return InputContract(network, tuple(shape), sets[0], sets[1], note) if ok else None
+    except (TypeError, ValueError):
+        return None
+
+
+def solve_contract(g, analysis) -> InputContract:
+    """The contract worked out on symbolic sizes (see the module's docstring)."""
     shape = analysis.input_shape
     if len(shape) != 3:
         return InputContract(analysis.name, shape, None, None)
@@ -135,11 +178,12 @@ def input_contract(g, analysis) -> InputContract:
         spec = data["op"].torch(ins, shapes[name].output_shape) if data["inputs"] else None
         if spec is not None:
             fixed[name] = spec
+    from .symbolic import _walk
     c, h0, w0 = shape
     try:
-        height, ok_h = _axis_set(_walk(g, parse_input(f"{c}xHx{w0}"), _symbols(f"{c}xHx{w0}"), fixed), 0)
-        width, ok_w = _axis_set(_walk(g, parse_input(f"{c}x{h0}xW"), _symbols(f"{c}x{h0}xW"), fixed), 1)
-        product = _product_region(_walk(g, parse_input(f"{c}xHxW"), _symbols(f"{c}xHxW")))
+        height, ok_h = _axis_set(_walk(g, _shape(f"{c}xHx{w0}"), _symbols(f"{c}xHx{w0}"), fixed), 0)
+        width, ok_w = _axis_set(_walk(g, _shape(f"{c}x{h0}xW"), _symbols(f"{c}x{h0}xW"), fixed), 1)
+        product = _product_region(_walk(g, _shape(f"{c}xHxW"), _symbols(f"{c}xHxW")))
     except ArchError as err:  # a rule that cannot run on symbolic sizes, or too many regimes
         return _declared_only(analysis, f"its other sizes could not be worked out: {err.message}")
     if product is None:
@@ -154,7 +198,13 @@ def _declared_only(analysis, why: str) -> InputContract:
                          SizeSet(1, w0 + 1, frozenset(), frozenset({w0})), f"{why}: only the declared size is admitted")
 
 
+def _shape(text: str) -> tuple:
+    from .symbolic import parse_input
+    return parse_input(text)
+
+
 def _symbols(text: str) -> tuple:
+    from .symbolic import parse_input
     return tuple(d for d in parse_input(text) if not isinstance(d, int))
 
 
@@ -165,3 +215,55 @@ def _product_region(result) -> tuple[SizeSet, SizeSet] | None:
     region = result.regimes[0].region
     h, w = result.symbols
     return region.get(h), region.get(w)
+
+
+def shapes_at(g, shape: tuple[int, ...]) -> dict[str, tuple] | None:
+    """Every node's output shape for another input shape (None where a rule refuses it): the graph does
+    not depend on the input size, so the ops' shape rules are simply run again."""
+    from .ops.base import OpProblem
+    out: dict[str, tuple] = {}
+    for name in g:
+        data = g.nodes[name]
+        try:
+            out[name] = tuple(shape) if not data["inputs"] else data["op"].infer([out[i] for i in data["inputs"]])
+        except OpProblem:
+            return None
+    return out
+
+
+def traceable_from(g, contract: InputContract, axis: int) -> int | None:
+    """The smallest admitted size along ``axis`` (1: height, 2: width; the other at its declared size) from
+    which every feature map is at least 2 wide along it, and so are all larger admitted sizes of the same
+    progression: torch.export specialises a size that may be 1 (broadcasting), so a dynamic export starts
+    there. None when the axis does not have one progression of sizes (n ≡ r mod p from some n on)."""
+    s = contract.height if axis == 1 else contract.width
+    if s is None or len(s.residues) != 1:
+        return None
+    step, low = s.period, s._lowest()
+
+    def at(n: int) -> dict[str, tuple] | None:
+        shape = list(contract.shape)
+        shape[axis] = n
+        return shapes_at(g, tuple(shape))
+
+    declared, far = at(contract.shape[axis]), at(contract.shape[axis] * 4 + step * 8)
+    if declared is None or far is None:
+        return None
+    # the sizes that follow the input (a global pool's 1x1 does not; after a permute H is not axis 1)
+    varying = [(n, i) for n, v in declared.items() for i, d in enumerate(v) if len(far[n]) == len(v) and far[n][i] != d]
+
+    def wide(n: int) -> bool:
+        shapes = at(n)
+        return shapes is not None and all(shapes[name][i] >= 2 for name, i in varying)
+
+    k_lo, k_hi = 0, 1
+    while not wide(low + k_hi * step):  # the sizes only grow with the input: search by doubling, then halving
+        k_lo, k_hi = k_hi, k_hi * 2
+        if k_hi > 1 << 20:
+            return None
+    if wide(low):
+        return low
+    while k_hi - k_lo > 1:
+        mid = (k_lo + k_hi) // 2
+        k_lo, k_hi = (k_lo, mid) if wide(low + mid * step) else (mid, k_hi)
+    return low + k_hi * step

@@ -72,20 +72,41 @@ class Exported:
     note: str = ""  # why torch.jit.trace was used instead of torch.jit.script
     module: Any = field(default=None, repr=False)  # the torch module that was exported (in eval mode)
     batch: int = 1  # the example batch it was exported with
+    sizes: dict[str, tuple[int, int]] = field(default_factory=dict)  # dynamic "height"/"width": (least, step)
 
-    def check(self, batch: int | None = None, seed: int = 1) -> Diffs:
+    def check(self, batch: int | None = None, seed: int = 1, size: tuple[int, int] | None = None) -> Diffs:
         """Run the written file on a random batch (default: 1, or the export's batch if that is
-        static) and return the largest absolute difference from the torch module, per output."""
+        static) and return the largest absolute difference from the torch module, per output.
+        ``size`` (height, width): another input size, for a file with dynamic sizes."""
         if batch is None:
             batch = 1 if self.dynamic_batch else self.batch
-        x = _example(self.module, self.input_shape, batch, seed)
+        shape = self.input_shape if size is None else (self.input_shape[0], *size)
+        x = _example(self.module, shape, batch, seed)
         if self.format == "onnx":
             return check_onnx(self.path, self.module, x)
         return check_torchscript(self.path, self.module, x)
 
+    def other_size(self) -> tuple[int, int] | None:
+        """A size of the dynamic axes other than the traced one: the least of each (one step up where
+        that is the traced size), or None when the sizes are fixed."""
+        if not self.sizes:
+            return None
+        size = []
+        for axis, n in zip(("height", "width"), self.input_shape[1:]):
+            least, step = self.sizes.get(axis, (n, 0))
+            size.append(least if least != n else least + step)
+        return tuple(size)
+
     def describe(self) -> str:
         batch = "N" if self.dynamic_batch else str(self.batch)
-        shape = "x".join(map(str, (batch, *self.input_shape)))
+        dims = [batch, *map(str, self.input_shape)]
+        ranges = []
+        for i, axis in ((2, "height"), (3, "width")):
+            if axis in self.sizes:
+                least, step = self.sizes[axis]
+                dims[i] = axis[0].upper()
+                ranges.append(f"{dims[i]} >= {least}" if step == 1 else f"{dims[i]} = {least} + {step}k")
+        shape = "x".join(dims) + (f" ({', '.join(ranges)})" if ranges else "")
         kind = f"ONNX opset {self.opset}" if self.format == "onnx" else "TorchScript"
         return (f"{self.path}: {kind} via {self.method}, input 'input' {shape}, "
                 f"output{'s' if len(self.outputs) > 1 else ''} {', '.join(repr(o) for o in self.outputs)}")
@@ -102,6 +123,7 @@ def _resolve(net_or_spec, input, weights, seed: int, variables: dict, max_params
     from torch import nn
 
     from .pipeline import Net, load, parse_shape
+    net = None
     if isinstance(net_or_spec, nn.Module):
         if variables:
             raise TypeError(f"spec variables ({', '.join(variables)}) need a spec, not a torch module")
@@ -125,7 +147,7 @@ def _resolve(net_or_spec, input, weights, seed: int, variables: dict, max_params
     if weights is not None:
         state = weights if isinstance(weights, dict) else torch.load(weights, map_location="cpu", weights_only=True)
         module.load_state_dict(state)
-    return module, tuple(shape)
+    return module, tuple(shape), net
 
 
 def _example(module, shape: tuple[int, ...], batch: int, seed: int):
@@ -198,6 +220,7 @@ def _quiet():
 # --- ONNX ------------------------------------------------------------------------------------------
 
 def to_onnx(net_or_spec, path, input=None, opset: int | None = None, dynamic_batch: bool = True, *,
+            dynamic_size: bool = True,
             weights=None, batch: int = 2, seed: int = 0, max_params: int | None = MAX_PARAMS,
             max_memory: int | None = MAX_MEMORY, **variables) -> Exported:
     """Write ``net_or_spec`` as an ONNX file at ``path``.
@@ -207,7 +230,10 @@ def to_onnx(net_or_spec, path, input=None, opset: int | None = None, dynamic_bat
     compiled one, or one built from ``archdsl compile``'s source; ``input`` is then required).
     ``weights``: a state_dict or the path of one, loaded before export (else a compiled network
     keeps its initialisation under ``seed``). The graph is traced on a random batch of ``batch``;
-    with ``dynamic_batch`` the file's batch axis is symbolic (``batch``), else fixed at ``batch``.
+    with ``dynamic_batch`` the file's batch axis is symbolic (``batch``), else fixed at ``batch``;
+    with ``dynamic_size`` (a spec or a Net) the height and width are symbolic too, over the sizes of
+    :func:`size_ranges` (``Exported.sizes``; none for a network that takes one size only). The file
+    does not check its input: the model's contract check is left out of the export.
     ``opset`` defaults to :data:`OPSET`. The input is named ``input``; the outputs ``output``, or
     after the network's named outputs. Weights are stored in the file itself up to ONNX's 2 GB
     limit, in ``path.data`` beyond it. ``max_params`` as in ``Net.compile``, ``max_memory`` (bytes, for a forward
@@ -216,21 +242,58 @@ def to_onnx(net_or_spec, path, input=None, opset: int | None = None, dynamic_bat
     import torch
     if batch < 1:
         raise ValueError(f"batch must be >= 1, got {batch}")
-    module, shape = _resolve(net_or_spec, input, weights, seed, variables, max_params, batch, max_memory)
+    module, shape, net = _resolve(net_or_spec, input, weights, seed, variables, max_params, batch, max_memory)
     opset = OPSET if opset is None else int(opset)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
+    sizes = size_ranges(net) if dynamic_size and net is not None else {}
     with _eval(module):
         x = _example(module, shape, batch, seed)
         names = _output_names(module, x)
-        dims = ({0: torch.export.Dim("batch")},) if dynamic_batch else None
         with _quiet():
-            program = torch.onnx.export(module, (x,), None, dynamo=True, input_names=["input"], output_names=names,
-                                        opset_version=opset, dynamic_shapes=dims, verbose=False)
+            try:
+                program = _onnx_program(module, x, names, opset, dynamic_batch, sizes)
+            except torch._dynamo.exc.UserError:  # torch.export could not keep the sizes dynamic: fix them
+                if not sizes:
+                    raise
+                sizes = {}
+                program = _onnx_program(module, x, names, opset, dynamic_batch, sizes)
             program.save(path)
     return Exported(path, "onnx", "torch.onnx.export(dynamo=True)", shape, names, dynamic_batch, opset,
-                    time.perf_counter() - start, module=module, batch=batch)
+                    time.perf_counter() - start, module=module, batch=batch, sizes=sizes)
+
+
+def _onnx_program(module, x, names, opset: int, dynamic_batch: bool, sizes: dict):
+    import torch
+    dims = {0: torch.export.Dim("batch")} if dynamic_batch else {}
+    dims |= {axis: size_dim(name, *sizes[name]) for axis, name in ((2, "height"), (3, "width")) if name in sizes}
+    return torch.onnx.export(module, (x,), None, dynamo=True, input_names=["input"], output_names=names,
+                             opset_version=opset, dynamic_shapes=(dims,) if dims else None, verbose=False)
+
+
+def size_ranges(net) -> dict[str, tuple[int, int]]:
+    """The input sizes an export can keep dynamic: per axis ("height", "width"), (least, step) for the
+    sizes least + step*k, k >= 0, that the network's input contract admits and torch.export can trace
+    (every feature map that follows the input at least 2 wide: torch specialises a size that may be 1).
+    Empty for a network that takes one size only."""
+    from .contract import traceable_from
+    contract = net.input_contract()
+    out = {}
+    for axis, name, s in ((1, "height", contract.height), (2, "width", contract.width)):
+        least = traceable_from(net.graph, contract, axis) if s is not None and not contract.fixed else None
+        if least is not None:
+            out[name] = (least, s.period)
+    return out
+
+
+def size_dim(name: str, least: int, step: int):
+    """A torch.export dimension for the sizes least + step*k (k >= 0)."""
+    import torch
+    if step == 1:
+        return torch.export.Dim(name, min=least)
+    k = torch.export.Dim(f"{name}_steps", min=0)
+    return step * k + least
 
 
 def check_onnx(path, module, x) -> Diffs:
@@ -275,7 +338,7 @@ def to_torchscript(net_or_spec, path, input=None, *, method: str = "auto", weigh
     import torch
     if method not in ("auto", "script", "trace"):
         raise ValueError(f"method is 'auto', 'script' or 'trace', not {method!r}")
-    module, shape = _resolve(net_or_spec, input, weights, seed, variables, max_params, batch, max_memory)
+    module, shape, _ = _resolve(net_or_spec, input, weights, seed, variables, max_params, batch, max_memory)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     start, note, used = time.perf_counter(), "", method
@@ -355,6 +418,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     e.add_argument("--weights", help="a state_dict (.pth) to load first (default: the seeded initialisation)")
     e.add_argument("--opset", type=int, help=f"ONNX opset (default {OPSET})")
     e.add_argument("--static-batch", action="store_true", help="fix the ONNX batch axis at --batch")
+    e.add_argument("--static-size", action="store_true", help="fix the ONNX height and width at the input size "
+                   "(by default they are dynamic over the sizes the network's input contract admits)")
     e.add_argument("--batch", type=int, default=2, help="the example batch the graph is traced with (default 2)")
     e.add_argument("--method", choices=("auto", "script", "trace"), default="auto",
                    help="TorchScript: script, trace, or auto (script, trace where scripting fails)")
@@ -384,7 +449,8 @@ def cmd_export(args) -> int:
     out = args.output or f"{net.name}.{'onnx' if fmt == 'onnx' else 'pt'}"
     try:
         if fmt == "onnx":
-            done = to_onnx(net, out, opset=args.opset, dynamic_batch=not args.static_batch, weights=args.weights,
+            done = to_onnx(net, out, opset=args.opset, dynamic_batch=not args.static_batch,
+                           dynamic_size=not args.static_size, weights=args.weights,
                            batch=args.batch, max_params=args.max_params, max_memory=args.max_memory)
         else:
             with warnings.catch_warnings():  # a fallback to trace is printed as a note below
@@ -404,16 +470,26 @@ def cmd_export(args) -> int:
     if done.note:
         print(f"note: {done.note}; traced instead (the archive runs the eval-mode graph only)")
     if args.check:
-        try:
-            diffs = done.check()
-        except MissingPackage as err:
-            print(f"archdsl export: {err}", file=sys.stderr)
-            return 3
-        runner = "onnxruntime" if fmt == "onnx" else "torch.jit.load"
-        print(f"check ({runner}, batch {1 if done.dynamic_batch else done.batch}): max abs diff "
-              + ", ".join(f"{k} {v:.2e} (of values up to {diffs.scale[k]:.3g})" for k, v in diffs.items()))
-        if not diffs.ok():
-            print(f"archdsl export: the file differs from the torch module by more than {TOLERANCE:g} "
-                  "(relative to the outputs' size above 1)", file=sys.stderr)
-            return 4
+        for size in (None, done.other_size()) if done.sizes else (None,):
+            code = _check(done, fmt, size)
+            if code:
+                return code
+    return 0
+
+
+def _check(done: Exported, fmt: str, size: tuple[int, int] | None) -> int:
+    """``export --check`` at one input size (None: the traced one): 0 ok, 3 a package missing, 4 a difference."""
+    try:
+        diffs = done.check(size=size)
+    except MissingPackage as err:
+        print(f"archdsl export: {err}", file=sys.stderr)
+        return 3
+    runner = "onnxruntime" if fmt == "onnx" else "torch.jit.load"
+    at = "x".join(map(str, (done.input_shape[0], *size))) if size else "x".join(map(str, done.input_shape))
+    print(f"check ({runner}, batch {1 if done.dynamic_batch else done.batch}, {at}): max abs diff "
+          + ", ".join(f"{k} {v:.2e} (of values up to {diffs.scale[k]:.3g})" for k, v in diffs.items()))
+    if not diffs.ok():
+        print(f"archdsl export: the file differs from the torch module by more than {TOLERANCE:g} "
+              "(relative to the outputs' size above 1)", file=sys.stderr)
+        return 4
     return 0

@@ -96,7 +96,7 @@ class InputCheck(nn.Module):
                 for w in ws:
                     sizes.append(str(h) + "x" + str(w))
             if len(sizes) > 0:
-                text += "; the nearest sizes that work: " + ", ".join(sizes)
+                text = text + "; the nearest sizes that work: " + ", ".join(sizes)
         return text
 
     def _member(self, n: int, period: int, start: int, residues: list[int], small: list[int]) -> bool:

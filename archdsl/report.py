@@ -28,6 +28,7 @@ class Options:
     batch: int = 1
     count_all: bool = False  # MACs include bias adds, BN, pooling, activations, sums (ptflops' rules)
     hwc: bool = False  # shapes as the slides write them, [55x55x96]
+    accepts: str = ""  # the compiled model's input contract, in words (archdsl/contract.py)
 
     @property
     def bytes(self) -> int:
@@ -165,6 +166,7 @@ def summary_lines(a: Analysis, opts: Options = Options()) -> list[str]:
     counted = "conv, fc and every other op (--count all)" if opts.count_all else "conv and fc layers"
     return [
         f"input {shape_str(a.input_shape, opts.hwc)}  →  {outs}",
+        *([f"  the compiled model takes N x {opts.accepts}"] if opts.accepts else []),
         f"params {t.params:,}: trainable {t.trainable_params:,}, non-trainable {t.buffers:,} (BN statistics); "
         f"{human_bytes((t.params + t.buffers) * b)} as {opts.dtype}",
         f"MACs {macs * n:,} {per} ({counted}); FLOPs = 2 x MACs = {2 * macs * n:,}",

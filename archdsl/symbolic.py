@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 import re
+from fractions import Fraction
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Callable
@@ -43,132 +44,12 @@ __all__ = ["Dim", "SizeSet", "SymbolicResult", "format_result", "parse_input", "
 
 MAX_MODULUS = 4096  # residues tried per relation; beyond it a relation is kept as it is (unsolved)
 MAX_THRESHOLD = 100_000  # the largest q threshold solved by listing the values below it
+MAX_START = 200_000  # sizes listed one by one below where a relation turns periodic; past it, unsolved
 MAX_RUNS = 256  # forks of one rule on one region
 MAX_REGIMES = 64  # regions with different shapes alive at once
 _Q = sp.Symbol("q", integer=True, nonnegative=True)
 
-# ------------------------------------------------------------------ sets of sizes
-
-
-@dataclass(frozen=True)
-class SizeSet:
-    """An eventually periodic set of positive integers: below ``start`` the members are listed in
-    ``small``; from ``start`` on, n is a member iff ``n % period`` is in ``residues``."""
-
-    period: int = 1
-    start: int = 1
-    residues: frozenset = frozenset({0})
-    small: frozenset = frozenset()
-
-    @classmethod
-    def all(cls) -> "SizeSet":
-        return cls()
-
-    @classmethod
-    def none(cls) -> "SizeSet":
-        return cls(residues=frozenset())
-
-    def __contains__(self, n: int) -> bool:
-        return n in self.small if n < self.start else n % self.period in self.residues
-
-    @property
-    def empty(self) -> bool:
-        return not self.residues and not self.small
-
-    @property
-    def full(self) -> bool:
-        return len(self.residues) == self.period and len(self.small) == self.start - 1
-
-    def _combine(self, other: "SizeSet", f: Callable[[bool, bool], bool]) -> "SizeSet":
-        p, t = math.lcm(self.period, other.period), max(self.start, other.start)
-        res = frozenset(r for r in range(p) if f(r % self.period in self.residues, r % other.period in other.residues))
-        small = frozenset(n for n in range(1, t) if f(n in self, n in other))
-        return SizeSet(p, t, res, small).normal()
-
-    def __and__(self, other):
-        return self._combine(other, lambda a, b: a and b)
-
-    def __or__(self, other):
-        return self._combine(other, lambda a, b: a or b)
-
-    def __sub__(self, other):
-        return self._combine(other, lambda a, b: a and not b)
-
-    def __invert__(self):
-        return SizeSet.all() - self
-
-    def normal(self) -> "SizeSet":
-        """The same set with the smallest period and start."""
-        p, res = self.period, self.residues
-        for d in range(1, p + 1):
-            if p % d == 0 and all((r in res) == (r % d in res) for r in range(p)):
-                p, res = d, frozenset(r for r in res if r < d)
-                break
-        t, small = self.start, set(self.small)
-        while t > 1 and ((t - 1) in small) == ((t - 1) % p in res):
-            t -= 1
-            small.discard(t)
-        return SizeSet(p, t, res, frozenset(small))
-
-    def _lowest(self) -> int | None:
-        """The first member of the periodic part (at or after ``start``)."""
-        if not self.residues:
-            return None
-        n = self.start
-        while n % self.period not in self.residues:
-            n += 1
-        return n
-
-    def members(self, upto: int) -> list[int]:
-        return [n for n in range(1, upto + 1) if n in self]
-
-    def describe(self, name: str = "n") -> str:
-        """``H ≡ 12 (mod 16), H >= 188``; alternatives joined by ``or``."""
-        if self.empty:
-            return "never"
-        if self.full:
-            return f"every {name}"
-        parts = []
-        if self.residues:
-            low = self._lowest()
-            if self.period == 1:
-                parts.append(f"{name} >= {low}")
-            else:
-                cong = f"{name} ≡ {_residue_list(sorted(self.residues))} (mod {self.period})"
-                parts.append(cong + (f", {name} >= {low}" if self.start > 1 else ""))
-        if self.small:
-            parts.append(f"{name} = {_runs(sorted(self.small))}")
-        return " or ".join(parts)
-
-    def to_sympy(self, sym: sp.Symbol) -> sp.Basic:
-        """The set as a sympy condition on ``sym``."""
-        if self.empty:
-            return sp.false
-        if self.full:
-            return sp.true
-        terms = []
-        if self.residues:
-            cong = sp.Or(*(sp.Eq(sp.Mod(sym, self.period), r) for r in sorted(self.residues))) \
-                if self.period > 1 else sp.true
-            terms.append(sp.And(cong, sym >= self._lowest()) if self.start > 1 else cong)
-        terms += [sp.Eq(sym, n) for n in sorted(self.small)]
-        return sp.Or(*terms)
-
-
-def _residue_list(rs: list[int]) -> str:
-    return ", ".join(map(str, rs)) if len(rs) <= 6 else _runs(rs)
-
-
-def _runs(ns: list[int]) -> str:
-    """``1, 2, 3, 7`` → ``1..3, 7``."""
-    out, i = [], 0
-    while i < len(ns):
-        j = i
-        while j + 1 < len(ns) and ns[j + 1] == ns[j] + 1:
-            j += 1
-        out.append(str(ns[i]) if j == i else f"{ns[i]}, {ns[j]}" if j == i + 1 else f"{ns[i]}..{ns[j]}")
-        i = j + 1
-    return ", ".join(out)
+from .sizes import SizeSet, _residue_list, _runs  # noqa: E402,F401  (sets of sizes: no sympy there)
 
 
 # ------------------------------------------------------------------ deciding a relation
@@ -281,6 +162,75 @@ def _q_truth(op: str, e: sp.Expr, q: sp.Symbol) -> tuple[int, frozenset, bool] |
     return q1, frozenset(small), bool(_OPS[op](a * q1 + b))
 
 
+def _line_truth(op: str, a: Fraction, b: Fraction, most: int) -> tuple[int, frozenset, bool] | None:
+    """Where ``a*q + b op 0`` for integer q >= 0, as :func:`_q_truth` gives it; None when it changes only
+    past q = ``most``."""
+    q1 = 0 if a == 0 else max(0, math.floor(-b / a) + 1)
+    if q1 > most:
+        return None
+    holds = _OPS[op]
+    return q1, frozenset(k for k in range(q1) if holds(a * k + b)), bool(holds(a * q1 + b))
+
+
+def _exact(e: sp.Expr, sym: sp.Symbol) -> Callable[[int], Fraction] | None:
+    """``e`` as a Python function of an integer value of ``sym``, in exact fractions (no sympy per value);
+    None for anything but sums, products, integer powers, floors and ceilings."""
+    if e == sym:
+        return Fraction
+    if e.is_Rational:
+        c = Fraction(int(e.p), int(e.q))
+        return lambda n: c
+    parts = [_exact(a, sym) for a in e.args]
+    if not e.args or None in parts:
+        return None
+    if isinstance(e, sp.Add):
+        return lambda n: sum(f(n) for f in parts)
+    if isinstance(e, sp.Mul):
+        return lambda n: math.prod(f(n) for f in parts)
+    if isinstance(e, sp.Pow) and e.exp.is_Integer:
+        k = int(e.exp)
+        return lambda n: parts[0](n) ** k
+    if isinstance(e, (sp.floor, sp.ceiling)):
+        rnd = math.floor if isinstance(e, sp.floor) else math.ceil
+        return lambda n: Fraction(rnd(parts[0](n)))
+    return None
+
+
+def _linear_residues(op: str, diff: sp.Expr, sym: sp.Symbol, m: int) -> list | None:
+    """:func:`truth_set`'s residues without sympy per residue, when every floor's argument has a constant
+    slope: with ``sym = m*q + r`` each floor is then exactly linear in q (its slope times m is an integer),
+    so ``diff = a*q + diff(r)`` for every q >= 0, with the same ``a`` for every r. None otherwise."""
+    if any(not sp.diff(_linear_part(f.args[0]), sym).is_Rational for f in diff.atoms(sp.floor, sp.ceiling)):
+        return None
+    line = _linear_part(diff)
+    if not line.is_polynomial(sym) or sp.degree(line, sym) > 1:
+        return None
+    at = _exact(diff, sym)
+    if at is None:
+        return None
+    slope = sp.diff(line, sym) * m
+    a = Fraction(int(slope.p), int(slope.q))
+    found = []
+    for r in range(1, m + 1):
+        res = _line_truth(op, a, at(r), MAX_START // m)
+        if res is None:
+            return None
+        found.append((r, *res))
+    return found
+
+
+def _residues(op: str, diff: sp.Expr, sym: sp.Symbol, m: int) -> list | None:
+    """(r, Q, the q < Q where it holds, whether it holds from Q on) for each residue r of ``sym = m*q + r``,
+    through sympy (floors whose argument's slope depends on the size: adaptive pooling's windows)."""
+    found = []
+    for r in range(1, m + 1):
+        res = _q_truth(op, diff.subs(sym, m * _Q + r), _Q)
+        if res is None:
+            return None
+        found.append((r, *res))
+    return found
+
+
 @lru_cache(maxsize=None)
 def truth_set(op: str, diff: sp.Expr, sym: sp.Symbol) -> SizeSet | None:
     """The positive integers ``sym`` for which ``diff <op> 0`` (op: lt, le, gt, ge, eq, ne), exactly;
@@ -289,13 +239,14 @@ def truth_set(op: str, diff: sp.Expr, sym: sp.Symbol) -> SizeSet | None:
     m = _modulus(diff, sym)
     if m is None or m > MAX_MODULUS:
         return None
-    found = []
-    for r in range(1, m + 1):
-        res = _q_truth(op, diff.subs(sym, m * _Q + r), _Q)
-        if res is None:
-            return None
-        found.append((r, *res))
+    found = _linear_residues(op, diff, sym, m)
+    if found is None:
+        found = _residues(op, diff, sym, m)
+    if found is None:
+        return None
     start = max(m * q1 + r for r, q1, _, _ in found)
+    if start > MAX_START:
+        return None
     small = set()
     for r, q1, members, tail in found:
         for k in range(0, (start - r) // m + 1):
