@@ -16,12 +16,11 @@ from . import ast
 from .args import bind_params, kwarg_hint, kwarg_name, shorthand_hint, takes_word
 from .errors import ArchError, ArgumentError, LimitError, ShapeError, Span, UnknownNameError
 from .eval import Env, evaluate, reset_work, truth
-from .files import MAX_DEPTH, FileCtx, main_network, with_overrides
+from .files import MAX_DEPTH, MAX_STEPS, FileCtx, main_network, with_overrides
 from .naming import Scope, _Reuse, _Transparent
 from .ops import REGISTRY, Op, OpProblem, lookup
 
 MAX_NODES = 20_000  # 25 times the largest library network; the pipeline takes ~0.3 ms a node
-MAX_STEPS = 500_000  # elements, statements and loop iterations expanded (~1 s): bounds loops that build nothing
 MAX_NESTING = 100  # elements inside one another (brackets, groups, merges, blocks, if / for), so no RecursionError
 INPUT = "input"
 
@@ -514,7 +513,9 @@ class Elaborator:
             raise ArgumentError(f"network '{net.name}' takes keyword arguments only (variables, upto=@label)",
                                 call.span)
         pending = {}
-        if overrides:  # the file's variables, seen by its blocks too
+        if overrides:  # the file's variables, seen by its blocks too: its assignments run again
+            for stmt in nctx.spec.top.stmts:
+                self.step(stmt.span)
             nctx, pending = with_overrides(nctx, overrides, net)
         local = nctx.env.child()
         self.enter(call.span)
@@ -796,7 +797,8 @@ def elaborate(ctx: FileCtx, network: str | None = None, input_shape: tuple[int, 
     net = main_network(ctx, None, network)
     g = Graph(name=net.name, file=ctx.spec.path)
     el = Elaborator(g)
-    reset_work()
+    el.steps = ctx.steps  # loading the files was the first part of the work
+    reset_work(ctx.values)
 
     def on_input(stmt: ast.InputStmt | None, env: Env) -> str:
         if INPUT in g:

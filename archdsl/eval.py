@@ -13,9 +13,15 @@ SYMBOLS = {"true": True, "false": False, "none": None}
 _work = threading.local()
 
 
-def reset_work() -> None:
-    """Start counting the values expressions make (a new spec is being loaded or expanded)."""
-    _work.values = 0
+def reset_work(start: int = 0) -> None:
+    """Start counting the values expressions make (a new spec is being loaded, or expanded after
+    loading made ``start``)."""
+    _work.values = start
+
+
+def work_done() -> int:
+    """The values made since reset_work()."""
+    return getattr(_work, "values", 0)
 
 
 def _charge(n: int, span: Span) -> None:

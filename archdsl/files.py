@@ -1,16 +1,17 @@
 """Spec files: reading, parsing, variables with overrides, blocks, networks and imports."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from . import ast, cache, library
 from .errors import ArchError, LimitError, Span, UnknownNameError, did_you_mean
-from .eval import Env, evaluate, reset_work
+from .eval import Env, evaluate, reset_work, work_done
 from .ops import lookup
 
 MAX_DEPTH = 64  # nested block instances / imports
+MAX_STEPS = 500_000  # elements, statements, loop iterations and characters read (~1 s): bounds loops that build nothing
 MAX_SOURCE_BYTES = 100_000  # ten times the largest library spec; parsing runs at about 20 µs a byte
 BUILTIN_VARS = {"classes": 1000, "filters": 32, "hidden": 128}
 
@@ -26,6 +27,8 @@ class FileCtx:
     networks: dict[str, ast.NetworkDef]
     default: str | None = None  # the network a library name chose (``import vgg16`` reads vgg.arch)
     pending: dict[str, Any] = field(default_factory=dict)  # overrides of variables defined inside a network
+    steps: int = 0  # the expansion steps loading the file took (a step per character read), and the values
+    values: int = 0  # its expressions made: elaborate() goes on counting from there
 
     @property
     def stem(self) -> str:
@@ -58,13 +61,61 @@ def load_file(text: str, file: str = "<inline>", overrides: dict[str, Any] | Non
     A quoted import is confined to ``root`` (the folder of the spec that was loaded, or the current
     folder for inline text) and the spec library, unless ``allow_outside``: ``import "../x.arch"``
     or ``import "/etc/x.arch"`` is refused, so that a spec from elsewhere cannot read files
-    outside its own folder."""
-    if not stack:
-        reset_work()
+    outside its own folder.
+
+    Each imported file is read, parsed and evaluated once per load, however often and by however
+    many files it is imported; every file read costs a step per character (the expansion's
+    MAX_STEPS budget, which elaborate() goes on spending), so no web of imports can take long."""
+    reset_work()
+    loading = Loading(root if root is not None else spec_folder(file), allow_outside)
+    ctx = _load(text, file, overrides, stack, loading, None)
+    ctx.steps, ctx.values = loading.steps, work_done()
+    return ctx
+
+
+@dataclass
+class Loading:
+    """One load: the files imported so far (by resolved path, each loaded once) and the steps spent."""
+
+    root: Path
+    allow_outside: bool
+    files: dict[str, FileCtx] = field(default_factory=dict)
+    steps: int = 0
+
+    def charge(self, size: int, span: Span | None, name: str) -> None:
+        """Reading a file costs a step per character of it."""
+        self.steps += size
+        if self.steps > MAX_STEPS:
+            raise LimitError(f"the imports would take more than {MAX_STEPS:,} steps to load: {self.steps - size:,} "
+                             f"so far, and {name} adds {size:,}", span,
+                             "each character read is a step; import fewer or smaller files")
+
+
+def _load(text: str, file: str, overrides: dict[str, Any] | None, stack: tuple[str, ...],
+          loading: Loading, span: Span | None) -> FileCtx:
+    """load_file's work for one file of the load; ``span`` is the import that reads it."""
     spec = parse_spec(text, file)
-    root = root if root is not None else spec_folder(file)
+    loading.charge(len(text), span, Path(file).name if file != "<inline>" else "the spec")
+    env, pending = _variables(spec, dict(overrides or {}))
+    blocks = _blocks(spec)
+    networks: dict[str, ast.NetworkDef] = {}
+    for n in spec.networks:
+        if n.name in networks:
+            raise ArchError(f"network '{n.name}' is defined twice", n.span, "give each network its own name")
+        networks[n.name] = n
+    imports: dict[str, FileCtx] = {}
+    for imp in spec.imports:
+        if imp.alias in imports:
+            raise ArchError(f"'{imp.alias}' is imported twice", imp.span, "give the second one a name: import ... as x")
+        imports[imp.alias] = _import(imp, file, stack, loading)
+    return FileCtx(spec, env, blocks, imports, networks, pending=pending)
+
+
+def _variables(spec: ast.SpecFile, overrides: dict[str, Any]) -> tuple[Env, dict[str, Any]]:
+    """The file's variables, evaluated in order with ``overrides`` in place of their lines, and the
+    overrides of variables that a network defines (``aux = 0`` inside it: the network's own line
+    takes the value)."""
     env = Env(dict(BUILTIN_VARS)).child()
-    overrides = dict(overrides or {})
     for stmt in spec.top.stmts:
         if isinstance(stmt, ast.Assign):
             value = overrides.pop(stmt.name) if stmt.name in overrides else evaluate(stmt.value, env)
@@ -73,7 +124,7 @@ def load_file(text: str, file: str = "<inline>", overrides: dict[str, Any] | Non
     pending = {}
     for name, value in overrides.items():
         if not env.lookup(name)[0] and name in in_networks:
-            pending[name] = value  # `aux = 0` inside a network: the network's own line takes the value
+            pending[name] = value
         elif env.lookup(name)[0]:
             env.override(name, value, None)
         else:
@@ -81,6 +132,10 @@ def load_file(text: str, file: str = "<inline>", overrides: dict[str, Any] | Non
             raise UnknownNameError("variable", name, known, None,
                                    None if did_you_mean(name, known) else
                                    f"the spec's variables are {', '.join(sorted(known))}")
+    return env, pending
+
+
+def _blocks(spec: ast.SpecFile) -> dict[str, ast.BlockDef]:
     blocks: dict[str, ast.BlockDef] = {}
     for b in spec.blocks:
         if b.name in blocks:
@@ -93,17 +148,7 @@ def load_file(text: str, file: str = "<inline>", overrides: dict[str, Any] | Non
         if lookup(b.name):
             raise ArchError(f"block '{b.name}' has the name of an op", b.span, "choose another name")
         blocks[b.name] = b
-    networks: dict[str, ast.NetworkDef] = {}
-    for n in spec.networks:
-        if n.name in networks:
-            raise ArchError(f"network '{n.name}' is defined twice", n.span, "give each network its own name")
-        networks[n.name] = n
-    imports: dict[str, FileCtx] = {}
-    for imp in spec.imports:
-        if imp.alias in imports:
-            raise ArchError(f"'{imp.alias}' is imported twice", imp.span, "give the second one a name: import ... as x")
-        imports[imp.alias] = _import(imp, file, stack, allow_outside, root)
-    return FileCtx(spec, env, blocks, imports, networks, pending=pending)
+    return blocks
 
 
 def spec_folder(file: str) -> Path:
@@ -136,29 +181,10 @@ def with_overrides(ctx: FileCtx, overrides: dict[str, tuple[Any, Span | None]], 
     return FileCtx(ctx.spec, env, ctx.blocks, ctx.imports, ctx.networks, ctx.default), pending
 
 
-def _import(imp: ast.Import, file: str, stack: tuple[str, ...], allow_outside: bool = False,
-            root: Path | None = None) -> FileCtx:
-    root = root or spec_folder(file)
-    if imp.is_path:
-        base = Path(file).parent if file != "<inline>" else Path.cwd()
-        path = (base / imp.target).resolve()
-        if not allow_outside and (Path(imp.target).is_absolute() or not _inside(path, root)):
-            where = ("the current folder" if file == "<inline>" else f"the folder of {Path(file).name}") if not stack \
-                else f"the folder of the spec ({root})"
-            what = "an absolute path" if Path(imp.target).is_absolute() else f"a path outside {where}"
-            raise ArchError(f"cannot import '{imp.target}': {what}", imp.span,
-                            "imports are confined to the spec's folder and the spec library; copy the file "
-                            "beside the spec, or load it with archdsl.load(..., allow_imports_outside=True)")
-        if not path.is_file():
-            where = "the current folder" if file == "<inline>" else f"the folder of {Path(file).name}"
-            raise ArchError(f"cannot import '{imp.target}': no such file", imp.span,
-                            f"a quoted import path is relative to {where}; a bare name imports a library spec")
-    else:
-        entry = library.lookup(imp.target)
-        if entry is None:
-            raise UnknownNameError("library spec", imp.target, library.library(), imp.span,
-                                   None if library.library() else "the spec library is empty")
-        path = entry.path.resolve()
+def _import(imp: ast.Import, file: str, stack: tuple[str, ...], loading: Loading) -> FileCtx:
+    """The file an import names, loaded once per load: a second import of it (by any file, under
+    any alias) shares the first one's context."""
+    path, entry = _resolve(imp, file, stack, loading)
     key = str(path)
     if key in stack or key == str(Path(file).resolve()):
         chain = (*stack, str(Path(file).resolve()), key)  # the files above, this one, and the one it imports
@@ -166,11 +192,37 @@ def _import(imp: ast.Import, file: str, stack: tuple[str, ...], allow_outside: b
                         "specs may not import each other in a circle")
     if len(stack) >= MAX_DEPTH:
         raise LimitError(f"imports nest deeper than {MAX_DEPTH}", imp.span)
-    ctx = load_file(read_spec(path, imp.span), str(path), None, (*stack, str(Path(file).resolve())), allow_outside,
-                    root)
+    ctx = loading.files.get(key)
+    if ctx is None:
+        ctx = _load(read_spec(path, imp.span), key, None, (*stack, str(Path(file).resolve())), loading, imp.span)
+        loading.files[key] = ctx
+    return ctx if entry is None else replace(ctx, default=entry.network)
+
+
+def _resolve(imp: ast.Import, file: str, stack: tuple[str, ...], loading: Loading
+             ) -> tuple[Path, library.Entry | None]:
+    """The resolved path of the file an import names (a quoted path, confined to the load's root
+    and the library, or a library name), and the library entry a name stands for."""
     if not imp.is_path:
-        ctx.default = entry.network
-    return ctx
+        entry = library.lookup(imp.target)
+        if entry is None:
+            raise UnknownNameError("library spec", imp.target, library.library(), imp.span,
+                                   None if library.library() else "the spec library is empty")
+        return entry.path.resolve(), entry
+    base = Path(file).parent if file != "<inline>" else Path.cwd()
+    path = (base / imp.target).resolve()
+    if not loading.allow_outside and (Path(imp.target).is_absolute() or not _inside(path, loading.root)):
+        where = ("the current folder" if file == "<inline>" else f"the folder of {Path(file).name}") \
+            if not stack else f"the folder of the spec ({loading.root})"
+        what = "an absolute path" if Path(imp.target).is_absolute() else f"a path outside {where}"
+        raise ArchError(f"cannot import '{imp.target}': {what}", imp.span,
+                        "imports are confined to the spec's folder and the spec library; copy the file "
+                        "beside the spec, or load it with archdsl.load(..., allow_imports_outside=True)")
+    if not path.is_file():
+        where = "the current folder" if file == "<inline>" else f"the folder of {Path(file).name}"
+        raise ArchError(f"cannot import '{imp.target}': no such file", imp.span,
+                        f"a quoted import path is relative to {where}; a bare name imports a library spec")
+    return path, None
 
 
 def _inside(path: Path, root: Path) -> bool:

@@ -285,7 +285,7 @@ ROWS = [
         "<inline>:2:23: the network would expand past 20,000 nodes here: 19,901 so far, and the repeat adds 200 "
         "times at least 1", "lower the repeat counts"),
     Row("network-grows-past-steps", "input 3x8x8\nfor i in range(1000) { for j in range(i) { x = j } }\nrelu", {},
-        LimitError, "<inline>:2:24: the network would take more than 500,000 steps to expand here: 499,854 so far, "
+        LimitError, "<inline>:2:24: the network would take more than 500,000 steps to expand here: 499,923 so far, "
         "and the loop adds 706 times at least 2", "shorten the loop"),
     Row("expressions-too-costly", "input 3x8x8\nfor i in range(100) { x = range(100000) }\nrelu", {}, LimitError,
         "<inline>:2:27: the spec's expressions make more than 5,000,000 values",
@@ -446,6 +446,11 @@ ROWS = [
     Row("imported-file-too-large", "main.arch", {}, LimitError, "main.arch:1:1: big.arch is larger than 100,000 bytes",
         "split it into files", files={"big.arch": "input 3x8x8\nrelu\n" + "#" * 100_000,
                                       "main.arch": 'import "big.arch"\ninput 3x8x8\nbig()\n'}),
+    Row("imports-too-costly", "main.arch", {}, LimitError,
+        "main.arch:6:1: the imports would take more than 500,000 steps to load: 495,209 so far, and b5.arch adds 99,018",
+        "each character read is a step; import fewer or smaller files",
+        files={**{f"b{i}.arch": "input 3x8x8\nrelu\n" + "#" * 99_000 + "\n" for i in range(6)},
+               "main.arch": "".join(f'import "b{i}.arch"\n' for i in range(6)) + "input 3x8x8\nrelu\n"}),
     # --------------------------------------------------------- loading (no place in a spec)
     Row("unknown-spec-name", "vgg1", {}, UnknownNameError, "unknown spec 'vgg1'", "did you mean 'vgg19'?"),
     Row("no-such-spec-file", "no_such_net.arch", {}, ArchError, "no such spec file: no_such_net.arch", None),
@@ -795,6 +800,8 @@ _FILES_SHOWN = {
     "imported-file-too-large": "python -c 'print(\"input 3x8x8\\nrelu\\n\" + \"#\" * 100000)' > big.arch; "
                                "printf 'import \"big.arch\"\\ninput 3x8x8\\nbig()\\n' > main.arch",
     "file-not-utf8": "printf 'input 3x8x8\\nrelu - \\xff conv3-8\\n' > net.arch",
+    "imports-too-costly": "for i in $(seq 0 5); do python -c 'print(\"input 3x8x8\\nrelu\\n\" + \"#\" * 99000)' > b$i.arch;"
+                          " printf 'import \"b%d.arch\"\\n' $i >> main.arch; done; printf 'input 3x8x8\\nrelu\\n' >> main.arch",
 }
 _SECTIONS = {"op-typo": "Names", "unclosed-bracket-before-count": "Syntax", "unknown-keyword": "Arguments",
              "block-missing-argument": "Blocks", "division-by-zero": "Arithmetic",
@@ -804,13 +811,14 @@ _SECTIONS = {"op-typo": "Names", "unclosed-bracket-before-count": "Syntax", "unk
 _INTROS = {
     "Repeats and limits": "A spec cannot make archdsl hang or run out of memory: a network is at most 20,000 nodes "
                           "after expanding repeats, loops and blocks, takes at most 500,000 steps to expand (loops "
-                          "that build nothing count too), nests at most 100 elements deep, its expressions make at "
+                          "that build nothing count too, and so does every character of the files it reads), nests at most 100 elements deep, its expressions make at "
                           "most 5,000,000 values (range(), min, max, comparing tuples), and a spec is at most "
                           "100,000 bytes. A repeat, loop or block call whose expansion would pass a limit is refused "
                           "before it is expanded, from a lower bound of its size.",
     "Files and imports": "A quoted import may only read files in the spec's own folder (and below) or in the spec "
                          "library; `archdsl.load(..., allow_imports_outside=True)` lifts that. Spec files are read "
-                         "as UTF-8, at most 100,000 bytes of them.",
+                         "as UTF-8, at most 100,000 bytes of them. A file imported many times (by one file or by "
+                         "many, under any names) is read once per load.",
 }
 
 

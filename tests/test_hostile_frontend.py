@@ -1,0 +1,136 @@
+"""Hostile input to the front end (issue 13, item 2): a web of imports ends in a result or a
+LimitError at once, within 3 s and 500 MB.
+
+Each reproducer runs in a child process with a hard time and memory limit, so a regression fails
+the test instead of hanging the suite; the child reports the outcome and the seconds the load took.
+"""
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import archdsl
+from archdsl import LimitError
+from archdsl.files import MAX_STEPS, load_file, read_spec
+
+ROOT = Path(__file__).resolve().parent.parent
+SECONDS = 3.0  # what the issue asks of every reproducer
+MEGABYTES = 500
+KILL_AFTER = 30  # a child still running then is hung: killed, and the test fails
+CHILD = """
+import json, resource, sys, time
+import archdsl
+start = time.perf_counter()
+try:
+    outcome = "ok %d layers" % len(archdsl.load(sys.argv[1]).analyze().layers)
+except archdsl.ArchError as err:
+    outcome = "%s: %s" % (type(err).__name__, str(err).splitlines()[0])
+print(json.dumps({"outcome": outcome, "seconds": time.perf_counter() - start,
+                  "megabytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def _limit_memory() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (2 * 1024**3, 2 * 1024**3))  # a runaway fails fast, not the machine
+
+
+def bounded_load(spec: Path) -> str:
+    """Load ``spec`` in a child process; assert it took under SECONDS and MEGABYTES; its outcome."""
+    try:
+        done = subprocess.run([sys.executable, "-c", CHILD, spec.name], cwd=spec.parent, capture_output=True,
+                              text=True, timeout=KILL_AFTER, preexec_fn=_limit_memory)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"{spec.name} still loading after {KILL_AFTER} s")
+    assert done.returncode == 0 and done.stdout, done.stderr[-2000:]
+    report = json.loads(done.stdout.splitlines()[-1])
+    assert report["seconds"] < SECONDS, report
+    assert report["megabytes"] < MEGABYTES, report
+    return report["outcome"]
+
+
+def write(folder: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        (folder / name).write_text(text)
+
+
+TAIL = "input 3x8x8\nrelu\n"
+
+
+# ------------------------------------------------------------------ item 2: import fan-out
+def test_two_thousand_imports_of_a_file_that_imports_vgg_two_thousand_times(tmp_path: Path):
+    write(tmp_path, {"a.arch": "".join(f'import "b.arch" as b{i}\n' for i in range(2000)) + TAIL,
+                     "b.arch": "".join(f"import vgg as v{i}\n" for i in range(2000)) + TAIL})
+    assert bounded_load(tmp_path / "a.arch") == "ok 2 layers"
+
+
+def test_thirty_files_each_importing_the_next_twice(tmp_path: Path):
+    write(tmp_path, {f"f{i}.arch": f'import "f{i + 1}.arch" as x\nimport "f{i + 1}.arch" as y\n' + TAIL
+                     for i in range(30)})
+    write(tmp_path, {"f30.arch": TAIL})
+    assert bounded_load(tmp_path / "f0.arch") == "ok 2 layers"
+
+
+def test_five_thousand_imports_of_vgg_in_99_kb(tmp_path: Path):
+    text = "".join(f"import vgg as v{i}\n" for i in range(5000)) + TAIL
+    assert 95_000 < len(text) < 100_000
+    write(tmp_path, {"a.arch": text})
+    assert bounded_load(tmp_path / "a.arch") == "ok 2 layers"
+
+
+def test_a_file_imported_twice_is_loaded_once_and_each_alias_keeps_its_network(tmp_path: Path):
+    write(tmp_path, {"lib.arch": "block stem(c) { conv3-{c} - relu }\n" + TAIL,
+                     "mid.arch": 'import "lib.arch"\n' + TAIL,
+                     "main.arch": 'import "lib.arch"\nimport "mid.arch"\nimport vgg11 as a\nimport vgg16 as b\n'
+                                  + TAIL})
+    ctx = load_file(read_spec(tmp_path / "main.arch"), str(tmp_path / "main.arch"))
+    assert ctx.imports["lib"] is ctx.imports["mid"].imports["lib"]
+    assert ctx.imports["a"].env is ctx.imports["b"].env  # vgg.arch, read and evaluated once
+    assert (ctx.imports["a"].default, ctx.imports["b"].default) == ("vgg11", "vgg16")
+    both = "import vgg11 as a\nimport vgg16 as b\ninput 3x32x32\nconcat {\n  x: a(classes=10)\n  y: b(classes=10)\n}"
+    convs = [n.name for n in archdsl.load(both).analyze().layers if n.op == "conv"]
+    assert (sum(c.startswith("x.") for c in convs), sum(c.startswith("y.") for c in convs)) == (8, 13)
+
+
+def test_the_characters_read_are_charged_to_the_expansion_steps(tmp_path: Path):
+    """Every file read costs a step per character, once per load; expanding goes on from there."""
+    write(tmp_path, {"lib.arch": "# " + "x" * 1000 + "\n" + TAIL,
+                     "main.arch": 'import "lib.arch" as a\nimport "lib.arch" as b\n' + TAIL})
+    main = tmp_path / "main.arch"
+    ctx = load_file(read_spec(main), str(main))
+    assert ctx.steps == len(read_spec(main)) + len(read_spec(tmp_path / "lib.arch"))
+    loops = "for i in range(705) { for j in range(i) { x = j } }\n"  # about 498,500 steps: fits, but not after
+    write(tmp_path, {"fits.arch": TAIL + loops, "past.arch": "# " + "x" * 2000 + "\n" + TAIL + loops})  # 2,000 read
+    archdsl.load(str(tmp_path / "fits.arch"))
+    with pytest.raises(LimitError, match="take more than 500,000 steps to expand here"):
+        archdsl.load(str(tmp_path / "past.arch"))
+    assert MAX_STEPS == 500_000
+
+
+def test_many_distinct_files_are_refused_at_once(tmp_path: Path):
+    padding = "#" * 99_000 + "\n"
+    write(tmp_path, {f"b{i}.arch": TAIL + padding for i in range(8)})
+    write(tmp_path, {"main.arch": "".join(f'import "b{i}.arch"\n' for i in range(8)) + TAIL})
+    start = time.perf_counter()
+    with pytest.raises(LimitError, match="the imports would take more than 500,000 steps to load") as info:
+        archdsl.load(str(tmp_path / "main.arch"))
+    assert time.perf_counter() - start < SECONDS
+    assert info.value.span.line == 6  # the import that passed the budget
+
+
+def test_an_imported_network_with_variables_set_charges_its_assignments(tmp_path: Path):
+    """``lib(v0=1)`` runs the file's assignments again, a step each: used 200 times, 3,000 of them are
+    600,000 steps, refused (they ran unbounded before)."""
+    write(tmp_path, {"lib.arch": "".join(f"v{i} = {i}\n" for i in range(3000)) + TAIL,
+                     "few.arch": 'import "lib.arch"\ninput 3x8x8\n[lib(v0=1)]x10\n',
+                     "many.arch": 'import "lib.arch"\ninput 3x8x8\n[lib(v0=1)]x200\n'})
+    assert len(archdsl.load(str(tmp_path / "few.arch")).analyze().layers) == 11
+    start = time.perf_counter()
+    with pytest.raises(LimitError, match="take more than 500,000 steps to expand here"):
+        archdsl.load(str(tmp_path / "many.arch"))
+    assert time.perf_counter() - start < SECONDS
