@@ -45,6 +45,7 @@ __all__ = ["Dim", "SizeSet", "SymbolicResult", "format_result", "parse_input", "
 MAX_MODULUS = 4096  # residues tried per relation; beyond it a relation is kept as it is (unsolved)
 MAX_THRESHOLD = 100_000  # the largest q threshold solved by listing the values below it
 MAX_START = 200_000  # sizes listed one by one below where a relation turns periodic; past it, unsolved
+MAX_SLOW_MODULUS = 256  # residues tried through sympy (floors of ratios of sizes), each some milliseconds
 MAX_RUNS = 256  # forks of one rule on one region
 MAX_REGIMES = 64  # regions with different shapes alive at once
 _Q = sp.Symbol("q", integer=True, nonnegative=True)
@@ -128,8 +129,9 @@ def _eventual(atom: sp.Expr, q: sp.Symbol) -> tuple[sp.Expr, int] | None:
     return (-value if neg else value), frm
 
 
-def _q_truth(op: str, e: sp.Expr, q: sp.Symbol) -> tuple[int, frozenset, bool] | None:
-    """Where ``e op 0`` holds for integer q >= 0: (Q, the q < Q where it holds, whether it holds for q >= Q)."""
+def _q_truth(op: str, e: sp.Expr, q: sp.Symbol, most: int = MAX_THRESHOLD) -> tuple[int, frozenset, bool] | None:
+    """Where ``e op 0`` holds for integer q >= 0: (Q, the q < Q where it holds, whether it holds for q >= Q);
+    None when Q would be past ``most``."""
     tail, q0 = e, 0
     for _ in range(16):
         if tail.is_polynomial(q) and sp.Poly(tail, q).degree() <= 1:
@@ -149,12 +151,18 @@ def _q_truth(op: str, e: sp.Expr, q: sp.Symbol) -> tuple[int, frozenset, bool] |
     poly = sp.Poly(tail, q)
     a, b = sp.Rational(poly.coeff_monomial(q)), sp.Rational(poly.coeff_monomial(1))
     q1 = q0 if a == 0 else max(q0, math.floor(-b / a) + 1)
-    if q1 > MAX_THRESHOLD:
+    if q1 > min(most, MAX_THRESHOLD):
         return None
+    at = _exact(e, q) if q0 else None
     small = set()
     for k in range(q1):
-        v = e.subs(q, k) if k < q0 else a * k + b
-        ok = _holds(op, v)
+        if k < q0 and at is not None:
+            try:
+                ok = bool(_OPS[op](at(k)))
+            except ZeroDivisionError:  # at a pole of a ratio: as sympy's zoo, undecided
+                return None
+        else:
+            ok = _holds(op, e.subs(q, k) if k < q0 else a * k + b)
         if ok is None:
             return None
         if ok:
@@ -199,7 +207,8 @@ def _exact(e: sp.Expr, sym: sp.Symbol) -> Callable[[int], Fraction] | None:
 def _linear_residues(op: str, diff: sp.Expr, sym: sp.Symbol, m: int) -> list | None:
     """:func:`truth_set`'s residues without sympy per residue, when every floor's argument has a constant
     slope: with ``sym = m*q + r`` each floor is then exactly linear in q (its slope times m is an integer),
-    so ``diff = a*q + diff(r)`` for every q >= 0, with the same ``a`` for every r. None otherwise."""
+    so ``diff = a*q + diff(r)`` for every q >= 0, with the same ``a`` for every r. None when that does not
+    apply; [] when it does but the relation settles past MAX_START (left unsolved)."""
     if any(not sp.diff(_linear_part(f.args[0]), sym).is_Rational for f in diff.atoms(sp.floor, sp.ceiling)):
         return None
     line = _linear_part(diff)
@@ -214,7 +223,7 @@ def _linear_residues(op: str, diff: sp.Expr, sym: sp.Symbol, m: int) -> list | N
     for r in range(1, m + 1):
         res = _line_truth(op, a, at(r), MAX_START // m)
         if res is None:
-            return None
+            return []  # it settles too late to list: unsolved, without trying sympy on it
         found.append((r, *res))
     return found
 
@@ -222,9 +231,11 @@ def _linear_residues(op: str, diff: sp.Expr, sym: sp.Symbol, m: int) -> list | N
 def _residues(op: str, diff: sp.Expr, sym: sp.Symbol, m: int) -> list | None:
     """(r, Q, the q < Q where it holds, whether it holds from Q on) for each residue r of ``sym = m*q + r``,
     through sympy (floors whose argument's slope depends on the size: adaptive pooling's windows)."""
+    if m > MAX_SLOW_MODULUS:
+        return None
     found = []
     for r in range(1, m + 1):
-        res = _q_truth(op, diff.subs(sym, m * _Q + r), _Q)
+        res = _q_truth(op, diff.subs(sym, m * _Q + r), _Q, MAX_START // m)
         if res is None:
             return None
         found.append((r, *res))
@@ -242,7 +253,7 @@ def truth_set(op: str, diff: sp.Expr, sym: sp.Symbol) -> SizeSet | None:
     found = _linear_residues(op, diff, sym, m)
     if found is None:
         found = _residues(op, diff, sym, m)
-    if found is None:
+    if not found:
         return None
     start = max(m * q1 + r for r, q1, _, _ in found)
     if start > MAX_START:
