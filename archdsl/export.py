@@ -252,16 +252,26 @@ def to_onnx(net_or_spec, path, input=None, opset: int | None = None, dynamic_bat
         x = _example(module, shape, batch, seed)
         names = _output_names(module, x)
         with _quiet():
-            try:
-                program = _onnx_program(module, x, names, opset, dynamic_batch, sizes)
-            except torch._dynamo.exc.UserError:  # torch.export could not keep the sizes dynamic: fix them
-                if not sizes:
-                    raise
-                sizes = {}
-                program = _onnx_program(module, x, names, opset, dynamic_batch, sizes)
+            for attempt in _size_attempts(net, sizes):  # the contract's range, its exact sizes, fixed sizes
+                sizes = attempt
+                try:
+                    program = _onnx_program(module, x, names, opset, dynamic_batch, sizes)
+                    break
+                except torch._dynamo.exc.UserError:  # torch.export could not keep these sizes dynamic
+                    if not sizes:
+                        raise
             program.save(path)
     return Exported(path, "onnx", "torch.onnx.export(dynamo=True)", shape, names, dynamic_batch, opset,
                     time.perf_counter() - start, module=module, batch=batch, sizes=sizes)
+
+
+def _size_attempts(net, sizes: dict):
+    yield sizes
+    if sizes:
+        exact = size_ranges(net, exact=True)
+        if exact and exact != sizes:
+            yield exact
+        yield {}
 
 
 def _onnx_program(module, x, names, opset: int, dynamic_batch: bool, sizes: dict):
@@ -272,19 +282,39 @@ def _onnx_program(module, x, names, opset: int, dynamic_batch: bool, sizes: dict
                              opset_version=opset, dynamic_shapes=(dims,) if dims else None, verbose=False)
 
 
-def size_ranges(net) -> dict[str, tuple[int, int]]:
+def size_ranges(net, exact: bool = False) -> dict[str, tuple[int, int]]:
     """The input sizes an export can keep dynamic: per axis ("height", "width"), (least, step) for the
     sizes least + step*k, k >= 0, that the network's input contract admits and torch.export can trace
     (every feature map that follows the input at least 2 wide: torch specialises a size that may be 1).
-    Empty for a network that takes one size only."""
+    Empty for a network that takes one size only. With ``exact``, only the sizes where every strided
+    window tiles its input and every centre crop is symmetric (the symbolic report's exact sizes): there
+    torch.export can prove what the crops and pools need, where the whole range gives it guards it cannot
+    (UNet: H = 188 + 16k instead of H >= 188)."""
+    from dataclasses import replace
+
     from .contract import traceable_from
     contract = net.input_contract()
+    if contract.fixed:
+        return {}
+    if exact:
+        contract = replace(contract, **_exact_sets(net, contract))
     out = {}
     for axis, name, s in ((1, "height", contract.height), (2, "width", contract.width)):
-        least = traceable_from(net.graph, contract, axis) if s is not None and not contract.fixed else None
+        least = traceable_from(net.graph, contract, axis)
         if least is not None:
             out[name] = (least, s.period)
     return out
+
+
+def _exact_sets(net, contract) -> dict:
+    """The contract's height and width sets narrowed to the exact sizes (one regime of shapes), else as they are."""
+    from .symbolic import symbolic_report
+    result = symbolic_report(net, f"{contract.shape[0]}xHxW")
+    if len(result.regimes) != 1:
+        return {}
+    region = result.regimes[0].exact_region()
+    h, w = result.symbols
+    return {"height": contract.height & region.get(h), "width": contract.width & region.get(w)}
 
 
 def size_dim(name: str, least: int, step: int):

@@ -74,6 +74,9 @@ class InputCheck(nn.Module):
             if torch.compiler.is_exporting():
                 return x
         if self.enabled and not self.admits(x):
+            if not torch.jit.is_scripting():
+                if torch.compiler.is_compiling():  # the graph cannot format sizes: the contract alone
+                    raise InputSizeError(self.network + " takes N x " + self.text + "; got another input")
             raise InputSizeError(self.message(x))
         return x
 
