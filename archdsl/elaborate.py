@@ -15,7 +15,7 @@ from .graph import Graph, ancestors
 from . import ast
 from .args import bind_params, kwarg_hint, kwarg_name, shorthand_hint, takes_word
 from .errors import ArchError, ArgumentError, LimitError, ShapeError, Span, UnknownNameError
-from .eval import Env, evaluate, reset_work, truth
+from .eval import Env, evaluate, reset_work, shown, size, truth
 from .files import MAX_DEPTH, MAX_STEPS, FileCtx, main_network, with_overrides
 from .naming import Scope, _Reuse, _Transparent
 from .ops import REGISTRY, Op, OpProblem, lookup
@@ -217,7 +217,7 @@ class Elaborator:
     def for_into(self, el: ast.For, x: str, scope: Scope, ctx: FileCtx, env: Env) -> str:
         items = evaluate(el.items, env)
         if not isinstance(items, tuple):
-            raise ArgumentError(f"for runs over a tuple or a range, not {items!r}", el.items.span,
+            raise ArgumentError(f"for runs over a tuple or a range, not {shown(items)}", el.items.span,
                                 "for c in (64, 128, 256) { ... } or for i in range(1, n + 1) { ... }")
         if len(items) > 1:
             unknown = env.child()
@@ -234,7 +234,7 @@ class Elaborator:
             else:
                 if not isinstance(item, tuple) or len(item) != len(el.names):
                     raise ArgumentError(f"for {', '.join(el.names)} needs items of {len(el.names)} values, "
-                                        f"got {item!r}", el.items.span,
+                                        f"got {shown(item)}", el.items.span,
                                         "write each item as a tuple: for c, n in ((64, 2), (128, 3)) { ... }")
                 for name, value in zip(el.names, item):
                     local.set(name, value, el.span)
@@ -246,7 +246,7 @@ class Elaborator:
             return 1
         n = evaluate(rep.count, env)
         if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-            raise ArgumentError(f"a repeat count must be a positive integer, got {n!r}", rep.count.span)
+            raise ArgumentError(f"a repeat count must be a positive integer, got {shown(n)}", rep.count.span)
         if n > MAX_NODES:
             raise LimitError(f"repeat count {n:,} would expand past {MAX_NODES:,} nodes", rep.count.span,
                              "lower the repeat count")
@@ -601,7 +601,7 @@ def _is_group(el) -> bool:
 
 def _label_part(value, span: Span) -> str:
     if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise ArgumentError(f"a label part must be an integer or a word, got {value!r}", span)
+        raise ArgumentError(f"a label part must be an integer or a word, got {shown(value)}", span)
     return str(value)
 
 
@@ -764,11 +764,7 @@ class Bound:
         for p in block.params:
             value = given[p.name] if p.name in given else self.value(p.default, local) if p.default else UNKNOWN
             local.set(p.name, value, p.span)
-        try:
-            key = (id(block), id(bctx.env), tuple(local.values.get(p.name) for p in block.params))
-            hash(key)
-        except TypeError:
-            key = None
+        key = _memo_key(block, bctx, local)
         if key in self.memo:
             return self.memo[key]
         if key is not None and key in self.active:
@@ -781,6 +777,24 @@ class Bound:
         if key is not None and self.work <= self.WORK:  # a bound cut short by the budget is not kept
             self.memo[key] = out
         return out
+
+
+def _memo_key(block: ast.BlockDef, bctx: FileCtx, local: Env) -> tuple | None:
+    """The key a block's bound is remembered by: the block, its file's variables and its arguments;
+    None when the arguments are large (hashing them on every call would cost more than the bound)
+    or unhashable."""
+    args = tuple(local.values.get(p.name) for p in block.params)
+    if size(args, MEMO_ARGS) > MEMO_ARGS:
+        return None
+    try:
+        key = (id(block), id(bctx.env), args)
+        hash(key)
+    except TypeError:
+        return None
+    return key
+
+
+MEMO_ARGS = 1_000  # elements of a block's arguments past which its bound is not remembered
 
 
 def _sum(bounds) -> tuple[int, int]:

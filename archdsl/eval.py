@@ -1,6 +1,7 @@
 """Variables and integer arithmetic, evaluated over the AST (never with ``eval``)."""
 from __future__ import annotations
 
+import reprlib
 import threading
 from typing import Any
 
@@ -8,7 +9,8 @@ from . import ast
 from .errors import ArgumentError, LimitError, Span, UnknownNameError
 
 MAX_INT = 2**53
-MAX_VALUES = 5_000_000  # values made by range(), min / max and tuple comparisons while loading one spec
+MAX_VALUES = 5_000_000  # elements of the tuples expressions build (nested ones counted), and of those
+# that min / max and comparisons look at, while loading one spec
 SYMBOLS = {"true": True, "false": False, "none": None}
 _work = threading.local()
 
@@ -22,6 +24,36 @@ def reset_work(start: int = 0) -> None:
 def work_done() -> int:
     """The values made since reset_work()."""
     return getattr(_work, "values", 0)
+
+
+def size(value: Any, cap: int = MAX_VALUES) -> int:
+    """A value's whole size: the elements of a tuple and of every tuple inside it (a tuple that
+    holds one value a thousand times counts it a thousand times). Counting stops past ``cap``, so
+    it takes no longer than a value of ``cap`` elements, however large the value is."""
+    total, stack = 0, [value]
+    while stack and total <= cap:
+        item = stack.pop()
+        if isinstance(item, tuple):
+            total += len(item)
+            stack.extend(x for x in item if isinstance(x, tuple))
+    return total
+
+
+def _charge_whole(value: Any, span: Span) -> Any:
+    """Charge a value an expression built for its whole size, so that tuples nested in tuples
+    cannot grow past MAX_VALUES while each step looks small."""
+    _charge(size(value, MAX_VALUES - getattr(_work, "values", 0)), span)
+    return value
+
+
+def shown(value: Any) -> str:
+    """A value as an error message shows it: its repr, shortened when long (a range(100000) is
+    shown by its first items)."""
+    return _SHOWN.repr(value)
+
+
+_SHOWN = reprlib.Repr()
+_SHOWN.maxtuple, _SHOWN.maxlevel, _SHOWN.maxstring, _SHOWN.maxother = 8, 3, 60, 60
 
 
 def _charge(n: int, span: Span) -> None:
@@ -90,7 +122,7 @@ def evaluate(expr: ast.Expr, env: Env, symbols: bool = False) -> Any:
             return expr.name
         return env.get(expr.name, expr.span)
     if isinstance(expr, ast.Tuple):
-        return tuple(evaluate(x, env, symbols) for x in expr.items)
+        return _charge_whole(tuple(evaluate(x, env, symbols) for x in expr.items), expr.span)
     if isinstance(expr, ast.Neg):
         return _checked(-_number(evaluate(expr.operand, env), expr.span), expr.span)
     if isinstance(expr, ast.Cond):
@@ -130,17 +162,18 @@ def truth(v, span: Span) -> bool:
         return v
     if isinstance(v, (int, float)) and not isinstance(v, bool):
         return v != 0
-    raise ArgumentError(f"a condition needs a number or true/false, got {v!r}", span,
+    raise ArgumentError(f"a condition needs a number or true/false, got {shown(v)}", span,
                         "compare it: if mode == \"bn\" { ... }")
 
 
 def _compare(expr: ast.BinOp, a, b) -> bool:
-    if isinstance(a, tuple) and isinstance(b, tuple):
-        _charge(min(len(a), len(b)), expr.span)
+    if isinstance(a, tuple) and isinstance(b, tuple):  # compared element by element, nested ones too
+        left = MAX_VALUES - getattr(_work, "values", 0)
+        _charge(min(size(a, left), size(b, left)), expr.span)
     if expr.op in ("==", "!="):
         return COMPARISONS[expr.op](a, b)
     if not (isinstance(a, (int, float)) and isinstance(b, (int, float))):
-        raise ArgumentError(f"'{expr.op}' compares numbers, got {a!r} and {b!r}", expr.span)
+        raise ArgumentError(f"'{expr.op}' compares numbers, got {shown(a)} and {shown(b)}", expr.span)
     return COMPARISONS[expr.op](a, b)
 
 
@@ -179,9 +212,9 @@ def _call(expr: ast.Call, args: list):
 
 def _index(expr: ast.Index, target, i):
     if not isinstance(target, (tuple, str)):
-        raise ArgumentError(f"only a tuple can be indexed, not {target!r}", expr.target.span)
+        raise ArgumentError(f"only a tuple can be indexed, not {shown(target)}", expr.target.span)
     if not isinstance(i, int) or isinstance(i, bool):
-        raise ArgumentError(f"an index is an integer, got {i!r}", expr.index.span)
+        raise ArgumentError(f"an index is an integer, got {shown(i)}", expr.index.span)
     if not -len(target) <= i < len(target):
         raise ArgumentError(f"index {i} is out of range for {len(target)} items", expr.index.span,
                             f"indices run from 0 to {len(target) - 1}" if target else "the tuple is empty")
@@ -206,7 +239,7 @@ def _apply(op: str, a, b, span: Span):
 
 def _number(v, span: Span):
     if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise ArgumentError(f"arithmetic needs numbers, got {v!r}", span)
+        raise ArgumentError(f"arithmetic needs numbers, got {shown(v)}", span)
     return v
 
 

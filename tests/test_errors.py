@@ -812,7 +812,8 @@ _INTROS = {
     "Repeats and limits": "A spec cannot make archdsl hang or run out of memory: a network is at most 20,000 nodes "
                           "after expanding repeats, loops and blocks, takes at most 500,000 steps to expand (loops "
                           "that build nothing count too, and so does every character of the files it reads), nests at most 100 elements deep, its expressions make at "
-                          "most 5,000,000 values (range(), min, max, comparing tuples), and a spec is at most "
+                          "most 5,000,000 values (range(), tuples, min, max, comparing tuples; a tuple counts the elements of the "
+                          "tuples inside it too), and a spec is at most "
                           "100,000 bytes. A repeat, loop or block call whose expansion would pass a limit is refused "
                           "before it is expanded, from a lower bound of its size.",
     "Files and imports": "A quoted import may only read files in the spec's own folder (and below) or in the spec "

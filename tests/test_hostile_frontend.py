@@ -1,5 +1,5 @@
-"""Hostile input to the front end (issue 13, item 2): a web of imports ends in a result or a
-LimitError at once, within 3 s and 500 MB.
+"""Hostile input to the front end (issue 13, items 2 and 3): a web of imports or a value built from
+nested tuples ends in a result or a LimitError at once, within 3 s and 500 MB.
 
 Each reproducer runs in a child process with a hard time and memory limit, so a regression fails
 the test instead of hanging the suite; the child reports the outcome and the seconds the load took.
@@ -17,6 +17,7 @@ import pytest
 
 import archdsl
 from archdsl import LimitError
+from archdsl.eval import MAX_VALUES, size
 from archdsl.files import MAX_STEPS, load_file, read_spec
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -134,3 +135,64 @@ def test_an_imported_network_with_variables_set_charges_its_assignments(tmp_path
     with pytest.raises(LimitError, match="take more than 500,000 steps to expand here"):
         archdsl.load(str(tmp_path / "many.arch"))
     assert time.perf_counter() - start < SECONDS
+
+
+# ------------------------------------------------------------------ item 3: nested tuples
+def nested(levels: int, width: int, name: str = "a") -> list[str]:
+    """``a = range(100000)``, then each level a tuple of ``width`` copies of the one below."""
+    lines = [f"{name}0 = range(100000)"]
+    for level in range(1, levels + 1):
+        lines.append(f"{name}{level} = (" + ", ".join([f"{name}{level - 1}"] * width) + ")")
+    return lines
+
+
+def test_comparing_two_values_nested_four_levels_deep(tmp_path: Path):
+    text = "\n".join([*nested(4, 20, "a"), *nested(4, 20, "b"), "input 3x8x8", "if a4 == b4 { relu } else { relu }"])
+    write(tmp_path, {"a.arch": text + "\n"})
+    outcome = bounded_load(tmp_path / "a.arch")
+    assert outcome.startswith("LimitError: a.arch:3:6: the spec's expressions make more than 5,000,000 values"), \
+        outcome
+
+
+def test_a_nested_value_passed_to_a_repeated_block(tmp_path: Path):
+    text = "\n".join([*nested(4, 20), "block blk(v) { relu }", "input 3x8x8", "[blk(a4) - blk(a4)]x100"])
+    write(tmp_path, {"a.arch": text + "\n"})
+    outcome = bounded_load(tmp_path / "a.arch")
+    assert outcome.startswith("LimitError: a.arch:3:6: the spec's expressions make more than 5,000,000 values"), \
+        outcome
+
+
+def test_a_large_value_within_the_limit_passed_to_a_block_many_times_is_quick():
+    """Its bound is not remembered by (so not hashed with) a value of millions of elements."""
+    text = "\n".join([*nested(1, 40), "block b(v) { relu }", "input 3x8x8", "for i in range(5000) { b(a1) }"])
+    start = time.perf_counter()
+    assert len(archdsl.load(text).analyze().layers) == 5001
+    assert time.perf_counter() - start < SECONDS
+
+
+def test_a_value_is_charged_for_its_whole_size():
+    assert size(5) == 0 and size(()) == 0
+    assert size((1, 2, 3)) == 3
+    assert size(((1, 2), (3, 4))) == 6
+    big = tuple(range(1000))
+    assert size((big,) * 1000) == 1000 + 1000 * 1000
+    assert size((big,) * 1000, cap=5000) <= 5000 + 1000  # counting stops past the cap
+    archdsl.load("\n".join([*nested(1, 40), "input 3x8x8", "relu"]))  # 4,000,040 values: fits
+    with pytest.raises(LimitError, match=f"more than {MAX_VALUES:,} values"):
+        archdsl.load("\n".join([*nested(1, 60), "input 3x8x8", "relu"]))
+
+
+def test_comparisons_are_charged_for_the_whole_size_of_what_they_compare():
+    text = "\n".join([*nested(1, 10, "a"), *nested(1, 10, "b"), "input 3x8x8",
+                      "for i in range(100) { if a1 == b1 { relu } }"])
+    start = time.perf_counter()
+    with pytest.raises(LimitError, match="more than 5,000,000 values"):
+        archdsl.load(text)
+    assert time.perf_counter() - start < SECONDS
+
+
+def test_a_long_value_in_an_error_message_is_shortened():
+    with pytest.raises(archdsl.ArgumentError) as info:
+        archdsl.load("\n".join([*nested(1, 10), "input 3x8x8", "if a1 { relu }"]))
+    assert len(str(info.value)) < 1000
+    assert "got ((0, 1, 2, 3, 4, 5, 6, 7, ...), " in info.value.message
