@@ -1,12 +1,24 @@
 """A per-user cache of what is slow to rebuild and never changes for the same input: the parser's
-LALR tables and the parsed ASTs of the library's spec files.
+LALR tables, the parsed ASTs of the library's spec files, and input contracts.
 
-Both are pickles, and loading a pickle runs code, so the cache lives in a folder only its user
-can write: ``$ARCHDSL_CACHE_DIR``, else ``$XDG_CACHE_HOME/archdsl``, else ``~/.cache/archdsl``,
-made with mode 0700 and used only while it is owned by this user and writable by no one else.
-Entries are named by a hash of everything they depend on (the text, its file name, the grammar,
-and the parser and AST code), so a change to any of them simply misses. ``ARCHDSL_NO_CACHE=1``
-turns it off; so does any error reading or writing it (the work is then done, not cached).
+The cache lives in a folder only its user can use: ``$ARCHDSL_CACHE_DIR``, else
+``$XDG_CACHE_HOME/archdsl``, else ``~/.cache/archdsl``, made with mode 0700. It is used only
+while it is a real folder (not a symbolic link) owned by this user that no one else may read,
+write or enter, and never when it is the file system's root, a folder directly under it, or the
+home folder. Every file is opened relative to the folder's descriptor, checked there, and never
+through a symbolic link.
+
+An entry is a private regular file (created with ``O_EXCL``, mode 0600, written under a
+temporary name and renamed into place) that starts with a header: a magic line, the key it was
+stored under and the SHA-256 of its payload. Reading one checks its owner and mode on the open
+descriptor (opened non-blocking, so a FIFO cannot hang it), its size, the header and the hash
+*before* anything is unpickled; the unpickler builds only plain Python values and archdsl's AST
+nodes (it can call no other code), and each kind's check looks at what came out. Any entry that
+fails is a miss: the work is done again and the entry rewritten, never an error.
+
+Keys hash everything an entry depends on (the text, its file name, the grammar, and the parser
+and AST code), so a change to any of them simply misses. ``ARCHDSL_NO_CACHE=1`` turns the cache
+off; so does any error reading or writing it.
 
 A ``report vgg16`` from a warm cache never imports lark: the AST of ``vgg.arch`` comes from here.
 """
@@ -15,35 +27,74 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import io
 import os
 import pickle
+import secrets
 import stat
-import tempfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
+
+MAGIC = b"archdsl-cache 2\n"
+MAX_ENTRY_BYTES = 64 * 2**20  # the lark tables are ~200 kB, a library AST ~100 kB
+_SUPPORTED = all(hasattr(os, flag) for flag in ("O_NOFOLLOW", "O_DIRECTORY", "O_NONBLOCK")) \
+    and {os.open, os.rename, os.unlink} <= os.supports_dir_fd
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 
+# ------------------------------------------------------------------ the folder
 def folder() -> Path | None:
     """The cache folder, made if missing; None when caching is off or the folder is not safe to use."""
-    if os.environ.get("ARCHDSL_NO_CACHE"):
+    if os.environ.get("ARCHDSL_NO_CACHE") or not _SUPPORTED:
         return None
     base = os.environ.get("ARCHDSL_CACHE_DIR")
     if not base:
         xdg = os.environ.get("XDG_CACHE_HOME")
         base = os.path.join(xdg if xdg else os.path.join(os.path.expanduser("~"), ".cache"), "archdsl")
-    path = Path(base)
+    path = Path(os.path.abspath(base))
+    if _system_folder(path):
+        return None
     try:
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
-        info = path.stat()
+        return path if _private(os.lstat(path)) else None
     except OSError:
         return None
-    if not stat.S_ISDIR(info.st_mode) or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-        return None
-    if hasattr(os, "getuid") and info.st_uid != os.getuid():
-        return None
-    return path
 
 
+def _system_folder(path: Path) -> bool:
+    """The file system's root, a folder directly under it (/etc, /tmp, /root), or the home folder:
+    never a cache folder, whoever owns it."""
+    real = Path(os.path.realpath(path))
+    home = Path(os.path.realpath(os.path.expanduser("~")))
+    return len(real.parts) < 3 or real == home
+
+
+def _private(info: os.stat_result) -> bool:
+    """A folder this user owns that no one else may read, write or enter (not a symbolic link)."""
+    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid() and not info.st_mode & 0o077
+
+
+@contextlib.contextmanager
+def _opened() -> Iterator[int | None]:
+    """A descriptor of the cache folder, checked on the descriptor itself; None when unsafe or off."""
+    path = folder()
+    fd = None
+    if path is not None:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | _CLOEXEC)
+            if not _private(os.fstat(fd)):
+                os.close(fd)
+                fd = None
+        except OSError:
+            fd = None
+    try:
+        yield fd
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
+# ------------------------------------------------------------------ entries
 @functools.lru_cache(maxsize=1)
 def code_version() -> str:
     """A hash of the grammar and of the code whose output is cached (parse.py, ast.py, errors.py)."""
@@ -55,49 +106,115 @@ def code_version() -> str:
     return h.hexdigest()[:24]
 
 
-def entry(kind: str, *parts: str) -> Path | None:
-    """The cache file for ``parts`` (hashed with the code version), or None when caching is off."""
-    where = folder()
-    if where is None:
-        return None
+def key(kind: str, *parts: str) -> str:
+    """The name of the entry for ``parts`` (hashed with the code version)."""
     h = hashlib.sha256(code_version().encode())
     for part in parts:
         h.update(b"\0" + part.encode("utf-8", "surrogatepass"))
-    return where / f"{kind}-{h.hexdigest()[:32]}.pickle"
+    return f"{kind}-{h.hexdigest()[:32]}.pickle"
 
 
-def load(path: Path | None) -> Any:
-    """The cached object at ``path``, or None (missing, unreadable, or from another Python)."""
-    if path is None:
-        return None
-    try:
-        with open(path, "rb") as f:
-            return pickle.load(f)
-    except Exception:  # a missing, partial or foreign entry is a miss, whatever pickle makes of it
-        return None
+def entry(kind: str, *parts: str) -> Path | None:
+    """Where the entry for ``parts`` lies, or None when caching is off or unsafe."""
+    where = folder()
+    return None if where is None else where / key(kind, *parts)
 
 
-def store(path: Path | None, value: Any) -> None:
-    """Write ``value`` at ``path`` atomically (a temporary file renamed over it); errors are ignored."""
-    if path is None:
-        return
-    tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        with os.fdopen(fd, "wb") as f:
-            pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
-    except Exception:  # a read-only or full disk: the work was done, it is just not kept
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-
-
-def cached(kind: str, parts: tuple[str, ...], make: Callable[[], Any]) -> Any:
-    """``make()``'s result, from the cache when it holds one for ``parts``."""
-    path = entry(kind, *parts)
-    value = load(path)
-    if value is None:
+def cached(kind: str, parts: tuple[str, ...], make: Callable[[], Any],
+           check: Callable[[Any], bool] | None = None) -> Any:
+    """``make()``'s result, from the cache when it holds a sound one for ``parts`` (one that
+    ``check``, when given, accepts)."""
+    name = key(kind, *parts)
+    with _opened() as where:
+        value = load(where, name) if where is not None else None
+        if value is not None and (check is None or _accepts(check, value)):
+            return value
         value = make()
-        store(path, value)
-    return value
+        if where is not None:
+            store(where, name, value)
+        return value
+
+
+def _accepts(check: Callable[[Any], bool], value: Any) -> bool:
+    try:
+        return bool(check(value))
+    except Exception:  # a check that trips over a malformed value has its answer
+        return False
+
+
+def load(where: int, name: str) -> Any:
+    """The value in entry ``name`` of the folder open at ``where``, or None: missing, not a private
+    regular file of this user, too large, damaged, or holding anything but plain values and AST nodes."""
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | _CLOEXEC, dir_fd=where)
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o077 \
+                or info.st_size > MAX_ENTRY_BYTES:
+            return None
+        with os.fdopen(os.dup(fd), "rb") as f:
+            data = f.read(MAX_ENTRY_BYTES + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    payload = _payload(data, name)
+    if payload is None:
+        return None
+    try:
+        return _Unpickler(io.BytesIO(payload)).load()
+    except Exception:  # a foreign or damaged payload whatever pickle makes of it
+        return None
+
+
+def _header(name: str, payload: bytes) -> bytes:
+    return MAGIC + name.encode() + b"\n" + hashlib.sha256(payload).hexdigest().encode() + b"\n"
+
+
+def _payload(data: bytes, name: str) -> bytes | None:
+    """The payload after a header that names this entry and hashes to the payload; else None."""
+    head = MAGIC + name.encode() + b"\n"
+    if not data.startswith(head):
+        return None
+    digest, newline, payload = data[len(head):].partition(b"\n")
+    return payload if newline and digest == hashlib.sha256(payload).hexdigest().encode() else None
+
+
+def store(where: int, name: str, value: Any) -> None:
+    """Write ``value`` as entry ``name``: a new private file (O_EXCL, 0600) under a temporary name,
+    renamed over the entry; errors are ignored (the work was done, it is just not kept)."""
+    tmp = f".tmp-{name}-{os.getpid()}-{secrets.token_hex(8)}"
+    try:
+        payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | _CLOEXEC, 0o600, dir_fd=where)
+    except Exception:
+        return
+    try:
+        with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), 0o600)  # whatever the umask
+            f.write(_header(name, payload) + payload)
+        os.replace(tmp, name, src_dir_fd=where, dst_dir_fd=where)
+    except Exception:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp, dir_fd=where)
+
+
+# the classes an entry may hold besides plain values: archdsl's AST nodes and spans, and lark's tokens
+_ALLOWED = {"archdsl.errors": {"Span"}, "lark.lexer": {"Token"}}
+
+
+class _Unpickler(pickle.Unpickler):
+    """An unpickler that can build plain values and the classes of _ALLOWED and archdsl.ast, and
+    call nothing else: an entry cannot run code, whatever it holds."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if module == "archdsl.ast":
+            from . import ast
+            found = getattr(ast, name, None)
+            if isinstance(found, type) and found.__module__ == "archdsl.ast":
+                return found
+        elif name in _ALLOWED.get(module, ()):
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"{module}.{name} is not allowed in a cache entry")

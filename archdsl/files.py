@@ -238,7 +238,7 @@ def parse_spec(text: str, file: str) -> ast.SpecFile:
         return parse(text, file)
     if file == "<inline>" or not _in_library(Path(file)):
         return parse()
-    return cache.cached("ast", (file, text), parse)
+    return cache.cached("ast", (file, text), parse, lambda tree: isinstance(tree, ast.SpecFile) and tree.path == file)
 
 
 def _in_library(path: Path) -> bool:

@@ -11,8 +11,11 @@ import re
 import unicodedata
 from pathlib import Path
 
+import lark
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, VisitError
+from lark.grammar import Rule
+from lark.lexer import TerminalDef
 
 from . import ast, cache
 from .errors import ArchError, LimitError, Span, SpecSyntaxError
@@ -92,13 +95,46 @@ def _check_depth(tree, file: str, text: str) -> None:
         stack.extend((c, depth + 1, c if depth == 1 else stmt) for c in node.children if hasattr(c, "children"))
 
 
+_OPTIONS = dict(parser="lalr", lexer="contextual", start=["start", "expr"], propagate_positions=True,
+                maybe_placeholders=False)
+_AT_LOAD = ("postlex", "propagate_positions")  # options lark takes again when loading its tables (not stored)
+
+
 @functools.lru_cache(maxsize=1)
 def _parser() -> Lark:
-    # lark keeps the built LALR tables in archdsl's per-user cache (archdsl/cache.py; lark checks the
-    # grammar's hash inside), so a fresh process loads them instead of rebuilding them (~90 ms)
-    tables = cache.entry("lark", "tables")
-    return Lark(grammar_path().read_text(), parser="lalr", lexer="contextual", postlex=_Layout(), start=["start", "expr"],
-                propagate_positions=True, maybe_placeholders=False, cache=str(tables) if tables else False)
+    """The parser, from its LALR tables in archdsl's per-user cache (archdsl/cache.py), so that a
+    fresh process loads them instead of rebuilding them (~90 ms). The tables are plain data (lark's
+    own cache would unpickle its file before checking the grammar's hash); tables lark cannot load
+    are a miss, built and stored again."""
+    loaded: list[Lark] = []
+
+    def loads(tables) -> bool:  # the check of a cache entry: False, or raising, is a miss
+        if _are_tables(tables):
+            loaded.append(_from_tables(tables))
+        return bool(loaded)
+
+    tables = cache.cached("lark", ("tables", lark.__version__), _tables, loads)
+    return loaded[-1] if loaded else _from_tables(tables)
+
+
+def _from_tables(tables: dict) -> Lark:
+    return Lark.__new__(Lark)._load(tables, postlex=_Layout(), propagate_positions=True)
+
+
+def _build() -> Lark:
+    return Lark(grammar_path().read_text(), postlex=_Layout(), **_OPTIONS)
+
+
+def _tables() -> dict:
+    """The parser's tables as lark serialises them, without the options given again at load."""
+    data, memo = _build().memo_serialize([TerminalDef, Rule])
+    data["options"] = {k: v for k, v in data["options"].items() if k not in (*_AT_LOAD, "cache")}
+    return {"data": data, "memo": memo}
+
+
+def _are_tables(value) -> bool:
+    return isinstance(value, dict) and set(value) == {"data", "memo"} and isinstance(value["data"], dict) \
+        and isinstance(value["memo"], dict)
 
 
 _TEMPLATE_PART = re.compile(r"\{([^{}]*)\}")
