@@ -173,11 +173,16 @@ def _q_truth(op: str, e: sp.Expr, q: sp.Symbol, most: int = MAX_THRESHOLD) -> tu
 def _line_truth(op: str, a: Fraction, b: Fraction, most: int) -> tuple[int, frozenset, bool] | None:
     """Where ``a*q + b op 0`` for integer q >= 0, as :func:`_q_truth` gives it; None when it changes only
     past q = ``most``."""
-    q1 = 0 if a == 0 else max(0, math.floor(-b / a) + 1)
+    if a == 0:
+        return 0, frozenset(), bool(_OPS[op](b))
+    root = -b / a  # below it the line has the sign of -a, at it 0, past it the sign of a
+    q1 = max(0, math.floor(root) + 1)
     if q1 > most:
         return None
-    holds = _OPS[op]
-    return q1, frozenset(k for k in range(q1) if holds(a * k + b)), bool(holds(a * q1 + b))
+    members = set(range(q1)) if _OPS[op](-a) else set()
+    if root.denominator == 1 and 0 <= root < q1:
+        (members.add if _OPS[op](0) else members.discard)(int(root))
+    return q1, frozenset(members), bool(_OPS[op](a))
 
 
 def _exact(e: sp.Expr, sym: sp.Symbol) -> Callable[[int], Fraction] | None:
@@ -259,11 +264,10 @@ def truth_set(op: str, diff: sp.Expr, sym: sp.Symbol) -> SizeSet | None:
     if start > MAX_START:
         return None
     small = set()
-    for r, q1, members, tail in found:
-        for k in range(0, (start - r) // m + 1):
-            n = m * k + r
-            if n < start and (k in members if k < q1 else tail):
-                small.add(n)
+    for r, q1, members, tail in found:  # below start: the listed q's, then the tail's up to start
+        small.update(m * k + r for k in members)
+        if tail:
+            small.update(range(m * q1 + r, start, m))
     residues = frozenset(r % m for r, _, _, tail in found if tail)
     return SizeSet(m, start, residues, frozenset(small)).normal()
 
