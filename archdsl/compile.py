@@ -8,6 +8,7 @@ is fx's generated Python: no interpretation at run time.
 from __future__ import annotations
 
 import contextlib
+import keyword
 import operator
 import re
 
@@ -16,6 +17,7 @@ import torch
 from torch import fx, nn
 
 from .analysis import Analysis
+from .errors import ArchError
 from .layers import CUSTOM
 from .ops import ModuleSpec
 
@@ -42,6 +44,26 @@ def build_module(spec: ModuleSpec, skip_init: tuple[type, ...] = (), device=None
     if skip_init and issubclass(cls, skip_init):
         return nn.utils.skip_init(cls, *args, device=device, **spec.kwargs)
     return cls(*args, **spec.kwargs)
+
+
+def _reserved_names() -> frozenset[str]:
+    """Names a module may not have: Python's keywords (fx writes ``self.<name>``), and every attribute of
+    a GraphModule, class-level (forward, to, graph, state_dict, ...) or set per instance (training, _modules,
+    meta, _code, ...), which ``add_module`` refuses or a submodule would shadow."""
+    instance = fx.GraphModule(nn.Module(), fx.Graph())
+    return frozenset(keyword.kwlist) | frozenset(dir(instance)) | frozenset(vars(instance)) | {CONTRACT}
+
+
+RESERVED = _reserved_names()
+
+
+def check_module_path(path: str, span) -> None:
+    """Refuse (an ArchError at the label) a module path with a part that cannot be a module's name."""
+    for part in path.split("."):
+        if part in RESERVED:
+            what = "a Python keyword" if keyword.iskeyword(part) else "the name of a torch module's own attribute"
+            raise ArchError(f"the label '{part}' cannot name a module: it is {what}", span,
+                            f"rename it, e.g. '{part}_' or '{part}1'")
 
 
 def attach(root: nn.Module, path: str, module: nn.Module) -> None:
@@ -106,6 +128,7 @@ class Emitter:
         """Attach the module at this node's name (or at ``name.child``, for a merge whose name is
         also the scope of its branches) and call it."""
         path = f"{self.current}.{child}" if child else self.current
+        check_module_path(path, self._graph.nodes[self.current].get("span") if self._graph else None)
         self.built[path] = module = build_module(spec, self.skip_init, self.device)
         attach(self.root, path, module)
         self.modules.append((path, spec))
@@ -118,6 +141,7 @@ class Emitter:
     def parameter(self, shape: tuple[int, ...], fill: float):
         """A parameter held by the node itself (its state_dict key is the node's name, like
         torchvision SSD's ``backbone.scale_weight``), read with get_attr."""
+        check_module_path(self.current, self._graph.nodes[self.current].get("span") if self._graph else None)
         attach_parameter(self.root, self.current, tuple(shape), float(fill))
         self.made.append(("parameter", self.current, tuple(shape), float(fill)))
         return self.graph.get_attr(self.current)

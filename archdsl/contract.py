@@ -186,6 +186,10 @@ def solve_contract(g, analysis) -> InputContract:
         product = _product_region(_walk(g, _shape(f"{c}xHxW"), _symbols(f"{c}xHxW")))
     except ArchError as err:  # a rule that cannot run on symbolic sizes, or too many regimes
         return _declared_only(analysis, f"its other sizes could not be worked out: {err.message}")
+    except (ArithmeticError, NotImplementedError, RecursionError, TypeError, ValueError) as err:
+        # sympy could not solve a relation (``3*H*W - 8*floor(3*H*W/8)``): nothing is proven beyond the
+        # declared size, which the analysis itself checked
+        return _declared_only(analysis, f"its other sizes could not be worked out ({type(err).__name__})")
     if product is None:
         return _declared_only(analysis, "its size conditions tie height and width together")
     note = "" if ok_h and ok_w else "some conditions could not be solved: only the sizes proven are admitted"

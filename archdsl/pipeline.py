@@ -33,7 +33,7 @@ def parse_shape(text: str | tuple | list) -> tuple[int, ...]:
 def source_of(spec: str) -> tuple[str, str, str | None]:
     """A path, a library name or inline text → (text, file name, the network a library name stands for)."""
     path = Path(spec)
-    if spec.endswith(".arch") and "\n" not in spec:
+    if spec.endswith(".arch") and ("\n" not in spec or _is_file(path)):  # a file's name may hold a newline
         if not path.is_file():
             raise ArchError(f"no such spec file: {spec}", None)
         return read_spec(path), str(path), None
@@ -44,6 +44,13 @@ def source_of(spec: str) -> tuple[str, str, str | None]:
         raise UnknownNameError("spec", spec, library.entries(), None,
                                None if library.library() else "the spec library is empty")
     return spec, "<inline>", None
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except (OSError, ValueError):  # a name too long, or with a NUL
+        return False
 
 
 def _decimal_bytes(n: int) -> str:
