@@ -19,7 +19,9 @@ each skip runs across.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import html
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -33,6 +35,12 @@ from .ops import REGISTRY
 
 FORMATS = ("svg", "png", "pdf", "dot", "tex")
 MAX_BOXES = 100  # the automatic depth keeps a diagram within about this many boxes
+MAX_TEXT = 200  # characters of a name or of the folded layers written in a box (longer ones end in '…')
+MAX_ID = 1000  # characters of a quoted DOT string (Graphviz refuses one over 16,384)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# the layers the search for skip connections may visit, all merges together: past it (only graphs of many
+# merges that each span most of the network come near) the remaining edges are drawn as plain data edges
+WALK_BUDGET = 4_000_000
 INSTALL_HINT = ("install Graphviz for SVG/PNG/PDF: `apt-get install graphviz` (Debian/Ubuntu), "
                 "`brew install graphviz` (macOS), `conda install graphviz`; or render the .dot file "
                 "elsewhere with `dot -Tsvg net.dot -o net.svg`")
@@ -229,8 +237,9 @@ class _Graph:
                 self.consumers[u] += 1
             for u in self.data[x.name] + self.refs[x.name]:
                 self.succ[u].append(x.name)
-        self._desc: dict[str, set[str]] = {}
-        self._anc: dict[str, set[str]] = {}
+        self.parents = _parents(self.by)  # every block name
+        self._between: dict[tuple[str, int], set[str]] = {}
+        self.budget = WALK_BUDGET  # layers the walks below may still visit
 
     def resolve(self, name: str) -> str:
         while name in self.elided:
@@ -243,27 +252,35 @@ class _Graph:
     def preds(self, name: str) -> list[str]:
         return self.data[name] + self.refs[name]
 
-    def ancestors(self, name: str) -> set[str]:
-        if name not in self._anc:
-            seen, stack = set(), [name]
-            while stack:
-                for u in self.preds(stack.pop()):
-                    if u not in seen:
-                        seen.add(u)
-                        stack.append(u)
-            self._anc[name] = seen
-        return self._anc[name]
-
-    def descendants(self, name: str) -> set[str]:
-        if name not in self._desc:
-            seen, stack = set(), [name]
-            while stack:
-                for v in self.succ[stack.pop()]:
-                    if v not in seen:
+    def reach(self, name: str, below: int) -> set[str]:
+        """The layers a path from ``name`` reaches before the layer at position ``below`` of the order. The
+        order is topological, so the walk never leaves that stretch: a merge's question costs the size of
+        what lies between its fork and itself, not the whole graph's. Empty once the budget is spent."""
+        key = (name, below)
+        if key not in self._between:
+            seen: set[str] = set()
+            stack = [name]
+            while stack and self.budget > 0:
+                succ = self.succ[stack.pop()]
+                self.budget -= len(succ) + 1
+                for v in succ:
+                    if v not in seen and self.order[v] < below:
                         seen.add(v)
                         stack.append(v)
-            self._desc[name] = seen
-        return self._desc[name]
+            self._between[key] = seen
+        return self._between[key]
+
+    def on_paths(self, fork: str, merge: str) -> set[str]:
+        """The layers on some path from ``fork`` to ``merge`` (both left out)."""
+        ahead = self.reach(fork, self.order[merge])
+        seen: set[str] = set()
+        stack = [merge]
+        while stack:
+            for u in self.preds(stack.pop()):
+                if u in ahead and u not in seen:
+                    seen.add(u)
+                    stack.append(u)
+        return seen
 
 
 def _split_inputs(layer: Layer) -> tuple[int, int]:
@@ -292,21 +309,24 @@ def _edge_kinds(g: _Graph) -> dict[tuple[str, str], str]:
     alone is a long-range edge when it reaches past layers written outside the merge's group (SSD's
     heads on backbone maps), rather than into a branch of the merge's own body (Inception)."""
     kinds: dict[tuple[str, str], str] = {}
+    coarsest: dict[tuple[str, str], int | None] = {}  # (fork, merge) → the smallest map between them
     for m in g.layers():
         ins = g.data[m.name]
         if len(ins) < 2:
             continue
         branches = [_branch(g, u) for u in ins]
         lengths = [sum(1 for n in nodes if g.by[n].op not in TRIVIAL) for nodes, _ in branches]
+        longest, shortest = max(lengths), min(lengths)
+        jumps = _Jumps(g, m.name, [(fork, [fork, *reversed(nodes), m.name][1]) for nodes, fork in branches])
         for i, (nodes, fork) in enumerate(branches):
             path = [fork, *reversed(nodes), m.name]
             if m.op == "residual":
                 kind, edges = ("shortcut" if i >= 1 else None), path
-            elif (lengths[i] == 0 and max(lengths) > 0) or _through_coarser(g, fork, nodes, m.name):
+            elif (lengths[i] == 0 and longest > 0) or _through_coarser(g, fork, nodes, m.name, coarsest):
                 kind, edges = "skip", path
-            elif m.op == "add" and lengths[i] <= 1 < max(lengths) and lengths[i] == min(lengths):
+            elif m.op == "add" and lengths[i] <= 1 < longest and lengths[i] == shortest:
                 kind, edges = "shortcut", path  # a residual written as an add (WRN's 1x1 convdim)
-            elif _jumps(g, fork, path[1], m.name):
+            elif jumps(fork, path[1]):
                 kind, edges = "skip", path[:2]
             else:
                 kind, edges = None, []
@@ -326,9 +346,11 @@ def _branch(g: _Graph, u: str) -> tuple[list[str], str]:
     return nodes, u
 
 
-def _through_coarser(g: _Graph, fork: str, nodes: list[str], merge: str) -> bool:
+def _through_coarser(g: _Graph, fork: str, nodes: list[str], merge: str,
+                     coarsest: dict[tuple[str, str], int | None]) -> bool:
     """Whether another path from ``fork`` to ``merge`` passes through a map smaller than both of theirs
-    while this branch (``nodes``) does not: it skips across the bottom of an encoder-decoder."""
+    while this branch (``nodes``) does not: it skips across the bottom of an encoder-decoder. The smallest
+    map between a fork and a merge is found once for all the branches they share (``coarsest``)."""
     ends = [_area(tuple(g.by[n].output_shape)) for n in (fork, merge)]
     if None in ends:
         return False
@@ -339,21 +361,36 @@ def _through_coarser(g: _Graph, fork: str, nodes: list[str], merge: str) -> bool
         return a is not None and a < lowest
     if any(coarser(n) for n in nodes):
         return False
-    return any(coarser(n) for n in g.descendants(fork) & g.ancestors(merge))
+    if (fork, merge) not in coarsest:
+        areas = [_area(tuple(g.by[n].output_shape)) for n in g.on_paths(fork, merge)]
+        coarsest[(fork, merge)] = min((a for a in areas if a is not None), default=None)
+    least = coarsest[(fork, merge)]
+    return least is not None and least < lowest
 
 
-def _jumps(g: _Graph, fork: str, first: str, merge: str) -> bool:
-    """Whether the edge fork → first reaches past layers, grown from the fork, that were written outside the
-    merge's group (its own, or the group it stands in when it has none: Inception-ResNet's unlabelled
-    concat of labelled branches)."""
-    own = merge + "."
-    scope = own if any(x.startswith(own) for x in g.by) else merge.rpartition(".")[0] + "."
-    if scope == ".":
-        scope = ""
-    lo, hi = g.order[fork], g.order[first]
-    desc = g.descendants(fork)
-    return any(not x.name.startswith(scope) and x.name in desc and x.name not in g.elided
-               for x in g.a.layers[lo + 1:hi])
+class _Jumps:
+    """Whether an edge fork → first into ``merge`` reaches past layers, grown from the fork, that were written
+    outside the merge's group (its own, or the group it stands in when it has none: Inception-ResNet's
+    unlabelled concat of labelled branches). Each fork's stretch is walked once for all its branches."""
+
+    def __init__(self, g: _Graph, merge: str, edges: list[tuple[str, str]]):
+        self.g = g
+        own = merge + "."
+        self.scope = own if merge in g.parents else merge.rpartition(".")[0] + "."
+        self.until: dict[str, int] = {}  # fork → the furthest first layer of its branches
+        for fork, first in edges:
+            self.until[fork] = max(self.until.get(fork, 0), g.order[first])
+        self.outside: dict[str, int] = {}  # fork → the position of the first layer it grows outside the group
+
+    def __call__(self, fork: str, first: str) -> bool:
+        if self.scope == ".":
+            return False
+        if fork not in self.outside:
+            g = self.g
+            grown = g.reach(fork, self.until[fork])
+            self.outside[fork] = min((g.order[x] for x in grown if not x.startswith(self.scope)),
+                                     default=len(g.order))
+        return self.outside[fork] < self.g.order[first]
 
 
 def _prefix(name: str, depth: int | None) -> str:
@@ -552,8 +589,12 @@ def _build(g: _Graph, kinds: dict[tuple[str, str], str], outputs: dict[str, str]
             clusters.setdefault(c, []).append(box.id)
     clusters = {c: v for c, v in clusters.items() if len(v) >= 2}
     # a block holding exactly what one block inside it holds adds nothing: keep the inner one
-    redundant = {c for c in clusters for inner in clusters
-                 if inner != c and inner.startswith(c + ".") and set(clusters[inner]) == set(clusters[c])}
+    redundant = set()
+    for inner, held in clusters.items():
+        outer = _enclosing(inner, clusters)  # boxes in an inner block are in each block around it too
+        while outer is not None and len(clusters[outer]) == len(held):
+            redundant.add(outer)
+            outer = _enclosing(outer, clusters)
     for c in redundant:
         del clusters[c]
     for box in boxes.values():
@@ -567,6 +608,12 @@ def _build(g: _Graph, kinds: dict[tuple[str, str], str], outputs: dict[str, str]
                     box.name = own
     return Diagram(a.name, depth, boxes, list(edges.values()) + out_edges, clusters, a.totals.params, a.totals.macs,
                    hwc)
+
+
+def _enclosing(name: str, blocks) -> str | None:
+    """The innermost of ``blocks`` that holds block ``name`` (a proper prefix of its name), or None."""
+    parts = name.split(".")
+    return next((p for p in (".".join(parts[:i]) for i in range(len(parts) - 1, 0, -1)) if p in blocks), None)
 
 
 def _box(g: _Graph, k: str, layers: list[Layer], rows: dict[str, tuple[str, ...]]) -> Box:
@@ -644,19 +691,45 @@ def _upsamples(box: Box, g: _Graph) -> bool:
 # DOT
 
 
+def printable(text: Any) -> str:
+    """The text with each control character (a newline, an escape, DEL, C1) as '?': a name from a spec or a
+    file name cannot end a comment, break a label or reach the terminal."""
+    return _CONTROL.sub("?", str(text))
+
+
+def clip(text: Any, limit: int = MAX_TEXT) -> str:
+    """Printable text of at most ``limit`` characters, ending in '…' when cut."""
+    text = printable(text)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def notes_text(notes: list[str]) -> str:
+    """The layers folded into a box, in one line: ``bn · relu``; a run of one counted (``relu ×6000``)."""
+    runs: list[list[Any]] = []
+    for note in notes:
+        if runs and runs[-1][0] == note:
+            runs[-1][1] += 1
+        else:
+            runs.append([note, 1])
+    return clip(" · ".join(note if n == 1 else f"{note} ×{n}" for note, n in runs))
+
+
 def _esc(text: str) -> str:
-    return html.escape(str(text), quote=True)
+    return html.escape(clip(text), quote=True)
 
 
 def _q(text: str) -> str:
-    return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
+    text = printable(text)
+    if len(text) > MAX_ID:  # cut, with a digest of the whole so that two long names stay two ids
+        text = text[:MAX_ID - 9] + "~" + hashlib.sha256(text.encode()).hexdigest()[:8]
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _label(box: Box, hwc: bool) -> str:
     """An HTML-like label: the op in bold, folded layers small, the name grey, the output shape."""
     parts = [f"<b>{_esc(box.title)}</b>"]
     if box.notes:
-        parts.append(f'<font point-size="8">{_esc(" · ".join(box.notes))}</font>')
+        parts.append(f'<font point-size="8">{_esc(notes_text(box.notes))}</font>')
     if box.kind == "block" and box.name:
         parts.append(f'<font point-size="8" color="#555555">{_esc(box.name)}</font>')
     elif box.name:
@@ -717,8 +790,7 @@ def to_dot(d: Diagram, rankdir: str = "TB") -> str:
     # the boxes, nested in their clusters
     tree: dict[str | None, list[str]] = {}
     for c in d.clusters:
-        parent = max((p for p in d.clusters if c.startswith(p + ".")), key=len, default=None)
-        tree.setdefault(parent, []).append(c)
+        tree.setdefault(_enclosing(c, d.clusters), []).append(c)
     direct: dict[str | None, list[Box]] = {}
     for box in d.boxes.values():
         direct.setdefault(box.clusters[-1] if box.clusters else None, []).append(box)

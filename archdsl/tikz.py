@@ -8,9 +8,10 @@ path from the input, parallel branches one above the other.
 """
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right, insort
 from math import log2, sqrt
 
-from .render import COLORS, DEFAULT_COLOR, REF_COLOR, SHORTCUT_COLOR, SKIP_COLOR, Box, Diagram
+from .render import COLORS, DEFAULT_COLOR, REF_COLOR, SHORTCUT_COLOR, SKIP_COLOR, Box, Diagram, clip, notes_text
 
 DEPTH = 0.35  # the oblique offset of a box's depth, per unit of depth
 GAP = 0.45  # between columns, besides the widest label
@@ -55,9 +56,10 @@ PREAMBLE = r"""\documentclass[tikz, border=8pt]{standalone}
 
 
 def latex(text: str) -> str:
-    """Plain text for LaTeX: its special characters escaped."""
+    """Plain text for LaTeX: its special characters escaped, control characters (a newline would end a
+    comment) as '?', at most render.MAX_TEXT characters."""
     out = []
-    for ch in str(text):
+    for ch in clip(text):
         if ch in "&%$#_{}":
             out.append("\\" + ch)
         elif ch == "~":
@@ -68,6 +70,10 @@ def latex(text: str) -> str:
             out.append(r"\textbackslash{}")
         elif ch == "·":
             out.append(r"$\cdot$")
+        elif ch == "×":
+            out.append(r"$\times$")
+        elif ch == "…":
+            out.append(r"\dots{}")
         else:
             out.append(ch)
     return "".join(out)
@@ -137,22 +143,63 @@ def _lanes(d: Diagram, rank: dict[str, int]) -> dict[str, int]:
             first[e.dst] = e.src
     taken: dict[int, set[int]] = {}
     lane: dict[str, int] = {}
+    resume: dict[tuple[int, int], int] = {}  # (column, wanted row) → the first step not yet known taken
     for b in d.boxes:
         want = lane.get(first.get(b, ""), 0)
         used = taken.setdefault(rank[b], set())
-        for step in range(0, 2 * len(d.boxes) + 2):
+        step = resume.get((rank[b], want), 0)  # rows are never freed: the steps before were all taken
+        while True:
             cand = want + ((step + 1) // 2) * (-1 if step % 2 else 1) if step else want
             if cand not in used:
                 break
+            step += 1
+        resume[(rank[b], want)] = step + 1
         used.add(cand)
         lane[b] = cand
     return lane
 
 
+class _Highest:
+    """The highest top of the boxes whose x lies in a range, in O(log n) a question (a sparse table)."""
+
+    def __init__(self, xs_tops: list[tuple[float, float]]):
+        xs_tops = sorted(xs_tops)
+        self.xs = [x for x, _ in xs_tops]
+        self.table = [[t for _, t in xs_tops]]
+        width = 1
+        while 2 * width <= len(self.xs):
+            row = self.table[-1]
+            self.table.append([max(row[i], row[i + width]) for i in range(len(row) - width)])
+            width *= 2
+
+    def __call__(self, x0: float, x1: float) -> float | None:
+        lo, hi = bisect_left(self.xs, x0), bisect_right(self.xs, x1)
+        if lo >= hi:
+            return None
+        k = (hi - lo).bit_length() - 1
+        return max(self.table[k][lo], self.table[k][hi - (1 << k)])
+
+
+class _Spans:
+    """The arcs already drawn over the boxes: (x0, x1, level), in the order drawn; :meth:`overlapping` finds
+    those that overlap a range without looking at the rest (a chain of shortcuts overlaps none)."""
+
+    def __init__(self):
+        self.by_end: list[tuple[float, int, float, float]] = []  # (x1, order, x0, level), sorted
+
+    def overlapping(self, x0: float, x1: float) -> list[tuple[float, float, float]]:
+        i = bisect_right(self.by_end, (x0, float("inf")))
+        found = sorted((n, a0, a1, lv) for a1, n, a0, lv in self.by_end[i:] if a0 < x1)
+        return [(a0, a1, lv) for _, a0, a1, lv in found]
+
+    def add(self, x0: float, x1: float, level: float) -> None:
+        insort(self.by_end, (x1, len(self.by_end), x0, level))
+
+
 def _label(box: Box, hwc: bool) -> str:
     lines = [r"\textbf{" + latex(box.title) + "}"]
     if box.notes and box.kind != "block":
-        lines.append(latex(" · ".join(box.notes)))
+        lines.append(latex(notes_text(box.notes)))
     if box.kind == "block" and box.op != "block":
         lines.append(latex(box.name))
     if box.shape:
@@ -170,7 +217,7 @@ def to_tikz(d: Diagram) -> str:
     colw = [0.0] * ncols
     for b, box in d.boxes.items():
         w, h, dp = sizes[b]
-        text = max([len(box.title), len(" · ".join(box.notes)) if box.kind != "block" else 0,
+        text = max([len(clip(box.title)), len(notes_text(box.notes)) if box.kind != "block" else 0,
                     len(box.name) if box.kind == "block" else 0, 3 * len(box.shape) + 4])
         colw[rank[b]] = max(colw[rank[b]], w + DEPTH * dp, CHAR * text)
     xs, x = [], 0.0
@@ -241,7 +288,7 @@ def to_tikz(d: Diagram) -> str:
             out.append(f"\\archbox{{{ids[b]}}}{{{_f(x)}}}{{{_f(y)}}}{{{_f(w)}}}{{{_f(h)}}}{{{_f(dp)}}}"
                        f"{{{_colour_name(box)}}}{{{_label(box, d.hwc)}}}")
     # edges: straight between neighbours, over the top for shortcuts and skips (stacked when they overlap)
-    spans: list[tuple[float, float, float]] = []
+    spans, highest = _Spans(), _Highest([(pos[b][0], top[b]) for b in d.boxes])
     for e in d.edges:
         u, v = ids[e.src], ids[e.dst]
         if e.kind in ("skip", "shortcut") and (lane[e.src] != lane[e.dst] and rank[e.dst] - rank[e.src] <= 1):
@@ -249,12 +296,11 @@ def to_tikz(d: Diagram) -> str:
             out.append(f"\\draw[arch{e.kind}] ({u}-e) --{label} ({v}-w);")
         elif e.kind in ("skip", "shortcut"):
             x0, x1 = pos[e.src][0], pos[e.dst][0]
-            between = [top[b] for b in d.boxes if x0 <= pos[b][0] <= x1]
-            level = max(between, default=0.0) + 0.35
-            for a0, a1, lv in spans:
-                if a0 < x1 and x0 < a1 and abs(lv - level) < 0.25:
+            level = (highest(x0, x1) or 0.0) + 0.35
+            for a0, a1, lv in spans.overlapping(x0, x1):
+                if abs(lv - level) < 0.25:
                     level = lv + 0.3
-            spans.append((x0, x1, level))
+            spans.add(x0, x1, level)
             label = f" node[midway, above, font=\\tiny] {{{_shape(e.shape, d.hwc)}}}" if e.label else ""
             out.append(f"\\draw[arch{e.kind}] ({u}-n) -- ({u}-n |- 0,{_f(level)}) --{label} "
                        f"({v}-n |- 0,{_f(level)}) -- ({v}-n);")
