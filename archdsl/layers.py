@@ -51,7 +51,7 @@ class InputSizeError(ValueError):
 
 
 class InputCheck(nn.Module):
-    """The network's input contract (archdsl/contract.py), checked at the start of ``forward``: the
+    """The network's input contract, checked at the start of ``forward``: the
     rank, the channels, and a height and a width each in an eventually periodic set of sizes, given as
     [period, start, residues, small]: n < start is accepted when it is in small, n >= start when
     n % period is in residues. Costs a few integer tests per call; ``enabled = False`` turns it off.

@@ -77,7 +77,11 @@ def test_onnx_matches_torch(tmp_path, name, variables, batches):
     seconds = time.perf_counter() - start
     (in_name, in_dims), outs, opsets = onnx_io(done.path)
     assert in_name == "input"
-    assert isinstance(in_dims[0], str) and in_dims[1:] == list(a.input_shape)  # a symbolic batch axis
+    assert isinstance(in_dims[0], str)  # a symbolic batch axis
+    if done.sizes:  # a spec: height and width symbolic too, over its input contract (test_any_size.py)
+        assert in_dims[1] == a.input_shape[0] and all(isinstance(d, str) for d in in_dims[2:])
+    else:  # a torch module: the spatial sizes as given
+        assert in_dims[1:] == list(a.input_shape)
     names = list(a.outputs)
     assert [o for o, _ in outs] == names == done.outputs
     if len(names) == 1 and not variables:
@@ -204,8 +208,9 @@ def test_cli_onnx_with_check(tmp_path, capsys):
     out = tmp_path / "lenet.onnx"
     assert cli(["lenet5", "--classes", "7", "-o", str(out), "--check"]) == 0
     text = capsys.readouterr().out
-    assert f"wrote {out}: ONNX opset {export.OPSET}" in text and "input 'input' Nx1x32x32" in text
-    assert "check (onnxruntime, batch 1): max abs diff output" in text and "(of values up to" in text
+    assert f"wrote {out}: ONNX opset {export.OPSET}" in text
+    assert "check (onnxruntime, batch 1, 1x32x32): max abs diff output" in text and "(of values up to" in text
+    assert "1x33x33" not in text  # lenet5 takes 32..35 only: its file keeps the sizes fixed, one check
     assert onnx_io(out)[1][0][1][1:] == [7]
 
 
@@ -213,7 +218,7 @@ def test_cli_torchscript_by_suffix(tmp_path, capsys):
     out = tmp_path / "m.pt"
     assert cli(["conv3-8 - relu - gap - fc-4", "--input", "3x16x16", "-o", str(out), "--check"]) == 0
     text = capsys.readouterr().out
-    assert "TorchScript via torch.jit.script" in text and "check (torch.jit.load, batch 1)" in text
+    assert "TorchScript via torch.jit.script" in text and "check (torch.jit.load, batch 1, 3x16x16)" in text
     assert torch.jit.load(str(out))(torch.randn(3, 3, 16, 16)).shape == (3, 4)
 
 
@@ -227,7 +232,7 @@ def test_check_tolerance_is_relative_above_one():
 
 def test_cli_failed_check_exits_4(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(export.Exported, "check",
-                        lambda self, batch=None: export.Diffs({"output": 0.5}, {"output": 2.0}))
+                        lambda self, batch=None, size=None: export.Diffs({"output": 0.5}, {"output": 2.0}))
     assert cli(["conv3-4 - gap", "--input", "3x8x8", "-o", str(tmp_path / "m.pt"), "--check"]) == 4
     assert "differs from the torch module" in capsys.readouterr().err
 
