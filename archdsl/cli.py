@@ -8,33 +8,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from . import options
 from .errors import ArchError
+from .options import MAX_EXACT, UsageError
+from .output import force_argument
 
-
-class UsageError(Exception):
-    """A bad option value: ``main`` prints it after ``archdsl: error:`` and exits 2, like argparse does for
-    the options it checks itself."""
-
-
-def _value(text: str) -> Any:
-    low = text.lower()
-    if low in ("true", "false"):
-        return low == "true"
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
+_count = options.amount  # --max-params, --max-memory (the name the tests and older callers use)
+MAX_LINE = 400  # characters of one line of a message (a 5,000-character path is cut)
+INTERNAL = 70  # the exit code of a bug (EX_SOFTWARE): never a traceback, but never taken for a spec error
 
 
 def _variables(args) -> dict[str, Any]:
-    out = {}
-    for item in args.set or []:
-        if "=" not in item:
-            raise UsageError(f"--set takes name=value, got {item!r}")
-        key, _, val = item.partition("=")
-        out[key.strip()] = _value(val.strip())
+    out = dict(options.variable(item) for item in args.set or [])
     if args.classes is not None:
         out["classes"] = args.classes
     return out
@@ -45,24 +30,11 @@ def spec_arguments(s: argparse.ArgumentParser,
     """The options every command that loads a spec takes (report, render, export, sanity, ...)."""
     s.add_argument("spec", help="a .arch file, a library name (vgg16) or inline text ('[CONV-POOL]x2-FC')")
     s.add_argument("--input", help=input_help)
-    s.add_argument("--classes", type=int, help="sets the variable `classes`")
+    s.add_argument("--classes", type=options.count_type(1, MAX_EXACT), help="sets the variable `classes`")
     s.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a spec variable")
     s.add_argument("--network", help="which network of the file (default: its main one)")
     s.add_argument("--allow-imports-outside", action="store_true", help="let quoted imports read .arch files "
                    "outside the spec's folder and the library (refused by default)")
-
-
-def _count(text: str) -> int | None:
-    """``--max-params``, ``--max-memory``: a count such as 25000000, 25_000_000, 800k, 25M or 1.5G (powers of
-    1000); ``none`` for no limit."""
-    import re
-    low = text.strip().lower().replace("_", "").replace(",", "")
-    if low == "none":
-        return None
-    m = re.fullmatch(r"(\d+(?:\.\d+)?)([kmg]?)", low)
-    if m is None:
-        raise argparse.ArgumentTypeError(f"takes a count such as 25000000, 800k, 25M, 1.5G or 'none', got {text!r}")
-    return int(float(m.group(1)) * {"": 1, "k": 10**3, "m": 10**6, "g": 10**9}[m.group(2)])
 
 
 def max_params_argument(s: argparse.ArgumentParser) -> None:
@@ -82,27 +54,47 @@ def max_memory_argument(s: argparse.ArgumentParser) -> None:
 
 
 def _load(args, input_shape: bool = True, spec: str | None = None):
-    """The spec named on the command line (or ``spec``), with its --input, --network, --set, --classes."""
+    """The spec named on the command line (or ``spec``), with its --input, --network, --set, --classes: each
+    option read by its own function in archdsl.options (a bad value is a usage error, exit 2), a spec file
+    that cannot be read a usage error too."""
     from .pipeline import load
-    return load(spec or args.spec, input=args.input if input_shape else None,
-                network=getattr(args, "network", None),
+    spec = _spec_file(spec or args.spec)
+    shape = options.shape(args.input) if input_shape and args.input is not None else None
+    return load(spec, input=shape, network=getattr(args, "network", None),
                 allow_imports_outside=getattr(args, "allow_imports_outside", False), **_variables(args))
+
+
+def _spec_file(spec: str) -> str:
+    """The spec argument; when it names a file (``*.arch``), one that exists and can be read."""
+    if not spec.endswith(".arch") or "\n" in spec:
+        return spec  # a library name or inline text
+    path = Path(spec)
+    try:
+        with open(path, "rb"):
+            pass
+    except FileNotFoundError:
+        raise UsageError(f"no such spec file: {options.shown(spec, 200)}") from None
+    except OSError as err:
+        raise UsageError(f"cannot read the spec {options.shown(spec, 200)}: {err.strerror or err}") from None
+    if not path.is_file():
+        raise UsageError(f"the spec {options.shown(spec, 200)} is not a regular file")
+    return spec
 
 
 def _symbolic_input(text: str | None) -> bool:
     """``3xHxW``: an input with named sizes asks for formulas rather than numbers."""
-    import re
-    return bool(text) and any(not p.isdigit() for p in re.split(r"\s*[x×X,]\s*", text.strip()))
+    return options.symbolic(text)
 
 
 def cmd_report(args) -> int:
     from . import report
     if _symbolic_input(args.input):
         from .symbolic import format_result, symbolic_report
-        print(format_result(symbolic_report(args.spec, input=args.input, network=args.network,
+        shape = options.shape(args.input, names=True)
+        print(format_result(symbolic_report(_spec_file(args.spec), input=shape, network=args.network,
                                             allow_imports_outside=args.allow_imports_outside, **_variables(args))))
         return 0
-    if args.batch < 1:
+    if not 1 <= args.batch <= MAX_EXACT:
         raise UsageError(f"--batch takes a number >= 1, got {args.batch}")
     net = _load(args)
     a = net.analyze()
@@ -124,21 +116,14 @@ def cmd_report(args) -> int:
 def _depth(text: str, a) -> int | None:
     """``--depth``: auto (about one screen), all, or a naming level (1 = top-level groups)."""
     from . import report
-    if text == "auto":
-        return report.auto_depth(a)
-    if text == "all":
-        return None
-    if not text.isdigit() or int(text) < 1:
-        raise UsageError(f"--depth takes a number >= 1, 'all' or 'auto', got {text!r}")
-    return int(text)
+    depth = options.depth(text)
+    return report.auto_depth(a) if depth == "auto" else depth
 
 
 def cmd_diff(args) -> int:
     """``archdsl diff A B``: two specs side by side, per stage, and the ratio of their totals."""
     from . import report
-    depth = None if args.depth == "all" else int(args.depth) if args.depth.isdigit() and int(args.depth) > 0 else None
-    if depth is None and args.depth != "all":
-        raise UsageError(f"--depth takes a number >= 1 or 'all', got {args.depth!r}")
+    depth = options.depth(args.depth, auto=False)
     a = _load(args).analyze()
     b = _load(args, spec=args.other).analyze()
     report.diff_table(a, b, depth)
@@ -153,20 +138,25 @@ def cmd_check(args) -> int:
 
 
 def cmd_compile(args) -> int:
+    from . import output
+    out = output.check(args.output, inputs=[args.spec], force=args.force)
     net = _load(args)
-    src = net.source()
-    out = Path(args.output)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(src)
-    print(f"wrote {out} ({net.analyze().totals.params:,} params)")
+    output.write_text(out, net.source())
+    print(f"wrote {_shown_path(out)} ({net.analyze().totals.params:,} params)")
     return 0
+
+
+def _shown_path(path: Path | str) -> str:
+    """A path as a message prints it: control characters (newlines too) as '?'."""
+    return options.printable(path).replace("\n", "?")
 
 
 def cmd_convert(args) -> int:
     """``archdsl convert --fully-conv SPEC``: the network with its fc layers as convolutions."""
     if not args.fully_conv:
         raise UsageError("convert needs a conversion: --fully-conv")
-    from . import report
+    from . import output, report
+    out, target = _convert_targets(args)
     try:  # the fc layers' kernels come from the spec's own (training) input size
         original = _load(args, input_shape=False)
     except ArchError as err:
@@ -175,23 +165,41 @@ def cmd_convert(args) -> int:
         original = _load(args)  # a spec without an input line: --input is its training size too
     net = original.fully_convolutional(input=args.input)
     a = net.analyze()
-    if args.output:
-        out = Path(args.output)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(net.source())
-        print(f"wrote {out} ({a.totals.params:,} params)")
-    if args.weights:
+    if out is not None:
+        output.write_text(out, net.source())
+        print(f"wrote {_shown_path(out)} ({a.totals.params:,} params)")
+    if target is not None:
         original.check_params(args.max_params)
         import torch
-        state = torch.load(args.weights, map_location="cpu", weights_only=True)
-        target = Path(args.save_weights or Path(args.weights).with_suffix(".fully_conv.pth"))
-        torch.save(net.convert_weights(state), target)
-        print(f"wrote {target} (the fc weights reshaped into conv weights)")
+
+        from .weights import fitting
+        own = original.compile(device="meta", max_params=args.max_params).state_dict()  # shapes, no memory
+        converted = net.convert_weights(fitting(args.weights, {k: tuple(v.shape) for k, v in own.items()},
+                                                original.name))
+        with output.replacing(target) as f:
+            torch.save(converted, f)
+        print(f"wrote {_shown_path(target)} (the fc weights reshaped into conv weights)")
     if not args.output and not args.weights:
         report.table(a, depth=report.auto_depth(a))
     outs = ", ".join(f"{k} {'x'.join(map(str, v))}" for k, v in a.outputs.items())
     print(f"{original.name} as a fully convolutional network: input {'x'.join(map(str, a.input_shape))} → {outs}")
     return 0
+
+
+def _convert_targets(args) -> tuple[Path | None, Path | None]:
+    """convert's -o and its converted weights (--save-weights, else WEIGHTS.fully_conv.pth beside them),
+    checked before anything is loaded: none may be an input, nor an existing file archdsl did not write."""
+    from . import output
+    inputs = [args.spec, args.weights]
+    out = output.check(args.output, inputs=inputs, force=args.force) if args.output else None
+    if args.save_weights and not args.weights:
+        raise UsageError("--save-weights needs --weights (the state_dict to convert)")
+    if not args.weights:
+        return out, None
+    default = Path(args.weights).with_suffix(".fully_conv.pth")
+    target = output.check(args.save_weights or default, inputs=inputs + [args.output], force=args.force,
+                          option="--save-weights" if args.save_weights else "the converted weights")
+    return out, target
 
 
 LIST_COLUMNS = ("name", "input", "takes", "params", "MACs", "file", "description")
@@ -244,7 +252,7 @@ LAZY = {"render": "draw a diagram: svg, png, pdf, dot, or a TikZ picture (.tex)"
 def parser(command: str | None = "*") -> argparse.ArgumentParser:
     """The argument parser; ``command`` (the first argument) says which lazily loaded command to
     build in full ("*": all of them)."""
-    p = argparse.ArgumentParser(prog="archdsl", description="CNN architecture specs → checked graphs, "
+    p = _Parser(prog="archdsl", description="CNN architecture specs → checked graphs, "
                                 "reports and PyTorch modules")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -272,7 +280,7 @@ def parser(command: str | None = "*") -> argparse.ArgumentParser:
     d.add_argument("spec", help="spec A: a .arch file, a library name or inline text")
     d.add_argument("other", help="spec B")
     d.add_argument("--input", help="input shape CxHxW for both")
-    d.add_argument("--classes", type=int, help="sets the variable `classes` in both")
+    d.add_argument("--classes", type=options.count_type(1, MAX_EXACT), help="sets the variable `classes` in both")
     d.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a variable in both")
     d.add_argument("--allow-imports-outside", action="store_true", help="let quoted imports read files outside "
                    "each spec's folder and the library")
@@ -281,6 +289,7 @@ def parser(command: str | None = "*") -> argparse.ArgumentParser:
     spec_command("check", "validate a spec: exit 0, or print the error and exit 1").set_defaults(func=cmd_check)
     c = spec_command("compile", "write standalone PyTorch source (imports torch only)")
     c.add_argument("-o", "--output", required=True, help="the .py file to write")
+    force_argument(c)
     c.set_defaults(func=cmd_compile)
     cv = spec_command("convert", "transform a network: --fully-conv turns its fc layers into convolutions "
                       "(OverFeat's sliding window); --input then sets the larger input")
@@ -289,6 +298,7 @@ def parser(command: str | None = "*") -> argparse.ArgumentParser:
     cv.add_argument("--weights", help="a state_dict (.pth) of the original network to convert")
     cv.add_argument("--save-weights", help="where to write the converted state_dict (default: WEIGHTS.fully_conv.pth)")
     max_params_argument(cv)
+    force_argument(cv)
     cv.set_defaults(func=cmd_convert)
     import importlib
     for name, helptext in LAZY.items():
@@ -302,6 +312,32 @@ def parser(command: str | None = "*") -> argparse.ArgumentParser:
     return p
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser with its usage errors on one line (``archdsl report: error: argument --batch: ...``),
+    exit 2, and the offending value printable."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {_one_line(message)} (see {self.prog} --help)\n")
+
+
+def _one_line(text: str, limit: int = MAX_LINE) -> str:
+    line = options.printable(text).replace("\n", " ").replace("\t", " ")
+    return line if len(line) <= limit else line[:limit - 3] + "..."
+
+
+def _error_text(err: ArchError) -> str:
+    """An ArchError as printed: control characters as '?', each line at most MAX_LINE characters, and the
+    excerpt of the source only when it is a spec (.arch or inline text): an import of another file that
+    fails to parse shows where, never what the file holds."""
+    span = err.span
+    if span is None or span.file.endswith(".arch") or span.file == "<inline>":
+        text = err.render()
+    else:
+        text = f"{span}: {err.message}" + (f"\nhint: {err.hint}" if err.hint else "")
+    return "\n".join(_one_line(line) if len(line) > MAX_LINE else options.printable(line)
+                     for line in text.split("\n"))
+
+
 def main(argv: list[str] | None = None) -> int:
     # the command line has no use for pydantic's plugins; looking for them costs a tenth of a report
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
@@ -311,15 +347,32 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except ArchError as err:
-        print(f"error: {err}", file=sys.stderr)
+        from .weights import WeightsFileError
+        if isinstance(err, WeightsFileError):  # a --weights file that holds no state_dict: like a missing one
+            hint = f"; {err.hint}" if err.hint else ""
+            print(f"archdsl {args.command}: error: {_one_line(err.message + hint)}", file=sys.stderr)
+            return 2
+        print(f"error: {_error_text(err)}", file=sys.stderr)
         return 1
     except UsageError as err:
-        print(f"archdsl {args.command}: error: {err}", file=sys.stderr)
+        print(f"archdsl {args.command}: error: {_one_line(str(err))}", file=sys.stderr)
         return 2
     except OSError as err:  # an -o that cannot be written, a --weights file that cannot be read
         where = f": {err.filename}" if err.filename else ""
-        print(f"archdsl {args.command}: error: {err.strerror or err}{where}", file=sys.stderr)
+        print(f"archdsl {args.command}: error: {_one_line(f'{err.strerror or err}{where}')}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"archdsl {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except MemoryError:
+        print(f"archdsl {args.command}: error: out of memory", file=sys.stderr)
+        return 1
+    except Exception as err:  # a bug: one line that says so, not a traceback (ARCHDSL_DEBUG=1 shows it)
+        if os.environ.get("ARCHDSL_DEBUG"):
+            raise
+        print(f"archdsl {args.command}: internal error: {_one_line(f'{type(err).__name__}: {err}')} "
+              f"(a bug in archdsl; ARCHDSL_DEBUG=1 shows where)", file=sys.stderr)
+        return INTERNAL
 
 
 if __name__ == "__main__":

@@ -41,6 +41,9 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # the layers the search for skip connections may visit, all merges together: past it (only graphs of many
 # merges that each span most of the network come near) the remaining edges are drawn as plain data edges
 WALK_BUDGET = 4_000_000
+DOT_TIMEOUT = 120  # seconds dot may take (a concat of 4,000 branches at --depth all takes it ~30 s)
+TOO_BIG_HINT = ("draw fewer boxes (--depth auto, 1, 2, ...), or render the .dot file with Graphviz yourself "
+                "(dot -Tsvg net.dot -o net.svg), with all the time it needs")
 INSTALL_HINT = ("install Graphviz for SVG/PNG/PDF: `apt-get install graphviz` (Debian/Ubuntu), "
                 "`brew install graphviz` (macOS), `conda install graphviz`; or render the .dot file "
                 "elsewhere with `dot -Tsvg net.dot -o net.svg`")
@@ -70,8 +73,16 @@ REF_COLOR = "#8A8A8A"
 CLUSTER_FILLS = ("#F7F9FC", "#EDF2F9")
 
 
-class GraphvizMissing(ArchError):
+class GraphvizError(ArchError):
+    """Graphviz could not draw the diagram: ``archdsl render`` exits 3 (the .dot file is written instead)."""
+
+
+class GraphvizMissing(GraphvizError):
     """Graphviz's ``dot`` program is not on the PATH (SVG, PNG and PDF need it; DOT and TikZ do not)."""
+
+
+class GraphvizFailed(GraphvizError):
+    """``dot`` ran but failed, or did not finish within DOT_TIMEOUT seconds (a diagram too wide for it)."""
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -851,15 +862,21 @@ def dot_program() -> str | None:
     return shutil.which("dot")
 
 
-def run_dot(dot_text: str, fmt: str) -> bytes:
-    """``dot -T<fmt>`` on the text; GraphvizMissing when dot is not installed."""
+def run_dot(dot_text: str, fmt: str, timeout: float | None = None) -> bytes:
+    """``dot -T<fmt>`` on the text; GraphvizMissing when dot is not installed, GraphvizFailed when it fails or
+    runs past ``timeout`` seconds (DOT_TIMEOUT by default)."""
     exe = dot_program()
     if exe is None:
         raise GraphvizMissing("Graphviz's `dot` program is not installed (SVG, PNG and PDF need it)", None,
                               INSTALL_HINT)
-    proc = subprocess.run([exe, f"-T{fmt}"], input=dot_text.encode(), capture_output=True, timeout=600)
+    limit = DOT_TIMEOUT if timeout is None else timeout
+    try:
+        proc = subprocess.run([exe, f"-T{fmt}"], input=dot_text.encode(), capture_output=True, timeout=limit)
+    except subprocess.TimeoutExpired:
+        raise GraphvizFailed(f"Graphviz's dot did not finish within {limit:g} s", None, TOO_BIG_HINT) from None
     if proc.returncode != 0:
-        raise ArchError(f"dot -T{fmt} failed: {proc.stderr.decode(errors='replace').strip()}", None)
+        said = clip(" ".join(proc.stderr.decode(errors="replace").split()), 300)
+        raise GraphvizFailed(f"dot -T{fmt} failed: {said}", None, TOO_BIG_HINT)
     return proc.stdout
 
 
@@ -911,22 +928,32 @@ def render(obj: Any, path: str | Path, depth: int | str | None = "auto", rankdir
         raise ArchError(f"cannot render to '{path.suffix or path.name}'", None,
                         "name the output .svg, .png, .pdf, .dot or .tex")
     d = diagram(obj, depth=depth, fold=fold, hwc=hwc, layout=layout)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    from . import output
     if fmt == "tex":
         from .tikz import to_tikz
-        path.write_text(to_tikz(d))
+        output.write_text(path, to_tikz(d))
         return d
     text = to_dot(d, rankdir)
     if fmt == "dot":
-        path.write_text(text)
+        output.write_text(path, text)
         return d
-    if dot_program() is None:
-        fallback = path.with_suffix(".dot")
-        fallback.write_text(text)
-        raise GraphvizMissing(f"Graphviz's `dot` program is not installed, so {path} was not written; "
-                              f"wrote {fallback} instead", None, INSTALL_HINT)
-    path.write_bytes(run_dot(text, fmt))
+    try:
+        output.write_bytes(path, run_dot(text, fmt))
+    except GraphvizError as err:
+        raise type(err)(f"{err.message}, so {printable(path)} was not written; {_fallback(path, text)}", None,
+                        err.hint) from None
     return d
+
+
+def _fallback(path: Path, text: str) -> str:
+    """Write the DOT source beside ``path`` when dot cannot draw it, unless that would replace a file
+    archdsl did not write; say which."""
+    from . import output
+    dot = path.with_suffix(".dot")
+    if dot.exists() and not output.ours(dot):
+        return f"{printable(dot)} exists and archdsl did not write it, so the .dot source was not written either"
+    output.write_text(dot, text)
+    return f"wrote {printable(dot)} instead"
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -955,34 +982,46 @@ def add_parser(sub) -> argparse.ArgumentParser:
     r.add_argument("--layout", choices=("auto", "u", "chain"), default="auto",
                    help="'u' draws an encoder-decoder as a U, the decoder climbing back up beside the encoder "
                    "(auto: when skip connections cross from one to the other); 'chain' never does")
+    from .output import force_argument
+    force_argument(r)
     r.set_defaults(func=cmd_render)
     return r
 
 
 def cmd_render(args) -> int:
     """``archdsl render``: 0 written, 1 the spec is wrong (raised as ArchError), 2 a usage error, 3 Graphviz's
-    dot is missing for SVG/PNG/PDF (the .dot file is written instead)."""
+    dot is missing, failed or ran out of time for SVG/PNG/PDF (the .dot file is written instead)."""
     import sys
 
-    from .cli import _load
-    depth = args.depth
-    if depth not in ("auto", "all"):
-        if not depth.isdigit() or int(depth) < 1:
-            print(f"archdsl render: --depth takes a number >= 1, 'all' or 'auto', got {depth!r}", file=sys.stderr)
-            return 2
-        depth = int(depth)
-    if args.output and Path(args.output).suffix.lower().lstrip(".") not in FORMATS:
-        print(f"archdsl render: writes .svg, .png, .pdf, .dot or .tex, not {Path(args.output).name!r}",
-              file=sys.stderr)
+    from .options import UsageError
+    try:
+        return _render_command(args)
+    except UsageError as err:  # also when called without archdsl.cli's main (its handler says the same)
+        from .cli import _one_line
+        print(f"archdsl render: error: {_one_line(str(err))}", file=sys.stderr)
         return 2
+
+
+def _render_command(args) -> int:
+    import sys
+
+    from . import output
+    from .cli import _load
+    from .options import UsageError, depth as read_depth, shown
+    depth = read_depth(args.depth)
+    if args.output and Path(args.output).suffix.lower().lstrip(".") not in FORMATS:
+        raise UsageError(f"writes .svg, .png, .pdf, .dot or .tex, not {shown(Path(args.output).name)}")
+    if args.output:
+        output.check(args.output, inputs=[args.spec], force=args.force)
     net = _load(args)
-    out = Path(args.output or f"{net.name}.svg")
+    out = output.check(args.output or f"{net.name}.svg", inputs=[args.spec], force=args.force)
     try:
         d = render(net, out, depth=depth, rankdir=args.rankdir, hwc=args.hwc, fold=args.fold, layout=args.layout)
-    except GraphvizMissing as err:
-        print(f"error: {err}", file=sys.stderr)
+    except GraphvizError as err:
+        from .cli import _error_text
+        print(f"error: {_error_text(err)}", file=sys.stderr)
         return 3
-    shown = "every layer" if d.depth is None else f"blocks rolled up at depth {d.depth}"
+    drawn = "every layer" if d.depth is None else f"blocks rolled up at depth {d.depth}"
     boxes = sum(1 for b in d.boxes.values() if b.kind != "output")
-    print(f"wrote {out} ({boxes} boxes for {d.layer_count()} layers, {shown})")
+    print(f"wrote {printable(out)} ({boxes} boxes for {d.layer_count()} layers, {drawn})")
     return 0

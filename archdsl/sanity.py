@@ -205,15 +205,19 @@ def add_parser(sub) -> None:
     s = sub.add_parser("sanity", help="before training: the initial loss is about ln(classes), and the network "
                        "overfits a few random samples to 100%% training accuracy (exit 0 pass, 1 fail)")
     from .cli import max_memory_argument, max_params_argument, spec_arguments
+    from .options import MAX_EXACT, count_type, number_type, seed_type
     spec_arguments(s, input_help="input shape CxHxW, e.g. 3x32x32 (overrides the spec's; smaller is faster)")
     max_params_argument(s)
     max_memory_argument(s)
-    s.add_argument("--samples", type=int, default=SAMPLES, help=f"random samples to overfit (default {SAMPLES})")
-    s.add_argument("--steps", type=int, default=STEPS, help=f"the most optimizer steps (default {STEPS})")
-    s.add_argument("--lr", type=float, default=LR, help=f"Adam's learning rate (default {LR})")
-    s.add_argument("--tolerance", type=float, default=TOLERANCE,
+    s.add_argument("--samples", type=count_type(1, MAX_EXACT), default=SAMPLES,
+                   help=f"random samples to overfit (default {SAMPLES})")
+    s.add_argument("--steps", type=count_type(0, MAX_EXACT), default=STEPS,
+                   help=f"the most optimizer steps (default {STEPS})")
+    s.add_argument("--lr", type=number_type(above=0), default=LR, help=f"Adam's learning rate (default {LR})")
+    s.add_argument("--tolerance", type=number_type(least=0), default=TOLERANCE,
                    help=f"the largest |initial loss - ln(classes)| that passes (default {TOLERANCE})")
-    s.add_argument("--seed", type=int, default=0, help="seeds the weights, the data and the labels (default 0)")
+    s.add_argument("--seed", type=seed_type(), default=0,
+                   help="seeds the weights, the data and the labels (default 0)")
     s.add_argument("--init", choices=("torch", "he", "xavier"), help="the init scheme (default: the spec's "
                    "variable `init`, else torch's defaults)")
     s.add_argument("--weights", help="a state_dict (.pth) to start from instead of the initialisation")
@@ -225,8 +229,10 @@ def add_parser(sub) -> None:
 
 def cmd_sanity(args) -> int:
     from .cli import _load
-    result = sanity(_load(args), args.classes, samples=args.samples, steps=args.steps, lr=args.lr,
-                    device=args.device, seed=args.seed, tolerance=args.tolerance, init=args.init,
+    from .options import device
+    net = _load(args)
+    result = sanity(net, args.classes, samples=args.samples, steps=args.steps, lr=args.lr,
+                    device=device(args.device), seed=args.seed, tolerance=args.tolerance, init=args.init,
                     weights=args.weights, output=args.output_name, progress=not args.no_progress,
                     max_params=args.max_params, max_memory=args.max_memory)
     print(result)

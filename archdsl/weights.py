@@ -10,6 +10,7 @@ of what does not fit, and freezing the part of a network that feeds a label (tra
 """
 from __future__ import annotations
 
+import pickle
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,11 @@ WRAPPERS = ("module.", "_orig_mod.", "model.")  # DistributedDataParallel, torch
 
 class WeightsError(ArchError):
     """A state_dict that does not fit the network: missing or unexpected keys, or other shapes."""
+
+
+class WeightsFileError(WeightsError):
+    """A weights file that cannot be read as a state_dict at all (missing, empty, cut short, a pickle of other
+    objects): the command line's exit 2, like any file it cannot read."""
 
 
 class WeightsWarning(UserWarning):
@@ -112,30 +118,56 @@ class LoadReport:
         return ", ".join(parts)
 
 
-def read_state_dict(weights: Any) -> dict[str, torch.Tensor]:
+def read_state_dict(weights: Any, _error: type[WeightsError] | None = None) -> dict[str, torch.Tensor]:
     """A state_dict from a path (``torch.save``'d, e.g. torchvision's pretrained files) or a dict;
-    a checkpoint that wraps one under ``state_dict`` / ``model`` / ``model_state_dict`` is unwrapped."""
+    a checkpoint that wraps one under ``state_dict`` / ``model`` / ``model_state_dict`` is unwrapped.
+    A file that holds no state_dict is a WeightsFileError."""
+    error = _error or WeightsError
     if isinstance(weights, (str, Path)):
-        path = Path(weights)
-        if not path.is_file():
-            raise WeightsError(f"no such weights file: {path}", None)
-        try:
-            weights = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as err:  # pickle errors, a zip that is not torch's, ...
-            raise WeightsError(f"cannot read {path.name} as a state_dict: {err}", None,
-                               "save the weights with torch.save(model.state_dict(), path)") from None
+        weights, error = _load_file(Path(weights)), WeightsFileError
     if isinstance(weights, nn.Module):
         weights = weights.state_dict()
     if not isinstance(weights, Mapping):
-        raise WeightsError(f"weights must be a state_dict (a dict of tensors), got {type(weights).__name__}", None)
+        raise error(f"weights must be a state_dict (a dict of tensors), got {type(weights).__name__}", None)
     if not all(isinstance(v, torch.Tensor) for v in weights.values()):
         for key in ("state_dict", "model", "model_state_dict"):
             if isinstance(weights.get(key), Mapping):
-                return read_state_dict(weights[key])
+                return read_state_dict(weights[key], error)
         bad = next(k for k, v in weights.items() if not isinstance(v, torch.Tensor))
-        raise WeightsError(f"weights must be a state_dict of tensors; '{bad}' holds a {type(weights[bad]).__name__}",
-                           None, "a training checkpoint? pass its state_dict: checkpoint['state_dict']")
+        raise error(f"weights must be a state_dict of tensors; '{_key(bad)}' holds a {type(weights[bad]).__name__}",
+                    None, "a training checkpoint? pass its state_dict: checkpoint['state_dict']")
     return dict(weights)
+
+
+def _key(key: Any) -> str:
+    """A state_dict key as a message shows it: printable, at most 80 characters."""
+    text = repr(key)[1:-1] if isinstance(key, str) else repr(key)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _load_file(path: Path) -> Any:
+    """``torch.load(path, weights_only=True)``, with every way a file can fail to be weights as a
+    WeightsFileError of one line (torch's own messages run to paragraphs)."""
+    if not path.is_file():
+        raise WeightsFileError(f"no such weights file: {path}" if not path.exists()
+                               else f"the weights file is not a regular file: {path}", None)
+    hint = "save the weights with torch.save(model.state_dict(), path)"
+    if path.stat().st_size == 0:
+        raise WeightsFileError(f"cannot read {path.name} as a state_dict: the file is empty", None, hint)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch warns about pickle protocols on the way
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except OSError:
+        raise
+    except pickle.UnpicklingError as err:
+        why = ("it holds Python objects other than tensors, and loading those could run code (refused)"
+               if "weights only load failed" in str(err).lower() else "not a file torch.save wrote")
+        raise WeightsFileError(f"cannot read {path.name} as a state_dict: {why}", None, hint) from None
+    except Exception as err:  # EOFError, a zip cut short (RuntimeError), bytes that are no pickle, ...
+        why = "it is cut short or damaged" if isinstance(err, (EOFError, RuntimeError)) else \
+            "not a file torch.save wrote"
+        raise WeightsFileError(f"cannot read {path.name} as a state_dict: {why}", None, hint) from None
 
 
 def _shape(t: torch.Tensor | tuple) -> tuple:
@@ -250,22 +282,9 @@ def load_weights(model: nn.Module, weights: Any, *, strict: bool = True, skip_mi
         if not any(_under(k, [scope]) for k in own):
             labels = {".".join(k.split(".")[:i]) for k in own for i in range(1, k.count(".") + 1)}
             raise UnknownNameError("label", scope, labels, None, where=f" in reinit (no tensor of {name} is under it)")
-    report = LoadReport(stripped=stripped)
-    load = {}
-    for k, shape in own.items():
-        if _under(k, scopes):
-            report.skipped.append(k)
-        elif k not in given:
-            older = k.endswith(".num_batches_tracked") and k[:-len("num_batches_tracked")] + "running_mean" in given
-            (report.defaulted if older else report.missing).append(k)
-        elif given[k] != shape:
-            if skip_mismatched:
-                report.skipped.append(k)
-            report.mismatched.append((k, shape, given[k]))
-        else:
-            load[k] = sd[k]
-    report.unexpected = [k for k in given if k not in own and not _under(k, scopes)]
-    report.loaded = list(load)
+    report = _compare(own, given, scopes, skip_mismatched)
+    report.stripped = stripped
+    load = {k: sd[k] for k in report.loaded}
     problems = report.missing or report.unexpected or (report.mismatched and not skip_mismatched)
     if problems:
         message, hint, lines = describe(report, own, given, name, skip_mismatched)
@@ -281,6 +300,40 @@ def load_weights(model: nn.Module, weights: Any, *, strict: bool = True, skip_mi
     missing_ok = model.load_state_dict(load, strict=False)
     assert not missing_ok.unexpected_keys, missing_ok.unexpected_keys  # only the model's own keys are passed
     return report
+
+
+def _compare(own: Mapping[str, tuple], given: Mapping[str, tuple], scopes: Iterable[str] = (),
+             skip_mismatched: bool = False) -> LoadReport:
+    """How a state_dict's shapes (``given``) fit a model's (``own``): loaded, skipped, missing, unexpected,
+    mismatched keys."""
+    report = LoadReport()
+    for k, shape in own.items():
+        if _under(k, scopes):
+            report.skipped.append(k)
+        elif k not in given:
+            older = k.endswith(".num_batches_tracked") and k[:-len("num_batches_tracked")] + "running_mean" in given
+            (report.defaulted if older else report.missing).append(k)
+        elif given[k] != shape:
+            if skip_mismatched:
+                report.skipped.append(k)
+            report.mismatched.append((k, shape, given[k]))
+        else:
+            report.loaded.append(k)
+    report.unexpected = [k for k in given if k not in own and not _under(k, scopes)]
+    return report
+
+
+def fitting(weights: Any, own: Mapping[str, tuple], name: str = "the model") -> dict[str, torch.Tensor]:
+    """The state_dict ``weights`` (a path or a dict), checked against the tensor shapes ``own`` as
+    :func:`load_weights` checks it (every key, the same shapes), without a model to load into:
+    ``archdsl convert --weights`` reshapes what it returns. WeightsError when it does not fit."""
+    sd, _ = _strip_wrapper(read_state_dict(weights), own)
+    given = {k: _shape(v) for k, v in sd.items()}
+    report = _compare(own, given)
+    if report.missing or report.unexpected or report.mismatched:
+        message, hint, lines = describe(report, own, given, name, False)
+        raise WeightsError(message + "\n" + "\n".join(lines), None, hint)
+    return sd
 
 
 # ------------------------------------------------------------------ freezing
