@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import stat
 import sys
 from pathlib import Path
 from typing import Any
@@ -70,14 +71,15 @@ def _spec_file(spec: str) -> str:
         return spec  # a library name or inline text
     path = Path(spec)
     try:
+        if not stat.S_ISREG(path.stat().st_mode):  # a folder, a pipe (opening one waits for a writer)
+            raise UsageError(f"the spec {options.shown(spec, 200)} is not a regular file")
         with open(path, "rb"):
             pass
     except FileNotFoundError:
         raise UsageError(f"no such spec file: {options.shown(spec, 200)}") from None
-    except OSError as err:
-        raise UsageError(f"cannot read the spec {options.shown(spec, 200)}: {err.strerror or err}") from None
-    if not path.is_file():
-        raise UsageError(f"the spec {options.shown(spec, 200)} is not a regular file")
+    except (OSError, ValueError) as err:  # unreadable, a name too long, a NUL in it
+        why = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+        raise UsageError(f"cannot read the spec {options.shown(spec, 200)}: {why}") from None
     return spec
 
 
@@ -332,8 +334,9 @@ def _error_text(err: ArchError) -> str:
     span = err.span
     if span is None or span.file.endswith(".arch") or span.file == "<inline>":
         text = err.render()
-    else:
-        text = f"{span}: {err.message}" + (f"\nhint: {err.hint}" if err.hint else "")
+    else:  # its message may quote the file (an unknown name, an unexpected character): say only where
+        text = (f"{span}: {type(err).__name__} in a file that is not a spec (.arch); what it holds is not shown"
+                "\nhint: import only .arch files")
     return "\n".join(_one_line(line) if len(line) > MAX_LINE else options.printable(line)
                      for line in text.split("\n"))
 

@@ -753,7 +753,7 @@ def parse_input(text: str | tuple | list) -> tuple:
     for p in parts:
         if isinstance(p, sp.Symbol):
             p = p.name
-        if isinstance(p, int) or (isinstance(p, str) and p.isdigit()):
+        if isinstance(p, int) or (isinstance(p, str) and p.isascii() and p.isdigit()):  # not "²"
             if int(p) < 1:
                 raise ArchError(f"input sizes must be positive, got {p}", None)
             out.append(int(p))
