@@ -230,9 +230,9 @@ def add_parser(sub) -> None:
 def cmd_sanity(args) -> int:
     from .cli import _load
     from .options import device
-    net = _load(args)
-    result = sanity(net, args.classes, samples=args.samples, steps=args.steps, lr=args.lr,
-                    device=device(args.device), seed=args.seed, tolerance=args.tolerance, init=args.init,
+    run_on = device(args.device)  # a device this machine lacks is a usage error before the spec is read
+    result = sanity(_load(args), args.classes, samples=args.samples, steps=args.steps, lr=args.lr,
+                    device=run_on, seed=args.seed, tolerance=args.tolerance, init=args.init,
                     weights=args.weights, output=args.output_name, progress=not args.no_progress,
                     max_params=args.max_params, max_memory=args.max_memory)
     print(result)
