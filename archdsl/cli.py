@@ -159,6 +159,8 @@ def cmd_convert(args) -> int:
         raise UsageError("convert needs a conversion: --fully-conv")
     from . import output, report
     out, target = _convert_targets(args)
+    if args.input is not None:
+        args.input = options.shape(args.input)  # read here too: fully_convolutional takes it as it is
     try:  # the fc layers' kernels come from the spec's own (training) input size
         original = _load(args, input_shape=False)
     except ArchError as err:

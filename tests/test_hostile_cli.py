@@ -150,6 +150,7 @@ def test_peak_memory_of_a_wide_concat_is_one_pass():
     ["check", "SPEC", "--input", "²x8x8"],
     ["report", "SPEC", "--input", "²x8x8"],
     ["report", "SPEC", "--input", "3x99999999999999999999x8"],
+    ["convert", "SPEC", "--fully-conv", "--input", "²x8x8"],  # found by tests/fuzz/test_cli_fuzz.py
     ["check", "SPEC", "--set", "n=1e400"],
     ["check", "SPEC", "--set", "n=nan"],
     ["check", "SPEC", "--set", "n=123456789012345678901234567890"],
