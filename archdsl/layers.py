@@ -113,9 +113,8 @@ class InputCheck(nn.Module):
             return [n]
         out: list[int] = []
         periodic = len(residues) > 0 and n - period >= start  # a member lies within one period below
-        for m in range(n - 1, n - period - 1 if periodic else 0, -1):
-            if not periodic and m > start + period:
-                continue
+        top = n - 1 if periodic else min(n - 1, start + period)  # else none lies above start + period
+        for m in range(top, n - period - 1 if periodic else 0, -1):
             if self._member(m, period, start, residues, small):
                 out.append(m)
                 break

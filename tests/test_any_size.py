@@ -342,3 +342,11 @@ def test_fcn_resnet50_compiled_at_224_equals_torchvision_at_300x260():
         got, want = model(x)["out"], reference(x)["out"]
     assert tuple(got.shape) == (1, 21, 300, 260)
     torch.testing.assert_close(got, want, rtol=0, atol=1e-4)
+
+
+def test_the_nearest_sizes_of_a_huge_input_are_found_without_a_scan():
+    """Below a bounded set the search starts at its top, not at the input's size (10^8 steps before)."""
+    model = archdsl.load("vgg_d").compile(device="meta")
+    with pytest.raises(InputSizeError, match=r"got an input of 1x3x100000000x224; the nearest sizes that work: "
+                                             r"255x224$"):
+        model(torch.zeros(1, 3, 10**8, 224, device="meta"))
