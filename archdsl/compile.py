@@ -102,6 +102,10 @@ class Emitter:
         self._graph = g
         self._kept: dict[tuple[str, str], object] = {}
 
+    def _span(self):
+        """The source span of the node being emitted (None without a graph)."""
+        return self._graph.nodes[self.current].get("span") if self._graph else None
+
     def keep(self, node: str, key: str, value) -> None:
         """A second result of a node for a later op (a max-pool's indices for unpool)."""
         self._kept[node, key] = value
@@ -117,18 +121,16 @@ class Emitter:
         x = self.graph.placeholder("x")
         if self.contract is None:
             return x
-        spec = ModuleSpec("InputCheck", self.contract.module_args())
-        self.built[CONTRACT] = module = build_module(spec)
-        attach(self.root, CONTRACT, module)
-        self.modules.append((CONTRACT, spec))
-        self.made.append(("module", CONTRACT, spec))
-        return self.graph.call_module(CONTRACT, (x,))
+        return self._call_module(CONTRACT, ModuleSpec("InputCheck", self.contract.module_args()), (x,))
 
     def module(self, spec: ModuleSpec, args, child: str | None = None):
         """Attach the module at this node's name (or at ``name.child``, for a merge whose name is
         also the scope of its branches) and call it."""
         path = f"{self.current}.{child}" if child else self.current
-        check_module_path(path, self._graph.nodes[self.current].get("span") if self._graph else None)
+        check_module_path(path, self._span())
+        return self._call_module(path, spec, args)
+
+    def _call_module(self, path: str, spec: ModuleSpec, args):
         self.built[path] = module = build_module(spec, self.skip_init, self.device)
         attach(self.root, path, module)
         self.modules.append((path, spec))
@@ -141,7 +143,7 @@ class Emitter:
     def parameter(self, shape: tuple[int, ...], fill: float):
         """A parameter held by the node itself (its state_dict key is the node's name, like
         torchvision SSD's ``backbone.scale_weight``), read with get_attr."""
-        check_module_path(self.current, self._graph.nodes[self.current].get("span") if self._graph else None)
+        check_module_path(self.current, self._span())
         attach_parameter(self.root, self.current, tuple(shape), float(fill))
         self.made.append(("parameter", self.current, tuple(shape), float(fill)))
         return self.graph.get_attr(self.current)

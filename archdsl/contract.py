@@ -21,9 +21,8 @@ Pure Python like the analysis: no torch here. The compiled model checks the cont
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import hashlib
+from dataclasses import dataclass
 
 from . import cache
 from .errors import ArchError
@@ -49,10 +48,6 @@ class InputContract:
         return len(shape) == 3 and shape[0] == self.shape[0] and shape[1] in self.height and shape[2] in self.width
 
     @property
-    def any_size(self) -> bool:
-        return self.height is not None and self.height.full and self.width.full
-
-    @property
     def fixed(self) -> bool:
         """Only the declared size is accepted."""
         return self.height is None or (_single(self.height) and _single(self.width))
@@ -71,15 +66,10 @@ class InputContract:
             return "x".join(map(str, self.shape)) + " only"
         return f"{self.shape[0]}xHxW with {self.conditions()}" + (f" ({self.note})" if self.note else "")
 
-    def nearest(self, h: int, w: int) -> list[tuple[int, int]]:
-        """The accepted sizes closest to h x w: below and above on each axis (at most four)."""
-        hs, ws = _around(self.height, h), _around(self.width, w)
-        return sorted({(a, b) for a in hs for b in ws}, key=lambda s: (abs(s[0] - h) + abs(s[1] - w), s))[:4]
-
     def module_args(self) -> tuple:
         """The arguments of :class:`archdsl.layers.InputCheck` (plain ints, lists and strings)."""
-        if self.height is None:
-            sets = [_fixed_set(n) for n in self.shape[1:3]] if len(self.shape) == 3 else [[1, 1, [], []]] * 2
+        if self.height is None:  # a vector input: the rank and the size decide, the sets are never read
+            sets = [_set_data(SizeSet.none())] * 2
         else:
             sets = [_set_data(self.height), _set_data(self.width)]
         rank = len(self.shape)
@@ -95,25 +85,11 @@ def _same(s: SizeSet) -> str:
     return f"{h}; {w}" if " or " in h else f"{h}, {w}"
 
 
-def _around(s: SizeSet, n: int) -> list[int]:
-    """The largest member <= n and the smallest >= n (n itself when it is one)."""
-    if n in s:
-        return [n]
-    below = next((m for m in range(n - 1, 0, -1) if m in s), None)
-    limit = max(n, s.start) + s.period + 1
-    above = next((m for m in range(n + 1, limit + 1) if m in s), None)
-    return [m for m in (below, above) if m is not None]
-
-
 def _set_data(s: SizeSet) -> list:
     return [int(s.period), int(s.start), sorted(int(r) for r in s.residues), sorted(int(n) for n in s.small)]
 
 
-def _fixed_set(n: int) -> list:
-    return [1, n + 1, [], [n]]
-
-
-def _axis_set(result, axis: int) -> tuple[SizeSet, bool]:
+def _axis_set(result) -> tuple[SizeSet, bool]:
     """The sizes of one symbolic axis where a run is well formed, and whether every condition was solved."""
     sym = result.symbols[0]
     found, solved = SizeSet.none(), True
@@ -143,13 +119,8 @@ def graph_digest(g) -> str:
 
 
 def _to_data(c: InputContract) -> tuple:
-    sets = [None if s is None else (s.period, s.start, tuple(sorted(s.residues)), tuple(sorted(s.small)))
-            for s in (c.height, c.width)]
-    return (c.network, tuple(c.shape), *[None if x is None else tuple(_ints(x)) for x in sets], c.note)
-
-
-def _ints(data: tuple) -> list:
-    return [int(data[0]), int(data[1]), tuple(int(r) for r in data[2]), tuple(int(n) for n in data[3])]
+    """The contract as plain ints, lists and strings: what the cache keeps."""
+    return (c.network, tuple(c.shape), *[None if s is None else _set_data(s) for s in (c.height, c.width)], c.note)
 
 
 def _from_data(data) -> InputContract | None:
@@ -181,9 +152,9 @@ def solve_contract(g, analysis) -> InputContract:
     from .symbolic import _walk
     c, h0, w0 = shape
     try:
-        height, ok_h = _axis_set(_walk(g, _shape(f"{c}xHx{w0}"), _symbols(f"{c}xHx{w0}"), fixed), 0)
-        width, ok_w = _axis_set(_walk(g, _shape(f"{c}x{h0}xW"), _symbols(f"{c}x{h0}xW"), fixed), 1)
-        product = _product_region(_walk(g, _shape(f"{c}xHxW"), _symbols(f"{c}xHxW")))
+        height, ok_h = _axis_set(_walk(g, *_symbolic(f"{c}xHx{w0}"), fixed))
+        width, ok_w = _axis_set(_walk(g, *_symbolic(f"{c}x{h0}xW"), fixed))
+        product = _product_region(_walk(g, *_symbolic(f"{c}xHxW")))
     except ArchError as err:  # a rule that cannot run on symbolic sizes, or too many regimes
         return _declared_only(analysis, f"its other sizes could not be worked out: {err.message}")
     except (ArithmeticError, NotImplementedError, RecursionError, TypeError, ValueError) as err:
@@ -198,18 +169,15 @@ def solve_contract(g, analysis) -> InputContract:
 
 def _declared_only(analysis, why: str) -> InputContract:
     _, h0, w0 = analysis.input_shape
-    return InputContract(analysis.name, analysis.input_shape, SizeSet(1, h0 + 1, frozenset(), frozenset({h0})),
-                         SizeSet(1, w0 + 1, frozenset(), frozenset({w0})), f"{why}: only the declared size is admitted")
+    return InputContract(analysis.name, analysis.input_shape, SizeSet.only(h0), SizeSet.only(w0),
+                         f"{why}: only the declared size is admitted")
 
 
-def _shape(text: str) -> tuple:
+def _symbolic(text: str) -> tuple[tuple, tuple]:
+    """``"3xHx224"`` → the shape with its named sizes as sympy symbols, and those symbols."""
     from .symbolic import parse_input
-    return parse_input(text)
-
-
-def _symbols(text: str) -> tuple:
-    from .symbolic import parse_input
-    return tuple(d for d in parse_input(text) if not isinstance(d, int))
+    shape = parse_input(text)
+    return shape, tuple(d for d in shape if not isinstance(d, int))
 
 
 def _product_region(result) -> tuple[SizeSet, SizeSet] | None:

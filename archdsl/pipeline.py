@@ -83,12 +83,12 @@ class Net:
         """The inputs the compiled network takes (:class:`archdsl.contract.InputContract`): its channels,
         and the heights and widths at which the modules compiled at the declared size are still this
         network (``.describe()``: ``3xHxW with H >= 32, W >= 32``). Pure Python, like the analysis."""
-        if self._contract is None:
-            from .contract import input_contract
-            self._contract = input_contract(self.graph, self.analyze())
         return self._contract
 
-    _contract = None
+    @cached_property
+    def _contract(self):
+        from .contract import input_contract
+        return input_contract(self.graph, self.analyze())
 
     def compile(self, device: Any = "cpu", dtype: Any = None, max_params: int | None = MAX_PARAMS, *,
                 seed: int | None = None, init: str | None = None, weights: Any = None, strict: bool = True,

@@ -25,6 +25,11 @@ class SizeSet:
         return cls()
 
     @classmethod
+    def only(cls, n: int) -> "SizeSet":
+        """The set of one size."""
+        return cls(1, n + 1, frozenset(), frozenset({n}))
+
+    @classmethod
     def none(cls) -> "SizeSet":
         return cls(residues=frozenset())
 

@@ -35,11 +35,8 @@ def _net(path: Path, network: str | None) -> archdsl.Net:
 
 def members(s, count: int, skip: int) -> list[int]:
     """The ``count`` smallest sizes of a contract's set, ``skip`` (the declared size) left out."""
-    out, n = [], 1
-    while len(out) < count:
-        if n in s and n != skip:
-            out.append(n)
-        n += 1
+    out = [n for n in range(1, s.start + 2 * s.period * count + 1) if n in s and n != skip][:count]
+    assert len(out) == count, f"the contract admits fewer than {count} sizes besides {skip}: {s.describe()}"
     return out
 
 

@@ -30,7 +30,7 @@ class Crop(Op):
                             "crop the larger map to the smaller one")
         if self.p.offset is None:
             return (h - th) // 2, (w - tw) // 2, th, tw
-        top, left = (self.p.offset,) * 2 if isinstance(self.p.offset, int) else self.p.offset
+        top, left = self._offset(0), self._offset(1)
         if top < 0 or left < 0 or top + th > h or left + tw > w:
             raise OpProblem(f"a {th}x{tw} crop at offset ({top}, {left}) does not fit in {h}x{w}",
                             f"offsets run from 0 to ({h - th}, {w - tw}) here")
