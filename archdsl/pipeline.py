@@ -25,7 +25,7 @@ def parse_shape(text: str | tuple | list) -> tuple[int, ...]:
     if isinstance(text, (tuple, list)):
         return tuple(int(x) for x in text)
     parts = re.split(r"\s*[x×X,]\s*", text.strip())
-    if not all(p.isdigit() for p in parts):
+    if not all(p.isascii() and p.isdigit() for p in parts):  # str.isdigit() takes '²', which int() refuses
         raise ArchError(f"bad input shape {text!r}", None, "write it as CxHxW, e.g. 3x224x224")
     return tuple(int(p) for p in parts)
 

@@ -83,3 +83,11 @@ def test_compile_to_a_file_with_a_keyword_label_writes_nothing(tmp_path: Path, c
     assert main(["compile", str(spec), "-o", str(out)]) == 1
     assert not out.exists()
     assert "cannot name a module: it is a Python keyword" in capsys.readouterr().err
+
+
+def test_a_superscript_in_the_input_shape_is_an_arch_error_from_python_too():
+    """``'²'.isdigit()`` is true and ``int('²')`` fails: the API's shape reader takes ASCII digits only."""
+    with pytest.raises(ArchError) as err:
+        archdsl.load("conv3-8", input="²x8x8")
+    assert str(err.value).splitlines()[0] == "bad input shape '²x8x8'"
+    assert "hint: write it as CxHxW, e.g. 3x224x224" in str(err.value)
