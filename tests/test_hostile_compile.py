@@ -67,7 +67,9 @@ def test_labels_that_cannot_name_a_module_are_refused(label: str, what: str):
     for build in (lambda: net.compile(device="meta"), net.source, lambda: net.compile()):
         with pytest.raises(ArchError) as err:
             build()
-        assert str(err.value).splitlines()[0] == message
+        lines = str(err.value).splitlines()
+        assert lines[0] == message
+        assert lines[1] == f"    {label}: conv3-8 - relu" and lines[2] == " " * (len(label) + 6) + "^" * 7  # at the op
         assert f"hint: rename it, e.g. '{label}_' or '{label}1'" in str(err.value)
 
 
