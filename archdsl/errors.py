@@ -33,9 +33,9 @@ class Span:
         width = max(1, min(len(raw[self.column - 1:self.column - 1 + self.length].expandtabs(4)), len(text) - col))
         if len(text) > 100:  # show a window around the spot of a very long line
             start = max(0, col - 40)
-            end = max(start + 80, min(len(text), col + width))
+            end = min(len(text), start + 80)  # a caret under a long span ends with the window
             shown = ("..." if start else "") + text[start:end] + ("..." if end < len(text) else "")
-            col, width, text = col - start + (3 if start else 0), min(width, 80), shown
+            col, width, text = col - start + (3 if start else 0), max(1, min(width, end - col)), shown
         caret = " " * col + "^" * width
         return f"    {text}\n    {caret}"
 

@@ -209,20 +209,35 @@ def _resolve(imp: ast.Import, file: str, stack: tuple[str, ...], loading: Loadin
             raise UnknownNameError("library spec", imp.target, library.library(), imp.span,
                                    None if library.library() else "the spec library is empty")
         return entry.path.resolve(), entry
+    shown = _shown(imp.target)
+    if "\0" in imp.target:
+        raise ArchError(f"cannot import '{shown}': a path holds no NUL character", imp.span)
     base = Path(file).parent if file != "<inline>" else Path.cwd()
-    path = (base / imp.target).resolve()
-    if not loading.allow_outside and (Path(imp.target).is_absolute() or not _inside(path, loading.root)):
-        where = ("the current folder" if file == "<inline>" else f"the folder of {Path(file).name}") \
-            if not stack else f"the folder of the spec ({loading.root})"
-        what = "an absolute path" if Path(imp.target).is_absolute() else f"a path outside {where}"
-        raise ArchError(f"cannot import '{imp.target}': {what}", imp.span,
-                        "imports are confined to the spec's folder and the spec library; copy the file "
-                        "beside the spec, or load it with archdsl.load(..., allow_imports_outside=True)")
-    if not path.is_file():
+    try:
+        path = (base / imp.target).resolve()
+        if not loading.allow_outside and (Path(imp.target).is_absolute() or not _inside(path, loading.root)):
+            where = ("the current folder" if file == "<inline>" else f"the folder of {Path(file).name}") \
+                if not stack else f"the folder of the spec ({loading.root})"
+            what = "an absolute path" if Path(imp.target).is_absolute() else f"a path outside {where}"
+            raise ArchError(f"cannot import '{shown}': {what}", imp.span,
+                            "imports are confined to the spec's folder and the spec library; copy the file "
+                            "beside the spec, or load it with archdsl.load(..., allow_imports_outside=True)")
+        regular = path.is_file()
+    except (OSError, ValueError, RuntimeError) as err:  # a name too long, a symlink loop
+        reason = getattr(err, "strerror", None) or "not a usable path"
+        raise ArchError(f"cannot import '{shown}': {reason}", imp.span) from None
+    if not regular:
         where = "the current folder" if file == "<inline>" else f"the folder of {Path(file).name}"
-        raise ArchError(f"cannot import '{imp.target}': no such file", imp.span,
+        what = "not a regular file" if path.exists() else "no such file"
+        raise ArchError(f"cannot import '{shown}': {what}", imp.span,
                         f"a quoted import path is relative to {where}; a bare name imports a library spec")
     return path, None
+
+
+def _shown(target: str, most: int = 80) -> str:
+    """An import path as an error message shows it: at most ``most`` characters, control characters escaped."""
+    target = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in target)
+    return target if len(target) <= most else f"{target[:most // 2]}...{target[-most // 2 + 3:]}"
 
 
 def _inside(path: Path, root: Path) -> bool:

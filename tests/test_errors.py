@@ -430,6 +430,13 @@ ROWS = [
         files={"main.arch": 'import "../lib.arch"\ninput 3x8x8\nlib.stem(8)\n'}),
     Row("import-absolute-path", 'import "/etc/lib.arch"\ninput 3x8x8\nrelu', {}, ArchError,
         "<inline>:1:1: cannot import '/etc/lib.arch': an absolute path", "allow_imports_outside=True"),
+    Row("import-nul", "nul.arch", {}, ArchError,
+        "nul.arch:1:1: cannot import 'a\\x00b.arch': a path holds no NUL character", None,
+        files={"nul.arch": 'import "a\0b.arch"\ninput 3x8x8\nrelu\n'}),
+    Row("import-name-too-long", f'import "{"a" * 5000}.arch"\ninput 3x8x8\nrelu', {}, ArchError,
+        f"<inline>:1:1: cannot import '{'a' * 40}...{'a' * 32}.arch': File name too long", None),
+    Row("import-not-a-file", 'import "."\ninput 3x8x8\nrelu', {}, ArchError,
+        "<inline>:1:1: cannot import '.': not a regular file", "a quoted import path is relative"),
     Row("import-cycle", "a.arch", {}, ArchError, "b.arch:1:1: import cycle: a.arch -> b.arch -> a.arch",
         "specs may not import each other in a circle",
         files={"a.arch": 'import "b.arch"\ninput 3x8x8\nconv3-4\n', "b.arch": 'import "a.arch"\ninput 3x8x8\nconv3-4\n'}),
@@ -788,12 +795,14 @@ def catalogue() -> str:
 
 
 # rows too long to print: how to type them instead
-_SHOWN = {"brackets-5000-deep": "\"$(python -c 'print(\"[\" * 5000 + \"relu\" + \"]\" * 5000)')\"",
+_SHOWN = {"import-name-too-long": "\"$(python -c 'print(\"import \\\"\" + \"a\" * 5000 + \".arch\\\"\\ninput 3x8x8\\nrelu\")')\"",
+          "brackets-5000-deep": "\"$(python -c 'print(\"[\" * 5000 + \"relu\" + \"]\" * 5000)')\"",
           "expression-too-long": "\"conv3-{$(python -c 'print(\"+\".join([\"1\"] * 3000))')}\"",
           "spec-too-large": "\"$(python -c 'print(\"input 3x8x8\\nrelu\\n\" + \"#\" * 100000)')\"",
           "nesting-too-deep": "\"$(python -c 'print(\"block b0() { relu }\\n\" + \"\\n\".join(f\"block b{i}() "
                               "{{ [[[[b{i - 1}]]]] }}\" for i in range(1, 30)) + \"\\ninput 3x8x8\\nb29\")')\""}
 _FILES_SHOWN = {
+    "import-nul": "printf 'import \"a\\0b.arch\"\\ninput 3x8x8\\nrelu\\n' > nul.arch",
     "imports-too-deep": "for i in $(seq 0 65); do printf 'import \"a%d.arch\"\\ninput 3x8x8\\nrelu\\n' $((i+1)) > a$i.arch;"
                         " done; printf 'input 3x8x8\\nrelu\\n' > a66.arch",
     "file-too-large": "python -c 'print(\"input 3x8x8\\nrelu\\n\" + \"#\" * 100000)' > big.arch",

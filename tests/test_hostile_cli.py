@@ -239,7 +239,6 @@ def test_save_weights_to_a_full_disk(weights, spec, capsys):
     assert code == 2 and "No space left on device: /dev/full" in err
 
 
-@pytest.mark.xfail(reason="files.py (the front-end's): _resolve lets pathlib's ValueError through", strict=False)
 def test_import_with_a_nul_has_a_location(tmp_path, capsys):
     (tmp_path / "nul.arch").write_text('import "a\0b.arch" as a\ninput 3x8x8\nfc(10)\n')
     code, _, err = run(["check", str(tmp_path / "nul.arch")], capsys)
@@ -345,8 +344,6 @@ def test_a_spec_that_cannot_be_read_exits_2(kind, tmp_path):
     assert done.returncode == 2 and done.stderr.count(b"\n") == 1, done.stderr
 
 
-@pytest.mark.xfail(reason="files.py (the front-end's): _resolve lets the OSError of a name too long through",
-                   strict=False)
 def test_a_long_import_path_has_a_location(tmp_path, capsys):
     spec = tmp_path / "long.arch"
     spec.write_text(f'import "{"a" * 5000}.arch" as e\ninput 3x8x8\nfc(10)\n')
