@@ -23,12 +23,14 @@ from typing import Any
 
 from .errors import ArchError
 from .memory import MAX_MEMORY, MAX_PARAMS
+from .output import check as check_output, force_argument, replacing
 
 OPSET = 18  # the opset onnxscript's torch library is written in: no version conversion after export
 TOLERANCE = 1e-4  # what --check accepts: max abs diff between the file and the torch module
 TORCHSCRIPT_SUFFIXES = (".pt", ".ts", ".jit", ".torchscript")
 FORMATS = {".onnx": "onnx", **{s: "torchscript" for s in TORCHSCRIPT_SUFFIXES}}
 ONNX_PACKAGES = ("onnx", "onnxscript")
+ONNX_PROTO_LIMIT = 2**31 - 2**26  # bytes of weights beyond which torch saves them beside the file (protobuf: 2 GB)
 
 
 class MissingPackage(ImportError):
@@ -260,9 +262,20 @@ def to_onnx(net_or_spec, path, input=None, opset: int | None = None, dynamic_bat
                 except torch._dynamo.exc.UserError:  # torch.export could not keep these sizes dynamic
                     if not sizes:
                         raise
-            program.save(path)
+            _save_onnx(program, module, path)
     return Exported(path, "onnx", "torch.onnx.export(dynamo=True)", shape, names, dynamic_batch, opset,
                     time.perf_counter() - start, module=module, batch=batch, sizes=sizes)
+
+
+def _save_onnx(program, module, path: Path) -> None:
+    """The ONNX file, through a temporary file renamed into place (archdsl.output); a model past ONNX's
+    2 GB protobuf limit is saved by torch with its weights in ``path.data``, in place."""
+    size = sum(t.numel() * t.element_size() for t in (*module.parameters(), *module.buffers()))
+    if size >= ONNX_PROTO_LIMIT:
+        program.save(path)
+        return
+    with replacing(path) as f:
+        f.write(program.model_proto.SerializeToString())
 
 
 def _size_attempts(net, sizes: dict):
@@ -390,8 +403,8 @@ def to_torchscript(net_or_spec, path, input=None, *, method: str = "auto", weigh
             used = "trace"
             with _quiet(), torch.no_grad():
                 archive = torch.jit.trace(module, (x,), strict=False, check_trace=False)
-        with _quiet():
-            torch.jit.save(archive, str(path))
+        with _quiet(), replacing(path) as f:  # to a file object: on a full disk torch.jit.save(path) aborts
+            torch.jit.save(archive, f)
     return Exported(path, "torchscript", f"torch.jit.{used}", shape, names, True, None,
                     time.perf_counter() - start, note, module=module, batch=batch)
 
@@ -442,6 +455,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     spec_arguments(e)
     max_params_argument(e)
     max_memory_argument(e)
+    force_argument(e)
     e.add_argument("-o", "--output", help="the file to write: .onnx, or .pt/.ts/.jit/.torchscript for TorchScript "
                    "(default: NAME.onnx)")
     e.add_argument("--format", choices=("onnx", "torchscript"), help="instead of the suffix")
@@ -475,8 +489,12 @@ def cmd_export(args) -> int:
     if args.batch < 1:
         print(f"archdsl export: --batch takes a number >= 1, got {args.batch}", file=sys.stderr)
         return 2
+    if args.output:
+        check_output(args.output, inputs=[args.spec, args.weights], force=args.force)
     net = _load(args)
     out = args.output or f"{net.name}.{'onnx' if fmt == 'onnx' else 'pt'}"
+    if not args.output:
+        check_output(out, inputs=[args.spec, args.weights], force=args.force)
     try:
         if fmt == "onnx":
             done = to_onnx(net, out, opset=args.opset, dynamic_batch=not args.static_batch,

@@ -245,8 +245,6 @@ def test_import_with_a_nul_has_a_location(tmp_path, capsys):
     assert code == 1 and f"{tmp_path / 'nul.arch'}:1:" in err, err
 
 
-@pytest.mark.xfail(reason="export.py (the lead's): torch.jit.save(archive, str(path)) aborts on a full disk; "
-                   "archdsl.output.replacing gives it a file object that raises instead", strict=False)
 def test_export_to_a_full_disk_does_not_abort(spec, tmp_path):
     """torch.jit.save to a path aborts the process (SIGABRT) on a full disk; to a file object it raises."""
     done = run_cli("export", str(spec), "-o", "/dev/full", "--format", "torchscript", timeout=120)
@@ -254,13 +252,21 @@ def test_export_to_a_full_disk_does_not_abort(spec, tmp_path):
 
 
 # ---------------------------------------------------------------------------- item 9: no file lost
-@pytest.mark.xfail(reason="export.py (the lead's): -o is written without archdsl.output.check and --force",
-                   strict=False)
 def test_export_over_a_file_archdsl_did_not_write_needs_force(spec, tmp_path, capsys):
     notes = tmp_path / "notes.pt"
     notes.write_text("my notes\n")
     code, _, err = run(["export", str(spec), "-o", str(notes)], capsys)
-    assert code == 2 and notes.read_text() == "my notes\n"
+    assert code == 2 and "--force" in err and notes.read_text() == "my notes\n"
+    assert run(["export", str(spec), "-o", str(notes), "--force"], capsys)[0] == 0
+    assert run(["export", str(spec), "-o", str(notes)], capsys)[0] == 0  # now it is archdsl's own
+    assert notes.read_bytes().startswith(b"PK") and sorted(p.name for p in tmp_path.iterdir()) == ["notes.pt", "spec.arch"]
+
+
+def test_export_never_writes_over_its_weights(spec, weights, capsys):
+    good = weights["good"].read_bytes()
+    code, _, err = run(["export", str(spec), "--weights", str(weights["good"]), "-o", str(weights["good"]),
+                        "--format", "torchscript", "--force"], capsys)
+    assert code == 2 and "input of this command" in err and weights["good"].read_bytes() == good
 
 
 def test_compile_never_writes_over_its_spec(spec, capsys):
