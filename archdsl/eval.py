@@ -46,6 +46,30 @@ def _charge_whole(value: Any, span: Span) -> Any:
     return value
 
 
+def outside(name: str, value: Any) -> Any:
+    """A variable's value set from Python (``load(spec, n=...)``), as the language could have written it:
+    true/false/none, a whole number or a finite decimal of at most 2^53, text, or a tuple (a list reads
+    as one) of those of at most MAX_VALUES elements in all; anything else is an ArgumentError."""
+    count = [0]
+
+    def read(value: Any) -> Any:
+        if value is None or isinstance(value, (bool, str)):
+            return value
+        if isinstance(value, (int, float)):
+            if not abs(value) <= MAX_INT:  # inf, nan and 10**30 alike
+                raise ArgumentError(f"variable '{name}' takes a number of at most 2^53, got {shown(value)}", None,
+                                    "sizes this large cannot be built")
+            return value
+        if isinstance(value, (tuple, list)):
+            count[0] += len(value)  # a list holding one list a thousand times counts it a thousand times
+            if count[0] > MAX_VALUES:
+                raise LimitError(f"variable '{name}' holds more than {MAX_VALUES:,} values", None)
+            return tuple(read(v) for v in value)
+        raise ArgumentError(f"variable '{name}' takes a number, text, true/false/none or a tuple of those, "
+                            f"got {type(value).__name__}", None)
+    return read(value)
+
+
 def shown(value: Any) -> str:
     """A value as an error message shows it: its repr, shortened when long (a range(100000) is
     shown by its first items)."""

@@ -7,7 +7,7 @@ from typing import Any
 
 from . import ast, cache, library
 from .errors import ArchError, LimitError, Span, UnknownNameError, did_you_mean
-from .eval import Env, evaluate, reset_work, work_done
+from .eval import Env, evaluate, outside, reset_work, work_done
 from .ops import lookup
 
 MAX_DEPTH = 64  # nested block instances / imports
@@ -67,6 +67,7 @@ def load_file(text: str, file: str = "<inline>", overrides: dict[str, Any] | Non
     many files it is imported; every file read costs a step per character (the expansion's
     MAX_STEPS budget, which elaborate() goes on spending), so no web of imports can take long."""
     reset_work()
+    overrides = {name: outside(name, value) for name, value in (overrides or {}).items()}
     loading = Loading(root if root is not None else spec_folder(file), allow_outside)
     ctx = _load(text, file, overrides, stack, loading, None)
     ctx.steps, ctx.values = loading.steps, work_done()

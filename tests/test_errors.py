@@ -588,6 +588,11 @@ UNREACHABLE = {
     "needs about .*?, more than the limit of": "Net.check_memory (sanity, export): tests/test_guards.py",
     "reinit and skip_mismatched choose what to load": "weights loading, not a spec (tests/test_weights.py)",
     "convert_weights belongs to a network made by": "Net.convert_weights, not a spec (tests/test_transform.py)",
+    "takes a number of at most 2^53, got": "a value set from Python, load(spec, n=inf): the CLI's --set refuses "
+                                           "it first (tests/test_hostile_frontend.py)",
+    "takes a number, text, true/false/none or a tuple of those": "a value set from Python, load(spec, n=object()):"
+                                                                 " tests/test_hostile_frontend.py",
+    "holds more than .*? values": "a value set from Python: tests/test_hostile_frontend.py",
     "cannot read .*?: ": "an OSError reading a spec file (a folder, a file without permission)",
 }
 

@@ -188,3 +188,34 @@ def test_a_long_value_in_an_error_message_is_shortened():
         archdsl.load("\n".join([*nested(1, 10), "input 3x8x8", "if a1 { relu }"]))
     assert len(str(info.value)) < 1000
     assert "got ((0, 1, 2, 3, 4, 5, 6, 7, ...), " in info.value.message
+
+
+# ------------------------------------------------------------------ item 8: variables set from Python
+COUNTED = {"repeat": "n = 2\ninput 3x8x8\n[conv3-4]x{n} - fc(10)", "range": "n = 2\ninput 3x8x8\nfor i in range(n) "
+           "{ conv3-4 } - fc(10)", "round": "n = 2\ninput 3x8x8\nconv3-{round(n)} - fc(10)",
+           "int": "n = 2\ninput 3x8x8\nconv3-{int(n)} - fc(10)"}
+
+
+@pytest.mark.parametrize("where", sorted(COUNTED))
+@pytest.mark.parametrize("value,said", [
+    (float("inf"), "variable 'n' takes a number of at most 2^53, got inf"),
+    (float("nan"), "variable 'n' takes a number of at most 2^53, got nan"),
+    (10**30, "variable 'n' takes a number of at most 2^53, got 1000000000000000000000000000000"),
+    (1e300, "variable 'n' takes a number of at most 2^53, got 1e+300"),
+    (object(), "variable 'n' takes a number, text, true/false/none or a tuple of those, got object"),
+    ([[1, 2], {3}], "variable 'n' takes a number, text, true/false/none or a tuple of those, got set"),
+], ids=["inf", "nan", "10^30", "1e300", "object", "set-in-list"])
+def test_a_python_value_the_language_cannot_hold_is_refused_by_name(where, value, said):
+    with pytest.raises(archdsl.ArgumentError) as err:
+        archdsl.load(COUNTED[where], n=value)
+    assert str(err.value).splitlines()[0] == said
+
+
+def test_a_python_value_is_charged_for_its_whole_size():
+    with pytest.raises(LimitError, match="variable 'n' holds more than"):
+        archdsl.load(COUNTED["int"], n=[list(range(3000))] * 3000)
+
+
+def test_a_python_list_reads_as_a_tuple():
+    net = archdsl.load("w = (4, 8)\ninput 3x8x8\nfor c in w { conv3-{c} } - fc(10)", w=[2, 6])
+    assert [layer.output_shape[0] for layer in net.analyze().layers if layer.op == "conv"] == [2, 6]
