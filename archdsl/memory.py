@@ -14,6 +14,19 @@ if TYPE_CHECKING:  # the limits below are read by the command line before any sp
 # what a build or a run may reach before it is refused, from the analysis, before allocating anything
 MAX_PARAMS = 2_000_000_000  # parameters and buffers: 8 GB of float32, more than this machine class holds
 MAX_MEMORY = 16_000_000_000  # bytes a forward pass (or a training step) may need
+MAX_ELEMENTS = 2**53  # values in one weight tensor: torch (even on the meta device) cannot size more
+
+
+def available_memory() -> int | None:
+    """The bytes this machine can still give (Linux's MemAvailable), or None where it cannot tell."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 def _storage(layers: list[Layer]) -> dict[str, str]:

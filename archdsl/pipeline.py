@@ -14,7 +14,7 @@ from .elaborate import elaborate
 from .files import load_file, read_spec
 from .errors import ArchError, LimitError, UnknownNameError
 from .infer import infer
-from .memory import MAX_MEMORY, MAX_PARAMS
+from .memory import MAX_ELEMENTS, MAX_MEMORY, MAX_PARAMS, available_memory
 from .ops import lookup
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -119,8 +119,11 @@ class Net:
         from .compile import compile_graph
         from .weights import freeze as freeze_labels, frozen_nodes, load_weights, resolve_scheme
         a = self.analyze()
+        self.check_buildable()
         if str(device) != "meta":
             self.check_params(max_params)
+            if str(device) == "cpu":
+                self.check_weights_fit(dtype)
         scheme = resolve_scheme(init, self._variables())
         if freeze is not None:
             frozen_nodes(self.graph, freeze)  # an unknown label fails before anything is built
@@ -145,6 +148,31 @@ class Net:
             raise LimitError(f"{self.name} has {size:,} parameters and buffers, more than the limit of "
                              f"{max_params:,}", None, "raise max_params (on the command line: --max-params N, "
                              "or none), or compile with device='meta' to inspect it")
+
+    def check_buildable(self) -> None:
+        """Refuse (a LimitError at the op) a weight tensor torch cannot even size: more than 2^53 values
+        (``conv3-9007199254740992``). Every path that builds tensors or their source checks this first."""
+        for layer in self.analyze().layers:
+            for kind, shapes in (("weight", layer.param_shapes), ("buffer", layer.buffer_shapes)):
+                for name, shape in shapes.items():
+                    values = 1
+                    for n in shape:
+                        values *= n
+                    if values > MAX_ELEMENTS:
+                        raise LimitError(f"the {kind} '{name}' of '{layer.name}' ({'x'.join(map(str, shape))}) "
+                                         f"has {values:.3g} values, more than torch can build (2^53)",
+                                         self.graph.nodes[layer.name].get("span"), "sizes this large cannot be built")
+
+    def check_weights_fit(self, dtype: Any = None) -> None:
+        """Refuse (a LimitError), before allocating anything, weights larger than the memory this
+        machine has free now: a build the operating system would kill half-way."""
+        free = available_memory()
+        t = self.analyze().totals
+        need = (t.params + t.buffers) * (getattr(dtype, "itemsize", None) or 4)
+        if free is not None and need > free:
+            raise LimitError(f"the weights of {self.name} need {_decimal_bytes(need)}, more than the "
+                             f"{_decimal_bytes(free)} this machine has free", None,
+                             "compile with device='meta' to inspect it, or on a device with more memory")
 
     def memory_needed(self, batch: int, training: bool = False, bytes_per_value: int = 4) -> int:
         """An estimate, from the analysis alone, of the bytes a pass over ``batch`` samples needs:
@@ -209,6 +237,7 @@ class Net:
     def source(self) -> str:
         """Standalone PyTorch source for this network (imports torch only)."""
         from .codegen import to_source
+        self.check_buildable()
         return to_source(self.graph, self.analyze(), self.input_contract())
 
 

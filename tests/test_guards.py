@@ -14,7 +14,6 @@ import inspect
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -25,14 +24,14 @@ from archdsl.elaborate import MAX_NESTING, MAX_NODES, MAX_STEPS, elaborate
 from archdsl.files import load_file, read_spec
 from archdsl.parse import MAX_SOURCE_BYTES
 
-AT_ONCE = 1.0  # seconds: "answers at once" (the machine may be busy; each of these takes a few ms)
+# a hang guard on every test here (pytest-timeout), not a timing: each refusal takes a few ms, and the
+# cases that once ran for minutes are timed in benchmarks/hostile.py
+pytestmark = pytest.mark.timeout(60)
 
 
 def refused(text: str, error=LimitError, **kwargs) -> ArchError:
-    start = time.perf_counter()
     with pytest.raises(error) as info:
         archdsl.load(text, **kwargs).analyze()
-    assert time.perf_counter() - start < AT_ONCE, f"took {time.perf_counter() - start:.2f} s: {text[:80]!r}"
     assert str(info.value).count("\n") >= 1 or info.value.span is None
     return info.value
 
@@ -82,10 +81,8 @@ def test_loops_that_build_nothing_are_bounded():
     """A loop of assignments builds no node; MAX_STEPS still bounds the time it takes."""
     err = refused("for i in range(100000) { for j in range(100000) { x = i } }\nrelu", input="3x8x8")
     assert "500,000 steps" in err.message
-    start = time.perf_counter()
     with pytest.raises(LimitError, match="take more than 500,000 steps to expand here"):
         archdsl.load("for i in range(1000) { for j in range(i) { x = j } }\nrelu", input="3x8x8")
-    assert time.perf_counter() - start < 10  # counted while expanding: a bound the estimate cannot see
     assert MAX_STEPS == 500_000
 
 
@@ -93,10 +90,8 @@ def test_expressions_cannot_spend_minutes():
     """Each step may evaluate an expression: a range(100000) made on every pass of a loop is bounded too."""
     for text in ("for i in range(100000) { x = range(100000) }\nrelu", "for i in range(1000) { x = max(range(99999)) }",
                  "x = range(100000)\nfor i in range(100000) { y = x == x }\nrelu"):
-        start = time.perf_counter()
         with pytest.raises(LimitError, match="the spec's expressions make more than 5,000,000 values"):
             archdsl.load(text, input="3x8x8")
-        assert time.perf_counter() - start < 10
     archdsl.load("c = range(100000)\nfor i in range(3) { x = max(c) }\nrelu", input="3x8x8")  # made once: fine
 
 
@@ -183,15 +178,42 @@ def test_no_input_advice_where_none_would_help():
 
 
 # --------------------------------------------------------------------- parameters and memory
+@pytest.mark.parametrize("text,input,said", [
+    ("conv3-9007199254740992", "64x8x8", "<inline>:1:1: the weight 'weight' of '0' (9007199254740992x64x3x3) has "
+     "5.19e+18 values, more than torch can build (2^53)"),
+    ("x: fc(9007199254740992)", "3x8x8", "<inline>:1:4: the weight 'weight' of 'x' (9007199254740992x192) has "
+     "1.73e+18 values, more than torch can build (2^53)"),
+], ids=["conv", "fc"])
+@pytest.mark.parametrize("path", ["meta", "cpu", "source"])
+def test_a_tensor_torch_cannot_size_is_refused_on_every_build_path(text, input, said, path):
+    """torch's 'Storage size calculation overflowed' (exit 70 from `archdsl compile`) is an ArchError at the op,
+    on the meta device and in the generated source too."""
+    net = archdsl.load(text, input=input)
+    assert net.analyze().totals.params > 2**53  # the analysis still counts it
+    with pytest.raises(LimitError) as err:
+        net.source() if path == "source" else net.compile(device=path, max_params=None)
+    assert str(err.value).splitlines()[0] == said
+
+
+def test_weights_larger_than_the_free_memory_are_refused_before_building(monkeypatch):
+    import archdsl.pipeline as pipeline
+    monkeypatch.setattr(pipeline, "available_memory", lambda: 1_000_000)
+    net = archdsl.load("fc(1000)", input="1000")  # 1,001,000 params: 4.0 MB of float32
+    with pytest.raises(LimitError, match=r"the weights of main need 4\.0 MB, more than the 1\.0 MB this machine has "
+                                         r"free"):
+        net.compile(max_params=None)
+    assert sum(p.numel() for p in net.compile(device="meta").parameters()) == 1_001_000
+    monkeypatch.setattr(pipeline, "available_memory", lambda: None)  # where it cannot tell: no check
+    assert sum(p.numel() for p in net.compile().parameters()) == 1_001_000
+
+
 def test_max_params_is_checked_before_anything_is_allocated():
     net = archdsl.load("fc-100000 - fc-100000", input="100000")  # 20 billion parameters: 80 GB
     assert net.analyze().totals.params == 20_000_200_000
     import torch  # noqa: F401 - importing torch is not part of the check's time
-    start = time.perf_counter()
     with pytest.raises(LimitError, match=r"has 20,000,200,000 parameters and buffers, more than the limit of "
                                          r"2,000,000,000"):
         net.compile()
-    assert time.perf_counter() - start < AT_ONCE
     with pytest.raises(LimitError, match="more than the limit of 1,000"):
         archdsl.load("conv3-64", input="3x8x8").compile(max_params=1000)
     meta = net.compile(device="meta")  # meta allocates nothing: always allowed
@@ -274,10 +296,8 @@ def test_a_huge_file_is_refused_without_reading_it(tmp_path: Path):
     big = tmp_path / "big.arch"
     with open(big, "wb") as f:
         f.truncate(4 * 1024**3)  # 4 GB, sparse: reading it all would take the memory
-    start = time.perf_counter()
     with pytest.raises(LimitError, match=f"big.arch is larger than {MAX_SOURCE_BYTES:,} bytes"):
         archdsl.load(str(big))
-    assert time.perf_counter() - start < AT_ONCE
     refused("relu\n" + "#" * MAX_SOURCE_BYTES, input="3x8x8")
 
 
@@ -458,11 +478,9 @@ def test_activation_memory_is_checked_before_anything_is_allocated(tmp_path: Pat
     assert net.memory_needed(8) == 4 * (t.params + t.buffers + 8 * t.peak_activations)
     assert net.memory_needed(20, training=True) == \
         4 * (4 * (t.params + t.buffers) + 20 * (t.peak_activations + t.saved_activations))
-    start = time.perf_counter()
     with pytest.raises(LimitError, match=r"a training step of vgg16 at 3x2048x2048 on 20 samples needs about "
                                          r"146\.8 GB, more than the limit of 16\.0 GB"):
         sanity(net, samples=20)
-    assert time.perf_counter() - start < AT_ONCE
     net.check_memory(20, training=True, max_memory=None)  # no limit: allowed (nothing is built here)
     done = run_cli("export", "vgg16", "--input", "3x2048x2048", "--batch", "16", "-o", str(tmp_path / "v.onnx"))
     assert done.returncode == 1 and "a forward pass of vgg16 at 3x2048x2048 on 16 samples needs about" in done.stderr

@@ -10,7 +10,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -22,6 +21,8 @@ from archdsl.cli import main
 from archdsl.options import UsageError, amount, depth, set_value, shape
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
+HANG = 60  # seconds: a hang guard (pytest-timeout) for the cases that ran for minutes; not a timing (benchmarks/hostile.py)
+
 SPEC = "n = 2\ninput 3x8x8\nconv3-4\nfc(10)\n"
 
 
@@ -58,26 +59,23 @@ def concat(branches: int) -> str:
     return "input 3x8x8\nconcat {\n" + "bn\n" * branches + "}\n"
 
 
-@pytest.mark.parametrize("branches,seconds", [(4000, 1.5), (19000, 4.0)])
-def test_render_of_a_wide_concat_is_linear(branches, seconds):
+@pytest.mark.timeout(HANG)
+@pytest.mark.parametrize("branches", [4000, 19000])
+def test_render_of_a_wide_concat_is_linear(branches):
     """A concat of 4,000 branches took 8-10 s to .dot, 19,000 ran past 180 s: now the skip search walks the
-    stretch between a fork and its merge once per pair (the load itself is not timed here)."""
+    stretch between a fork and its merge once per pair (benchmarks/hostile.py times it)."""
     net = archdsl.load(concat(branches))
-    net.analyze()
-    start = time.perf_counter()
     for depth_ in ("auto", "all"):
         text = render.to_dot(render.diagram(net, depth=depth_))
-    assert time.perf_counter() - start < seconds
     assert text.count("->") == branches * 2 + 1
 
 
+@pytest.mark.timeout(HANG)
 def test_tikz_of_a_wide_concat_is_linear():
     """TikZ rows and arcs: 19,000 boxes took 27 s (each row searched from the middle, each arc over every box)."""
     from archdsl.tikz import to_tikz
-    d = render.diagram(archdsl.load(concat(4000)), depth="all")
-    start = time.perf_counter()
-    text = to_tikz(d)
-    assert time.perf_counter() - start < 2.0 and text.count("\\archbox{n") == 4001
+    text = to_tikz(render.diagram(archdsl.load(concat(19000)), depth="all"))
+    assert text.count("\\archbox{n") == 19001
 
 
 def longest_string(dot: str) -> int:
@@ -115,13 +113,12 @@ def test_dot_that_fails_exits_3_with_the_dot_source(tmp_path, monkeypatch, capsy
     "conv(4,k=2,s=2,p=1) - conv(4,k=3,s=3,p=1) - conv(4,k=5,s=5,p=1) - conv(4,k=7,s=7,p=1) - conv(4,k=11,s=11,p=1)",
     "conv(4,k=400000000,s=4096,p=0)",  # settles past any size worth listing: left unsolved, at once
 ], ids=["odd-strides", "huge-threshold"])
+@pytest.mark.timeout(HANG)
 def test_symbolic_report_is_bounded(text):
     """The five-layer chain of odd strides took ~29 s (2,310 residues through sympy); the huge kernel ran past
     60 s and 1.6 GB. Each floor of a constant slope is now linear per residue, evaluated in fractions."""
     from archdsl.symbolic import symbolic_report
-    start = time.perf_counter()
     result = symbolic_report(text, input="3xHxW")
-    assert time.perf_counter() - start < 3.0
     least = 1812 if text.startswith("conv(4,k=2") else 400_000_000
     assert result.holds(H=least, W=least) and not result.holds(H=least - 1, W=least)
 
@@ -135,14 +132,13 @@ def test_odd_strides_answer_is_exact():
         assert r.is_exact(H=h, W=h) == (h >= 1812 and h % 2310 == 1812)
 
 
+@pytest.mark.timeout(HANG)
 def test_peak_memory_of_a_wide_concat_is_one_pass():
     """memory.peak_inference summed every live tensor at every step: 26 s of a 19,000-branch check."""
     from archdsl.memory import peak_inference
-    net = archdsl.load(concat(4000))
+    net = archdsl.load(concat(19000))
     a = net.analyze()
-    start = time.perf_counter()
-    peak = peak_inference(a.layers, list(net.graph.graph["outputs"].values()))
-    assert time.perf_counter() - start < 0.5 and peak == a.totals.peak_activations
+    assert peak_inference(a.layers, list(net.graph.graph["outputs"].values())) == a.totals.peak_activations
 
 
 # ---------------------------------------------------------------------------- item 8: one function per kind

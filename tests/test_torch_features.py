@@ -19,7 +19,6 @@ Every test takes a ``device``: "cpu", and "cuda" where a GPU is present (skipped
 from __future__ import annotations
 
 import os
-import time
 
 import pytest
 import torch
@@ -177,14 +176,9 @@ def test_bf16_autocast_trains(device):
 
 
 # -------------------------------------------------------------------------------- meta
-def test_meta_compile_resnet152_is_fast():
-    """Building on the meta device allocates nothing: resnet152's 60M parameters in well under a
-    second (a loose bound here; benchmarks/build.py measures it)."""
-    net = archdsl.load("resnet152")
-    net.analyze()  # cached per Net: the timing below is compile's own
-    start = time.perf_counter()
-    model = net.compile(device="meta")
-    elapsed = time.perf_counter() - start
-    assert elapsed < 2.0, f"compile(device='meta') took {elapsed:.2f} s"
+def test_meta_compile_resnet152_allocates_nothing():
+    """Building on the meta device allocates nothing: resnet152's 60M parameters (benchmarks/build.py
+    measures how fast)."""
+    model = archdsl.load("resnet152").compile(device="meta")
     assert all(p.is_meta for p in model.parameters())
     assert sum(p.numel() for p in model.parameters()) == 60_192_808
