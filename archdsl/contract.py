@@ -77,7 +77,7 @@ class InputContract:
 
 
 def _single(s: SizeSet) -> bool:
-    return not s.residues and len(s.small) == 1
+    return s.single
 
 
 def _same(s: SizeSet) -> str:
@@ -127,10 +127,10 @@ def _from_data(data) -> InputContract | None:
     """The contract a cache entry holds, or None for an entry that is not one (then it is worked out again)."""
     try:
         network, shape, h, w, note = data
-        sets = [None if x is None else SizeSet(x[0], x[1], frozenset(x[2]), frozenset(x[3])) for x in (h, w)]
         ok = isinstance(network, str) and isinstance(note, str) and all(type(d) is int for d in shape) and all(
-            s is None or (type(s.period) is int and type(s.start) is int and s.period >= 1 and
-                          all(type(n) is int for n in (*s.residues, *s.small))) for s in sets)
+            x is None or (type(x[0]) is int and type(x[1]) is int and x[0] >= 1 and
+                          all(type(n) is int for n in (*x[2], *x[3]))) for x in (h, w))
+        sets = [None if x is None else SizeSet.listing(x[0], x[1], frozenset(x[2]), x[3]) for x in (h, w)]
         return InputContract(network, tuple(shape), sets[0], sets[1], note) if ok else None
     except (TypeError, ValueError):
         return None

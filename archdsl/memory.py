@@ -14,7 +14,7 @@ if TYPE_CHECKING:  # the limits below are read by the command line before any sp
 # what a build or a run may reach before it is refused, from the analysis, before allocating anything
 MAX_PARAMS = 2_000_000_000  # parameters and buffers: 8 GB of float32, more than this machine class holds
 MAX_MEMORY = 16_000_000_000  # bytes a forward pass (or a training step) may need
-MAX_ELEMENTS = 2**53  # values in one weight tensor: torch (even on the meta device) cannot size more
+MAX_ELEMENTS = 2**60  # values in one tensor: torch (even on the meta device) sizes at most 2^63 bytes, 8 a value
 
 
 def available_memory() -> int | None:

@@ -150,8 +150,8 @@ class Net:
                              "or none), or compile with device='meta' to inspect it")
 
     def check_buildable(self) -> None:
-        """Refuse (a LimitError at the op) a weight tensor torch cannot even size: more than 2^53 values
-        (``conv3-9007199254740992``). Every path that builds tensors or their source checks this first."""
+        """Refuse (a LimitError at the op) a weight tensor torch cannot even size: more than 2^60 values
+        (``conv3-9007199254740992`` at 64 channels). Every path that builds tensors or their source checks this first."""
         for layer in self.analyze().layers:
             for kind, shapes in (("weight", layer.param_shapes), ("buffer", layer.buffer_shapes)):
                 for name, shape in shapes.items():
@@ -160,7 +160,7 @@ class Net:
                         values *= n
                     if values > MAX_ELEMENTS:
                         raise LimitError(f"the {kind} '{name}' of '{layer.name}' ({'x'.join(map(str, shape))}) "
-                                         f"has {values:.3g} values, more than torch can build (2^53)",
+                                         f"has {values:.3g} values, more than torch can build (2^60)",
                                          self.graph.nodes[layer.name].get("span"), "sizes this large cannot be built")
 
     def check_weights_fit(self, dtype: Any = None) -> None:

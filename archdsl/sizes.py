@@ -5,20 +5,23 @@ The symbolic analysis (archdsl/symbolic.py) solves size conditions into these; t
 """
 from __future__ import annotations
 
+import bisect
 import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable
 
 
 @dataclass(frozen=True)
 class SizeSet:
-    """An eventually periodic set of positive integers: below ``start`` the members are listed in
-    ``small``; from ``start`` on, n is a member iff ``n % period`` is in ``residues``."""
+    """An eventually periodic set of positive integers: below ``start`` the members are the runs listed in
+    ``runs`` (``((lo, hi), ...)``: lo <= n < hi, sorted, apart); from ``start`` on, n is a member iff
+    ``n % period`` is in ``residues``. Runs keep a bounded set (``H < 4000``) a pair, not 3,999 sizes, so
+    that the sets of a long chain of layers combine in time that does not grow with the sizes."""
 
     period: int = 1
     start: int = 1
     residues: frozenset = frozenset({0})
-    small: frozenset = frozenset()
+    runs: tuple = ()
 
     @classmethod
     def all(cls) -> "SizeSet":
@@ -27,28 +30,62 @@ class SizeSet:
     @classmethod
     def only(cls, n: int) -> "SizeSet":
         """The set of one size."""
-        return cls(1, n + 1, frozenset(), frozenset({n}))
+        return cls(1, n + 1, frozenset(), ((n, n + 1),))
 
     @classmethod
     def none(cls) -> "SizeSet":
         return cls(residues=frozenset())
 
+    @classmethod
+    def listing(cls, period: int, start: int, residues: frozenset, members: Iterable[int] = (),
+                runs: Iterable[tuple[int, int]] = ()) -> "SizeSet":
+        """The set with these sizes (and runs of sizes) below ``start``, in its normal form."""
+        return cls(period, start, frozenset(residues), merge_runs([*runs, *((n, n + 1) for n in members)])).normal()
+
     def __contains__(self, n: int) -> bool:
-        return n in self.small if n < self.start else n % self.period in self.residues
+        if n >= self.start:
+            return n % self.period in self.residues
+        i = bisect.bisect_right(self.runs, (n, math.inf)) - 1
+        return i >= 0 and self.runs[i][0] <= n < self.runs[i][1]
+
+    @property
+    def small(self) -> frozenset:
+        """The members below ``start``, one by one."""
+        return frozenset(n for lo, hi in self.runs for n in range(lo, hi))
+
+    @property
+    def top(self) -> int | None:
+        """The largest member below ``start`` (None where there is none)."""
+        return self.runs[-1][1] - 1 if self.runs else None
+
+    @property
+    def single(self) -> bool:
+        """Whether the set holds exactly one size."""
+        return not self.residues and len(self.runs) == 1 and self.runs[0][1] - self.runs[0][0] == 1
 
     @property
     def empty(self) -> bool:
-        return not self.residues and not self.small
+        return not self.residues and not self.runs
 
     @property
     def full(self) -> bool:
-        return len(self.residues) == self.period and len(self.small) == self.start - 1
+        return len(self.residues) == self.period and (self.start == 1 or self.runs == ((1, self.start),))
 
     def _combine(self, other: "SizeSet", f: Callable[[bool, bool], bool]) -> "SizeSet":
+        assert not f(False, False)  # and, or, minus: what is in neither set is in none of theirs
         p, t = math.lcm(self.period, other.period), max(self.start, other.start)
         res = frozenset(r for r in range(p) if f(r % self.period in self.residues, r % other.period in other.residues))
-        small = frozenset(n for n in range(1, t) if f(n in self, n in other))
-        return SizeSet(p, t, res, small).normal()
+        cuts = sorted({1, t, self.start, other.start, *(x for lo, hi in (*self.runs, *other.runs) for x in (lo, hi))})
+        runs = []
+        for a, b in zip(cuts, cuts[1:]):  # on each piece below t, each set is all, nothing, or periodic
+            if b > t:
+                break
+            runs += _piece(a, b, lambda n: f(n in self, n in other), self._period_at(a), other._period_at(a))
+        return SizeSet(p, t, res, merge_runs(runs)).normal()
+
+    def _period_at(self, n: int) -> int:
+        """The period of this set's members around n: 1 below start (within a run or a gap), else period."""
+        return 1 if n < self.start else self.period
 
     def __and__(self, other):
         return self._combine(other, lambda a, b: a and b)
@@ -69,11 +106,28 @@ class SizeSet:
             if p % d == 0 and all((r in res) == (r % d in res) for r in range(p)):
                 p, res = d, frozenset(r for r in res if r < d)
                 break
-        t, small = self.start, set(self.small)
-        while t > 1 and ((t - 1) in small) == ((t - 1) % p in res):
-            t -= 1
-            small.discard(t)
-        return SizeSet(p, t, res, frozenset(small))
+        t, runs = self.start, list(self.runs)
+        while t > 1:  # lower start while the sizes below it follow the period too
+            if runs and runs[-1][1] == t:  # t - 1 is listed
+                lo = runs[-1][0]
+                if p == 1 and res:  # the whole run is periodic: start at its low end
+                    runs.pop()
+                    t = lo
+                    continue
+                if (t - 1) % p not in res:
+                    break
+                runs[-1] = (lo, t - 1)
+                if lo == t - 1:
+                    runs.pop()
+                t -= 1
+            else:
+                if (t - 1) % p in res:
+                    break
+                if not res:  # nothing is periodic: start right after the last run
+                    t = runs[-1][1] if runs else 1
+                    continue
+                t -= 1
+        return SizeSet(p, t, res, tuple(runs))
 
     def _lowest(self) -> int | None:
         """The first member of the periodic part (at or after ``start``)."""
@@ -101,8 +155,8 @@ class SizeSet:
             else:
                 cong = f"{name} ≡ {_residue_list(sorted(self.residues))} (mod {self.period})"
                 parts.append(cong + (f", {name} >= {low}" if self.start > 1 else ""))
-        if self.small:
-            parts.append(f"{name} = {_runs(sorted(self.small))}")
+        if self.runs:
+            parts.append(f"{name} = {_describe_runs(self.runs)}")
         return " or ".join(parts)
 
     def to_sympy(self, sym):
@@ -117,7 +171,7 @@ class SizeSet:
             cong = sp.Or(*(sp.Eq(sp.Mod(sym, self.period), r) for r in sorted(self.residues))) \
                 if self.period > 1 else sp.true
             terms.append(sp.And(cong, sym >= self._lowest()) if self.start > 1 else cong)
-        terms += [sp.Eq(sym, n) for n in sorted(self.small)]
+        terms += [sp.Eq(sym, lo) if hi == lo + 1 else sp.And(sym >= lo, sym < hi) for lo, hi in self.runs]
         return sp.Or(*terms)
 
 
@@ -125,15 +179,35 @@ def _residue_list(rs: list[int]) -> str:
     return ", ".join(map(str, rs)) if len(rs) <= 6 else _runs(rs)
 
 
+def _describe_runs(runs: tuple) -> str:
+    """``((1, 4), (7, 8))`` → ``1..3, 7`` (a run of two: ``4, 5``)."""
+    return ", ".join(str(lo) if hi == lo + 1 else f"{lo}, {lo + 1}" if hi == lo + 2 else f"{lo}..{hi - 1}"
+                     for lo, hi in runs)
+
+
 def _runs(ns: list[int]) -> str:
     """``1, 2, 3, 7`` → ``1..3, 7``."""
-    out, i = [], 0
-    while i < len(ns):
-        j = i
-        while j + 1 < len(ns) and ns[j + 1] == ns[j] + 1:
-            j += 1
-        out.append(str(ns[i]) if j == i else f"{ns[i]}, {ns[j]}" if j == i + 1 else f"{ns[i]}..{ns[j]}")
-        i = j + 1
-    return ", ".join(out)
+    return _describe_runs(merge_runs([(n, n + 1) for n in ns]))
 
 
+def merge_runs(runs: Iterable[tuple[int, int]]) -> tuple:
+    """Runs ``(lo, hi)`` sorted, the empty ones dropped, and those that touch or overlap joined."""
+    out: list[list[int]] = []
+    for lo, hi in sorted(r for r in runs if r[1] > r[0]):
+        if out and lo <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], hi)
+        else:
+            out.append([lo, hi])
+    return tuple((lo, hi) for lo, hi in out)
+
+
+def _piece(a: int, b: int, member: Callable[[int], bool], *periods: int) -> list[tuple[int, int]]:
+    """The runs of members in a <= n < b, where membership repeats with the periods given: one pass over a
+    period decides a long piece at once (all or nothing), else its members are listed."""
+    p = math.lcm(*periods)
+    pattern = [member(n) for n in range(a, min(b, a + p))]
+    if all(pattern):
+        return [(a, b)]
+    if not any(pattern):
+        return []
+    return [(n, n + 1) for n in range(a, b) if pattern[(n - a) % p]]

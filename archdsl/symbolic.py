@@ -50,7 +50,7 @@ MAX_RUNS = 256  # forks of one rule on one region
 MAX_REGIMES = 64  # regions with different shapes alive at once
 _Q = sp.Symbol("q", integer=True, nonnegative=True)
 
-from .sizes import SizeSet, _residue_list, _runs  # noqa: E402,F401  (sets of sizes: no sympy there)
+from .sizes import SizeSet, _residue_list, _runs, merge_runs  # noqa: E402,F401  (sets of sizes: no sympy there)
 
 
 # ------------------------------------------------------------------ deciding a relation
@@ -129,7 +129,7 @@ def _eventual(atom: sp.Expr, q: sp.Symbol) -> tuple[sp.Expr, int] | None:
     return (-value if neg else value), frm
 
 
-def _q_truth(op: str, e: sp.Expr, q: sp.Symbol, most: int = MAX_THRESHOLD) -> tuple[int, frozenset, bool] | None:
+def _q_truth(op: str, e: sp.Expr, q: sp.Symbol, most: int = MAX_THRESHOLD) -> tuple[int, tuple, bool] | None:
     """Where ``e op 0`` holds for integer q >= 0: (Q, the q < Q where it holds, whether it holds for q >= Q);
     None when Q would be past ``most``."""
     tail, q0 = e, 0
@@ -167,22 +167,25 @@ def _q_truth(op: str, e: sp.Expr, q: sp.Symbol, most: int = MAX_THRESHOLD) -> tu
             return None
         if ok:
             small.add(k)
-    return q1, frozenset(small), bool(_OPS[op](a * q1 + b))
+    return q1, merge_runs((k, k + 1) for k in small), bool(_OPS[op](a * q1 + b))
 
 
-def _line_truth(op: str, a: Fraction, b: Fraction, most: int) -> tuple[int, frozenset, bool] | None:
-    """Where ``a*q + b op 0`` for integer q >= 0, as :func:`_q_truth` gives it; None when it changes only
-    past q = ``most``."""
+def _line_truth(op: str, a: Fraction, b: Fraction, most: int) -> tuple[int, tuple, bool] | None:
+    """Where ``a*q + b op 0`` for integer q >= 0, as :func:`_q_truth` gives it (the q's as runs); None when
+    it changes only past q = ``most``."""
     if a == 0:
-        return 0, frozenset(), bool(_OPS[op](b))
+        return 0, (), bool(_OPS[op](b))
     root = -b / a  # below it the line has the sign of -a, at it 0, past it the sign of a
     q1 = max(0, math.floor(root) + 1)
     if q1 > most:
         return None
-    members = set(range(q1)) if _OPS[op](-a) else set()
-    if root.denominator == 1 and 0 <= root < q1:
-        (members.add if _OPS[op](0) else members.discard)(int(root))
-    return q1, frozenset(members), bool(_OPS[op](a))
+    below = _OPS[op](-a)
+    if root.denominator == 1 and 0 <= root < q1 and bool(_OPS[op](0)) != below:  # the root itself differs
+        k = int(root)
+        runs = [(0, k), (k + 1, q1)] if below else [(k, k + 1)]
+    else:
+        runs = [(0, q1)] if below else []
+    return q1, merge_runs(runs), bool(_OPS[op](a))
 
 
 def _exact(e: sp.Expr, sym: sp.Symbol) -> Callable[[int], Fraction] | None:
@@ -263,13 +266,14 @@ def truth_set(op: str, diff: sp.Expr, sym: sp.Symbol) -> SizeSet | None:
     start = max(m * q1 + r for r, q1, _, _ in found)
     if start > MAX_START:
         return None
-    small = set()
+    runs = []
     for r, q1, members, tail in found:  # below start: the listed q's, then the tail's up to start
-        small.update(m * k + r for k in members)
+        for lo, hi in members:
+            runs += [(m * lo + r, m * (hi - 1) + r + 1)] if m == 1 else [(m * k + r, m * k + r + 1) for k in range(lo, hi)]
         if tail:
-            small.update(range(m * q1 + r, start, m))
+            runs += [(q1 + r, start)] if m == 1 else [(n, n + 1) for n in range(m * q1 + r, start, m)]
     residues = frozenset(r % m for r, _, _, tail in found if tail)
-    return SizeSet(m, start, residues, frozenset(small)).normal()
+    return SizeSet.listing(m, start, residues, runs=runs)
 
 
 # ------------------------------------------------------------------ regions and runs
@@ -465,6 +469,8 @@ class Dim:
 
     def __floordiv__(self, o):
         den = _e(o)
+        if den == 1 and self.e.is_integer:  # a stride of 1: no floor (sympy takes ~1 ms to find that out)
+            return self
         if den.is_Integer and den > 1 and _RUN is not None:
             _RUN.divisions.append((self.e, int(den)))  # exact where self.e is a multiple of den
         return Dim.of(sp.floor(self.e / den))
@@ -665,7 +671,7 @@ class Failure:
         """A size of the region (the largest where it is bounded) and the rule's message there."""
         if self.region.raw or self.rule is None or self.region.empty:
             return None
-        values = {sym: max(s.small) for sym, s in self.region.sets if not s.residues}  # bounded: the largest
+        values = {sym: s.top for sym, s in self.region.sets if not s.residues}  # bounded: the largest
         floor_ = max(values.values(), default=1)
         for sym, s in self.region.sets:  # unbounded: the first at least as large (H = W where it can be)
             if s.residues:
@@ -956,7 +962,7 @@ def _key_table(result: SymbolicResult, reg: Regime) -> list[str]:
 
 def _largest(region: Region) -> float:
     """The largest size in a region (inf when it is unbounded)."""
-    tops = [max(s.small, default=0) if not s.residues else math.inf for _, s in region.sets if not s.full]
+    tops = [(s.top or 0) if not s.residues else math.inf for _, s in region.sets if not s.full]
     return min(tops, default=math.inf)
 
 

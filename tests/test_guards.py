@@ -180,9 +180,9 @@ def test_no_input_advice_where_none_would_help():
 # --------------------------------------------------------------------- parameters and memory
 @pytest.mark.parametrize("text,input,said", [
     ("conv3-9007199254740992", "64x8x8", "<inline>:1:1: the weight 'weight' of '0' (9007199254740992x64x3x3) has "
-     "5.19e+18 values, more than torch can build (2^53)"),
+     "5.19e+18 values, more than torch can build (2^60)"),
     ("x: fc(9007199254740992)", "3x8x8", "<inline>:1:4: the weight 'weight' of 'x' (9007199254740992x192) has "
-     "1.73e+18 values, more than torch can build (2^53)"),
+     "1.73e+18 values, more than torch can build (2^60)"),
 ], ids=["conv", "fc"])
 @pytest.mark.parametrize("path", ["meta", "cpu", "source"])
 def test_a_tensor_torch_cannot_size_is_refused_on_every_build_path(text, input, said, path):

@@ -219,3 +219,18 @@ def test_a_python_value_is_charged_for_its_whole_size():
 def test_a_python_list_reads_as_a_tuple():
     net = archdsl.load("w = (4, 8)\ninput 3x8x8\nfor c in w { conv3-{c} } - fc(10)", w=[2, 6])
     assert [layer.output_shape[0] for layer in net.analyze().layers if layer.op == "conv"] == [2, 6]
+
+
+@pytest.mark.parametrize("text,said", [
+    ("a = range(100000)\nconv(a)", "<inline>:2:6: conv: bad value (0, 1, 2, 3, 4, 5, 6, 7, ...) for 'out': input "
+     "should be a valid integer"),
+    ('a = "' + "x" * 50000 + '"\nconv(8, k=a)', "<inline>:2:9: conv: bad value '" + "x" * 57 + "'... for 'k': expected "
+     "an integer or a pair (height, width)"),
+    ("a = (((((1,),),),),)\nconv(a)", "<inline>:2:6: conv: bad value ((((...)))) for 'out': input should be a valid "
+     "integer"),
+], ids=["range", "text", "deep"])
+def test_an_op_argument_of_a_huge_value_is_shown_shortened(text, said):
+    """It was printed whole: 689 kB of message for a range(100000)."""
+    with pytest.raises(archdsl.ArgumentError) as err:
+        archdsl.load(text, input="3x8x8")
+    assert str(err.value).splitlines()[0] == said and len(str(err.value)) < 400

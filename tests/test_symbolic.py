@@ -296,7 +296,7 @@ def test_size_sets():
     assert (even | big).describe("H") == "H >= 10 or H = 2, 4, 6, 8"
     assert (~even).describe("H") == "H ≡ 1 (mod 2)"
     assert (big - even).normal() == (big & ~even)
-    few = SizeSet(1, 6, frozenset(), frozenset({2, 3, 5}))
+    few = SizeSet.listing(1, 6, frozenset(), {2, 3, 5})
     assert few.describe("H") == "H = 2, 3, 5"
     for s in (even, big, both, few, ~few):
         cond = s.to_sympy(H)
@@ -310,3 +310,32 @@ def test_rules_on_numbers_are_unchanged():
     with pytest.raises(ArchError, match="smaller than the 2x2 window"):
         archdsl.load("maxpool", input="3x1x7").analyze()
     assert archdsl.load("decimate(2)", input="3x7x8").analyze().outputs["output"] == (3, 4, 4)
+
+
+def _random_set(rng) -> SizeSet:
+    period, start = rng.randint(1, 6), rng.randint(1, 40)
+    residues = frozenset(r for r in range(period) if rng.random() < 0.5)
+    members = {n for n in range(1, start) if rng.random() < rng.choice([0.1, 0.5, 0.9])}
+    return SizeSet.listing(period, start, residues, members)
+
+
+def test_size_set_operations_agree_with_the_sets_they_stand_for():
+    """&, |, -, ~ and the normal form on runs, against the plain sets of members up to 200."""
+    import random
+    rng = random.Random(13)
+    for _ in range(2000):
+        a, b = _random_set(rng), _random_set(rng)
+        sa, sb = set(a.members(200)), set(b.members(200))
+        assert set((a & b).members(200)) == sa & sb
+        assert set((a | b).members(200)) == sa | sb
+        assert set((a - b).members(200)) == sa - sb
+        assert set((~a).members(200)) == set(range(1, 201)) - sa
+        n = a.normal()
+        assert n == n.normal() and n.start <= a.start and set(n.members(200)) == sa
+
+
+def test_a_bounded_set_is_a_run_not_a_list():
+    """H < 4000 is one pair: a chain of 2,000 convs at 3xHxW combines such sets at every layer."""
+    below = truth_set("lt", H - 4000, H)
+    assert below.runs == ((1, 4000),) and below.top == 3999 and 3999 in below and 4000 not in below
+    assert (below & truth_set("ge", H - 3998, H)).describe("H") == "H = 3998, 3999"

@@ -136,7 +136,7 @@ class Op:
         for key, v in values.items():  # pydantic would quietly read true as 1
             field = cls.Params.model_fields.get(key)
             if isinstance(v, bool) and field is not None and _takes_number(field.annotation):
-                raise OpProblem(f"{cls.name}: '{key}' takes a number, not {_fmt(v)}", f"its arguments are: {fields}",
+                raise OpProblem(f"{cls.name}: '{key}' takes a number, not {_shown(v)}", f"its arguments are: {fields}",
                                 key)
         try:
             return cls(cls.Params(**values))
@@ -152,7 +152,7 @@ class Op:
             got = first.get("input")
             union = sum(1 for e in err.errors() if e["loc"] and str(e["loc"][0]) == key) > 1
             if union and key in cls.Params.model_fields:  # every alternative failed: say what it takes
-                raise OpProblem(f"{cls.name}: bad value {repr(got) if isinstance(got, str) else _fmt(got)} for "
+                raise OpProblem(f"{cls.name}: bad value {_shown(got)} for "
                                 f"'{loc}': expected "
                                 f"{_expects(cls.Params.model_fields[key].annotation)}",
                                 f"its arguments are: {fields}", key) from None
@@ -161,7 +161,7 @@ class Op:
                                 f"its arguments are: {fields}") from None
             if first["type"] == "missing":
                 raise OpProblem(f"{cls.name} needs the argument '{loc}'", f"its arguments are: {fields}") from None
-            raise OpProblem(f"{cls.name}: bad value {_fmt(got) if isinstance(got, bool) else repr(got)} for "
+            raise OpProblem(f"{cls.name}: bad value {_shown(got)} for "
                             f"'{loc}': {first['msg'].lower()}", f"its arguments are: {fields}", key) from None
 
     def check_ref(self, field: str, target: "Op") -> None:
@@ -218,11 +218,25 @@ class Op:
 
 
 def _fmt(v: Any) -> str:
+    """A value as the language writes it."""
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, (tuple, list)):
         return "(" + ", ".join(_fmt(x) for x in v) + ")"
     return str(v)
+
+
+def _shown(v: Any, depth: int = 0) -> str:
+    """A value as an error message shows it: as the language writes it, shortened to 8 items of a tuple,
+    3 levels and 60 characters of text (a range(100000) was 689 kB of message)."""
+    if isinstance(v, (tuple, list)):
+        if depth >= 3:
+            return "(...)"
+        return "(" + ", ".join([_shown(x, depth + 1) for x in v[:8]] + ["..."] * (len(v) > 8)) + ")"
+    if isinstance(v, str):
+        return repr(v) if len(v) <= 60 else repr(v[:57]) + "..."
+    text = _fmt(v)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _expects(tp) -> str:
