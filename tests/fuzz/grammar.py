@@ -5,6 +5,9 @@ bad, arguments: chains of ops in shorthand and call form, repeats, groups, conca
 residual bodies, labels and references, blocks (some of them recursive), if / for, quoted
 labels, networks, outputs, imports, odd numbers (0, negative, huge, floats) and, in its wild
 mode, stray characters and unicode. Each case must still end in an analysis or an ArchError.
+A share of its labels, groups, blocks, networks and outputs, and every name of :class:`NameGen`'s
+small, mostly valid specs, are hostile (``hostile_name``): Python keywords, nn.Module and
+GraphModule attributes, builtins, the names generated source uses, odd strings for quoted labels.
 
 Generation is plain Python driven by a ``random.Random``; hypothesis chooses the seeds
 (``seeds()``), so that a run is reproducible (``derandomize=True``) and fast: drawing every
@@ -12,10 +15,17 @@ token through hypothesis costs ~70 ms a spec, this ~0.1 ms. A failing case print
 """
 from __future__ import annotations
 
+import builtins
+import keyword
+import os
 import random
+import unicodedata
+from typing import Callable
 
 from hypothesis import strategies as st
+from torch import fx, nn
 
+from archdsl.compile import class_name
 from archdsl.ops import REGISTRY
 
 OPS = sorted(n for n in REGISTRY if n not in ("input", "projection"))
@@ -29,6 +39,69 @@ VARS = ["n", "c", "w", "k", "cfg", "classes", "filters", "hidden", "i", "j", "x"
 LABELS = ["a", "b", "c1", "stem", "layer1", "pool5", "head", "x"]
 WORDS = ["same", "valid", "bilinear", "nearest", "relu", "none", "conv", "conv_bn", "true", "false"]
 GROUPS = ["g", "features", "head", '"layer{1}"', '"conv"', "classifier"]
+
+
+def _module_attributes() -> list[str]:
+    """Every attribute name of an nn.Module and of a GraphModule, class-level or set per instance."""
+    gm = fx.GraphModule(nn.Module(), fx.Graph())
+    return sorted(set(dir(nn.Module)) | set(vars(nn.Module())) | set(dir(gm)) | set(vars(gm)))
+
+
+# Names that mean something to Python or torch, for labels, groups, blocks, networks and named outputs:
+# archdsl must map each to a safe module name or refuse it with an ArchError, in compile() and source() alike.
+KEYWORDS = sorted(set(keyword.kwlist) | set(keyword.softkwlist) | {"match", "case", "type", "_"})
+MODULE_ATTRIBUTES = _module_attributes()  # forward, training, state_dict, to, _modules, graph, meta, _code, ...
+BUILTINS = sorted(dir(builtins))  # print, len, getattr, super, object, __import__, ...
+# what generated source defines or uses itself (archdsl/codegen.py, archdsl/layers.py, fx's forward)
+GENERATED = ["self", "torch", "nn", "attach", "attach_parameter", "build", "InputCheck", "InputSizeError",
+             "DropPath", "MeanJoin", "input_check", "input_size_error", "drop_path", "mean_join", "input_contract",
+             "x", "inf", "nan", "device", "NoneType", "fx_pytree", "pytree", "getattr", "Tensor", "Main", "main",
+             "output", "input", "flatten", "cat", "add", "relu", "conv", "_tensor_constant0", "_param_constant0",
+             "submod_0", "getattr_1", "forward_1", "l_x_", "__builtins__", "__name__", "__file__", "__class__"]
+# only as quoted labels: not names, or names Python reads as others (NFKC: "ℌ" is H, "ﬁ" is fi, "µ" is μ)
+ODD_NAMES = ["", " ", "a b", "x'y", "\\", "é", "e\u0301", "ℌ", "ﬁ", "Ａ", "ǅ", "µ", "1", "0", "01", "1a", "a.b",
+             ".", "a..b", ".a", "a.", "x-y", "#", "a#b", "\t", "self.x", "a.self", "training.a", "__init__",
+             "\u200b", "\u0435", "😀", "'''", "x\\n", "{1}", "l{1}", "forward{1}", "{'a'}"]
+# names known to break archdsl, each with a strict xfail in tests/fuzz/test_regressions.py: drawn again (left out)
+# unless ARCHDSL_FUZZ_KNOWN_BUGS=1, so that a campaign goes on past them; delete an entry once its bug is fixed
+_GENERATED_CLASSES = {"True", "False", "None", "InputCheck", "InputSizeError", "DropPath", "MeanJoin"}
+KNOWN_BUGS: dict[str, Callable[[str], bool]] = {
+    # fx writes `self = self.self(x)` (a label 'self' shadows the module), and `self.ℌ`, which Python reads
+    # as self.H (identifiers are NFKC-normalised): AttributeError in forward, compiled and generated alike
+    "label": lambda name: name == "self" or unicodedata.normalize("NFKC", name) != name,
+    # codegen: the network's class is named class_name(network): 'None' is a SyntaxError in source(),
+    # 'input_check' (InputCheck) replaces the inlined class of that name: build() raises TypeError
+    "network": lambda name: class_name(name) in _GENERATED_CLASSES,
+}
+if os.environ.get("ARCHDSL_FUZZ_KNOWN_BUGS"):
+    KNOWN_BUGS = {}
+HOSTILE_POOLS = [KEYWORDS, MODULE_ATTRIBUTES, BUILTINS, GENERATED]
+
+
+def hostile_name(r: random.Random, role: str = "label", odd: float = 0.15, pools=None) -> str:
+    """A name from one of the hostile pools, or (with probability ``odd``) one of ODD_NAMES, which only a
+    quoted label can hold. Names in ``KNOWN_BUGS[role]`` are drawn again."""
+    known = KNOWN_BUGS.get(role, lambda name: False)
+    while True:
+        name = r.choice(ODD_NAMES if r.random() < odd else r.choice(pools or HOSTILE_POOLS))
+        if not known(name):
+            return name
+
+
+def is_name(name: str) -> bool:
+    """Whether ``name`` is a NAME token of the language (``[A-Za-z_][A-Za-z0-9_]*``); else only quotes hold it."""
+    return bool(name) and name.isascii() and (name[0].isalpha() or name[0] == "_") and \
+        all(c.isalnum() or c == "_" for c in name)
+
+
+def label_text(name: str, r: random.Random) -> str:
+    """How a spec writes the label ``name``: bare when it is a NAME (quoted now and then), else quoted
+    (a quoted label holds no quote or newline)."""
+    if is_name(name) and r.random() < 0.7:
+        return name
+    return '"' + name.replace('"', "").replace("\n", "") + '"'
+
+
 UNICODE = ["é", "×", "\u0435", "\u00a0", "\ufeff", "\u200b", "→", "\x00", "\t", "\\", "'", "`", "😀", "\r"]
 HUGE = [0, -1, -64, 2**31, 2**53, 2**53 + 1, 10**12, 10**30, 99999999999, 100000, 65536]
 FLOATS = ["0.5", "1.5", "1e-4", "2.0", "1e400", "-0.0", "0.0", "1e308", "3.0"]
@@ -61,6 +134,7 @@ class SpecGen:
         self.sane = sane  # how often a choice is one that makes sense (a defined variable, good arguments)
         self.defined = ["classes", "filters", "hidden"]
         self.labels = ["a"]  # labels written so far: references mostly name one of them
+        self.blocks = ["b", "blk", "rec", "b2"]  # the block names calls use (spec() may make one hostile)
 
     # ------------------------------------------------------------------ basics
     def p(self, prob: float) -> bool:
@@ -123,6 +197,16 @@ class SpecGen:
     def label(self) -> str:
         return self.pick(self.labels) if self.p(self.sane) else self.pick(LABELS)
 
+    def hostile_name(self, role: str = "label") -> str:
+        """A hostile NAME (a block, a network, an output: no quotes there), rarely an odd string."""
+        name = hostile_name(self.r, role, odd=0.02)
+        return name if is_name(name) or self.junk() or self.p(0.2) else "n"
+
+    def hostile(self, role: str = "label") -> str:
+        """A label or a group's name, named like a Python keyword, an nn.Module attribute, a builtin, or a name
+        generated source uses (now and then an odd string); written bare or quoted."""
+        return label_text(hostile_name(self.r, role), self.r)
+
     def value(self) -> str:
         kind = self.r.randint(0, 9)
         if kind <= 3:
@@ -146,7 +230,7 @@ class SpecGen:
         elif roll < 0.88:
             name = self.pick(ALIASES)
         elif roll < 0.94:
-            name = self.pick(["b", "blk", "t", "t.head", "vgg16", "res.basic", "rec"])
+            name = self.pick(["b", "blk", "t", "t.head", "vgg16", "res.basic", "rec", self.pick(self.blocks)])
         else:
             name = self.pick(TYPOS)
         cls = REGISTRY.get(name)
@@ -186,7 +270,7 @@ class SpecGen:
             mark = self.pick(["x", "*", "×", "X", "x", "x"])
             el = f"[{self.chain(depth - 1)}]" + ("" if self.p(0.15) else f"{mark}{self.count()}")
         elif kind == 8:  # a group
-            el = f"{self.pick(GROUPS)} {{\n{self.lines(depth - 1)}\n}}"
+            el = f"{self.pick(GROUPS) if self.p(0.7) else self.hostile()} {{\n{self.lines(depth - 1)}\n}}"
         elif kind <= 10:  # a merge: one branch per line
             m = self.pick(MERGES)
             if self.p(0.3):
@@ -199,7 +283,7 @@ class SpecGen:
                 el += f" shortcut {{ {self.chain(depth - 1)} }}"
         elif kind == 13:  # a block call
             args = ", ".join(self.value() for _ in range(self.r.randint(0, 3)))
-            el = f"{self.pick(['b', 'blk', 'rec', 'b2'])}({args})"
+            el = f"{self.pick(self.blocks)}({args})"
         elif kind <= 15:  # if / else
             el = f"if {self.expr(1)} {{ {self.chain(depth - 1)} }}"
             if self.p(0.5):
@@ -213,7 +297,9 @@ class SpecGen:
         else:
             el = f"unpool(@{self.label()})"
         if self.p(0.3) and not el.startswith('"'):  # a label or a quoted label template
-            label = self.pick(LABELS) if self.p(0.8) else self.pick(['"l{i}"', '"{c}"', '"a.b"', '"x{1/0}"', '"{1}"'])
+            roll = self.r.random()
+            label = self.pick(LABELS) if roll < 0.6 else self.hostile() if roll < 0.85 else \
+                self.pick(['"l{i}"', '"{c}"', '"a.b"', '"x{1/0}"', '"{1}"', '"self{i}"', '"{i}forward"'])
             el = f"{label}: {el}"
             self.labels.append(label)
         return el
@@ -239,7 +325,8 @@ class SpecGen:
         if kind == 7:
             return f"{self.pick(VARS)} = {self.expr()}"
         if kind == 8:
-            items = [self.pick(LABELS + ["a as out", "b as a"]) for _ in range(self.r.randint(1, 3))]
+            items = [self.pick(LABELS + ["a as out", "b as a", f"{self.label()} as {self.hostile_name()}"])
+                     for _ in range(self.r.randint(1, 3))]
             return "output " + ", ".join(items)
         return self.input_line()
 
@@ -271,7 +358,9 @@ class SpecGen:
             name = self.pick(VARS)
             parts.append(f"{name} = {self.expr() if self.p(1 - self.sane) else self.num()}")
             self.defined.append(name)
-        names = ["b", "blk", "rec", "b2"]
+        if self.p(0.3):  # a block named like a keyword, a module attribute, a builtin
+            self.blocks[self.r.randrange(len(self.blocks))] = self.hostile_name("block")
+        names = list(self.blocks)
         for _ in range(self.r.randint(0, 2)):
             name = self.pick(names) if self.p(self.sane) else self.pick(["b", "relu", "conv"])
             parts.append(self.block_def(name))
@@ -281,9 +370,11 @@ class SpecGen:
             parts.append(self.input_line())
         body = [self.statement() for _ in range(self.r.randint(1, 4))]
         if self.p(0.12):
-            parts.append("network n {\n" + "\n".join(["input 3x16x16", *body]) + "\n}")
+            net = self.hostile_name("network") if self.p(0.4) else "n"
+            parts.append(f"network {net} {{\n" + "\n".join(["input 3x16x16", *body]) + "\n}")
             if self.p(0.5):
-                parts.append("network m {\n input 1x8x8\n" + self.chain(1) + "\n}")
+                parts.append(f"network {self.hostile_name('network') if self.p(0.4) else 'm'} {{\n input 1x8x8\n"
+                             + self.chain(1) + "\n}")
         else:
             parts += body
         text = "\n".join(parts)
@@ -291,3 +382,95 @@ class SpecGen:
             i = self.r.randint(0, len(text))
             text = text[:i] + self.pick(UNICODE) + text[i:]
         return text
+
+
+class NameGen:
+    """Small specs that archdsl mostly accepts, with every name hostile: labels (bare and quoted, on ops, chains,
+    repeats, merge branches, residual bodies, loop templates, references, crops and unpools), groups, a block,
+    a network and named outputs are drawn from Python's keywords, nn.Module / GraphModule attributes, builtins
+    and the names generated source uses (``hostile_name``). Every piece keeps 4 channels at 8x8, so that any
+    sequence of them is a network; archdsl must map each name to a module or refuse it with an ArchError."""
+
+    # mostly names archdsl must accept (builtins, what generated source uses), now and then ones it must refuse
+    POOLS = [KEYWORDS, MODULE_ATTRIBUTES, BUILTINS, BUILTINS, GENERATED, GENERATED]
+
+    def __init__(self, seed: int):
+        self.r = random.Random(seed)
+        self.labels: list[str] = []  # labels of top-level elements written so far (bare or quoted), for references
+
+    def label(self, role: str = "label") -> str:
+        """A label, hostile 30% of the time (a spec has several: about half the specs should be accepted)."""
+        if self.r.random() < 0.3:
+            return label_text(hostile_name(self.r, role, odd=0.05, pools=self.POOLS), self.r)
+        return f"l{self.r.randint(0, 999)}"
+
+    def bare(self, role: str = "label", default: str = "net", share: float = 1.0) -> str:
+        """A hostile name that is a NAME (``share`` of the time), else ``default``."""
+        name = hostile_name(self.r, role, odd=0, pools=self.POOLS)
+        return name if is_name(name) and self.r.random() < share else default
+
+    def template(self) -> str:
+        """A quoted label template, ``"forward{i}"`` or ``"{i}"`` around a hostile name."""
+        h = hostile_name(self.r).replace("{", "").replace("}", "").replace('"', "").replace("\n", "")
+        return self.r.choice([f'"{h}{{i}}"', f'"{{i}}{h}"', f'"{h}"', f'"{h}.{{i}}"', f'"{{i}}"'])
+
+    def piece(self) -> str:
+        """One element that takes and gives 4 channels at 8x8."""
+        L, L2 = self.label(), self.label()
+        kind = self.r.randint(0, 14)
+        if kind == 0:
+            el = f"{L}: conv3-4"
+        elif kind == 1:
+            el = f"{L}: conv3-4 - {L2}: relu"
+        elif kind == 2:
+            el = f"{L} {{\n    {self.label()}: conv3-4\n    relu\n}}"
+        elif kind == 3:
+            el = f"{L} {{\n    {L2} {{ {self.label()}: conv1-4 - bn }}\n}}"
+        elif kind == 4:  # every branch labelled: the branches' modules are named in the enclosing scope
+            el = f"concat {{\n    {L}: conv1-2\n    {L2}: conv3-2\n}}"
+        elif kind == 5:
+            el = f"add {{\n    {L}: conv3-4\n    {L2}: identity\n}}"
+        elif kind == 6:
+            el = f"residual {{ {L}: conv3-4 - {L2}: bn }}"
+        elif kind == 7:
+            el = f"{L}: [conv3-4 - relu]x2"
+        elif kind == 8:
+            el = f"[{L}: conv3-4 - {L2}: relu]x2"
+        elif kind == 9:
+            el = f"for i in range({self.r.randint(1, 3)}) {{ {self.template()}: conv3-4 }}"
+        elif kind == 10:
+            el = f"{L}: maxpool(2, indices=true) - conv3-4 - unpool(@{L})"
+        elif kind == 11 and self.labels:
+            el = f"{L}: crop(@{self.r.choice(self.labels)})"
+        elif kind == 12:
+            el = f"{L}: blk(4)" if self.r.random() < 0.5 else "blk(4)"
+        elif kind == 13:
+            el = f"{L}: mean {{\n    conv3-4\n    {L2}: [{self.label()}: relu]x1\n}}"
+        else:
+            el = f"{L}: identity"
+        if el.startswith(L):  # a labelled element or a group
+            self.labels.append(L)
+        return el
+
+    def spec(self) -> str:
+        """Pieces in one or two chains; sometimes a labelled head and named outputs, a block, a network."""
+        block = self.bare("block", "blk", share=0.4)
+        body = [" - ".join(self.piece() for _ in range(self.r.randint(1, 3))) for _ in range(self.r.randint(1, 2))]
+        text = "\n".join(body).replace("blk(", f"{block}(")
+        out = []
+        if self.r.random() < 0.3:  # named outputs: a bare label at the end, a renamed one
+            head, name = self.bare(), self.bare("output", "o")
+            text += f" - flatten - {head}: fc-3"
+            out = [f"output {head} as {name}" if self.r.random() < 0.5 else f"output {head}"]
+            if self.r.random() < 0.5 and self.labels:
+                ref = self.r.choice(self.labels)
+                aux = self.bare()
+                text += f"\n@{ref} - {aux}: gap"
+                out[0] += f", {aux}" + (f" as {self.bare('output', 'p')}" if self.r.random() < 0.5 else "")
+        inner = [f"block {block}(c) {{\n    {self.label()}: conv3-{{c}} - {self.label()}: relu\n}}"] \
+            if f"{block}(" in text or self.r.random() < 0.3 else []
+        lines = ["input 4x8x8", text, *out]
+        if self.r.random() < 0.3:
+            body = "\n".join(lines).split("\n")
+            return "\n".join(inner + [f"network {self.bare('network')} {{"] + ["    " + line for line in body] + ["}"])
+        return "\n".join(inner + lines)

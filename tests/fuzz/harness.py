@@ -5,10 +5,14 @@ RecursionError or MemoryError, or a case that runs longer than ``CASE_SECONDS`` 
 """
 from __future__ import annotations
 
+import ast
 import os
 import signal
 import time
+import types
 from contextlib import contextmanager
+
+import torch
 
 import archdsl
 from archdsl import ArchError
@@ -89,3 +93,29 @@ def outcome(text: str, seconds: float = CASE_SECONDS, **kwargs):
     except Exception as err:  # noqa: BLE001 - the point of the fuzzer
         raise Failure(f"{type(err).__name__}: {err}\non\n{text!r}\n{kwargs}\n"
                       f"after {time.perf_counter() - start:.2f} s") from err
+
+
+def module_from_source(source: str, name: str = "archdsl_generated") -> types.ModuleType:
+    """Generated source (``Net.source()``), checked with ``ast.parse`` and run as a module of its own."""
+    ast.parse(source)
+    module = types.ModuleType(name)
+    module.__file__ = f"<{name}.py>"
+    exec(compile(source, module.__file__, "exec"), module.__dict__)  # noqa: S102 - archdsl's own generated source
+    return module
+
+
+def built_from_source(source: str, device: str = "meta") -> torch.nn.Module:
+    """The model generated source builds (its ``build()``), on ``device``."""
+    module = module_from_source(source)
+    with torch.device(device):
+        return module.build()
+
+
+def state_shapes(model: torch.nn.Module) -> dict[str, tuple[int, ...]]:
+    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
+
+
+def same_state(compiled: torch.nn.Module, generated: torch.nn.Module, text: str) -> None:
+    """The generated model has the compiled module's state_dict: the same keys, in the same order, the same shapes."""
+    want, got = state_shapes(compiled), state_shapes(generated)
+    assert list(want) == list(got) and want == got, f"{text!r}\ncompiled  {want}\ngenerated {got}"

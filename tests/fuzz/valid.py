@@ -6,6 +6,9 @@ a block call, an if or a for, a crop or resize to a label, an unpool), appends i
 only when archdsl still analyses the spec; otherwise it draws another. Sizes stay small (at
 most 8 channels in most layers, maps of 4..20 pixels), so a real forward pass costs
 milliseconds. Whether the analysis is *right* is what the test then checks against torch.
+With probability ``hostile`` (0.3) a label, a block, a network, a named output or a loop's label
+template is named by ``grammar.hostile_name`` (mostly builtins and names generated source uses,
+now and then a Python keyword or an nn.Module attribute, which compile() must refuse).
 """
 from __future__ import annotations
 
@@ -13,6 +16,12 @@ import random
 
 import archdsl
 from archdsl import ArchError
+
+from .grammar import BUILTINS, GENERATED, KEYWORDS, MODULE_ATTRIBUTES, hostile_name, is_name, label_text
+
+# where hostile names come from: mostly names archdsl must accept (builtins, what generated source uses),
+# now and then ones it must refuse (Python keywords, nn.Module / GraphModule attributes)
+POOLS = [KEYWORDS, MODULE_ATTRIBUTES, BUILTINS, BUILTINS, GENERATED, GENERATED, GENERATED]
 
 BLOCKS = {
     "cbr": "block cbr(c, k=3, s=1) {\n    conv(c, k=k, s=s, bias=false) - bn - relu\n}",
@@ -26,9 +35,11 @@ BLOCKS = {
 
 
 class ValidGen:
-    def __init__(self, seed: int, tries: int = 6):
+    def __init__(self, seed: int, tries: int = 6, hostile: float = 0.3):
         self.r = random.Random(seed)
         self.tries = tries
+        self.hostile = hostile  # how often a label, a group, a block, a network or an output is named hostilely
+        self.block = ""  # a block named like a builtin or a name generated source uses, when the spec has one
         self.labels: list[str] = []  # top-level labels written so far
         self.pools: list[str] = []  # labels of max-pools that keep their indices
         self.uid = 0
@@ -45,7 +56,16 @@ class ValidGen:
 
     def new_label(self, stem: str = "l") -> str:
         self.uid += 1
+        if self.p(self.hostile):
+            return label_text(hostile_name(self.r, pools=POOLS), self.r)
         return f"{stem}{self.uid}"
+
+    def hostile_name(self, role: str, default: str) -> str:
+        """A bare hostile name (a block, a network, an output) or ``default``."""
+        if not self.p(self.hostile):
+            return default
+        name = hostile_name(self.r, role, odd=0, pools=POOLS)
+        return name if is_name(name) else default
 
     # -------------------------------------------------------------- candidates
     def op(self, keep_size: bool = False) -> str:
@@ -124,12 +144,16 @@ class ValidGen:
                             "stage(4)", "stage(c=2, n=3)", "maybe(4)", "maybe(4, norm=0)", "[cbr(4)]x2",
                             "res.basic(8)", "res.basic(8, stride=2)", "res.bottleneck(2, stride=2)",
                             "res.bottleneck(4, groups=2, base_width=32)", "[res.basic(4)]x2", "CONV", "FC",
-                            "[CONV - POOL]x2 - FC", "[FC - RELU]x2 - FC", "CONV - RELU - POOL"])
+                            "[CONV - POOL]x2 - FC", "[FC - RELU]x2 - FC", "CONV - RELU - POOL",
+                            *[f"{self.block}({self.c()})", f"[{self.block}(c=2)]x2"] * bool(self.block)])
         elif kind == 12:
             el = f"if flag {{ {self.chain(1)} }}" + (f" else {{ {self.chain(1)} }}" if self.p(0.6) else "")
         elif kind == 13:
+            h = hostile_name(self.r, pools=POOLS).replace("{", "").replace("}", "").replace('"', "")
             el = self.pick(["for c in (2, 4) { conv3-{c} - relu }", "for c, s in ((4, 1), (8, 2)) { conv(c, s=s) }",
-                            'for i in range(2) { "fl{i}": conv3-4 }', "for i in range(1, 3) { conv1-{i * 2} }"])
+                            'for i in range(2) { "fl{i}": conv3-4 }', "for i in range(1, 3) { conv1-{i * 2} }",
+                            f'for i in range(2) {{ "{h}{{i}}": conv3-4 }}', f'for i in range(1) {{ "{h}": conv3-4 }}',
+                            f'for i in range(2) {{ "{{i}}{h}": conv3-4 }}'])
         else:
             el = f"[{self.op()}]x2"
         if self.p(0.3) and not el.startswith(("if", "for")):
@@ -151,7 +175,13 @@ class ValidGen:
         c, h, w = self.pick([1, 2, 3, 3]), self.r.randint(4, 20), self.r.randint(4, 20)
         if self.p(0.7):
             w = h
-        head = ["import residual as res"] + [BLOCKS[b] for b in BLOCKS] + [
+        blocks = [BLOCKS[b] for b in BLOCKS]
+        name = self.hostile_name("block", "")
+        block = f"block {name}(c) {{\n    conv3-{{c}} - relu\n}}"
+        if name and self.valid(f"{block}\ninput 3x8x8\n{name}(4)"):  # a keyword or an op's name is not a block's
+            self.block = name
+            blocks.append(block)
+        head = ["import residual as res"] + blocks + [
             f"flag = {self.r.randint(0, 1)}", "classes = 5", "hidden = 12", "filters = 6", f"input {c}x{h}x{w}"]
         if self.p(0.1):
             head[-1] = f"input ({c * h * w})"
@@ -168,10 +198,18 @@ class ValidGen:
                 self.labels, self.pools = list(labels), list(pools)  # the candidate's labels went with it
         if not lines:
             lines = ["relu"]
+        if self.labels and self.p(0.3):  # a second head and named outputs (an output names a label bare)
+            main, aux = self.hostile_name("label", "main"), self.hostile_name("label", "aux")
+            side = self.hostile_name("output", "side")
+            cand = lines[:-1] + [f"{lines[-1]} - {main}: identity", f"@{self.pick(self.labels)} - {aux}: relu",
+                                 f"output {main}, {aux} as {side}"]
+            if self.valid("\n".join(head + cand)):
+                lines = cand
         text = "\n".join(head + lines)
-        if self.labels and self.p(0.3):  # a second head and named outputs
-            cand = "\n".join(head + lines[:-1] + [f"{lines[-1]} - main: identity",
-                                                  f"@{self.pick(self.labels)} - aux: relu", "output main, aux as side"])
+        if self.p(self.hostile / 2):  # in a network named like a builtin, a keyword, an attribute
+            net = self.hostile_name("network", "net") if self.hostile else "net"
+            cand = "\n".join(head[:-1] + [f"network {net} {{", "    " + head[-1]] + ["    " + line for line in lines]
+                             + ["}"])
             if self.valid(cand):
                 text = cand
         return text
