@@ -12,6 +12,7 @@ import time
 import types
 from contextlib import contextmanager
 
+import hypothesis
 import torch
 
 import archdsl
@@ -119,3 +120,16 @@ def same_state(compiled: torch.nn.Module, generated: torch.nn.Module, text: str)
     """The generated model has the compiled module's state_dict: the same keys, in the same order, the same shapes."""
     want, got = state_shapes(compiled), state_shapes(generated)
     assert list(want) == list(got) and want == got, f"{text!r}\ncompiled  {want}\ngenerated {got}"
+
+
+def known_bug(kind: str, subject) -> bool:
+    """Whether ``subject`` meets the open bug ``grammar.KNOWN_BUGS[kind]`` (then the case stops there, counted as a
+    hypothesis event); never with ARCHDSL_FUZZ_KNOWN_BUGS=1."""
+    from .grammar import KNOWN_BUGS
+    if kind not in KNOWN_BUGS or not KNOWN_BUGS[kind](subject):
+        return False
+    try:
+        hypothesis.event(f"known bug: {kind}")
+    except hypothesis.errors.InvalidArgument:  # not in a hypothesis test
+        pass
+    return True

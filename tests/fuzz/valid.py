@@ -17,7 +17,8 @@ import random
 import archdsl
 from archdsl import ArchError
 
-from .grammar import BUILTINS, GENERATED, KEYWORDS, MODULE_ATTRIBUTES, hostile_name, is_name, label_text
+from .grammar import (BUILTINS, GENERATED, KEYWORDS, MODULE_ATTRIBUTES, hostile_name, is_name, label_text,
+                      templates)
 
 # where hostile names come from: mostly names archdsl must accept (builtins, what generated source uses),
 # now and then ones it must refuse (Python keywords, nn.Module / GraphModule attributes)
@@ -150,10 +151,11 @@ class ValidGen:
             el = f"if flag {{ {self.chain(1)} }}" + (f" else {{ {self.chain(1)} }}" if self.p(0.6) else "")
         elif kind == 13:
             h = hostile_name(self.r, pools=POOLS).replace("{", "").replace("}", "").replace('"', "")
+            forms = [(2, f'"{h}{{i}}"'), (1, f'"{h}"'), (2, f'"{{i}}{h}"')]  # loop labels around a hostile name
             el = self.pick(["for c in (2, 4) { conv3-{c} - relu }", "for c, s in ((4, 1), (8, 2)) { conv(c, s=s) }",
                             'for i in range(2) { "fl{i}": conv3-4 }', "for i in range(1, 3) { conv1-{i * 2} }",
-                            f'for i in range(2) {{ "{h}{{i}}": conv3-4 }}', f'for i in range(1) {{ "{h}": conv3-4 }}',
-                            f'for i in range(2) {{ "{{i}}{h}": conv3-4 }}'])
+                            *[f"for i in range({n}) {{ {t}: conv3-4 }}" for n, t in forms if t in templates(
+                                [t for _, t in forms])]])
         else:
             el = f"[{self.op()}]x2"
         if self.p(0.3) and not el.startswith(("if", "for")):
