@@ -38,7 +38,7 @@ from typing import Any, Callable
 import sympy as sp
 
 from .errors import ArchError
-from .ops.base import OpProblem
+from .ops import REGISTRY, OpProblem
 
 __all__ = ["Dim", "SizeSet", "SymbolicResult", "format_result", "parse_input", "symbolic_report", "truth_set"]
 
@@ -806,7 +806,7 @@ def _walk(g, shape: tuple, symbols: tuple, fixed: dict | None = None) -> Symboli
         data = g.nodes[name]
         op, inputs = data["op"], data["inputs"]
         ops[name] = op.name
-        if op.name == "input":
+        if op.is_input:
             for st in states:
                 st.shapes[name] = live_input
             continue
@@ -903,7 +903,6 @@ def _merge(regions: list[Region]) -> list[Region]:
 # ------------------------------------------------------------------ the text
 
 
-KEY_OPS = {"upconv", "upsample", "crop", "unpool", "resize_to", "adaptive_avgpool", "gap", "zeropad", "decimate"}
 EXACT = "no size is rounded: every strided window tiles its input, every centre crop is symmetric"
 
 
@@ -946,7 +945,7 @@ def _key_table(result: SymbolicResult, reg: Regime) -> list[str]:
     rows, region = [], Region.of(result.symbols)
     for node, shape in reg.shapes.items():
         op = result.ops[node]
-        if node not in divided and op not in KEY_OPS:
+        if node not in divided and not REGISTRY[op].resizes:
             continue
         for d in divided.get(node, []):
             ex = d.exact()

@@ -12,6 +12,7 @@ class Relu(Op):
     elementwise = True
 
     name = "relu"
+    pointwise = True
     aliases = ("rectify",)
     Params = InplaceParams
     saves = "output"
@@ -28,6 +29,7 @@ class Relu6(Relu):
     """min(max(x, 0), 6): MobileNet's activation."""
 
     name = "relu6"
+    pointwise = True
     aliases = ()
     module = "ReLU6"
 
@@ -38,11 +40,11 @@ class LeakyParams(Params):
 
 
 class LeakyRelu(Op):
-    elementwise = True
-
     """Leaky ReLU; ``leaky(0.1)`` is YOLO's."""
 
+    elementwise = True
     name = "leaky_relu"
+    pointwise = True
     aliases = ("leaky", "leakyrelu", "lrelu")
     Params = LeakyParams
     positional = ("slope",)
@@ -57,20 +59,22 @@ class LeakyRelu(Op):
 
 class Tanh(Op):
     elementwise = True
-
     name = "tanh"
-    def torch(self, ins, out):
-        return ModuleSpec("Tanh")
+    pointwise = True
     saves = "output"
 
     def extra_macs(self, ins, out):
         return numel(out)
+
+    def torch(self, ins, out):
+        return ModuleSpec("Tanh")
 
 
 class Sigmoid(Op):
     elementwise = True
 
     name = "sigmoid"
+    pointwise = True
     aliases = ("logistic",)
     saves = "output"
 
@@ -89,6 +93,8 @@ class Softmax(Op):
     """Softmax over the channel/class dimension (dim 1 of the batched tensor)."""
 
     name = "softmax"
+    pointwise = True
+    family = "classifier"
     aliases = ("soft_max",)
     Params = SoftmaxParams
     saves = "output"
@@ -113,6 +119,7 @@ class Identity(Op):
     """Passes its input through (a branch that is the block's input, a placeholder)."""
 
     name = "identity"
+    pointwise = True
     aliases = ("id", "skip")
 
     def emit(self, g, args, ins, out):

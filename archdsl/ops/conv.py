@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from .base import RF, ModuleSpec, Op, OpProblem, Params, Shape, fmt_shape, numel, pair, spatial
+from .base import ModuleSpec, Op, OpProblem, Params, RF, Shape, fmt_shape, numel, pair, show_kernel, show_stride, spatial
 
 IntPair = int | tuple[int, int]
 Pos = Field(gt=0)  # strictly positive
@@ -45,6 +45,7 @@ class Conv(Op):
     """2-D convolution. ``conv3-64`` = 3x3, 64 filters, stride 1, padding 1."""
 
     name = "conv"
+    family = "conv"
     aliases = ("convolution", "conv2d")
     Params = ConvParams
     positional = ("out", "k", "s", "p")
@@ -99,6 +100,16 @@ class Conv(Op):
             kernel_size=pair(self.p.k), stride=pair(self.p.s), padding=pad, dilation=pair(self.p.d),
             groups=self.p.groups, bias=self.p.bias))
 
+    @classmethod
+    def title(cls, args, ins, out):
+        text = f"conv {show_kernel(args['k'])}{show_stride(args['s'])}, {args['out']}"
+        if args.get("groups", 1) != 1:
+            text += f", groups {args['groups']}"
+        d = pair(args.get("d", 1))
+        if d != (1, 1):
+            text += f", dilation {show_kernel(d) if d[0] != d[1] else d[0]}"
+        return text
+
 
 class DwConvParams(Params):
     k: IntPair = 3
@@ -119,6 +130,7 @@ class DwConv(Op):
     ``dwconv3`` is MobileNet's "Conv dw 3x3", ``dwconv3/2`` the strided one."""
 
     name = "dwconv"
+    family = "dwconv"
     aliases = ("depthwise", "conv_dw", "dw", "depthwise_conv")
     Params = DwConvParams
     positional = ("k", "s", "p")
@@ -150,6 +162,11 @@ class DwConv(Op):
 
     def describe_in(self, ins, out):
         return self.conv(ins).describe().replace("conv(", "dwconv(", 1)
+
+    @classmethod
+    def title(cls, args, ins, out):
+        text = f"dwconv {show_kernel(args['k'])}{show_stride(args['s'])}"
+        return text + (f", x{args['multiplier']}" if args.get("multiplier", 1) != 1 else "")
 
 
 class UpConvParams(Params):
@@ -183,6 +200,9 @@ class UpConv(Op):
     """Transposed convolution (a.k.a. deconvolution, up-convolution)."""
 
     name = "upconv"
+    upsampling = True
+    resizes = True
+    family = "upsampling"
     aliases = ("deconv", "convtranspose", "conv_transpose", "transposed_conv", "up_conv")
     Params = UpConvParams
     positional = ("out", "k", "s", "p")
@@ -227,3 +247,8 @@ class UpConv(Op):
             kernel_size=pair(self.p.k), stride=self.p.stride(), padding=pair(self.p.p),
             output_padding=pair(self.p.output_padding), groups=self.p.groups, bias=self.p.bias,
             dilation=pair(self.p.d)))
+
+    @classmethod
+    def title(cls, args, ins, out):
+        stride = args["s"] if args.get("s") is not None else args["k"]
+        return f"upconv {show_kernel(args['k'])}{show_stride(stride)}, {args['out']}"

@@ -30,6 +30,9 @@ class Concat(Op):
     """Concatenate branches along channels (Inception, DenseNet, UNet skips)."""
 
     name = "concat"
+    merge = True
+    shows_inputs = True
+    symbol = "C"
     aliases = ("cat", "concatenate", "filter_concat", "depthconcat")
     body = "branches"
     min_inputs, max_inputs = 2, None
@@ -55,6 +58,9 @@ class Add(Op):
     """Element-wise sum of branches, optionally followed by a ReLU (``add(act=relu)``)."""
 
     name = "add"
+    merge = True
+    shortcuts = "shortest"
+    symbol = "+"
     aliases = ("sum", "plus", "eltwise_sum")
     Params = AddParams
     body = "branches"
@@ -76,6 +82,10 @@ class Add(Op):
             total = g.function("add", [total, other])
         return g.function("relu", [total]) if self.p.act == "relu" else total
 
+    @classmethod
+    def title(cls, args, ins, out):
+        return "+"
+
 
 class MeanParams(Params):
     drop: float = Field(default=0.0, ge=0, lt=1)
@@ -86,6 +96,7 @@ class Mean(Op):
     each branch in training with that probability (local drop-path), keeping at least one."""
 
     name = "mean"
+    merge = True
     aliases = ("join", "average", "avg_join")
     Params = MeanParams
     body = "branches"
@@ -115,6 +126,7 @@ class Residual(Add):
     ``residual { ... } shortcut { ... }`` gives the shortcut explicitly."""
 
     name = "residual"
+    shortcuts = "after_first"
     aliases = ("res", "resblock")
     Params = ResidualParams
     body = "residual"
@@ -143,6 +155,9 @@ class Projection(Op):
     (+ bn). Input 1 is the block input, input 2 the body output (read for its shape only)."""
 
     name = "projection"
+    shortcut = True
+    data_inputs = 1
+    family = "conv"
     aliases = ("auto_shortcut",)
     Params = ProjectionParams
     min_inputs = max_inputs = 2
@@ -202,3 +217,11 @@ class Projection(Op):
             return "projection(identity: shapes agree)"
         stride = s[0] if s[0] == s[1] else s
         return f"projection(conv1x1 {ins[0][0]}->{out[0]}, s={stride}{', bn' if self.p.bn else ''})"
+
+    @classmethod
+    def title(cls, args, ins, out):
+        """A real 1x1 conv (identities are drawn as edges): ``conv 1x1/2, 256``."""
+        if ins and len(ins[0]) == 3 and len(out) == 3:
+            s = -(-ins[0][1] // out[1])
+            return f"conv 1x1{'/' + str(s) if s > 1 else ''}, {out[0]}"
+        return "projection"

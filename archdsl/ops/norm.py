@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from .base import ModuleSpec, Op, OpProblem, Params, fmt_shape, numel
+from .base import ModuleSpec, Op, OpProblem, Params, fmt_shape, numel, show_number
 
 
 class BnParams(Params):
@@ -16,6 +16,7 @@ class BatchNorm(Op):
     """Batch normalisation over channels (BatchNorm2d on maps, BatchNorm1d after fc)."""
 
     name = "bn"
+    pointwise = True
     aliases = ("batchnorm", "batch_norm", "batchnorm2d")
     Params = BnParams
     learnable = True
@@ -74,12 +75,25 @@ class DropoutParams(Params):
     p: float = Field(default=0.5, ge=0, le=1)
 
 
-class Dropout(Op):
+class _Drop(Op):
+    """What dropout and drop_path share: a drop probability ``p``, shown in a diagram's box even when folded."""
+
+    @classmethod
+    def title(cls, args, ins, out):
+        return f"{cls.name.replace('_', ' ')} {show_number(args['p'])}"
+
+    @classmethod
+    def note(cls, args):
+        return cls.title(args, [], ())
+
+
+class Dropout(_Drop):
     """Dropout with drop probability p (default 0.5); identity at eval."""
 
     elementwise = True
 
     name = "dropout"
+    pointwise = True
     aliases = ("drop",)
     Params = DropoutParams
     positional = ("p",)
@@ -93,7 +107,7 @@ class DropPathParams(Params):
     p: float = Field(default=0.0, ge=0, lt=1)
 
 
-class DropPath(Op):
+class DropPath(_Drop):
     """Stochastic depth (Huang et al. 2016): in training drops the whole input of a sample with
     probability p (survivors scaled by 1/(1-p)); the identity at eval. Put it at the end of a
     residual body: ``residual { ... - drop_path(0.1) }``."""
@@ -101,6 +115,7 @@ class DropPath(Op):
     elementwise = True
 
     name = "drop_path"
+    pointwise = True
     aliases = ("droppath", "stochastic_depth")
     Params = DropPathParams
     positional = ("p",)
