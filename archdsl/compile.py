@@ -62,22 +62,24 @@ def check_module_path(path: str, span) -> None:
     """Refuse (an ArchError at the label) a module path with a part that cannot be a module's name: a part
     the generated forward (fx's, and source()'s) could not write as ``self.<part>`` and read back."""
     for part in path.split("."):
-        what = _unusable(part)
-        if what:
-            raise ArchError(f"the label '{part}' cannot name a module: {what}", span,
-                            f"rename it, e.g. '{part}_' or '{part}1'")
+        found = _unusable(part)
+        if found:
+            what, instead = found
+            raise ArchError(f"the label '{part}' cannot name a module: {what}", span, f"rename it, e.g. {instead}")
 
 
-def _unusable(part: str) -> str | None:
-    """Why ``part`` cannot be a module's name, or None."""
+def _unusable(part: str) -> tuple[str, str] | None:
+    """Why ``part`` cannot be a module's name and what would do instead, or None."""
     if part in RESERVED:
-        return "it is a Python keyword" if keyword.iskeyword(part) else "it is the name of a torch module's own attribute"
+        what = "it is a Python keyword" if keyword.iskeyword(part) else "it is the name of a torch module's own attribute"
+        return what, f"'{part}_' or '{part}1'"
     if part == "self":
-        return "the generated forward calls the network itself 'self'"
-    if unicodedata.normalize("NFKC", part) != part:
-        return f"Python reads it as '{unicodedata.normalize('NFKC', part)}'"
+        return "the generated forward calls the network itself 'self'", "'self_' or 'net'"
+    normal = unicodedata.normalize("NFKC", part)
+    if normal != part:
+        return f"Python reads it as '{normal}'", f"'{normal}'"
     if part.startswith("__") and not part.endswith("__"):
-        return "Python renames a '__name' written inside a class (name mangling)"
+        return "Python renames a '__name' written inside a class (name mangling)", f"'{part.lstrip('_') or 'x'}'"
     return None
 
 
