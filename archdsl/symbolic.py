@@ -76,6 +76,15 @@ def _linear_part(e: sp.Expr) -> sp.Expr:
     return e.replace(lambda a: isinstance(a, (sp.floor, sp.ceiling)), lambda a: a.args[0])
 
 
+def _linear_in_floors(e: sp.Expr, sym: sp.Symbol) -> bool:
+    """Whether ``e`` is a linear combination of ``sym`` and floors (``H/2 + floor(H/4)``), not a ratio of them
+    (``H / ceiling(H/2)``, whose linear part is a constant while it is not)."""
+    atoms = sorted(e.atoms(sp.floor, sp.ceiling), key=str)
+    stand = [sp.Dummy() for _ in atoms]
+    flat = e.xreplace(dict(zip(atoms, stand)))
+    return all(flat.is_polynomial(x) and sp.degree(flat, x) <= 1 for x in (sym, *stand) if flat.has(x))
+
+
 def _modulus(e: sp.Expr, sym: sp.Symbol) -> int | None:
     """The M such that writing ``sym = M*q + r`` turns every floor of a linear argument into a linear
     function of q: the lcm of the denominators of the arguments' slopes."""
@@ -217,7 +226,8 @@ def _linear_residues(op: str, diff: sp.Expr, sym: sp.Symbol, m: int) -> list | N
     slope: with ``sym = m*q + r`` each floor is then exactly linear in q (its slope times m is an integer),
     so ``diff = a*q + diff(r)`` for every q >= 0, with the same ``a`` for every r. None when that does not
     apply; [] when it does but the relation settles past MAX_START (left unsolved)."""
-    if any(not sp.diff(_linear_part(f.args[0]), sym).is_Rational for f in diff.atoms(sp.floor, sp.ceiling)):
+    if any(not _linear_in_floors(f.args[0], sym) or not sp.diff(_linear_part(f.args[0]), sym).is_Rational
+           for f in diff.atoms(sp.floor, sp.ceiling)):
         return None
     line = _linear_part(diff)
     if not line.is_polynomial(sym) or sp.degree(line, sym) > 1:
