@@ -12,6 +12,11 @@ class Relu(Op):
     elementwise = True
 
     name = "relu"
+    reference = (
+        "`inplace`=false",
+        "—",
+        "ReLU",
+    )
     pointwise = True
     aliases = ("rectify",)
     Params = InplaceParams
@@ -29,6 +34,11 @@ class Relu6(Relu):
     """min(max(x, 0), 6): MobileNet's activation."""
 
     name = "relu6"
+    reference = (
+        "`inplace`=false",
+        "—",
+        "min(max(x, 0), 6): MobileNet's activation",
+    )
     pointwise = True
     aliases = ()
     module = "ReLU6"
@@ -44,6 +54,11 @@ class LeakyRelu(Op):
 
     elementwise = True
     name = "leaky_relu"
+    reference = (
+        "`slope`=0.01, `inplace`=false",
+        "`slope`",
+        "leaky ReLU; `leaky(0.1)` is YOLO's",
+    )
     pointwise = True
     aliases = ("leaky", "leakyrelu", "lrelu")
     Params = LeakyParams
@@ -60,6 +75,11 @@ class LeakyRelu(Op):
 class Tanh(Op):
     elementwise = True
     name = "tanh"
+    reference = (
+        "—",
+        "—",
+        "tanh",
+    )
     pointwise = True
     saves = "output"
 
@@ -74,6 +94,11 @@ class Sigmoid(Op):
     elementwise = True
 
     name = "sigmoid"
+    reference = (
+        "—",
+        "—",
+        "logistic sigmoid",
+    )
     pointwise = True
     aliases = ("logistic",)
     saves = "output"
@@ -93,6 +118,12 @@ class Softmax(Op):
     """Softmax over the channel/class dimension (dim 1 of the batched tensor)."""
 
     name = "softmax"
+    reference = (
+        "`dim`=1",
+        "—",
+        "softmax over the channels / classes",
+    )
+    written_also = ("soft-max",)  # the grammar reads this spelling as softmax too
     pointwise = True
     family = "classifier"
     aliases = ("soft_max",)
@@ -119,6 +150,11 @@ class Identity(Op):
     """Passes its input through (a branch that is the block's input, a placeholder)."""
 
     name = "identity"
+    reference = (
+        "—",
+        "—",
+        "passes its input through (a branch that is the input)",
+    )
     pointwise = True
     aliases = ("id", "skip")
 

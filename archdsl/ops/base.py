@@ -154,6 +154,10 @@ class Op:
     #                                         a residual written out)
     shows_inputs: ClassVar[bool] = False  # a diagram labels the edges into it with their shapes (a concat's parts)
     symbol: ClassVar[str | None] = None  # a merge drawn as a circle with this sign (TikZ); None: its title
+    # its row in docs/language.md's table of ops (ops.reference_table): arguments with defaults, shorthands and
+    # positional order, what it is; ``written_also``: other spellings the grammar reads as this op
+    reference: ClassVar[tuple[str, str, str]] = ("—", "—", "")
+    written_also: ClassVar[tuple[str, ...]] = ()
     classes_field: ClassVar[str | None] = None  # written bare (``FC``) as the last learnable layer before an
     #                                             output, this field takes the spec's ``classes``
 

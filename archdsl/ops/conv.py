@@ -45,6 +45,11 @@ class Conv(Op):
     """2-D convolution. ``conv3-64`` = 3x3, 64 filters, stride 1, padding 1."""
 
     name = "conv"
+    reference = (
+        "`out` (= `filters` when omitted), `k`=3, `s`=1, `p`=auto, `d`=1, `groups`=1, `bias`=true",
+        "`convN` → k; `-N` → out; `/N` → s; `out, k, s, p`",
+        "2-D convolution; `p` also takes `same` / `valid`; `k`, `s`, `p`, `d` take pairs",
+    )
     family = "conv"
     aliases = ("convolution", "conv2d")
     Params = ConvParams
@@ -130,6 +135,11 @@ class DwConv(Op):
     ``dwconv3`` is MobileNet's "Conv dw 3x3", ``dwconv3/2`` the strided one."""
 
     name = "dwconv"
+    reference = (
+        "`k`=3, `s`=1, `p`=auto, `d`=1, `multiplier`=1, `bias`=true",
+        "`dwconvN` → k; `/N` → s; `k, s, p`",
+        "depthwise convolution: a conv with groups = input channels (MobileNet's \"Conv dw\")",
+    )
     family = "dwconv"
     aliases = ("depthwise", "conv_dw", "dw", "depthwise_conv")
     Params = DwConvParams
@@ -200,6 +210,11 @@ class UpConv(Op):
     """Transposed convolution (a.k.a. deconvolution, up-convolution)."""
 
     name = "upconv"
+    reference = (
+        "`out`, `k`=2, `s`=auto (=k), `p`=0, `output_padding`=0, `d`=1, `groups`=1, `bias`=true",
+        "`upconvN` → k; `-N` → out; `/N` → s; `out, k, s, p`",
+        "transposed convolution (UNet's up-conv 2x2)",
+    )
     upsampling = True
     resizes = True
     family = "upsampling"

@@ -26,6 +26,11 @@ class Fc(Op):
     """Fully connected layer; a CxHxW input is flattened first (``FC-4096``)."""
 
     name = "fc"
+    reference = (
+        "`out` (= `hidden`, or `classes` before an output, when omitted), `bias`=true",
+        "`-N` → out; `out`",
+        "fully connected; flattens a CxHxW input",
+    )
     family = "classifier"
     classes_field = "out"
     aliases = ("linear", "dense", "fully_connected")
@@ -80,6 +85,11 @@ class Flatten(Op):
     """CxHxW → (C*H*W)."""
 
     name = "flatten"
+    reference = (
+        "—",
+        "—",
+        "CxHxW → C·H·W",
+    )
     minor = True
     family = "reshape"
 
@@ -109,6 +119,11 @@ class Reshape(Op):
     """Per-sample reshape; one dimension may be -1 (``reshape(7, 7, 30)``)."""
 
     name = "reshape"
+    reference = (
+        "`dims` (all positional arguments; one may be -1)",
+        "`dims...`",
+        "per-sample reshape, `reshape(7, 7, 30)`",
+    )
     minor = True
     family = "reshape"
     aliases = ("view",)
@@ -151,6 +166,11 @@ class Permute(Op):
     heads, before ``reshape(-1, 4)``)."""
 
     name = "permute"
+    reference = (
+        "`dims` (all positional arguments)",
+        "`dims...`",
+        "reorder the per-sample dimensions, `permute(1, 2, 0)`: CxHxW → HxWxC",
+    )
     minor = True
     family = "reshape"
     aliases = ("transpose_dims",)
@@ -182,6 +202,11 @@ class Input(Op):
     """The network's input (``input 3x224x224``: CxHxW, the batch is implicit)."""
 
     name = "input"
+    reference = (
+        "`shape`",
+        "—",
+        "made by the `input` line, not written in a chain",
+    )
     is_input = True
     family = "io"
     Params = InputParams

@@ -30,6 +30,11 @@ class Concat(Op):
     """Concatenate branches along channels (Inception, DenseNet, UNet skips)."""
 
     name = "concat"
+    reference = (
+        "—",
+        "body `{ branch per line }`",
+        "concatenation along channels",
+    )
     merge = True
     shows_inputs = True
     symbol = "C"
@@ -58,6 +63,11 @@ class Add(Op):
     """Element-wise sum of branches, optionally followed by a ReLU (``add(act=relu)``)."""
 
     name = "add"
+    reference = (
+        "`act`=none (or relu)",
+        "body `{ branch per line }`",
+        "element-wise sum",
+    )
     merge = True
     shortcuts = "shortest"
     symbol = "+"
@@ -96,6 +106,11 @@ class Mean(Op):
     each branch in training with that probability (local drop-path), keeping at least one."""
 
     name = "mean"
+    reference = (
+        "`drop`=0.0",
+        "body `{ branch per line }`",
+        "element-wise mean (FractalNet's join); `drop` drops branches in training, keeping one",
+    )
     merge = True
     aliases = ("join", "average", "avg_join")
     Params = MeanParams
@@ -126,6 +141,11 @@ class Residual(Add):
     ``residual { ... } shortcut { ... }`` gives the shortcut explicitly."""
 
     name = "residual"
+    reference = (
+        "`act`=none (or relu), `proj`=conv_bn (or conv), `scale`=1.0 (body x scale, Inception-ResNet)",
+        "body `{ ... }`, optional `shortcut { ... }`",
+        "body + shortcut, automatic projection",
+    )
     shortcuts = "after_first"
     aliases = ("res", "resblock")
     Params = ResidualParams
@@ -155,6 +175,11 @@ class Projection(Op):
     (+ bn). Input 1 is the block input, input 2 the body output (read for its shape only)."""
 
     name = "projection"
+    reference = (
+        "`bn`=true",
+        "—",
+        "made by `residual` (its `downsample`), not written by hand",
+    )
     shortcut = True
     data_inputs = 1
     family = "conv"

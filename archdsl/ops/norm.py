@@ -16,6 +16,11 @@ class BatchNorm(Op):
     """Batch normalisation over channels (BatchNorm2d on maps, BatchNorm1d after fc)."""
 
     name = "bn"
+    reference = (
+        "`eps`=1e-05, `momentum`=0.1, `affine`=true",
+        "—",
+        "batch normalisation (2-d on maps, 1-d after fc)",
+    )
     pointwise = True
     aliases = ("batchnorm", "batch_norm", "batchnorm2d")
     Params = BnParams
@@ -55,6 +60,11 @@ class Lrn(Op):
     """Local response normalisation across channels; defaults are AlexNet's (n=5, α=1e-4, β=0.75, k=2)."""
 
     name = "lrn"
+    reference = (
+        "`size`=5, `alpha`=0.0001, `beta`=0.75, `k`=2.0",
+        "`-N` → size; `size`",
+        "local response normalisation (AlexNet)",
+    )
     aliases = ("norm", "local_response_norm", "localresponsenorm")
     Params = LrnParams
     positional = ("size",)
@@ -93,6 +103,11 @@ class Dropout(_Drop):
     elementwise = True
 
     name = "dropout"
+    reference = (
+        "`p`=0.5",
+        "`p`",
+        "dropout with drop probability `p`",
+    )
     pointwise = True
     aliases = ("drop",)
     Params = DropoutParams
@@ -115,6 +130,12 @@ class DropPath(_Drop):
     elementwise = True
 
     name = "drop_path"
+    reference = (
+        "`p`=0.0",
+        "`p`",
+        "stochastic depth: drops a whole sample's input in training (survivors scaled by 1/(1-p)); "
+        "identity at eval",
+    )
     pointwise = True
     aliases = ("droppath", "stochastic_depth")
     Params = DropPathParams
@@ -134,6 +155,12 @@ class L2Norm(Op):
     named ``backbone.scale_weight`` has the state_dict key torchvision's SSD300 has."""
 
     name = "l2norm"
+    reference = (
+        "`scale`=20.0",
+        "`scale`",
+        "unit L2 norm over channels times a learnable per-channel weight held by the node itself (SSD's "
+        "conv4_3)",
+    )
     aliases = ("l2_norm", "l2normalize")
     Params = L2NormParams
     positional = ("scale",)

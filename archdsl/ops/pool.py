@@ -78,6 +78,12 @@ class MaxPool(_Pool):
     ``maxpool(indices=true)`` also keeps where each maximum came from, for ``unpool(@label)``."""
 
     name = "maxpool"
+    reference = (
+        "`k`=2, `s`=auto (=k), `p`=0, `ceil`=false, `indices`=false (keep the argmax positions for "
+        "`unpool`)",
+        "`maxpoolN` → k; `/N` → s; `k, s, p`",
+        "max pooling",
+    )
     family = "pool"
     aliases = ("pool", "max_pool", "maxpool2d", "mpool")
     Params = MaxPoolParams
@@ -104,6 +110,12 @@ class Unpool(Op):
     output has the size of that pool's input."""
 
     name = "unpool"
+    reference = (
+        "`ref` (a reference to a `maxpool(indices=true)`)",
+        "`ref`",
+        "max unpooling: each value goes back where its pool took it from; output = the pool's input size "
+        "(DeconvNet)",
+    )
     upsampling = True
     resizes = True
     family = "upsampling"
@@ -152,6 +164,11 @@ class AvgPool(_Pool):
     """Average pooling (LeNet's subsampling)."""
 
     name = "avgpool"
+    reference = (
+        "`k`=2, `s`=auto (=k), `p`=0, `ceil`=false, `count_include_pad`=true",
+        "`avgpoolN` → k; `/N` → s; `k, s, p`",
+        "average pooling (LeNet's subsampling)",
+    )
     family = "pool"
     aliases = ("avg_pool", "avgpool2d", "apool", "subsample")
     Params = AvgPoolParams
@@ -174,6 +191,11 @@ class AdaptiveAvgPool(Op):
     """Adaptive average pooling to a fixed output size (torchvision's ``avgpool`` before the classifier)."""
 
     name = "adaptive_avgpool"
+    reference = (
+        "`size`=1 (a number or a pair)",
+        "`size`",
+        "average pooling to a fixed output size",
+    )
     resizes = True
     family = "pool"
     aliases = ("adaptiveavgpool", "adaptive_avg_pool", "adaptive_pool")
@@ -213,6 +235,11 @@ class GlobalAvgPool(Op):
     """Global average pooling: CxHxW → Cx1x1."""
 
     name = "gap"
+    reference = (
+        "—",
+        "—",
+        "global average pooling: CxHxW → Cx1x1",
+    )
     resizes = True
     family = "pool"
     aliases = ("global_avgpool", "globalavgpool", "global_avg_pool", "global_pool")

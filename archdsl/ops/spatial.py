@@ -17,6 +17,12 @@ class Crop(Op):
     """Center crop to the height and width of another node (UNet's copy-and-crop, FCN's fuse)."""
 
     name = "crop"
+    reference = (
+        "`ref` (a reference `@label`), `offset`=centred (or the top-left corner, a number or a pair: "
+        "FCN's Caffe crops)",
+        "`ref`",
+        "center crop to the height and width of `@label`",
+    )
     minor = True
     resizes = True
     family = "spatial"
@@ -75,6 +81,11 @@ class Upsample(Op):
     """Upsample by an integer factor (nearest or bilinear)."""
 
     name = "upsample"
+    reference = (
+        "`scale`=2, `mode`=nearest (or bilinear)",
+        "`upN` → scale; `scale, mode`",
+        "upsampling by an integer factor",
+    )
     upsampling = True
     resizes = True
     family = "upsampling"
@@ -112,6 +123,11 @@ class ResizeTo(Op):
     end in ``F.interpolate(x, size=input_size, mode="bilinear", align_corners=False)``."""
 
     name = "resize_to"
+    reference = (
+        "`ref` (a reference `@label`), `mode`=bilinear (or nearest)",
+        "`ref, mode`",
+        "interpolate to the height and width of `@label` (torchvision's segmentation heads)",
+    )
     minor = True
     upsampling = True
     resizes = True
@@ -160,6 +176,11 @@ class ZeroPad(Op):
     """Zero padding around the map."""
 
     name = "zeropad"
+    reference = (
+        "`p`=1 (all sides, or `(left, right, top, bottom)`)",
+        "`p...`",
+        "zero padding",
+    )
     minor = True
     resizes = True
     family = "spatial"
@@ -190,6 +211,11 @@ class Decimate(Op):
     CIFAR ResNets (option A, with ``pad_channels``). (``subsample`` is LeNet's average pooling.)"""
 
     name = "decimate"
+    reference = (
+        "`s`=2",
+        "`/N` → s; `s`",
+        "keeps every s-th row and column, `x[:, :, ::s, ::s]` (CIFAR ResNet shortcut, option A)",
+    )
     minor = True
     resizes = True
     family = "spatial"
@@ -224,6 +250,11 @@ class PadChannels(Op):
     "the shortcut still performs identity mapping, with extra zero entries padded")."""
 
     name = "pad_channels"
+    reference = (
+        "`out`",
+        "`-N` → out; `out`",
+        "zero channels added evenly on both sides up to `out` (option A)",
+    )
     minor = True
     family = "spatial"
     aliases = ("channel_pad", "padc", "zeropad_channels")
