@@ -110,6 +110,24 @@ class Sigmoid(Op):
         return ModuleSpec("Sigmoid")
 
 
+class Silu(Op):
+    """x * sigmoid(x) (SiLU, Swish; EfficientNet, YOLOv5): one op per element, like the other activations."""
+
+    elementwise = True
+    name = "silu"
+    aliases = ("swish",)
+    reference = ("`inplace`=false", "—", "x · sigmoid(x): SiLU / Swish (EfficientNet, MobileNetV3's h-less form)")
+    pointwise = True
+    Params = InplaceParams
+    saves = "input"  # its gradient reads x
+
+    def extra_macs(self, ins, out):
+        return numel(out)
+
+    def torch(self, ins, out):
+        return ModuleSpec("SiLU", (), {"inplace": True} if self.p.inplace else {})
+
+
 class SoftmaxParams(Params):
     dim: int = 1
 
