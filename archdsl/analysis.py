@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from .ops import REGISTRY, Op
+
 SCHEMA_VERSION = 2  # 2: macs_all, saves; totals.macs_all, peak / saved / largest activations
 
 
@@ -41,6 +43,11 @@ class Layer(BaseModel):
     saves: str  # what its backward needs: "input", "output" or "none"
     receptive_field: ReceptiveField
     source: str  # file:line:column of the spec text that made it
+
+    @property
+    def kind(self) -> type[Op]:
+        """The op's class: what the views ask of it (``layer.kind.pointwise``, its title, its family)."""
+        return REGISTRY[self.op]
 
 
 class Totals(BaseModel):

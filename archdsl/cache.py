@@ -95,20 +95,26 @@ def _opened() -> Iterator[int | None]:
 
 
 # ------------------------------------------------------------------ entries
-@functools.lru_cache(maxsize=1)
-def code_version() -> str:
-    """A hash of the grammar and of the code whose output is cached (parse.py, ast.py, errors.py)."""
+# the code whose output each kind of entry holds: an entry made by other code is never read
+SOURCES = {"ast": ("parse.py", "ast.py", "errors.py"),
+           "contract": ("contract.py", "symbolic.py", "sizes.py", "errors.py", "ops/*.py")}
+
+
+@functools.lru_cache(maxsize=None)
+def code_version(kind: str = "ast") -> str:
+    """A hash of the grammar and of the code whose output an entry of ``kind`` holds (SOURCES)."""
     from .library import grammar_path
     here = Path(__file__).resolve().parent
-    h = hashlib.sha256()
-    for path in (grammar_path(), here / "parse.py", here / "ast.py", here / "errors.py"):
-        h.update(path.read_bytes())
+    h = hashlib.sha256(grammar_path().read_bytes())
+    for pattern in SOURCES.get(kind, SOURCES["ast"]):
+        for path in sorted(here.glob(pattern)):
+            h.update(path.read_bytes())
     return h.hexdigest()[:24]
 
 
 def key(kind: str, *parts: str) -> str:
-    """The name of the entry for ``parts`` (hashed with the code version)."""
-    h = hashlib.sha256(code_version().encode())
+    """The name of the entry for ``parts`` (hashed with the version of the code that makes it)."""
+    h = hashlib.sha256(code_version(kind).encode())
     for part in parts:
         h.update(b"\0" + part.encode("utf-8", "surrogatepass"))
     return f"{kind}-{h.hexdigest()[:32]}.pickle"

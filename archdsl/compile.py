@@ -11,6 +11,7 @@ import contextlib
 import keyword
 import operator
 import re
+import unicodedata
 
 from .graph import Graph
 import torch
@@ -18,7 +19,7 @@ from torch import fx, nn
 
 from .analysis import Analysis
 from .errors import ArchError
-from .layers import CUSTOM
+from .layers import CUSTOM, NEEDS
 from .ops import ModuleSpec
 
 CONTRACT = "input_contract"  # the input check's module name: model.input_contract
@@ -58,12 +59,28 @@ RESERVED = _reserved_names()
 
 
 def check_module_path(path: str, span) -> None:
-    """Refuse (an ArchError at the label) a module path with a part that cannot be a module's name."""
+    """Refuse (an ArchError at the label) a module path with a part that cannot be a module's name: a part
+    the generated forward (fx's, and source()'s) could not write as ``self.<part>`` and read back."""
     for part in path.split("."):
-        if part in RESERVED:
-            what = "a Python keyword" if keyword.iskeyword(part) else "the name of a torch module's own attribute"
-            raise ArchError(f"the label '{part}' cannot name a module: it is {what}", span,
-                            f"rename it, e.g. '{part}_' or '{part}1'")
+        found = _unusable(part)
+        if found:
+            what, instead = found
+            raise ArchError(f"the label '{part}' cannot name a module: {what}", span, f"rename it, e.g. {instead}")
+
+
+def _unusable(part: str) -> tuple[str, str] | None:
+    """Why ``part`` cannot be a module's name and what would do instead, or None."""
+    if part in RESERVED:
+        what = "it is a Python keyword" if keyword.iskeyword(part) else "it is the name of a torch module's own attribute"
+        return what, f"'{part}_' or '{part}1'"
+    if part == "self":
+        return "the generated forward calls the network itself 'self'", "'self_' or 'net'"
+    normal = unicodedata.normalize("NFKC", part)
+    if normal != part:
+        return f"Python reads it as '{normal}'", f"'{normal}'"
+    if part.startswith("__") and not part.endswith("__"):
+        return "Python renames a '__name' written inside a class (name mangling)", f"'{part.lstrip('_') or 'x'}'"
+    return None
 
 
 def attach(root: nn.Module, path: str, module: nn.Module) -> None:
@@ -220,9 +237,17 @@ def make_inplace(em: "Emitter") -> None:
 
 
 def class_name(name: str) -> str:
+    """The class of a network's module, in the GraphModule and in generated source: the network's name in
+    CamelCase, prefixed with ``Net`` where it would start with a digit, be a keyword (``None``) or be a name
+    the generated source defines itself (``DropPath``, ``InputSizeError``, ``build``)."""
     words = re.split(r"[^A-Za-z0-9]+", name)
     out = "".join(w[:1].upper() + w[1:] for w in words if w) or "Net"
-    return out if out[0].isalpha() else "Net" + out
+    return out if out[0].isalpha() and not keyword.iskeyword(out) and out not in SOURCE_NAMES else "Net" + out
+
+
+# the names generated source defines or imports at module level (archdsl/codegen.py)
+SOURCE_NAMES = frozenset({"torch", "nn", "attach", "attach_parameter", "build", *CUSTOM,
+                          *(c.__name__ for needed in NEEDS.values() for c in needed)})
 
 
 def emit(g: Graph, analysis: Analysis, skip_init: tuple[type, ...] = (), device=None, contract=None) -> Emitter:

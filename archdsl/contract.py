@@ -164,7 +164,10 @@ def solve_contract(g, analysis) -> InputContract:
     if product is None:
         return _declared_only(analysis, "its size conditions tie height and width together")
     note = "" if ok_h and ok_w else "some conditions could not be solved: only the sizes proven are admitted"
-    return InputContract(analysis.name, shape, height & product[0], width & product[1], note)
+    height, width = height & product[0], width & product[1]
+    if h0 not in height or w0 not in width:  # the analysis checked the declared size itself: a solver's slip
+        return _declared_only(analysis, "its other sizes could not be worked out exactly")
+    return InputContract(analysis.name, shape, height, width, note)
 
 
 def _declared_only(analysis, why: str) -> InputContract:

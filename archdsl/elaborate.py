@@ -19,6 +19,8 @@ from .eval import Env, evaluate, reset_work, shown, size, truth
 from .files import MAX_DEPTH, MAX_STEPS, FileCtx, main_network, with_overrides
 from .naming import Scope, _Reuse, _Transparent
 from .ops import REGISTRY, Op, OpProblem, lookup
+from .ops.linear import Input
+from .ops.merge import Projection
 
 MAX_NODES = 20_000  # 25 times the largest library network; the pipeline takes ~0.3 ms a node
 MAX_NESTING = 100  # elements inside one another (brackets, groups, merges, blocks, if / for), so no RecursionError
@@ -362,7 +364,7 @@ class Elaborator:
         for key, var in cls.var_defaults.items():
             if key not in values:
                 values[key] = env.get(var, call.span)
-                bare_fc = cls.name == "fc"
+                bare_fc = bare_fc or key == cls.classes_field
         missing = [r for r in cls.refs if r not in values]
         if missing:
             raise ArgumentError(f"{cls.name} needs a reference: {cls.name}(@label)", call.span)
@@ -492,7 +494,7 @@ class Elaborator:
                 raise ArgumentError("a shortcut is one chain", call.span)
             sc = self.branch(chains[0], 0, x, sub, ctx, env, name="downsample")
         else:
-            proj = self.make_op(REGISTRY["projection"], {"bn": op.p.proj == "conv_bn"}, call.span)
+            proj = self.make_op(Projection, {"bn": op.p.proj == "conv_bn"}, call.span)
             sc = self.add_node(sub.full(sub.name("downsample", call.span)), proj, [x, y], call.span)
         return self.add_node(sub.path, op, [y, sc], call.span)
 
@@ -626,7 +628,7 @@ def resolve_bare_fc(el: Elaborator, outs: list[str], env: Env) -> None:
         while node in el.g:
             op = el.g.nodes[node]["op"]
             if node in el.bare_fc:
-                values = op.p.model_dump() | {"out": env.get("classes", el.g.nodes[node]["span"])}
+                values = op.p.model_dump() | {type(op).classes_field: env.get("classes", el.g.nodes[node]["span"])}
                 el.g.nodes[node]["op"] = el.make_op(type(op), values, el.g.nodes[node]["span"])
                 break
             inputs = el.g.nodes[node]["inputs"]
@@ -824,7 +826,7 @@ def elaborate(ctx: FileCtx, network: str | None = None, input_shape: tuple[int, 
                             "declare one (`input 3x224x224`) or pass --input 3x224x224")
         if any(not isinstance(d, int) or isinstance(d, bool) or d < 1 for d in dims):
             raise ShapeError(f"input sizes must be positive integers, got {dims}", span)
-        el.add_node(INPUT, el.make_op(REGISTRY["input"], {"shape": tuple(dims)}, span), [], span)
+        el.add_node(INPUT, el.make_op(Input, {"shape": tuple(dims)}, span), [], span)
         return INPUT
 
     el.pending = dict(ctx.pending)

@@ -48,23 +48,10 @@ INSTALL_HINT = ("install Graphviz for SVG/PNG/PDF: `apt-get install graphviz` (D
                 "`brew install graphviz` (macOS), `conda install graphviz`; or render the .dot file "
                 "elsewhere with `dot -Tsvg net.dot -o net.svg`")
 
-# layers drawn inside the box of the layer before them when folding (they keep the shape)
-FOLDABLE = frozenset({"bn", "relu", "relu6", "leaky_relu", "tanh", "sigmoid", "softmax", "dropout", "drop_path",
-                      "identity"})
-# layers that do not count towards a branch's length when looking for skip connections
-TRIVIAL = FOLDABLE | {"crop", "zeropad", "pad_channels", "flatten", "reshape", "permute", "decimate", "resize_to"}
-MERGES = frozenset({"concat", "add", "residual", "mean"})
-UPSAMPLING = frozenset({"upconv", "upsample", "unpool", "resize_to"})
-
-# fill colours by op family (PlotNeuralNet's palette, lightened)
-COLORS = {
-    "conv": "#FFE9A8", "dwconv": "#FFF2C7", "upconv": "#BFDDF5", "projection": "#FFE9A8",
-    "maxpool": "#F6C1BD", "avgpool": "#F6C1BD", "adaptive_avgpool": "#F6C1BD", "gap": "#F6C1BD",
-    "unpool": "#BFDDF5", "upsample": "#BFDDF5", "resize_to": "#BFDDF5",
-    "fc": "#DCC8F0", "softmax": "#DCC8F0",
-    "crop": "#CDEFE6", "zeropad": "#CDEFE6", "pad_channels": "#CDEFE6", "decimate": "#CDEFE6",
-    "flatten": "#E8E8E8", "reshape": "#E8E8E8", "permute": "#E8E8E8",
-    "input": "#C9E7C9", "output": "#C9E7C9", "block": "#DDE6F3",
+# fill colours by op family (``Op.family``; PlotNeuralNet's palette, lightened), and for the boxes that are no op
+PALETTE = {
+    "conv": "#FFE9A8", "dwconv": "#FFF2C7", "upsampling": "#BFDDF5", "pool": "#F6C1BD", "classifier": "#DCC8F0",
+    "spatial": "#CDEFE6", "reshape": "#E8E8E8", "io": "#C9E7C9", "output": "#C9E7C9", "block": "#DDE6F3",
 }
 DEFAULT_COLOR = "#EEEEEE"
 SKIP_COLOR = "#D9480F"
@@ -136,88 +123,16 @@ def shape_text(shape: tuple[int, ...], hwc: bool = False) -> str:
     return "x".join(str(d) for d in shape)
 
 
-def _pair(v: Any) -> tuple[int, int]:
-    if isinstance(v, (tuple, list)):
-        return int(v[0]), int(v[1])
-    return int(v), int(v)
-
-
-def _kernel(v: Any) -> str:
-    h, w = _pair(v)
-    return f"{h}x{w}"
-
-
-def _stride(v: Any) -> str:
-    if v is None:
-        return ""
-    h, w = _pair(v)
-    if (h, w) == (1, 1):
-        return ""
-    return f"/{h}" if h == w else f"/{h}x{w}"
-
-
-def _num(v: Any) -> str:
-    return f"{v:g}" if isinstance(v, float) else str(v)
+def color(op: str, default: str | None = None) -> str:
+    """A box's fill: its op's family colour; ``output`` and ``block`` (boxes that are no op) their own."""
+    cls = REGISTRY.get(op)
+    key = cls.family if cls is not None else op
+    return PALETTE.get(key, default or DEFAULT_COLOR) if key else default or DEFAULT_COLOR
 
 
 def op_title(layer: Layer, ins: list[tuple[int, ...]] | None = None) -> str:
-    """The op in a few characters, as the papers' figures write it: ``conv 3x3/2, 64``, ``maxpool 3x3/2``,
-    ``fc 4096``, ``concat``, ``+``."""
-    op, a = layer.op, layer.args
-    if op == "conv":
-        text = f"conv {_kernel(a['k'])}{_stride(a['s'])}, {a['out']}"
-        if a.get("groups", 1) != 1:
-            text += f", groups {a['groups']}"
-        if _pair(a.get("d", 1)) != (1, 1):
-            text += f", dilation {_kernel(a['d']) if _pair(a['d'])[0] != _pair(a['d'])[1] else _pair(a['d'])[0]}"
-        return text
-    if op == "dwconv":
-        text = f"dwconv {_kernel(a['k'])}{_stride(a['s'])}"
-        return text + (f", x{a['multiplier']}" if a.get("multiplier", 1) != 1 else "")
-    if op == "upconv":
-        return f"upconv {_kernel(a['k'])}{_stride(a['s'] if a.get('s') is not None else a['k'])}, {a['out']}"
-    if op in ("maxpool", "avgpool"):
-        return f"{op} {_kernel(a['k'])}{_stride(a.get('s'))}"
-    if op == "adaptive_avgpool":
-        return f"adaptive avgpool {_kernel(a['size'])}"
-    if op == "gap":
-        return "global avgpool"
-    if op == "fc":
-        return f"fc {a['out']}"
-    if op in ("add", "residual"):
-        return "+"
-    if op == "mean":
-        return "mean"
-    if op == "projection":  # a residual's shortcut with a real 1x1 conv (identities are drawn as edges)
-        if ins and len(ins[0]) == 3 and len(layer.output_shape) == 3:
-            s = -(-ins[0][1] // layer.output_shape[1])
-            return f"conv 1x1{'/' + str(s) if s > 1 else ''}, {layer.output_shape[0]}"
-        return "projection"
-    if op in ("dropout", "drop_path"):
-        return f"{op.replace('_', ' ')} {_num(a['p'])}"
-    if op == "upsample":
-        return f"upsample x{a['scale']}" + (" (bilinear)" if a.get("mode") == "bilinear" else "")
-    if op == "resize_to":
-        return "resize"
-    if op == "zeropad":
-        return f"zeropad {_num(a['p'])}" if not isinstance(a["p"], (list, tuple)) else "zeropad"
-    if op == "decimate":
-        return f"decimate{_stride(a['s'])}"
-    if op == "pad_channels":
-        return f"pad channels to {a['out']}"
-    if op == "reshape":
-        dims = a.get("dims")
-        return "reshape " + "x".join(str(d) for d in dims) if isinstance(dims, (list, tuple)) else "reshape"
-    if op == "leaky_relu":
-        return "leaky relu"
-    return op.replace("_", " ")
-
-
-def _note(layer: Layer) -> str:
-    """A folded layer in one word: bn, relu, dropout 0.5."""
-    if layer.op in ("dropout", "drop_path"):
-        return op_title(layer)
-    return layer.op.replace("_", " ")
+    """The op in a few characters, as the papers' figures write it (``Op.title``)."""
+    return layer.kind.title(layer.args, ins or [], layer.output_shape)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -232,7 +147,7 @@ class _Graph:
         self.by = {x.name: x for x in a.layers}
         self.order = {x.name: i for i, x in enumerate(a.layers)}
         # an identity shortcut (a projection with nothing to project) is drawn as an edge, not a box
-        self.elided = {x.name for x in a.layers if x.op == "projection" and x.params == 0}
+        self.elided = {x.name for x in a.layers if x.kind.shortcut and x.params == 0}
         self.data: dict[str, list[str]] = {}
         self.refs: dict[str, list[str]] = {}
         for x in a.layers:
@@ -302,8 +217,8 @@ def _split_inputs(layer: Layer) -> tuple[int, int]:
     if refs:
         extra = refs * (2 if cls.ref_source else 1)
         return len(layer.inputs) - extra, refs
-    if layer.op == "projection":
-        return 1, 0
+    if cls is not None and cls.data_inputs is not None:
+        return cls.data_inputs, 0
     return len(layer.inputs), 0
 
 
@@ -326,16 +241,16 @@ def _edge_kinds(g: _Graph) -> dict[tuple[str, str], str]:
         if len(ins) < 2:
             continue
         branches = [_branch(g, u) for u in ins]
-        lengths = [sum(1 for n in nodes if g.by[n].op not in TRIVIAL) for nodes, _ in branches]
+        lengths = [sum(1 for n in nodes if not (g.by[n].kind.pointwise or g.by[n].kind.minor)) for nodes, _ in branches]
         longest, shortest = max(lengths), min(lengths)
         jumps = _Jumps(g, m.name, [(fork, [fork, *reversed(nodes), m.name][1]) for nodes, fork in branches])
         for i, (nodes, fork) in enumerate(branches):
             path = [fork, *reversed(nodes), m.name]
-            if m.op == "residual":
+            if m.kind.shortcuts == "after_first":
                 kind, edges = ("shortcut" if i >= 1 else None), path
             elif (lengths[i] == 0 and longest > 0) or _through_coarser(g, fork, nodes, m.name, coarsest):
                 kind, edges = "skip", path
-            elif m.op == "add" and lengths[i] <= 1 < longest and lengths[i] == shortest:
+            elif m.kind.shortcuts == "shortest" and lengths[i] <= 1 < longest and lengths[i] == shortest:
                 kind, edges = "shortcut", path  # a residual written as an add (WRN's 1x1 convdim)
             elif jumps(fork, path[1]):
                 kind, edges = "skip", path[:2]
@@ -351,7 +266,7 @@ def _branch(g: _Graph, u: str) -> tuple[list[str], str]:
     """The chain of single-input, single-consumer layers that ends in ``u`` (latest first), and the layer
     it starts from (the fork)."""
     nodes = []
-    while g.by[u].op != "input" and len(g.data[u]) == 1 and g.consumers[u] == 1:
+    while not g.by[u].kind.is_input and len(g.data[u]) == 1 and g.consumers[u] == 1:
         nodes.append(u)
         u = g.data[u][0]
     return nodes, u
@@ -529,10 +444,10 @@ def _fold_map(g: _Graph, groups: dict[str, list[Layer]], outputs: dict[str, str]
         if k not in singles:
             continue
         x = layers[0]
-        if x.op not in FOLDABLE or len(g.data[x.name]) != 1 or g.refs[x.name]:
+        if not x.kind.pointwise or len(g.data[x.name]) != 1 or g.refs[x.name]:
             continue
         u = g.data[x.name][0]
-        if u not in singles or g.by[u].op == "input" or g.consumers[u] != 1 or u in out_nodes:
+        if u not in singles or g.by[u].kind.is_input or g.consumers[u] != 1 or u in out_nodes:
             continue
         if _cluster_path(u, parents) != _cluster_path(k, parents) or u in referenced:
             continue
@@ -554,15 +469,16 @@ def _build(g: _Graph, kinds: dict[tuple[str, str], str], outputs: dict[str, str]
             box = boxes[t]
             box.layers += layers
             box.params += sum(x.params for x in layers)
-            box.notes.append(_note(layers[0]))
+            box.notes.append(layers[0].kind.note(layers[0].args))
             box.shape = tuple(layers[-1].output_shape)
             continue
         boxes[k] = _box(g, k, layers, rows)
     parents = _parents(boxes)
     for box in boxes.values():
         box.clusters = _cluster_path(box.id, parents)
-        if box.kind == "merge" and box.layers[0].args.get("act") == "relu" and "relu" not in box.notes:
-            box.notes.insert(0, "relu")
+        act = box.layers[0].args.get("act", "none") if box.kind == "merge" else "none"
+        if act != "none" and act not in box.notes:  # a merge's own activation (add(act=relu)) is a note
+            box.notes.insert(0, act)
 
     edges: dict[tuple[str, str], Edge] = {}
     for x in g.layers():
@@ -585,7 +501,7 @@ def _build(g: _Graph, kinds: dict[tuple[str, str], str], outputs: dict[str, str]
                 edges[(bu, v)] = Edge(bu, v, "ref", tuple(g.by[u].output_shape))
     for e in edges.values():
         dst = boxes[e.dst]
-        e.label = e.kind in ("skip", "shortcut") or (dst.kind == "merge" and dst.op == "concat")
+        e.label = e.kind in ("skip", "shortcut") or (dst.kind == "merge" and dst.layers[0].kind.shows_inputs)
     out_edges = []
     for name, node in outputs.items():
         node = g.resolve(node)
@@ -631,7 +547,7 @@ def _box(g: _Graph, k: str, layers: list[Layer], rows: dict[str, tuple[str, ...]
     if len(layers) == 1:
         x = layers[0]
         ins = [tuple(g.by[i].output_shape) for i in g.data[x.name]]
-        kind = "input" if x.op == "input" else "merge" if x.op in MERGES else "layer"
+        kind = "input" if x.kind.is_input else "merge" if x.kind.merge else "layer"
         last = x.name.rsplit(".", 1)[-1]
         # a layer's own label is worth showing (conv1, downsample), a position (features.3) is not
         name = "" if last.isdigit() or kind in ("merge", "input") else last
@@ -639,14 +555,14 @@ def _box(g: _Graph, k: str, layers: list[Layer], rows: dict[str, tuple[str, ...]
                    shape=tuple(x.output_shape), params=x.params, op=x.op)
     # a rolled-up block: its output is its own node's (a residual's sum, a concat) or else its last layer's
     last = next((x for x in layers if x.name == k), layers[-1])
-    major = [x for x in layers if x.op not in FOLDABLE]
+    major = [x for x in layers if not x.kind.pointwise]
     params = sum(x.params for x in layers)
     if len(major) == 1 and major[0] is layers[0]:
         # conv + bn + relu as a block (Inception v3's BasicConv2d): draw it as the conv it is
         x = major[0]
         ins = [tuple(g.by[i].output_shape) for i in g.data[x.name]]
         return Box(id=k, kind="block", layers=list(layers), title=op_title(x, ins),
-                   notes=[_note(y) for y in layers[1:]], name=k, shape=tuple(last.output_shape), params=params,
+                   notes=[y.kind.note(y.args) for y in layers[1:]], name=k, shape=tuple(last.output_shape), params=params,
                    op=x.op)
     row = rows.get(k)
     summary = row[report.COLUMNS.index("op")] if row else f"[{len(layers)} layers]"
@@ -690,7 +606,7 @@ def _u_layout(d: Diagram, g: _Graph, force: bool = False) -> None:
 
 def _upsamples(box: Box, g: _Graph) -> bool:
     for x in box.layers:
-        if x.op in UPSAMPLING:
+        if x.kind.upsampling:
             ins = g.data[x.name]
             a_in, a_out = _area(tuple(g.by[ins[0]].output_shape)) if ins else None, _area(tuple(x.output_shape))
             if a_in and a_out and a_out > a_in:
@@ -768,11 +684,11 @@ def _node_line(box: Box, hwc: bool) -> str:
     cls = {"layer": f"layer {box.op}", "merge": f"layer merge {box.op}", "input": "layer input", "output": "output",
            "block": "block" if box.op == "block" else f"block {box.op}"}[box.kind]
     attrs: dict[str, Any] = dict(id=f"node:{box.id}", **{"class": cls}, label=_label(box, hwc),
-                                 fillcolor=COLORS.get(box.op, DEFAULT_COLOR))
+                                 fillcolor=color(box.op))
     if box.kind == "merge":
         attrs.update(shape="ellipse", fillcolor="#FFFFFF", margin="0.02,0.02")
     elif box.kind == "block":  # box3d: several layers in one box (coloured as its op when it is one op + bn/relu)
-        attrs.update(shape="box3d", style="filled", fillcolor=COLORS.get(box.op, COLORS["block"]))
+        attrs.update(shape="box3d", style="filled", fillcolor=color(box.op, PALETTE["block"]))
     elif box.kind == "output":
         attrs.update(style="rounded,filled,bold", label=f"<<b>{_esc(box.title)}</b><br/>"
                      f'<font point-size="9">{_esc(shape_text(box.shape, hwc))}</font>>')

@@ -89,7 +89,7 @@ def _ops_summary(layers: list[Layer]) -> str:
     """``[10 layers] 3 conv, 3 bn, 2 relu, downsample, residual``: what a rolled-up block holds."""
     counts: dict[str, int] = {}
     for layer in layers:
-        if layer.op == "projection":  # a residual's shortcut: worth a word only when it is a real layer
+        if layer.kind.shortcut:  # a residual's shortcut: worth a word only when it is a real layer
             if not layer.params:
                 continue
             op = "downsample"

@@ -38,7 +38,7 @@ from typing import Any, Callable
 import sympy as sp
 
 from .errors import ArchError
-from .ops.base import OpProblem
+from .ops import REGISTRY, OpProblem
 
 __all__ = ["Dim", "SizeSet", "SymbolicResult", "format_result", "parse_input", "symbolic_report", "truth_set"]
 
@@ -74,6 +74,15 @@ def _no_mod(e: sp.Expr) -> sp.Expr:
 def _linear_part(e: sp.Expr) -> sp.Expr:
     """``e`` with every floor and ceiling replaced by its argument."""
     return e.replace(lambda a: isinstance(a, (sp.floor, sp.ceiling)), lambda a: a.args[0])
+
+
+def _linear_in_floors(e: sp.Expr, sym: sp.Symbol) -> bool:
+    """Whether ``e`` is a linear combination of ``sym`` and floors (``H/2 + floor(H/4)``), not a ratio of them
+    (``H / ceiling(H/2)``, whose linear part is a constant while it is not)."""
+    atoms = sorted(e.atoms(sp.floor, sp.ceiling), key=str)
+    stand = [sp.Dummy() for _ in atoms]
+    flat = e.xreplace(dict(zip(atoms, stand)))
+    return all(flat.is_polynomial(x) and sp.degree(flat, x) <= 1 for x in (sym, *stand) if flat.has(x))
 
 
 def _modulus(e: sp.Expr, sym: sp.Symbol) -> int | None:
@@ -217,7 +226,8 @@ def _linear_residues(op: str, diff: sp.Expr, sym: sp.Symbol, m: int) -> list | N
     slope: with ``sym = m*q + r`` each floor is then exactly linear in q (its slope times m is an integer),
     so ``diff = a*q + diff(r)`` for every q >= 0, with the same ``a`` for every r. None when that does not
     apply; [] when it does but the relation settles past MAX_START (left unsolved)."""
-    if any(not sp.diff(_linear_part(f.args[0]), sym).is_Rational for f in diff.atoms(sp.floor, sp.ceiling)):
+    if any(not _linear_in_floors(f.args[0], sym) or not sp.diff(_linear_part(f.args[0]), sym).is_Rational
+           for f in diff.atoms(sp.floor, sp.ceiling)):
         return None
     line = _linear_part(diff)
     if not line.is_polynomial(sym) or sp.degree(line, sym) > 1:
@@ -806,7 +816,7 @@ def _walk(g, shape: tuple, symbols: tuple, fixed: dict | None = None) -> Symboli
         data = g.nodes[name]
         op, inputs = data["op"], data["inputs"]
         ops[name] = op.name
-        if op.name == "input":
+        if op.is_input:
             for st in states:
                 st.shapes[name] = live_input
             continue
@@ -903,7 +913,6 @@ def _merge(regions: list[Region]) -> list[Region]:
 # ------------------------------------------------------------------ the text
 
 
-KEY_OPS = {"upconv", "upsample", "crop", "unpool", "resize_to", "adaptive_avgpool", "gap", "zeropad", "decimate"}
 EXACT = "no size is rounded: every strided window tiles its input, every centre crop is symmetric"
 
 
@@ -946,7 +955,7 @@ def _key_table(result: SymbolicResult, reg: Regime) -> list[str]:
     rows, region = [], Region.of(result.symbols)
     for node, shape in reg.shapes.items():
         op = result.ops[node]
-        if node not in divided and op not in KEY_OPS:
+        if node not in divided and not REGISTRY[op].resizes:
             continue
         for d in divided.get(node, []):
             ex = d.exact()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right, insort
 from math import log2, sqrt
 
-from .render import COLORS, DEFAULT_COLOR, REF_COLOR, SHORTCUT_COLOR, SKIP_COLOR, Box, Diagram, clip, notes_text
+from .render import DEFAULT_COLOR, PALETTE, color, REF_COLOR, SHORTCUT_COLOR, SKIP_COLOR, Box, Diagram, clip, notes_text
 
 DEPTH = 0.35  # the oblique offset of a box's depth, per unit of depth
 GAP = 0.45  # between columns, besides the widest label
@@ -239,12 +239,12 @@ def to_tikz(d: Diagram) -> str:
         w, h, dp = sizes[b]
         pos[b] = (xs[rank[b]] + (colw[rank[b]] - w - DEPTH * dp) / 2, row_y[lane[b]])
 
-    colours = {"archblock": COLORS["block"], "archoutput": COLORS["output"], "archdefault": DEFAULT_COLOR,
+    colours = {"archblock": PALETTE["block"], "archoutput": PALETTE["output"], "archdefault": DEFAULT_COLOR,
                "archskip": SKIP_COLOR, "archshortcut": SHORTCUT_COLOR, "archref": REF_COLOR}
     for box in d.boxes.values():
         name = _colour_name(box)
         if name not in colours:
-            colours[name] = COLORS.get(box.op, DEFAULT_COLOR)
+            colours[name] = color(box.op)
     out = [PREAMBLE]
     out += [f"\\definecolor{{{k}}}{{HTML}}{{{v.lstrip('#')}}}" for k, v in colours.items()]
     title = f"{d.name}: {d.params:,} params, {d.macs:,} MACs"
@@ -282,7 +282,8 @@ def to_tikz(d: Diagram) -> str:
             out.append(f"\\archout{{{ids[b]}}}{{{_f(x + 0.4)}}}{{{_f(y)}}}{{\\textbf{{{latex(box.title)}}}\\\\"
                        f"{_shape(box.shape, d.hwc)}}}")
         elif box.kind == "merge":
-            symbol = "+" if box.title == "+" else r"\textbf{C}" if box.op == "concat" else latex(box.title)
+            sign = box.layers[0].kind.symbol
+            symbol = "+" if sign == "+" else rf"\textbf{{{sign}}}" if sign else latex(box.title)
             out.append(f"\\archball{{{ids[b]}}}{{{_f(x + 0.25)}}}{{{_f(y)}}}{{{symbol}}}{{{_label(box, d.hwc)}}}")
         else:
             out.append(f"\\archbox{{{ids[b]}}}{{{_f(x)}}}{{{_f(y)}}}{{{_f(w)}}}{{{_f(h)}}}{{{_f(dp)}}}"

@@ -13,14 +13,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .graph import Graph
-
 from .analysis import Analysis
 from .errors import ArchError
-from .ops import REGISTRY
-
-# ops that work the same on a vector and on a map (applied per position / per channel)
-_POINTWISE = {"relu", "relu6", "leaky_relu", "tanh", "sigmoid", "dropout", "identity", "softmax", "bn", "drop_path"}
+from .graph import Graph
+from .ops import OpProblem
 
 
 def fully_convolutional(g: Graph, a: Analysis, input_shape: tuple[int, ...] | None = None) -> Graph:
@@ -36,40 +32,23 @@ def fully_convolutional(g: Graph, a: Analysis, input_shape: tuple[int, ...] | No
         if made is not None:
             data["op"] = made
     if input_shape is not None:
-        out.nodes["input"]["op"] = REGISTRY["input"].make({"shape": tuple(input_shape)})
+        out.nodes["input"]["op"] = type(g.nodes["input"]["op"]).make({"shape": tuple(input_shape)})
     return out
 
 
 def _convert(name: str, data: dict, ins: list, shape: tuple, window: dict):
-    """The op that replaces this node's (None: keep it). ``window`` records, for each vector that
-    becomes a map, the kernel a following fc needs: the flattened map's HxW, or 1x1."""
-    op, inputs = data["op"], data["inputs"]
-    kind = op.name
-    if kind == "fc":
-        if len(ins[0]) == 3:  # an fc on a map flattens it itself
-            k = ins[0][1:]
-        elif inputs[0] in window:
-            k = window[inputs[0]]
-        else:
-            raise _refuse(name, data, "its input is a vector that no convolution made")
-        window[name] = (1, 1)
-        return REGISTRY["conv"].make({"out": op.p.out, "k": tuple(k), "p": 0, "bias": op.p.bias})
-    if kind == "flatten":
-        window[name] = tuple(ins[0][1:])
-        return REGISTRY["identity"].make({})
-    if kind == "adaptive_avgpool":
-        if shape != ins[0]:
-            raise _refuse(name, data, f"it pools {'x'.join(map(str, ins[0]))} to {'x'.join(map(str, shape))}; "
-                          "only an adaptive pool that does nothing at the training size can go")
-        return REGISTRY["identity"].make({})
-    if kind == "gap":
-        return REGISTRY["avgpool"].make({"k": tuple(ins[0][1:]), "s": 1})
-    if any(len(s) == 1 for s in ins):
-        if kind in _POINTWISE and all(i in window for i in inputs):
-            window[name] = window[inputs[0]]
-            return None
-        raise _refuse(name, data, f"{kind} works on vectors here, and has no convolutional form")
-    return None
+    """The op that replaces this node's (None: keep it), as the op itself says (``Op.convolutional``).
+    ``window`` records, for each vector that becomes a map, the kernel a following fc needs: the flattened
+    map's HxW, or 1x1."""
+    inputs = data["inputs"]
+    kernel = window[inputs[0]] if inputs and all(i in window for i in inputs) else None
+    try:
+        made, k = data["op"].convolutional(ins, shape, kernel)
+    except OpProblem as problem:
+        raise _refuse(name, data, problem.message) from None
+    if k is not None:
+        window[name] = k
+    return made
 
 
 def _refuse(name: str, data: dict, why: str) -> ArchError:
@@ -83,8 +62,10 @@ def convert_state_dict(state_dict: dict[str, Any], g: Graph, a: Analysis) -> dic
     converted = fully_convolutional(g, a)
     out = dict(state_dict)
     for layer in a.layers:
-        if layer.op == "fc":
-            conv = converted.nodes[layer.name]["op"]
-            key = f"{layer.name}.weight"
-            out[key] = state_dict[key].reshape(conv.p.out, -1, *conv.p.k)
+        old, new = g.nodes[layer.name]["op"], converted.nodes[layer.name]["op"]
+        if new is old:
+            continue
+        keys = {n: f"{layer.name}.{n}" for n in layer.param_shapes if f"{layer.name}.{n}" in state_dict}
+        made = old.convolutional_state({n: state_dict[k] for n, k in keys.items()}, new)
+        out.update({keys[n]: t for n, t in made.items()})
     return out

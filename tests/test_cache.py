@@ -131,8 +131,14 @@ def test_the_cache_can_be_turned_off_or_be_unwritable(cache_dir, monkeypatch, tm
 def test_entries_depend_on_the_text_and_the_code(cache_dir, monkeypatch):
     a = cache.entry("ast", "f.arch", "relu")
     assert a != cache.entry("ast", "f.arch", "relu ") != cache.entry("ast", "g.arch", "relu")
-    monkeypatch.setattr(cache, "code_version", lambda: "another grammar")
+    monkeypatch.setattr(cache, "code_version", lambda kind="ast": "another grammar")
     assert cache.entry("ast", "f.arch", "relu") != a
+
+
+def test_a_contract_entry_depends_on_the_solver_and_the_ops():
+    """Contracts were keyed by the parser's code only: one worked out by a solver since fixed was read again."""
+    assert set(cache.SOURCES["contract"]) >= {"symbolic.py", "sizes.py", "contract.py", "ops/*.py"}
+    assert cache.code_version("contract") != cache.code_version("ast")
 
 
 # ------------------------------------------------------------------ poisoning (issue 13, item 4)

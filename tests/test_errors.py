@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 
 import archdsl
+from archdsl.options import printable
 from archdsl import ArchError, ArgumentError, LimitError, ShapeError, SpecSyntaxError, UnknownNameError
 
 IN = {"input": "3x32x32"}
@@ -41,6 +42,7 @@ class Row:
     message: str = ""  # the first line, exactly: <inline>:line:col: message (syntax errors: up to "; expected ...")
     hint: str | None = None  # a substring of the hint line
     files: dict[str, str | bytes] | None = None  # spec files to write into a fresh folder; text then names one
+    compile: bool = False  # the error comes when the network is compiled (``archdsl compile``), not loaded
 
 
 ROWS = [
@@ -468,7 +470,21 @@ ROWS = [
         UnknownNameError, "unknown network 'smal'", "did you mean 'small'?"),
     Row("variable-option-without-variables", "input 3x8x8\nconv3-8", {"depth": 4}, UnknownNameError,
         "unknown variable 'depth'", "the spec's variables are classes, filters, hidden"),
-
+    # ----------------------------------------------------- compiling (labels become module names)
+    Row("label-python-keyword", "input 3x8x8\nclass: conv3-4 - relu", {}, ArchError,
+        "<inline>:2:8: the label 'class' cannot name a module: it is a Python keyword", "rename it, e.g. 'class_'",
+        compile=True),
+    Row("label-module-attribute", "input 3x8x8\nforward: conv3-4 - relu", {}, ArchError,
+        "<inline>:2:10: the label 'forward' cannot name a module: it is the name of a torch module's own attribute",
+        "rename it", compile=True),
+    Row("label-self", "input 3x8x8\nself: conv3-4 - relu", {}, ArchError,
+        "<inline>:2:7: the label 'self' cannot name a module: the generated forward calls the network itself 'self'",
+        "rename it", compile=True),
+    Row("label-python-reads-as-another", 'input 3x8x8\n"ℌ": conv3-4 - relu', {}, ArchError,
+        "<inline>:2:6: the label 'ℌ' cannot name a module: Python reads it as 'H'", "rename it", compile=True),
+    Row("label-name-mangled", "input 3x8x8\n__x: conv3-4 - relu", {}, ArchError,
+        "<inline>:2:6: the label '__x' cannot name a module: Python renames a '__name' written inside a class "
+        "(name mangling)", "rename it", compile=True),
 ]
 
 IDS = [r.id for r in ROWS]
@@ -500,7 +516,10 @@ def outcome(row: Row) -> Outcome:
         os.chdir(folder if row.files else cwd)
         try:
             with pytest.raises(ArchError) as info:
-                archdsl.load(row.text, **row.kwargs).analyze()
+                net = archdsl.load(row.text, **row.kwargs)
+                net.analyze()
+                if row.compile:
+                    net.compile(device="meta")
         finally:
             os.chdir(cwd)
         text = str(info.value)
@@ -572,7 +591,7 @@ def test_error_renders_line_and_caret(row: Row):
 
 
 # ----------------------------------------------------- every message of the code has a row
-SPEC_MODULES = ["parse", "elaborate", "eval", "files", "args", "naming", "infer", "pipeline", "ops/*"]
+SPEC_MODULES = ["parse", "elaborate", "eval", "files", "args", "naming", "infer", "pipeline", "compile", "ops/*"]
 ERROR_CLASSES = {"ArchError", "SpecSyntaxError", "UnknownNameError", "ArgumentError", "ShapeError", "LimitError",
                  "OpProblem", "BranchMismatch", "ValueError"}
 # messages no spec can reach, each with the reason; a message here that a row does show is an error too
@@ -594,6 +613,11 @@ UNREACHABLE = {
     "holds more than .*? values": "a value set from Python: tests/test_hostile_frontend.py",
     "values, more than torch can build": "Net.compile (every device) and Net.source: tests/test_guards.py",
     "this machine has free": "Net.compile on the CPU: tests/test_guards.py",
+    "works on vectors here, and has no convolutional form": "Net.fully_convolutional (archdsl convert), not a "
+                                                            "spec: tests/test_transform.py",
+    "its input is a vector that no convolution made": "Net.fully_convolutional: tests/test_transform.py",
+    "only an adaptive pool that does nothing at the training size can go": "Net.fully_convolutional: "
+                                                                           "tests/test_transform.py",
     "cannot read .*?: ": "an OSError reading a spec file (a folder, a file without permission)",
 }
 
@@ -794,8 +818,9 @@ def catalogue() -> str:
             for name, content in row.files.items():
                 shown = content.decode("utf-8", "backslashreplace") if isinstance(content, bytes) else content
                 files += [f"$ cat {name}", shown.rstrip("\n")]
+        command = f"compile{opts} {spec} -o net.py" if row.compile else f"check{opts} {spec}"
         out += [f"**{row.id}** (`{type(o.err).__name__}`)", "", "```text", *files,
-                f"$ archdsl check{opts} {spec}", f"error: {o.text}", "```", ""]
+                f"$ archdsl {command}", f"error: {printable(o.text)}", "```", ""]
     return "\n".join(out).rstrip("\n")
 
 
@@ -821,7 +846,8 @@ _SECTIONS = {"op-typo": "Names", "unclosed-bracket-before-count": "Syntax", "unk
              "block-missing-argument": "Blocks", "division-by-zero": "Arithmetic",
              "repeat-zero": "Repeats and limits", "concat-mismatch": "Shapes", "missing-input": "The network as a whole",
              "if-word-condition": "Conditions, loops and quoted labels", "import-outside-folder": "Files and imports",
-             "unknown-spec-name": "Loading: options and names outside a spec"}
+             "unknown-spec-name": "Loading: options and names outside a spec",
+             "label-python-keyword": "Compiling: labels that cannot name a module"}
 _INTROS = {
     "Repeats and limits": "A spec cannot make archdsl hang or run out of memory: a network is at most 20,000 nodes "
                           "after expanding repeats, loops and blocks, takes at most 500,000 steps to expand (loops "
@@ -830,6 +856,10 @@ _INTROS = {
                           "tuples inside it too), and a spec is at most "
                           "100,000 bytes. A repeat, loop or block call whose expansion would pass a limit is refused "
                           "before it is expanded, from a lower bound of its size.",
+    "Compiling: labels that cannot name a module": "A label names a module of the compiled network "
+        "(`model.conv1`, `state_dict` key `conv1.weight`) and of the generated source's forward (`self.conv1`), so "
+        "a label Python or torch would read as something else is refused when the network is compiled "
+        "(`archdsl compile`, `Net.compile`, `Net.source`); `archdsl check` and `report` accept it.",
     "Files and imports": "A quoted import may only read files in the spec's own folder (and below) or in the spec "
                          "library; `archdsl.load(..., allow_imports_outside=True)` lifts that. Spec files are read "
                          "as UTF-8, at most 100,000 bytes of them. A file imported many times (by one file or by "

@@ -67,6 +67,7 @@ def check(text: str, input: str):
     ("s: l2norm(10)", "3x5x5", (3, 5, 5)),
     ("conv3-8 - permute(1, 2, 0) - reshape(-1, 4)", "3x5x5", (50, 4)),
     ("fc-10 - permute(0)", "3x4x4", (10,)),  # one dimension, like reshape(10)
+    ("conv3-4 - silu - fc-6 - swish(inplace=true)", "3x5x5", (6,)),
 ])
 def test_op_matches_torch(text, input, shape):
     a = check(text, input)
@@ -174,3 +175,16 @@ def test_l2norm_scales_unit_vectors():
     y = model(torch.randn(1, 3, 2, 2))
     assert torch.allclose(y.norm(dim=1), torch.full((1, 2, 2), 20.0))
     assert list(model.state_dict()) == ["w"]
+
+
+def test_silu_is_x_times_sigmoid_x():
+    """The op added in one file (archdsl/ops/activation.py) to show that an op owns everything about itself."""
+    net = archdsl.load("input 3x4x4\nconv3-4 - a: silu - fc-2", input="3x4x4")
+    layer = net.analyze().layers[2]
+    assert (layer.op, layer.params, layer.macs, layer.macs_all, layer.saves) == ("silu", 0, 0, 64, "input")
+    assert layer.kind.pointwise and layer.kind.title(layer.args, [], layer.output_shape) == "silu"
+    model = net.compile(seed=0)
+    assert isinstance(model.a, torch.nn.SiLU)
+    x = torch.randn(1, 3, 4, 4)
+    y = model.get_submodule("0")(x)
+    assert torch.allclose(model.a(y), y * torch.sigmoid(y), atol=1e-6)

@@ -339,3 +339,13 @@ def test_a_bounded_set_is_a_run_not_a_list():
     below = truth_set("lt", H - 4000, H)
     assert below.runs == ((1, 4000),) and below.top == 3999 and 3999 in below and 4000 not in below
     assert (below & truth_set("ge", H - 3998, H)).describe("H") == "H = 3998, 3999"
+
+
+def test_a_floor_of_a_ratio_of_sizes_is_not_taken_for_a_line():
+    """ceil(H / ceil(H/2)) is 2 for every H >= 2: the linear part of its argument, H / (H/2), is a constant, but
+    the argument is a ratio, not a line; read as a line it gave 'H even' (fuzz, consistency seed 7067: the
+    contract of a residual over a ceil-mode pool refused its own declared size 13x15)."""
+    s = truth_set("eq", sp.ceiling(H / sp.ceiling(H / 2)) - 2, H)
+    assert s.describe("H") == "H >= 2"
+    net = archdsl.load("input 3x13x15\nresidual { maxpool(2, ceil_mode=true) } - maxpool(3, s=2, ceil=true)")
+    assert net.input_contract().describe() == "3xHxW with H >= 3, W >= 3"

@@ -57,6 +57,7 @@ def test_the_converted_layers():
 @pytest.mark.parametrize("text,message", [
     ("input 3x8x8\nconv3-8 - gap - fc-10 - reshape(5, 2)", "cannot make '3' fully convolutional: reshape"),
     ("input 3x8x8\nconv3-8 - adaptive_avgpool(2) - fc-10", "cannot make '1' fully convolutional: it pools 8x8x8"),
+    ("input 3x8x8\nreshape(192) - fc-10", "cannot make '1' fully convolutional: its input is a vector that no convolution made"),
 ])
 def test_what_has_no_convolutional_form_is_refused(text, message):
     with pytest.raises(ArchError, match=message) as info:

@@ -12,6 +12,12 @@ class Relu(Op):
     elementwise = True
 
     name = "relu"
+    reference = (
+        "`inplace`=false",
+        "—",
+        "ReLU",
+    )
+    pointwise = True
     aliases = ("rectify",)
     Params = InplaceParams
     saves = "output"
@@ -28,6 +34,12 @@ class Relu6(Relu):
     """min(max(x, 0), 6): MobileNet's activation."""
 
     name = "relu6"
+    reference = (
+        "`inplace`=false",
+        "—",
+        "min(max(x, 0), 6): MobileNet's activation",
+    )
+    pointwise = True
     aliases = ()
     module = "ReLU6"
 
@@ -38,11 +50,16 @@ class LeakyParams(Params):
 
 
 class LeakyRelu(Op):
-    elementwise = True
-
     """Leaky ReLU; ``leaky(0.1)`` is YOLO's."""
 
+    elementwise = True
     name = "leaky_relu"
+    reference = (
+        "`slope`=0.01, `inplace`=false",
+        "`slope`",
+        "leaky ReLU; `leaky(0.1)` is YOLO's",
+    )
+    pointwise = True
     aliases = ("leaky", "leakyrelu", "lrelu")
     Params = LeakyParams
     positional = ("slope",)
@@ -57,20 +74,32 @@ class LeakyRelu(Op):
 
 class Tanh(Op):
     elementwise = True
-
     name = "tanh"
-    def torch(self, ins, out):
-        return ModuleSpec("Tanh")
+    reference = (
+        "—",
+        "—",
+        "tanh",
+    )
+    pointwise = True
     saves = "output"
 
     def extra_macs(self, ins, out):
         return numel(out)
+
+    def torch(self, ins, out):
+        return ModuleSpec("Tanh")
 
 
 class Sigmoid(Op):
     elementwise = True
 
     name = "sigmoid"
+    reference = (
+        "—",
+        "—",
+        "logistic sigmoid",
+    )
+    pointwise = True
     aliases = ("logistic",)
     saves = "output"
 
@@ -81,6 +110,24 @@ class Sigmoid(Op):
         return ModuleSpec("Sigmoid")
 
 
+class Silu(Op):
+    """x * sigmoid(x) (SiLU, Swish; EfficientNet, YOLOv5): one op per element, like the other activations."""
+
+    elementwise = True
+    name = "silu"
+    aliases = ("swish",)
+    reference = ("`inplace`=false", "—", "x · sigmoid(x): SiLU / Swish (EfficientNet, MobileNetV3's h-less form)")
+    pointwise = True
+    Params = InplaceParams
+    saves = "input"  # its gradient reads x
+
+    def extra_macs(self, ins, out):
+        return numel(out)
+
+    def torch(self, ins, out):
+        return ModuleSpec("SiLU", (), {"inplace": True} if self.p.inplace else {})
+
+
 class SoftmaxParams(Params):
     dim: int = 1
 
@@ -89,6 +136,14 @@ class Softmax(Op):
     """Softmax over the channel/class dimension (dim 1 of the batched tensor)."""
 
     name = "softmax"
+    reference = (
+        "`dim`=1",
+        "—",
+        "softmax over the channels / classes",
+    )
+    written_also = ("soft-max",)  # the grammar reads this spelling as softmax too
+    pointwise = True
+    family = "classifier"
     aliases = ("soft_max",)
     Params = SoftmaxParams
     saves = "output"
@@ -113,6 +168,12 @@ class Identity(Op):
     """Passes its input through (a branch that is the block's input, a placeholder)."""
 
     name = "identity"
+    reference = (
+        "—",
+        "—",
+        "passes its input through (a branch that is the input)",
+    )
+    pointwise = True
     aliases = ("id", "skip")
 
     def emit(self, g, args, ins, out):

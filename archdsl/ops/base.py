@@ -3,7 +3,9 @@
 An op is one class that holds everything about a layer type, side by side:
 its parameter schema (a pydantic model), names and shorthands, shape rule,
 parameter/buffer shapes, MACs, receptive-field rule and torch builder.
-Nothing else in archdsl switches on op names.
+Nothing else in archdsl switches on op names: what the other stages ask of an op (its title in a
+diagram, whether it folds, merges or upsamples, its fully convolutional form, ...) is a property or a
+method here.
 """
 from __future__ import annotations
 
@@ -91,6 +93,25 @@ def fmt_shape(shape: Shape) -> str:
     return "x".join(str(d) for d in shape)
 
 
+# the pieces of a title
+def show_kernel(v: Any) -> str:
+    """``3`` → ``3x3``; ``(1, 7)`` → ``1x7``."""
+    h, w = pair(v)
+    return f"{h}x{w}"
+
+
+def show_stride(v: Any) -> str:
+    """``2`` → ``/2``; ``(2, 1)`` → ``/2x1``; none or 1 → nothing."""
+    if v is None or pair(v) == (1, 1):
+        return ""
+    h, w = pair(v)
+    return f"/{h}" if h == w else f"/{h}x{w}"
+
+
+def show_number(v: Any) -> str:
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
 class Op:
     """One layer type. Subclasses set the class attributes and override the rules they need."""
 
@@ -112,6 +133,33 @@ class Op:
     elementwise: ClassVar[bool] = False  # output may overwrite its input (not counted in activation totals)
     saves: ClassVar[str] = "none"  # what backward needs of it: "input" (conv, fc, bn, max-pool), "output"
     #                                (relu, tanh, sigmoid, softmax) or "none" (sums, concat, average pools)
+    # what the other stages ask of it (diagrams, transforms, the symbolic report), so that none of them
+    # keeps a list of op names
+    pointwise: ClassVar[bool] = False  # acts on each value (or channel) alone and keeps the shape: folded into
+    #                                    the box before it in a diagram; the same on a vector as on a map
+    minor: ClassVar[bool] = False  # only moves, pads, crops or resizes values: a branch of such layers alone is
+    #                                no path of layers (a diagram's skip connections)
+    merge: ClassVar[bool] = False  # joins branches: a diagram's merge node
+    upsampling: ClassVar[bool] = False  # makes a map larger: the way back up of a U-shaped diagram
+    resizes: ClassVar[bool] = False  # sets a map's size other than by a strided window: a key layer of the
+    #                                  symbolic report
+    shortcut: ClassVar[bool] = False  # a residual's shortcut: drawn as an edge where it has no weights
+    family: ClassVar[str | None] = None  # the diagram's colour: conv, dwconv, upsampling, pool, classifier, spatial,
+    #                                      reshape, io (None: the plain one)
+    is_input: ClassVar[bool] = False  # the network's input: nothing comes before it
+    data_inputs: ClassVar[int | None] = None  # of its inputs, how many flow into it (None: all but its refs); the
+    #                                           rest only lend it a size (a projection's second input)
+    shortcuts: ClassVar[str | None] = None  # which inputs of a merge a diagram draws as a shortcut: "after_first"
+    #                                         (residual), "shortest" (an add whose short branch beside a long one is
+    #                                         a residual written out)
+    shows_inputs: ClassVar[bool] = False  # a diagram labels the edges into it with their shapes (a concat's parts)
+    symbol: ClassVar[str | None] = None  # a merge drawn as a circle with this sign (TikZ); None: its title
+    # its row in docs/language.md's table of ops (ops.reference_table): arguments with defaults, shorthands and
+    # positional order, what it is; ``written_also``: other spellings the grammar reads as this op
+    reference: ClassVar[tuple[str, str, str]] = ("—", "—", "")
+    written_also: ClassVar[tuple[str, ...]] = ()
+    classes_field: ClassVar[str | None] = None  # written bare (``FC``) as the last learnable layer before an
+    #                                             output, this field takes the spec's ``classes``
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
@@ -199,7 +247,36 @@ class Op:
             return args[0]
         return g.module(spec, args)
 
+    # --- transforms ---
+    def convolutional(self, ins: list[Shape], out: Shape, kernel: tuple[int, int] | None
+                      ) -> tuple["Op | None", tuple[int, int] | None]:
+        """OverFeat's sliding window (archdsl.transform): the op that replaces this one in the fully
+        convolutional network (None: itself), and the kernel an fc reading its output becomes (None: its
+        output is a map). ``kernel`` is what its first input, a vector that became a map, stands for (None
+        where the input is a map or no convolution made it). Raises OpProblem where it has no such form."""
+        if not any(len(s) == 1 for s in ins):
+            return None, None
+        if self.pointwise and kernel is not None:
+            return None, kernel
+        raise OpProblem(f"{self.name} works on vectors here, and has no convolutional form")
+
+    def convolutional_state(self, state: dict[str, Any], new: "Op") -> dict[str, Any]:
+        """This layer's tensors (by their names in the layer) for ``new``, the op :meth:`convolutional`
+        made of it; the same tensors by default."""
+        return state
+
     # --- presentation ---
+    @classmethod
+    def title(cls, args: dict[str, Any], ins: list[Shape], out: Shape) -> str:
+        """The op in a few characters, as the papers' figures write it (a diagram's box, the report's op
+        column): ``conv 3x3/2, 64``, ``maxpool 3x3/2``, ``fc 4096``, ``+``. ``args`` as the analysis keeps them."""
+        return cls.name.replace("_", " ")
+
+    @classmethod
+    def note(cls, args: dict[str, Any]) -> str:
+        """The op in a word, where it is folded into the box of the layer before it: ``bn``, ``dropout 0.5``."""
+        return cls.name.replace("_", " ")
+
     def in_place(self, ins: list[Shape], out: Shape) -> bool:
         """Whether the output needs no memory of its own (an in-place activation, an identity)."""
         return self.elementwise

@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from .base import RF, ModuleSpec, Op, OpProblem, Params, Shape, fmt_shape, numel, pair, spatial
+from .base import ModuleSpec, Op, OpProblem, Params, RF, Shape, fmt_shape, numel, pair, show_kernel, show_stride, spatial
 
 IntPair = int | tuple[int, int]
 Pos = Field(gt=0)  # strictly positive
@@ -45,6 +45,12 @@ class Conv(Op):
     """2-D convolution. ``conv3-64`` = 3x3, 64 filters, stride 1, padding 1."""
 
     name = "conv"
+    reference = (
+        "`out` (= `filters` when omitted), `k`=3, `s`=1, `p`=auto, `d`=1, `groups`=1, `bias`=true",
+        "`convN` → k; `-N` → out; `/N` → s; `out, k, s, p`",
+        "2-D convolution; `p` also takes `same` / `valid`; `k`, `s`, `p`, `d` take pairs",
+    )
+    family = "conv"
     aliases = ("convolution", "conv2d")
     Params = ConvParams
     positional = ("out", "k", "s", "p")
@@ -99,6 +105,16 @@ class Conv(Op):
             kernel_size=pair(self.p.k), stride=pair(self.p.s), padding=pad, dilation=pair(self.p.d),
             groups=self.p.groups, bias=self.p.bias))
 
+    @classmethod
+    def title(cls, args, ins, out):
+        text = f"conv {show_kernel(args['k'])}{show_stride(args['s'])}, {args['out']}"
+        if args.get("groups", 1) != 1:
+            text += f", groups {args['groups']}"
+        d = pair(args.get("d", 1))
+        if d != (1, 1):
+            text += f", dilation {show_kernel(d) if d[0] != d[1] else d[0]}"
+        return text
+
 
 class DwConvParams(Params):
     k: IntPair = 3
@@ -119,6 +135,12 @@ class DwConv(Op):
     ``dwconv3`` is MobileNet's "Conv dw 3x3", ``dwconv3/2`` the strided one."""
 
     name = "dwconv"
+    reference = (
+        "`k`=3, `s`=1, `p`=auto, `d`=1, `multiplier`=1, `bias`=true",
+        "`dwconvN` → k; `/N` → s; `k, s, p`",
+        "depthwise convolution: a conv with groups = input channels (MobileNet's \"Conv dw\")",
+    )
+    family = "dwconv"
     aliases = ("depthwise", "conv_dw", "dw", "depthwise_conv")
     Params = DwConvParams
     positional = ("k", "s", "p")
@@ -150,6 +172,11 @@ class DwConv(Op):
 
     def describe_in(self, ins, out):
         return self.conv(ins).describe().replace("conv(", "dwconv(", 1)
+
+    @classmethod
+    def title(cls, args, ins, out):
+        text = f"dwconv {show_kernel(args['k'])}{show_stride(args['s'])}"
+        return text + (f", x{args['multiplier']}" if args.get("multiplier", 1) != 1 else "")
 
 
 class UpConvParams(Params):
@@ -183,6 +210,14 @@ class UpConv(Op):
     """Transposed convolution (a.k.a. deconvolution, up-convolution)."""
 
     name = "upconv"
+    reference = (
+        "`out`, `k`=2, `s`=auto (=k), `p`=0, `output_padding`=0, `d`=1, `groups`=1, `bias`=true",
+        "`upconvN` → k; `-N` → out; `/N` → s; `out, k, s, p`",
+        "transposed convolution (UNet's up-conv 2x2)",
+    )
+    upsampling = True
+    resizes = True
+    family = "upsampling"
     aliases = ("deconv", "convtranspose", "conv_transpose", "transposed_conv", "up_conv")
     Params = UpConvParams
     positional = ("out", "k", "s", "p")
@@ -227,3 +262,8 @@ class UpConv(Op):
             kernel_size=pair(self.p.k), stride=self.p.stride(), padding=pair(self.p.p),
             output_padding=pair(self.p.output_padding), groups=self.p.groups, bias=self.p.bias,
             dilation=pair(self.p.d)))
+
+    @classmethod
+    def title(cls, args, ins, out):
+        stride = args["s"] if args.get("s") is not None else args["k"]
+        return f"upconv {show_kernel(args['k'])}{show_stride(stride)}, {args['out']}"

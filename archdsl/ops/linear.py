@@ -5,7 +5,9 @@ from math import prod
 
 from pydantic import Field, field_validator
 
+from .activation import Identity
 from .base import RF, ModuleSpec, Op, OpProblem, Params, Shape, fmt_shape
+from .conv import Conv
 
 
 def _whole(rf: RF, shape: Shape) -> RF:
@@ -24,6 +26,13 @@ class Fc(Op):
     """Fully connected layer; a CxHxW input is flattened first (``FC-4096``)."""
 
     name = "fc"
+    reference = (
+        "`out` (= `hidden`, or `classes` before an output, when omitted), `bias`=true",
+        "`-N` → out; `out`",
+        "fully connected; flattens a CxHxW input",
+    )
+    family = "classifier"
+    classes_field = "out"
     aliases = ("linear", "dense", "fully_connected")
     Params = FcParams
     positional = ("out",)
@@ -51,21 +60,48 @@ class Fc(Op):
     def torch(self, ins, out):
         return ModuleSpec("Linear", (prod(ins[0]), self.p.out), {"bias": self.p.bias})
 
+    def convolutional(self, ins, out, kernel):
+        """The conv it already is: over the whole map it flattens (an HxW kernel), or a 1x1 over the
+        vector a convolution made."""
+        if len(ins[0]) == 3:
+            kernel = ins[0][1:]
+        elif kernel is None:
+            raise OpProblem("its input is a vector that no convolution made")
+        return Conv.make({"out": self.p.out, "k": tuple(kernel), "p": 0, "bias": self.p.bias}), (1, 1)
+
+    def convolutional_state(self, state, new):
+        return {**state, "weight": state["weight"].reshape(new.p.out, -1, *new.p.k)}
+
     def emit(self, g, args, ins, out):
         x = args[0] if len(ins[0]) == 1 else g.function("flatten", [args[0], 1])
         return g.module(self.torch(ins, out), [x])
+
+    @classmethod
+    def title(cls, args, ins, out):
+        return f"fc {args['out']}"
 
 
 class Flatten(Op):
     """CxHxW → (C*H*W)."""
 
     name = "flatten"
+    reference = (
+        "—",
+        "—",
+        "CxHxW → C·H·W",
+    )
+    minor = True
+    family = "reshape"
 
     def infer(self, ins):
         return (prod(ins[0]),)
 
     def emit(self, g, args, ins, out):
         return g.function("flatten", [args[0], 1])
+
+    def convolutional(self, ins, out, kernel):
+        """Gone: the fc after it takes the map's HxW as its kernel."""
+        return Identity.make({}), tuple(ins[0][1:])
 
 
 class DimsParams(Params):
@@ -83,6 +119,13 @@ class Reshape(Op):
     """Per-sample reshape; one dimension may be -1 (``reshape(7, 7, 30)``)."""
 
     name = "reshape"
+    reference = (
+        "`dims` (all positional arguments; one may be -1)",
+        "`dims...`",
+        "per-sample reshape, `reshape(7, 7, 30)`",
+    )
+    minor = True
+    family = "reshape"
     aliases = ("view",)
     Params = DimsParams
     positional = ("dims",)
@@ -112,12 +155,24 @@ class Reshape(Op):
     def describe(self):
         return f"reshape({', '.join(map(str, self.p.dims))})"
 
+    @classmethod
+    def title(cls, args, ins, out):
+        dims = args.get("dims")
+        return "reshape " + "x".join(str(d) for d in dims) if isinstance(dims, (list, tuple)) else "reshape"
+
 
 class Permute(Op):
     """Reorder the per-sample dimensions: ``permute(1, 2, 0)`` turns CxHxW into HxWxC (detection
     heads, before ``reshape(-1, 4)``)."""
 
     name = "permute"
+    reference = (
+        "`dims` (all positional arguments)",
+        "`dims...`",
+        "reorder the per-sample dimensions, `permute(1, 2, 0)`: CxHxW → HxWxC",
+    )
+    minor = True
+    family = "reshape"
     aliases = ("transpose_dims",)
     Params = DimsParams
     positional = ("dims",)
@@ -147,6 +202,13 @@ class Input(Op):
     """The network's input (``input 3x224x224``: CxHxW, the batch is implicit)."""
 
     name = "input"
+    reference = (
+        "`shape`",
+        "—",
+        "made by the `input` line, not written in a chain",
+    )
+    is_input = True
+    family = "io"
     Params = InputParams
     min_inputs, max_inputs = 0, 0
 

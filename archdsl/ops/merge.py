@@ -30,6 +30,14 @@ class Concat(Op):
     """Concatenate branches along channels (Inception, DenseNet, UNet skips)."""
 
     name = "concat"
+    reference = (
+        "—",
+        "body `{ branch per line }`",
+        "concatenation along channels",
+    )
+    merge = True
+    shows_inputs = True
+    symbol = "C"
     aliases = ("cat", "concatenate", "filter_concat", "depthconcat")
     body = "branches"
     min_inputs, max_inputs = 2, None
@@ -55,6 +63,14 @@ class Add(Op):
     """Element-wise sum of branches, optionally followed by a ReLU (``add(act=relu)``)."""
 
     name = "add"
+    reference = (
+        "`act`=none (or relu)",
+        "body `{ branch per line }`",
+        "element-wise sum",
+    )
+    merge = True
+    shortcuts = "shortest"
+    symbol = "+"
     aliases = ("sum", "plus", "eltwise_sum")
     Params = AddParams
     body = "branches"
@@ -76,6 +92,10 @@ class Add(Op):
             total = g.function("add", [total, other])
         return g.function("relu", [total]) if self.p.act == "relu" else total
 
+    @classmethod
+    def title(cls, args, ins, out):
+        return "+"
+
 
 class MeanParams(Params):
     drop: float = Field(default=0.0, ge=0, lt=1)
@@ -86,6 +106,12 @@ class Mean(Op):
     each branch in training with that probability (local drop-path), keeping at least one."""
 
     name = "mean"
+    reference = (
+        "`drop`=0.0",
+        "body `{ branch per line }`",
+        "element-wise mean (FractalNet's join); `drop` drops branches in training, keeping one",
+    )
+    merge = True
     aliases = ("join", "average", "avg_join")
     Params = MeanParams
     body = "branches"
@@ -115,6 +141,12 @@ class Residual(Add):
     ``residual { ... } shortcut { ... }`` gives the shortcut explicitly."""
 
     name = "residual"
+    reference = (
+        "`act`=none (or relu), `proj`=conv_bn (or conv), `scale`=1.0 (body x scale, Inception-ResNet)",
+        "body `{ ... }`, optional `shortcut { ... }`",
+        "body + shortcut, automatic projection",
+    )
+    shortcuts = "after_first"
     aliases = ("res", "resblock")
     Params = ResidualParams
     body = "residual"
@@ -143,6 +175,14 @@ class Projection(Op):
     (+ bn). Input 1 is the block input, input 2 the body output (read for its shape only)."""
 
     name = "projection"
+    reference = (
+        "`bn`=true",
+        "—",
+        "made by `residual` (its `downsample`), not written by hand",
+    )
+    shortcut = True
+    data_inputs = 1
+    family = "conv"
     aliases = ("auto_shortcut",)
     Params = ProjectionParams
     min_inputs = max_inputs = 2
@@ -202,3 +242,11 @@ class Projection(Op):
             return "projection(identity: shapes agree)"
         stride = s[0] if s[0] == s[1] else s
         return f"projection(conv1x1 {ins[0][0]}->{out[0]}, s={stride}{', bn' if self.p.bn else ''})"
+
+    @classmethod
+    def title(cls, args, ins, out):
+        """A real 1x1 conv (identities are drawn as edges): ``conv 1x1/2, 256``."""
+        if ins and len(ins[0]) == 3 and len(out) == 3:
+            s = -(-ins[0][1] // out[1])
+            return f"conv 1x1{'/' + str(s) if s > 1 else ''}, {out[0]}"
+        return "projection"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from .base import ModuleSpec, Op, OpProblem, Params, fmt_shape, numel
+from .base import ModuleSpec, Op, OpProblem, Params, fmt_shape, numel, show_number
 
 
 class BnParams(Params):
@@ -16,6 +16,12 @@ class BatchNorm(Op):
     """Batch normalisation over channels (BatchNorm2d on maps, BatchNorm1d after fc)."""
 
     name = "bn"
+    reference = (
+        "`eps`=1e-05, `momentum`=0.1, `affine`=true",
+        "—",
+        "batch normalisation (2-d on maps, 1-d after fc)",
+    )
+    pointwise = True
     aliases = ("batchnorm", "batch_norm", "batchnorm2d")
     Params = BnParams
     learnable = True
@@ -54,6 +60,11 @@ class Lrn(Op):
     """Local response normalisation across channels; defaults are AlexNet's (n=5, α=1e-4, β=0.75, k=2)."""
 
     name = "lrn"
+    reference = (
+        "`size`=5, `alpha`=0.0001, `beta`=0.75, `k`=2.0",
+        "`-N` → size; `size`",
+        "local response normalisation (AlexNet)",
+    )
     aliases = ("norm", "local_response_norm", "localresponsenorm")
     Params = LrnParams
     positional = ("size",)
@@ -74,12 +85,30 @@ class DropoutParams(Params):
     p: float = Field(default=0.5, ge=0, le=1)
 
 
-class Dropout(Op):
+class _Drop(Op):
+    """What dropout and drop_path share: a drop probability ``p``, shown in a diagram's box even when folded."""
+
+    @classmethod
+    def title(cls, args, ins, out):
+        return f"{cls.name.replace('_', ' ')} {show_number(args['p'])}"
+
+    @classmethod
+    def note(cls, args):
+        return cls.title(args, [], ())
+
+
+class Dropout(_Drop):
     """Dropout with drop probability p (default 0.5); identity at eval."""
 
     elementwise = True
 
     name = "dropout"
+    reference = (
+        "`p`=0.5",
+        "`p`",
+        "dropout with drop probability `p`",
+    )
+    pointwise = True
     aliases = ("drop",)
     Params = DropoutParams
     positional = ("p",)
@@ -93,7 +122,7 @@ class DropPathParams(Params):
     p: float = Field(default=0.0, ge=0, lt=1)
 
 
-class DropPath(Op):
+class DropPath(_Drop):
     """Stochastic depth (Huang et al. 2016): in training drops the whole input of a sample with
     probability p (survivors scaled by 1/(1-p)); the identity at eval. Put it at the end of a
     residual body: ``residual { ... - drop_path(0.1) }``."""
@@ -101,6 +130,13 @@ class DropPath(Op):
     elementwise = True
 
     name = "drop_path"
+    reference = (
+        "`p`=0.0",
+        "`p`",
+        "stochastic depth: drops a whole sample's input in training (survivors scaled by 1/(1-p)); "
+        "identity at eval",
+    )
+    pointwise = True
     aliases = ("droppath", "stochastic_depth")
     Params = DropPathParams
     positional = ("p",)
@@ -119,6 +155,12 @@ class L2Norm(Op):
     named ``backbone.scale_weight`` has the state_dict key torchvision's SSD300 has."""
 
     name = "l2norm"
+    reference = (
+        "`scale`=20.0",
+        "`scale`",
+        "unit L2 norm over channels times a learnable per-channel weight held by the node itself (SSD's "
+        "conv4_3)",
+    )
     aliases = ("l2_norm", "l2normalize")
     Params = L2NormParams
     positional = ("scale",)

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from .base import ModuleSpec, Op, OpProblem, Params, fmt_shape, numel, pair, spatial
+from .activation import Identity
+from .base import ModuleSpec, Op, OpProblem, Params, fmt_shape, numel, pair, show_kernel, show_stride, spatial
 
 IntPair = int | tuple[int, int]
 
@@ -63,6 +64,10 @@ class _Pool(Op):
     def _kw(self):
         return dict(kernel_size=pair(self.p.k), stride=self.p.stride(), padding=pair(self.p.p), ceil_mode=self.p.ceil)
 
+    @classmethod
+    def title(cls, args, ins, out):
+        return f"{cls.name} {show_kernel(args['k'])}{show_stride(args.get('s'))}"
+
 
 class MaxPoolParams(PoolParams):
     indices: bool = False  # keep the argmax positions for a later unpool(@this) (DeconvNet, SegNet)
@@ -73,6 +78,13 @@ class MaxPool(_Pool):
     ``maxpool(indices=true)`` also keeps where each maximum came from, for ``unpool(@label)``."""
 
     name = "maxpool"
+    reference = (
+        "`k`=2, `s`=auto (=k), `p`=0, `ceil`=false, `indices`=false (keep the argmax positions for "
+        "`unpool`)",
+        "`maxpoolN` → k; `/N` → s; `k, s, p`",
+        "max pooling",
+    )
+    family = "pool"
     aliases = ("pool", "max_pool", "maxpool2d", "mpool")
     Params = MaxPoolParams
     saves = "input"
@@ -98,6 +110,15 @@ class Unpool(Op):
     output has the size of that pool's input."""
 
     name = "unpool"
+    reference = (
+        "`ref` (a reference to a `maxpool(indices=true)`)",
+        "`ref`",
+        "max unpooling: each value goes back where its pool took it from; output = the pool's input size "
+        "(DeconvNet)",
+    )
+    upsampling = True
+    resizes = True
+    family = "upsampling"
     aliases = ("maxunpool", "max_unpool", "unpooling")
     Params = UnpoolParams
     positional = ("ref",)
@@ -143,6 +164,12 @@ class AvgPool(_Pool):
     """Average pooling (LeNet's subsampling)."""
 
     name = "avgpool"
+    reference = (
+        "`k`=2, `s`=auto (=k), `p`=0, `ceil`=false, `count_include_pad`=true",
+        "`avgpoolN` → k; `/N` → s; `k, s, p`",
+        "average pooling (LeNet's subsampling)",
+    )
+    family = "pool"
     aliases = ("avg_pool", "avgpool2d", "apool", "subsample")
     Params = AvgPoolParams
 
@@ -164,6 +191,13 @@ class AdaptiveAvgPool(Op):
     """Adaptive average pooling to a fixed output size (torchvision's ``avgpool`` before the classifier)."""
 
     name = "adaptive_avgpool"
+    reference = (
+        "`size`=1 (a number or a pair)",
+        "`size`",
+        "average pooling to a fixed output size",
+    )
+    resizes = True
+    family = "pool"
     aliases = ("adaptiveavgpool", "adaptive_avg_pool", "adaptive_pool")
     Params = AdaptiveParams
     positional = ("size",)
@@ -185,11 +219,29 @@ class AdaptiveAvgPool(Op):
     def torch(self, ins, out):
         return ModuleSpec("AdaptiveAvgPool2d", (pair(self.p.size),))
 
+    def convolutional(self, ins, out, kernel):
+        """Gone where it does nothing at the training size; elsewhere it has no sliding-window form."""
+        if out != ins[0]:
+            raise OpProblem(f"it pools {fmt_shape(ins[0])} to {fmt_shape(out)}; only an adaptive pool that does "
+                            "nothing at the training size can go")
+        return Identity.make({}), None
+
+    @classmethod
+    def title(cls, args, ins, out):
+        return f"adaptive avgpool {show_kernel(args['size'])}"
+
 
 class GlobalAvgPool(Op):
     """Global average pooling: CxHxW → Cx1x1."""
 
     name = "gap"
+    reference = (
+        "—",
+        "—",
+        "global average pooling: CxHxW → Cx1x1",
+    )
+    resizes = True
+    family = "pool"
     aliases = ("global_avgpool", "globalavgpool", "global_avg_pool", "global_pool")
 
     def extra_macs(self, ins, out):
@@ -204,3 +256,11 @@ class GlobalAvgPool(Op):
 
     def torch(self, ins, out):
         return ModuleSpec("AdaptiveAvgPool2d", ((1, 1),))
+
+    def convolutional(self, ins, out, kernel):
+        """An average pool over the training size's window, stride 1."""
+        return AvgPool.make({"k": tuple(ins[0][1:]), "s": 1}), None
+
+    @classmethod
+    def title(cls, args, ins, out):
+        return "global avgpool"

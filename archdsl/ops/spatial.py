@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from .base import RF, ModuleSpec, Op, OpProblem, Params, numel, spatial
+from .base import ModuleSpec, Op, OpProblem, Params, RF, numel, show_number, show_stride, spatial
 
 
 class CropParams(Params):
@@ -17,6 +17,15 @@ class Crop(Op):
     """Center crop to the height and width of another node (UNet's copy-and-crop, FCN's fuse)."""
 
     name = "crop"
+    reference = (
+        "`ref` (a reference `@label`), `offset`=centred (or the top-left corner, a number or a pair: "
+        "FCN's Caffe crops)",
+        "`ref`",
+        "center crop to the height and width of `@label`",
+    )
+    minor = True
+    resizes = True
+    family = "spatial"
     aliases = ("center_crop", "crop_to")
     Params = CropParams
     positional = ("ref",)
@@ -72,6 +81,14 @@ class Upsample(Op):
     """Upsample by an integer factor (nearest or bilinear)."""
 
     name = "upsample"
+    reference = (
+        "`scale`=2, `mode`=nearest (or bilinear)",
+        "`upN` → scale; `scale, mode`",
+        "upsampling by an integer factor",
+    )
+    upsampling = True
+    resizes = True
+    family = "upsampling"
     aliases = ("up", "unpool_nearest", "resize")
     Params = UpsampleParams
     positional = ("scale", "mode")
@@ -91,6 +108,10 @@ class Upsample(Op):
         kw = {"scale_factor": float(self.p.scale), "mode": self.p.mode}
         return ModuleSpec("Upsample", (), kw | ({"align_corners": False} if self.p.mode == "bilinear" else {}))
 
+    @classmethod
+    def title(cls, args, ins, out):
+        return f"upsample x{args['scale']}" + (" (bilinear)" if args.get("mode") == "bilinear" else "")
+
 
 class ResizeToParams(Params):
     ref: str  # the node whose height and width to take (``resize_to(@input)``)
@@ -102,6 +123,15 @@ class ResizeTo(Op):
     end in ``F.interpolate(x, size=input_size, mode="bilinear", align_corners=False)``."""
 
     name = "resize_to"
+    reference = (
+        "`ref` (a reference `@label`), `mode`=bilinear (or nearest)",
+        "`ref, mode`",
+        "interpolate to the height and width of `@label` (torchvision's segmentation heads)",
+    )
+    minor = True
+    upsampling = True
+    resizes = True
+    family = "upsampling"
     aliases = ("interpolate_to", "upsample_to", "upsample_like")
     Params = ResizeToParams
     positional = ("ref", "mode")
@@ -124,6 +154,10 @@ class ResizeTo(Op):
     def describe(self):
         return f"resize_to(@{self.p.ref}, mode={self.p.mode})"
 
+    @classmethod
+    def title(cls, args, ins, out):
+        return "resize"
+
 
 class PadParams(Params):
     p: int | tuple[int, int, int, int] = 1  # all sides, or (left, right, top, bottom) as in torch
@@ -142,6 +176,14 @@ class ZeroPad(Op):
     """Zero padding around the map."""
 
     name = "zeropad"
+    reference = (
+        "`p`=1 (all sides, or `(left, right, top, bottom)`)",
+        "`p...`",
+        "zero padding",
+    )
+    minor = True
+    resizes = True
+    family = "spatial"
     aliases = ("pad", "zero_pad", "zeropad2d")
     Params = PadParams
     positional = ("p",)
@@ -155,6 +197,10 @@ class ZeroPad(Op):
     def torch(self, ins, out):
         return ModuleSpec("ZeroPad2d", (self.p.sides(),))
 
+    @classmethod
+    def title(cls, args, ins, out):
+        return f"zeropad {show_number(args['p'])}" if not isinstance(args["p"], (list, tuple)) else "zeropad"
+
 
 class DecimateParams(Params):
     s: int = Field(default=2, gt=0)
@@ -165,6 +211,14 @@ class Decimate(Op):
     CIFAR ResNets (option A, with ``pad_channels``). (``subsample`` is LeNet's average pooling.)"""
 
     name = "decimate"
+    reference = (
+        "`s`=2",
+        "`/N` → s; `s`",
+        "keeps every s-th row and column, `x[:, :, ::s, ::s]` (CIFAR ResNet shortcut, option A)",
+    )
+    minor = True
+    resizes = True
+    family = "spatial"
     aliases = ("slice_stride", "every")
     Params = DecimateParams
     positional = ("s",)
@@ -182,6 +236,10 @@ class Decimate(Op):
         return args[0] if s == 1 else g.getitem(args[0], (slice(None), slice(None), slice(None, None, s),
                                                           slice(None, None, s)))
 
+    @classmethod
+    def title(cls, args, ins, out):
+        return f"decimate{show_stride(args['s'])}"
+
 
 class PadChannelsParams(Params):
     out: int = Field(gt=0)
@@ -192,6 +250,13 @@ class PadChannels(Op):
     "the shortcut still performs identity mapping, with extra zero entries padded")."""
 
     name = "pad_channels"
+    reference = (
+        "`out`",
+        "`-N` → out; `out`",
+        "zero channels added evenly on both sides up to `out` (option A)",
+    )
+    minor = True
+    family = "spatial"
     aliases = ("channel_pad", "padc", "zeropad_channels")
     Params = PadChannelsParams
     positional = ("out",)
@@ -211,3 +276,7 @@ class PadChannels(Op):
     def emit(self, g, args, ins, out):
         before, after = self._sides(ins)
         return args[0] if before == after == 0 else g.function("pad", [args[0], (0, 0, 0, 0, before, after)])
+
+    @classmethod
+    def title(cls, args, ins, out):
+        return f"pad channels to {args['out']}"

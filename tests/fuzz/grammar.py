@@ -19,13 +19,11 @@ import builtins
 import keyword
 import os
 import random
-import unicodedata
 from typing import Callable
 
 from hypothesis import strategies as st
 from torch import fx, nn
 
-from archdsl.compile import class_name
 from archdsl.ops import REGISTRY
 
 OPS = sorted(n for n in REGISTRY if n not in ("input", "projection"))
@@ -64,21 +62,8 @@ ODD_NAMES = ["", " ", "a b", "x'y", "\\", "é", "e\u0301", "ℌ", "ﬁ", "Ａ", 
              "\u200b", "\u0435", "😀", "'''", "x\\n", "{1}", "l{1}", "forward{1}", "{'a'}"]
 # open bugs, each with a strict xfail in tests/fuzz/test_regressions.py: a name a role's predicate matches is drawn
 # again (hostile_name), a Net "contract" matches ends its case (harness.known_bug), unless ARCHDSL_FUZZ_KNOWN_BUGS=1,
-# so that a campaign goes on past them; delete an entry once its bug is fixed
-_GENERATED_CLASSES = {"True", "False", "None", "InputCheck", "InputSizeError", "DropPath", "MeanJoin"}
-KNOWN_BUGS: dict[str, Callable] = {
-    # fx writes `self = self.self(x)` (a label 'self' shadows the module), and `self.ℌ`, which Python reads
-    # as self.H (identifiers are NFKC-normalised): AttributeError in forward, compiled and generated alike;
-    # source() writes `self.__x` inside `class Main`, which Python mangles to self._Main__x: AttributeError
-    "label": lambda name: name == "self" or unicodedata.normalize("NFKC", name) != name
-    or (name.startswith("__") and not name.endswith("__")),
-    # codegen: the network's class is named class_name(network): 'None' is a SyntaxError in source(),
-    # 'input_check' (InputCheck) replaces the inlined class of that name: build() raises TypeError
-    "network": lambda name: class_name(name) in _GENERATED_CLASSES,
-    # contract.solve_contract: the input contract can refuse the declared size (residual { maxpool(2, ceil=true) }
-    # - maxpool(2) at 1x5x5 admits only even sizes), so the compiled module refuses its own input (a Net here)
-    "contract": lambda net: not net.input_contract().admits(net.analyze().input_shape),
-}
+# so that a campaign goes on past them; delete an entry once its bug is fixed (none is open now)
+KNOWN_BUGS: dict[str, Callable] = {}
 if os.environ.get("ARCHDSL_FUZZ_KNOWN_BUGS"):
     KNOWN_BUGS = {}
 HOSTILE_POOLS = [KEYWORDS, MODULE_ATTRIBUTES, BUILTINS, GENERATED]

@@ -72,38 +72,22 @@ def test_an_imported_networks_variable_reaches_its_blocks():
 # Found by test_fuzz.py::test_hostile_names (issue 13); grammar.KNOWN_BUGS keeps them out of the fuzzers'
 # pools until fixed. Each must become an ArchError at compile (and in source() alike) or a model that works:
 # check_consistent(may_refuse=True) compiles it on the CPU, runs it, and runs the module its source() builds.
-@pytest.mark.xfail(strict=True, raises=AttributeError, reason=(
-    "open: fx writes `self = self.self(x)`, so a label 'self' at the top level (or on a branch of a merge whose "
-    "branches are all labelled) shadows the module in forward: AttributeError 'Tensor' object has no attribute "
-    "'1'. Fix: 'self' in compile.RESERVED"))
 @pytest.mark.parametrize("text", ["input 3x8x8\nself: conv3-4 - relu",
                                   "input 3x8x8\nconcat {\n    self: conv3-4\n    b: conv1-2\n}"])
 def test_a_label_self_is_refused_or_works(text):
     check_consistent(text, may_refuse=True)
 
 
-@pytest.mark.xfail(strict=True, raises=AttributeError, reason=(
-    "open: Python NFKC-normalises identifiers, so fx's `self.ℌ` reads self.H: AttributeError in forward (compiled "
-    "and generated alike). Fix: refuse a label whose unicodedata.normalize('NFKC', label) differs (elaborate's "
-    "'is not a name' check)"))
 @pytest.mark.parametrize("label", ["ℌ", "ﬁ", "µ", "Ａ", "e\u0301"])
 def test_a_label_python_reads_as_another_name_is_refused_or_works(label):
     check_consistent(f'input 3x8x8\n"{label}": conv3-4 - relu', may_refuse=True)
 
 
-@pytest.mark.xfail(strict=True, raises=(SyntaxError, TypeError), reason=(
-    "open: codegen names the class class_name(network): 'None', 'true' give `class None(nn.Module)` (source() "
-    "raises SyntaxError), 'input_check' or 'DropPath' replace the inlined class of that name (build() raises "
-    "TypeError). Fix: class_name avoids keywords and the names generated source defines (e.g. prefix 'Net')"))
 @pytest.mark.parametrize("name", ["None", "true", "False", "input_check", "DropPath"])
 def test_a_network_named_like_a_generated_class_gives_working_source(name):
     check_consistent(f"network {name} {{\n    input 3x8x8\n    conv3-4 - drop_path(0.1) - relu\n}}", may_refuse=True)
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError, reason=(
-    "open: a network named 'input_size_error' makes `class InputSizeError(nn.Module)` replace the inlined "
-    "exception: the generated model's input check raises TypeError, not the InputSizeError (a ValueError) the "
-    "compiled module raises. Fix: as above, in codegen.class_name"))
 def test_the_generated_input_check_raises_its_error_whatever_the_network_is_called():
     net = archdsl.load("network input_size_error {\n    input 3x8x8\n    conv3-4\n}")
     with pytest.raises(ValueError, match="takes N x 3"):
@@ -112,24 +96,12 @@ def test_the_generated_input_check_raises_its_error_whatever_the_network_is_call
         built_from_source(net.source(), "cpu")(torch.randn(1, 2, 8, 8))
 
 
-@pytest.mark.xfail(strict=True, raises=AttributeError, reason=(
-    "open: source() writes `self.__x` inside `class Main`, which Python mangles to self._Main__x: the generated "
-    "model's forward raises AttributeError (the compiled GraphModule works: its forward is no class body). "
-    "Consistency fuzzer, seed 92282915805251600: 'for i in range(2) { \"__reduce_package__{i}\": conv3-4 }'. "
-    "Fix: refuse a label that starts with '__' and does not end with it (compile.check_module_path), or write "
-    "getattr(self, '__x') in source()"))
 @pytest.mark.parametrize("text", ["input 3x8x8\n__x: conv3-4", "input 3x8x8\ng { __x: conv3-4 }",
                                   'input 3x8x8\nfor i in range(2) { "__reduce_package__{i}": conv3-4 }'])
 def test_a_label_python_mangles_in_a_class_is_refused_or_works(text):
     check_consistent(text, may_refuse=True)
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason=(
-    "open: the input contract refuses the declared size: residual { maxpool(2, ceil=true) } - maxpool(2) at 1x5x5 "
-    "gets 'H ≡ 0 (mod 2), H >= 4' (the analysis works at every H >= 3), so the compiled module raises "
-    "InputSizeError on its own input. Consistency fuzzer, seed 7067 (a 3x13x15 network). Fix: "
-    "contract.solve_contract falls back to _declared_only when its sets miss the declared size; the symbolic rule "
-    "that loses the odd sizes (a ceil-mode pool against the residual's strided shortcut) is the cause"))
 def test_the_compiled_module_takes_its_declared_input():
     net = archdsl.load("input 1x5x5\nresidual { maxpool(2, ceil=true) } - maxpool(2)")
     x = torch.randn(2, 1, 5, 5)
