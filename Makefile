@@ -3,7 +3,7 @@ PY ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: setup run test bench bench-report diagrams docs clean
+.PHONY: setup run test lint bench bench-report diagrams docs clean
 
 setup: $(VENV)/.installed
 
@@ -18,8 +18,12 @@ run: setup
 	$(BIN)/archdsl compile vgg16 -o out/vgg16.py
 	@echo "wrote out/vgg16.py"
 
-test: setup
+test: setup lint
 	$(BIN)/python -m pytest -q
+
+# ruff check with the rules in pyproject.toml ([tool.ruff.lint]); `make test` runs it first
+lint: setup
+	$(BIN)/ruff check .
 
 bench: setup
 	$(BIN)/python benchmarks/run.py

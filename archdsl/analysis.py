@@ -109,7 +109,8 @@ def total(layers: list[Layer], outputs: list[str]) -> Totals:
     macs = sum(x.macs for x in layers)
     params = sum(x.params for x in layers)
     largest = max(layers, key=lambda x: x.activations)
-    return Totals.model_construct(params=params, trainable_params=params, buffers=sum(x.buffers for x in layers), macs=macs,
+    return Totals.model_construct(params=params, trainable_params=params, buffers=sum(x.buffers for x in layers),
+                                  macs=macs,
                   flops=2 * macs, activations=sum(x.activations for x in layers if not x.elementwise),
                   macs_all=sum(x.macs_all for x in layers), peak_activations=peak_inference(layers, outputs),
                   saved_activations=saved_for_backward(layers), largest_activation=largest.activations,
@@ -126,9 +127,9 @@ class _Module:
     def __init__(self):
         self.params: list[tuple[str, tuple[int, ...]]] = []
         self.buffers: list[tuple[str, tuple[int, ...]]] = []
-        self.children: dict[str, "_Module"] = {}
+        self.children: dict[str, _Module] = {}
 
-    def at(self, path: str) -> "_Module":
+    def at(self, path: str) -> _Module:
         node = self
         for part in path.split(".") if path else ():
             node = node.children.setdefault(part, _Module())

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
 
 from .errors import Span
 
@@ -28,20 +27,20 @@ class Var:
 @dataclass(frozen=True)
 class BinOp:
     op: str  # + - * / %, a comparison (== != < <= > >=), and, or
-    left: "Expr"
-    right: "Expr"
+    left: Expr
+    right: Expr
     span: Span = field(compare=False)
 
 
 @dataclass(frozen=True)
 class Neg:
-    operand: "Expr"
+    operand: Expr
     span: Span = field(compare=False)
 
 
 @dataclass(frozen=True)
 class Not:
-    operand: "Expr"
+    operand: Expr
     span: Span = field(compare=False)
 
 
@@ -49,9 +48,9 @@ class Not:
 class Cond:
     """``a if cond else b``."""
 
-    cond: "Expr"
-    then: "Expr"
-    otherwise: "Expr"
+    cond: Expr
+    then: Expr
+    otherwise: Expr
     span: Span = field(compare=False)
 
 
@@ -60,7 +59,7 @@ class Call:
     """A built-in function: ``range(1, n + 1)``, ``min(a, b)``, ``max(...)``, ``len(t)``."""
 
     name: str
-    args: tuple["Expr", ...]
+    args: tuple[Expr, ...]
     span: Span = field(compare=False)
 
 
@@ -68,14 +67,14 @@ class Call:
 class Index:
     """``t[i]``: an item of a tuple (or a string)."""
 
-    target: "Expr"
-    index: "Expr"
+    target: Expr
+    index: Expr
     span: Span = field(compare=False)
 
 
 @dataclass(frozen=True)
 class Tuple:
-    items: tuple["Expr", ...]
+    items: tuple[Expr, ...]
     span: Span = field(compare=False)
 
 
@@ -86,18 +85,18 @@ class Ref:
 
     path: str
     span: Span = field(compare=False)
-    template: "Template | None" = field(default=None, compare=False)
+    template: Template | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
 class Template:
     """A quoted label with ``{expr}`` parts: ``"denselayer{i}"``."""
 
-    parts: tuple[Union[str, "Expr"], ...]
+    parts: tuple[str | Expr, ...]
     span: Span = field(compare=False)
 
 
-Expr = Union[Num, Str, Var, BinOp, Neg, Not, Cond, Call, Index, Tuple, Ref]
+Expr = Num | Str | Var | BinOp | Neg | Not | Cond | Call | Index | Tuple | Ref
 
 
 @dataclass(frozen=True)
@@ -109,7 +108,7 @@ class Kwarg:
 
 @dataclass(frozen=True)
 class Body:
-    stmts: tuple["Stmt", ...]
+    stmts: tuple[Stmt, ...]
 
 
 @dataclass(frozen=True)
@@ -129,7 +128,7 @@ class OpCall:
 
 @dataclass(frozen=True)
 class Repeat:
-    chain: "Chain"
+    chain: Chain
     count: Expr | None
     span: Span = field(compare=False)
 
@@ -137,7 +136,7 @@ class Repeat:
 @dataclass(frozen=True)
 class Labeled:
     label: str | Template
-    unit: "Element"
+    unit: Element
     span: Span = field(compare=False)
 
 
@@ -161,7 +160,7 @@ class For:
     span: Span = field(compare=False)
 
 
-Element = Union[OpCall, Repeat, Labeled, Ref, If, For]
+Element = OpCall | Repeat | Labeled | Ref | If | For
 
 
 @dataclass(frozen=True)
@@ -196,7 +195,7 @@ class Assign:
     span: Span = field(compare=False)
 
 
-Stmt = Union[InputStmt, OutputStmt, Assign, Chain]
+Stmt = InputStmt | OutputStmt | Assign | Chain
 
 
 @dataclass(frozen=True)

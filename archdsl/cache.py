@@ -32,8 +32,9 @@ import os
 import pickle
 import secrets
 import stat
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 MAGIC = b"archdsl-cache 2\n"
 MAX_ENTRY_BYTES = 64 * 2**20  # the lark tables are ~200 kB, a library AST ~100 kB
@@ -100,7 +101,7 @@ SOURCES = {"ast": ("parse.py", "ast.py", "errors.py"),
            "contract": ("contract.py", "symbolic.py", "sizes.py", "errors.py", "ops/*.py")}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def code_version(kind: str = "ast") -> str:
     """A hash of the grammar and of the code whose output an entry of ``kind`` holds (SOURCES)."""
     from .library import grammar_path

@@ -6,11 +6,11 @@ import inspect
 import textwrap
 from pathlib import Path
 
-from .graph import Graph
 import torch
 
 from .analysis import Analysis
 from .compile import attach, attach_parameter, class_name, emit
+from .graph import Graph
 from .layers import CUSTOM, NEEDS
 from .ops import ModuleSpec
 

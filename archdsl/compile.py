@@ -13,12 +13,12 @@ import operator
 import re
 import unicodedata
 
-from .graph import Graph
 import torch
 from torch import fx, nn
 
 from .analysis import Analysis
 from .errors import ArchError
+from .graph import Graph
 from .layers import CUSTOM, NEEDS
 from .ops import ModuleSpec
 
@@ -71,7 +71,8 @@ def check_module_path(path: str, span) -> None:
 def _unusable(part: str) -> tuple[str, str] | None:
     """Why ``part`` cannot be a module's name and what would do instead, or None."""
     if part in RESERVED:
-        what = "it is a Python keyword" if keyword.iskeyword(part) else "it is the name of a torch module's own attribute"
+        what = ("it is a Python keyword" if keyword.iskeyword(part)
+                else "it is the name of a torch module's own attribute")
         return what, f"'{part}_' or '{part}1'"
     if part == "self":
         return "the generated forward calls the network itself 'self'", "'self_' or 'net'"
@@ -192,7 +193,7 @@ _FRESH_FUNCTIONS = (torch.cat, operator.add, operator.iadd, operator.mul)
 _INPLACE_FUNCTIONS = {torch.relu: torch.relu_, operator.add: operator.iadd}
 
 
-def _overwritable(em: "Emitter", node) -> bool:
+def _overwritable(em: Emitter, node) -> bool:
     """Whether ``node``'s tensor may be overwritten by its one user: it is made fresh by an op whose
     backward does not need it, nothing else reads it, and it is neither the input nor an output."""
     if not isinstance(node, fx.Node) or len([u for u in node.users if not _reads_size(u)]) != 1:
@@ -215,7 +216,7 @@ def _inplace_module(module: nn.Module) -> bool:
     return isinstance(module, (nn.ReLU, nn.ReLU6))
 
 
-def make_inplace(em: "Emitter") -> None:
+def make_inplace(em: Emitter) -> None:
     """Rewrite activations and sums to overwrite their first input where :func:`_overwritable` says
     that is safe: the compiled module then allocates and runs like torchvision's hand-written ones.
     The module specs change too, so ``archdsl compile`` prints ``nn.ReLU(inplace=True)``."""

@@ -8,15 +8,15 @@ parameters), the ordered input list, and the source span.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
-
-from .graph import Graph, ancestors
+from collections.abc import Callable
+from typing import Any
 
 from . import ast
 from .args import bind_params, kwarg_hint, kwarg_name, shorthand_hint, takes_word
 from .errors import ArchError, ArgumentError, LimitError, ShapeError, Span, UnknownNameError
 from .eval import Env, evaluate, reset_work, shown, size, truth
 from .files import MAX_DEPTH, MAX_STEPS, FileCtx, main_network, with_overrides
+from .graph import Graph, ancestors
 from .naming import Scope, _Reuse, _Transparent
 from .ops import REGISTRY, Op, OpProblem, lookup
 from .ops.linear import Input

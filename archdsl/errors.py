@@ -6,8 +6,8 @@ says what was expected, and suggests the nearest known name for a typo.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 
 @dataclass(frozen=True)

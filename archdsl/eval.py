@@ -92,11 +92,11 @@ def _charge(n: int, span: Span) -> None:
 class Env:
     """A chain of variable scopes: file variables, then block parameters, then local assignments."""
 
-    def __init__(self, values: dict[str, Any] | None = None, parent: "Env | None" = None):
+    def __init__(self, values: dict[str, Any] | None = None, parent: Env | None = None):
         self.values = dict(values or {})
         self.parent = parent
 
-    def child(self) -> "Env":
+    def child(self) -> Env:
         return Env(parent=self)
 
     def lookup(self, name: str) -> tuple[bool, Any]:

@@ -23,7 +23,8 @@ from typing import Any
 
 from .errors import ArchError
 from .memory import MAX_MEMORY, MAX_PARAMS
-from .output import check as check_output, force_argument, replacing
+from .output import check as check_output
+from .output import force_argument, replacing
 
 OPSET = 18  # the opset onnxscript's torch library is written in: no version conversion after export
 TOLERANCE = 1e-4  # what --check accepts: max abs diff between the file and the torch module

@@ -23,7 +23,7 @@ class FileCtx:
     spec: ast.SpecFile
     env: Env
     blocks: dict[str, ast.BlockDef]
-    imports: dict[str, "FileCtx"]
+    imports: dict[str, FileCtx]
     networks: dict[str, ast.NetworkDef]
     default: str | None = None  # the network a library name chose (``import vgg16`` reads vgg.arch)
     pending: dict[str, Any] = field(default_factory=dict)  # overrides of variables defined inside a network

@@ -7,7 +7,8 @@ all archdsl needs, without networkx's import time (a third of a report's run tim
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 
 class Graph:
@@ -64,7 +65,7 @@ class Graph:
                 self._succ[p].pop(n, None)
             del self.nodes[n]
 
-    def copy(self) -> "Graph":
+    def copy(self) -> Graph:
         """A copy with its own graph, node-attribute and edge dicts (the attribute values are shared)."""
         g = Graph(**self.graph)
         g.nodes = {n: dict(d) for n, d in self.nodes.items()}

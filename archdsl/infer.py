@@ -5,10 +5,9 @@ for its output shape, parameter and buffer shapes, MACs and receptive field.
 """
 from __future__ import annotations
 
-from .graph import Graph
-
 from .analysis import Analysis, Layer, ReceptiveField, count, total
 from .errors import ArchError, ShapeError
+from .graph import Graph
 from .ops import RF, OpProblem
 from .ops.base import numel
 from .ops.merge import BranchMismatch

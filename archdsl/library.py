@@ -53,7 +53,7 @@ def grammar_path() -> Path:
     raise FileNotFoundError("archdsl's grammar/arch.lark is missing from this installation")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _read(path: Path) -> str:
     """A library file's text, read once per process (the index and every description use it)."""
     return path.read_text(encoding="utf-8")

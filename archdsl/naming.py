@@ -24,7 +24,7 @@ class Scope:
         self.names.add(name)
         return name
 
-    def child(self, name: str) -> "Scope":
+    def child(self, name: str) -> Scope:
         return Scope(f"{self.path}.{name}" if self.path else name)
 
     def full(self, name: str) -> str:

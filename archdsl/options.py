@@ -10,8 +10,9 @@ from __future__ import annotations
 import argparse
 import math
 import re
+from collections.abc import Callable
 from fractions import Fraction
-from typing import Any, Callable
+from typing import Any
 
 MAX_EXACT = 2**53  # the language's largest number (docs/language.md, Limits)
 MAX_SEED = 2**63 - 1  # torch.manual_seed takes a signed 64-bit seed

@@ -194,7 +194,7 @@ def _syntax_error(err: UnexpectedInput, file: str, text: str, stack: list[Token]
     element = {"NAME", "LSQB", "AT", "IF", "FOR", "STRING", "SOFTMAX_WORD"}
     if element <= terms:  # where an element of a chain may start, say so in words
         terms = (terms - element) | {"an element (an op or block, a [repeat], @label, if, for)"}
-    expected = sorted({_DESCRIBE.get(t, f"'{t}'" if t.isupper() or not " " in t else t) for t in terms
+    expected = sorted({_DESCRIBE.get(t, f"'{t}'" if t.isupper() or " " not in t else t) for t in terms
                        if not t.startswith("__")})
     want = f"; expected {', '.join(expected)}" if expected else ""
     if isinstance(err, UnexpectedCharacters):

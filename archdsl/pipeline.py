@@ -6,13 +6,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from .graph import Graph
-
 from . import library
 from .analysis import Analysis
 from .elaborate import elaborate
-from .files import load_file, read_spec
 from .errors import ArchError, LimitError, UnknownNameError
+from .files import load_file, read_spec
+from .graph import Graph
 from .infer import infer
 from .memory import MAX_ELEMENTS, MAX_MEMORY, MAX_PARAMS, available_memory
 from .ops import lookup
@@ -117,7 +116,8 @@ class Net:
           itself included, stop requiring gradients (``freeze="avgpool"`` trains only the head).
         """
         from .compile import compile_graph
-        from .weights import freeze as freeze_labels, frozen_nodes, load_weights, resolve_scheme
+        from .weights import freeze as freeze_labels
+        from .weights import frozen_nodes, load_weights, resolve_scheme
         a = self.analyze()
         self.check_buildable()
         if str(device) != "meta":
@@ -151,7 +151,8 @@ class Net:
 
     def check_buildable(self) -> None:
         """Refuse (a LimitError at the op) a weight tensor torch cannot even size: more than 2^60 values
-        (``conv3-9007199254740992`` at 64 channels). Every path that builds tensors or their source checks this first."""
+        (``conv3-9007199254740992`` at 64 channels). Every path that builds tensors or their source checks this
+        first."""
         for layer in self.analyze().layers:
             for kind, shapes in (("weight", layer.param_shapes), ("buffer", layer.buffer_shapes)):
                 for name, shape in shapes.items():
@@ -206,7 +207,7 @@ class Net:
             net = getattr(net, "_original", None)
         return {}
 
-    def fully_convolutional(self, input: str | tuple | None = None) -> "Net":
+    def fully_convolutional(self, input: str | tuple | None = None) -> Net:
         """OverFeat's sliding window: this network with every fc layer as the equivalent conv (same
         names), optionally for another ``input`` size; its ``convert_weights`` reshapes a state_dict
         of this network for it. See :mod:`archdsl.transform`."""

@@ -562,8 +562,8 @@ def _box(g: _Graph, k: str, layers: list[Layer], rows: dict[str, tuple[str, ...]
         x = major[0]
         ins = [tuple(g.by[i].output_shape) for i in g.data[x.name]]
         return Box(id=k, kind="block", layers=list(layers), title=op_title(x, ins),
-                   notes=[y.kind.note(y.args) for y in layers[1:]], name=k, shape=tuple(last.output_shape), params=params,
-                   op=x.op)
+                   notes=[y.kind.note(y.args) for y in layers[1:]], name=k, shape=tuple(last.output_shape),
+                   params=params, op=x.op)
     row = rows.get(k)
     summary = row[report.COLUMNS.index("op")] if row else f"[{len(layers)} layers]"
     return Box(id=k, kind="block", layers=list(layers), title=k, notes=[summary], name="",
@@ -923,7 +923,8 @@ def _render_command(args) -> int:
 
     from . import output
     from .cli import _load
-    from .options import UsageError, depth as read_depth, shown
+    from .options import UsageError, shown
+    from .options import depth as read_depth
     depth = read_depth(args.depth)
     if args.output and Path(args.output).suffix.lower().lstrip(".") not in FORMATS:
         raise UsageError(f"writes .svg, .png, .pdf, .dot or .tex, not {shown(Path(args.output).name)}")

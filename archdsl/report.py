@@ -142,7 +142,8 @@ def _bar(part: int, whole: int, width: int = 10) -> str:
     return f"{100 * frac:5.1f}% {bar}"
 
 
-def rows(a: Analysis, depth: int | None = None, opts: Options | None = None, bars: bool = False) -> list[tuple[str, ...]]:
+def rows(a: Analysis, depth: int | None = None, opts: Options | None = None,
+         bars: bool = False) -> list[tuple[str, ...]]:
     """The table as text cells, in ``COLUMNS`` order. The shares are of the totals: params, and the
     activation memory (the values each row keeps, of the forward total)."""
     opts = opts or Options(depth=depth)

@@ -24,21 +24,21 @@ class SizeSet:
     runs: tuple = ()
 
     @classmethod
-    def all(cls) -> "SizeSet":
+    def all(cls) -> SizeSet:
         return cls()
 
     @classmethod
-    def only(cls, n: int) -> "SizeSet":
+    def only(cls, n: int) -> SizeSet:
         """The set of one size."""
         return cls(1, n + 1, frozenset(), ((n, n + 1),))
 
     @classmethod
-    def none(cls) -> "SizeSet":
+    def none(cls) -> SizeSet:
         return cls(residues=frozenset())
 
     @classmethod
     def listing(cls, period: int, start: int, residues: frozenset, members: Iterable[int] = (),
-                runs: Iterable[tuple[int, int]] = ()) -> "SizeSet":
+                runs: Iterable[tuple[int, int]] = ()) -> SizeSet:
         """The set with these sizes (and runs of sizes) below ``start``, in its normal form."""
         return cls(period, start, frozenset(residues), merge_runs([*runs, *((n, n + 1) for n in members)])).normal()
 
@@ -71,7 +71,7 @@ class SizeSet:
     def full(self) -> bool:
         return len(self.residues) == self.period and (self.start == 1 or self.runs == ((1, self.start),))
 
-    def _combine(self, other: "SizeSet", f: Callable[[bool, bool], bool]) -> "SizeSet":
+    def _combine(self, other: SizeSet, f: Callable[[bool, bool], bool]) -> SizeSet:
         assert not f(False, False)  # and, or, minus: what is in neither set is in none of theirs
         p, t = math.lcm(self.period, other.period), max(self.start, other.start)
         res = frozenset(r for r in range(p) if f(r % self.period in self.residues, r % other.period in other.residues))
@@ -99,7 +99,7 @@ class SizeSet:
     def __invert__(self):
         return SizeSet.all() - self
 
-    def normal(self) -> "SizeSet":
+    def normal(self) -> SizeSet:
         """The same set with the smallest period and start."""
         p, res = self.period, self.residues
         for d in range(1, p + 1):

@@ -30,10 +30,11 @@ from __future__ import annotations
 
 import math
 import re
-from fractions import Fraction
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
-from typing import Any, Callable
+from fractions import Fraction
+from functools import cache
+from typing import Any
 
 import sympy as sp
 
@@ -51,7 +52,6 @@ MAX_REGIMES = 64  # regions with different shapes alive at once
 _Q = sp.Symbol("q", integer=True, nonnegative=True)
 
 from .sizes import SizeSet, _residue_list, _runs, merge_runs  # noqa: E402,F401  (sets of sizes: no sympy there)
-
 
 # ------------------------------------------------------------------ deciding a relation
 
@@ -260,7 +260,7 @@ def _residues(op: str, diff: sp.Expr, sym: sp.Symbol, m: int) -> list | None:
     return found
 
 
-@lru_cache(maxsize=None)
+@cache
 def truth_set(op: str, diff: sp.Expr, sym: sp.Symbol) -> SizeSet | None:
     """The positive integers ``sym`` for which ``diff <op> 0`` (op: lt, le, gt, ge, eq, ne), exactly;
     None when the relation is not of the kind solved here (not eventually linear on residue classes)."""
@@ -279,7 +279,10 @@ def truth_set(op: str, diff: sp.Expr, sym: sp.Symbol) -> SizeSet | None:
     runs = []
     for r, q1, members, tail in found:  # below start: the listed q's, then the tail's up to start
         for lo, hi in members:
-            runs += [(m * lo + r, m * (hi - 1) + r + 1)] if m == 1 else [(m * k + r, m * k + r + 1) for k in range(lo, hi)]
+            if m == 1:
+                runs.append((lo + r, hi + r))
+            else:
+                runs += [(m * k + r, m * k + r + 1) for k in range(lo, hi)]
         if tail:
             runs += [(q1 + r, start)] if m == 1 else [(n, n + 1) for n in range(m * q1 + r, start, m)]
     residues = frozenset(r % m for r, _, _, tail in found if tail)
@@ -297,17 +300,17 @@ class Region:
     raw: tuple = ()  # sympy relations that also hold
 
     @classmethod
-    def of(cls, symbols) -> "Region":
+    def of(cls, symbols) -> Region:
         return cls(tuple((s, SizeSet.all()) for s in sorted(symbols, key=str)))
 
     def get(self, sym) -> SizeSet:
         return dict(self.sets).get(sym, SizeSet.all())
 
-    def with_set(self, sym, s: SizeSet) -> "Region":
+    def with_set(self, sym, s: SizeSet) -> Region:
         sets = dict(self.sets) | {sym: s}
         return Region(tuple(sorted(sets.items(), key=lambda kv: str(kv[0]))), self.raw)
 
-    def __and__(self, other: "Region") -> "Region":
+    def __and__(self, other: Region) -> Region:
         out = self
         for sym, s in other.sets:
             out = out.with_set(sym, out.get(sym) & s)
@@ -345,7 +348,7 @@ def relation(op: str, diff: sp.Expr) -> sp.Basic:
     return _REL[op](pos, neg)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _equalities(raw: tuple) -> dict:
     """Substitutions implied by the equations among ``raw``."""
     subs = {}
@@ -444,7 +447,7 @@ class Dim:
         self.e = e
 
     @staticmethod
-    def of(e: Any) -> "Dim | int":
+    def of(e: Any) -> Dim | int:
         """Wrap an expression; a plain int when it is a number."""
         e = sp.sympify(e)
         return int(e) if e.is_Integer else Dim(e)
@@ -825,7 +828,8 @@ def _walk(g, shape: tuple, symbols: tuple, fixed: dict | None = None) -> Symboli
             ins = [st.shapes[i] for i in inputs]
             groups: dict[tuple, list[_Outcome]] = {}
             try:
-                found = explore(lambda: _rule(op, ins, fixed.get(name) if fixed else None), st.region)
+                found = explore(lambda op=op, ins=ins, name=name: _rule(op, ins, fixed.get(name) if fixed else None),
+                                st.region)
             except (TypeError, ValueError, AttributeError) as err:  # a rule that cannot take symbolic sizes
                 raise ArchError(f"{op.name} at {name}: its shape rule cannot run on symbolic sizes ({err})",
                                 data.get("span"), "give that size as a number") from None
@@ -941,7 +945,8 @@ def format_result(result: SymbolicResult, key_layers: bool = True) -> str:
     if not result.regimes:
         lines.append("  well formed for no size")
     if result.failures:
-        lines.append("  ill formed otherwise; where the largest failing sizes stop:" if result.regimes else "  ill formed:")
+        lines.append("  ill formed otherwise; where the largest failing sizes stop:" if result.regimes
+                     else "  ill formed:")
         lines += [f"    {f}" for f in _failure_summary(result.failures)]
     return "\n".join(lines)
 
@@ -990,7 +995,8 @@ def _failure_summary(failures: list[Failure], limit: int = 4) -> list[str]:
             f"at {', '.join(f'{k} = {v}' for k, v in ex[0].items())}: {ex[1]}"
         lines.append(f"{region.describe()}: {op} at {node}, {why}")
     more = len(lines) - limit
-    return lines[:limit] + ([f"... and {more} more layer{'s' if more > 1 else ''} on smaller sizes"] if more > 0 else [])
+    tail = [f"... and {more} more layer{'s' if more > 1 else ''} on smaller sizes"] if more > 0 else []
+    return lines[:limit] + tail
 
 
 def _union(a: Region, b: Region) -> Region:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right, insort
 from math import log2, sqrt
 
-from .render import DEFAULT_COLOR, PALETTE, color, REF_COLOR, SHORTCUT_COLOR, SKIP_COLOR, Box, Diagram, clip, notes_text
+from .render import DEFAULT_COLOR, PALETTE, REF_COLOR, SHORTCUT_COLOR, SKIP_COLOR, Box, Diagram, clip, color, notes_text
 
 DEPTH = 0.35  # the oblique offset of a box's depth, per unit of depth
 GAP = 0.45  # between columns, besides the widest label
@@ -298,7 +298,7 @@ def to_tikz(d: Diagram) -> str:
         elif e.kind in ("skip", "shortcut"):
             x0, x1 = pos[e.src][0], pos[e.dst][0]
             level = (highest(x0, x1) or 0.0) + 0.35
-            for a0, a1, lv in spans.overlapping(x0, x1):
+            for _, _, lv in spans.overlapping(x0, x1):
                 if abs(lv - level) < 0.25:
                     level = lv + 0.3
             spans.add(x0, x1, level)

@@ -37,8 +37,9 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import archdsl  # noqa: E402
 from models import MODELS  # noqa: E402
+
+import archdsl  # noqa: E402
 
 TARGET = 1.1
 

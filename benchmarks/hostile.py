@@ -50,12 +50,14 @@ CASES: dict[str, tuple[list[str], dict[str, str]]] = {
     "2 thirty files importing the next twice": (["check", "f0.arch"], {
         **{f"f{i}.arch": f'import "f{i + 1}.arch" as x\nimport "f{i + 1}.arch" as y\n' + TAIL for i in range(30)},
         "f30.arch": TAIL}),
-    "2 5,000 imports of vgg": (["check", "v.arch"], {"v.arch": "".join(f"import vgg as v{i}\n" for i in range(5000)) + TAIL}),
+    "2 5,000 imports of vgg": (["check", "v.arch"],
+                               {"v.arch": "".join(f"import vgg as v{i}\n" for i in range(5000)) + TAIL}),
     "3 nested tuples compared": (["check", "t.arch"], {"t.arch": "\n".join(
         [*nested(4, 20, "a"), *nested(4, 20, "b"), "input 3x8x8", "if a4 == b4 { relu } else { relu }"]) + "\n"}),
     "3 nested tuple to a repeated block": (["check", "t.arch"], {"t.arch": "\n".join(
         [*nested(4, 20), "block blk(v) { relu }", "input 3x8x8", "[blk(a4) - blk(a4)]x100"]) + "\n"}),
-    "5 compile a label 'class'": (["compile", "k.arch", "-o", "k.py"], {"k.arch": "input 3x8x8\nclass: conv3-4 - fc(2)\n"}),
+    "5 compile a label 'class'": (["compile", "k.arch", "-o", "k.py"],
+                                  {"k.arch": "input 3x8x8\nclass: conv3-4 - fc(2)\n"}),
     "6 compile conv3-2^53": (["compile", "conv3-9007199254740992", "--input", "64x8x8", "-o", "o.py"], {}),
     "6 compile --classes 2^70": (["compile", "lenet5", "--classes", str(2**70), "-o", "o.py"], {}),
     "6 meta compile of 20G params": (["-c", "import archdsl; archdsl.load('fc-100000 - fc-100000', input='100000')"
@@ -64,8 +66,8 @@ CASES: dict[str, tuple[list[str], dict[str, str]]] = {
                                                                                  + "bn\n" * 4000 + "}\n"}),
     "7 render a concat of 19,000 to .dot": (["render", "c.arch", "-o", "c.dot"], {"c.arch": "input 3x8x8\nconcat {\n"
                                                                                    + "bn\n" * 19000 + "}\n"}),
-    "7 render a chain of 6,000 layers to .svg": (["render", "c.arch", "-o", "c.svg"], {"c.arch": "input 3x8x8\nconv1-3\n"
-                                                                                        + "relu\n" * 6000}),
+    "7 render a chain of 6,000 layers to .svg": (["render", "c.arch", "-o", "c.svg"],
+                                                 {"c.arch": "input 3x8x8\nconv1-3\n" + "relu\n" * 6000}),
     "7 symbolic report, five odd strides": (["report", ODD, "--input", "3xHxW"], {}),
     "7 symbolic report, 2,000 valid convs": (["report", "[conv(3,k=3,p=0)]x2000", "--input", "3xHxW"], {}),
     "8 --input ²x8x8": (["check", "lenet5", "--input", "²x8x8"], {}),

@@ -46,8 +46,9 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import archdsl  # noqa: E402
 from models import MODELS  # noqa: E402
+
+import archdsl  # noqa: E402
 
 DEFAULT_MODELS = ("resnet50", "vgg16", "densenet121")
 MODES = ("forward", "fwd+bwd")
@@ -80,7 +81,7 @@ def check_equal(compiled, hand, shape, batch=2, classes=1000) -> None:
         model.zero_grad(set_to_none=True)
     assert grads[0].keys() == grads[1].keys()
     for k in grads[0]:
-        torch.testing.assert_close(grads[0][k], grads[1][k], rtol=1e-3, atol=1e-4, msg=lambda m: f"{k}: {m}")
+        torch.testing.assert_close(grads[0][k], grads[1][k], rtol=1e-3, atol=1e-4, msg=lambda m, k=k: f"{k}: {m}")
 
 
 def step(model, mode: str, x, target) -> tuple[float, float]:

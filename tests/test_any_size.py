@@ -13,7 +13,7 @@ the network, the size it got and the sizes it takes — never a torch error from
 """
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -28,7 +28,7 @@ CASES = sorted({(e.path, e.network) for e in library.entries().values()}, key=la
 IDS = [f"{path.stem}:{network}" if network else path.stem for path, network in CASES]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _net(path: Path, network: str | None) -> archdsl.Net:
     return archdsl.load(str(path), network=network)
 
@@ -242,8 +242,8 @@ def test_torch_export_dynamic_height_and_width(name: str):
     program = torch.export.export(model, (x,), dynamic_shapes=(dims,))
     (h, hs), (w, ws) = ranges["height"], ranges["width"]
     with torch.no_grad():
-        for h, w in ((h, w + ws), (h + 2 * hs, w)):
-            x = torch.randn(1, net.analyze().input_shape[0], h, w)
+        for height, width in ((h, w + ws), (h + 2 * hs, w)):
+            x = torch.randn(1, net.analyze().input_shape[0], height, width)
             torch.testing.assert_close(outputs(program.module()(x)), outputs(model(x)))
 
 

@@ -7,7 +7,7 @@ done once per network by tests/test_specs.py.
 """
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from math import prod
 
 import pytest
@@ -15,7 +15,7 @@ import pytest
 import archdsl
 
 
-@lru_cache(maxsize=None)
+@cache
 def analysis(name: str, **variables):
     return archdsl.load(name, **variables).analyze()
 
@@ -291,7 +291,7 @@ def test_mobilenet_v2_table2_blocks_and_shortcuts():
     a = analysis("mobilenet_v2")
     # torchvision: InvertedResidual blocks features.1 ... 17, shortcut when stride 1 and in == out
     size, cin, i, with_shortcut, expected_shapes = 112, 32, 1, [], {}
-    for t, c, n, s in MOBILENET_V2_TABLE2:
+    for _t, c, n, s in MOBILENET_V2_TABLE2:
         for r in range(n):
             stride = s if r == 0 else 1
             size //= stride

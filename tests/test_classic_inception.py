@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from functools import lru_cache
+from functools import cache
 from math import prod
 from pathlib import Path
 
@@ -31,7 +31,7 @@ import archdsl
 REFERENCE = Path(__file__).resolve().parent / "reference"
 
 
-@lru_cache(maxsize=None)
+@cache
 def analyze(name: str, **variables):
     return archdsl.load(name, **variables).analyze()
 

@@ -8,7 +8,7 @@ device. tests/test_specs.py already runs a forward pass of every network.
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -30,7 +30,7 @@ def ref_state_dict(name: str) -> dict[str, tuple[int, ...]]:
     return {k: tuple(v) for k, v in reference(name)["state_dict"].items()}
 
 
-@lru_cache(maxsize=None)
+@cache
 def analysis(name: str, **variables):
     return archdsl.load(name, **variables).analyze()
 

@@ -223,7 +223,7 @@ def test_stochastic_depth_schedule():
     assert [layer.name for layer in drops] == [f"layer{s}.{j}.drop_path" for s in (1, 2, 3) for j in range(18)]
     p = [layer.args["p"] for layer in drops]
     # drop probability of block l = (1 - p_L) * l / L with survival p_L = 0.5: 1/108, 2/108, ..., 0.5
-    assert p == [0.5 * l / L for l in range(1, L + 1)]
+    assert p == [0.5 * i / L for i in range(1, L + 1)]
     assert p[0] == pytest.approx(1 / 108) and p[-1] == 0.5
     assert all(b - a_ == pytest.approx(1 / 108) for a_, b in zip(p, p[1:]))
     assert drops[0].describe == f"drop_path(p={1 / 108})"

@@ -11,8 +11,18 @@ from hypothesis import strategies as st
 
 from archdsl import detect
 from archdsl.detect import (
-    batched_nms, box_iou, cxcywh_to_xyxy, decode_ssd, decode_yolo_v1, nms, rpn_anchors, ssd300_default_boxes,
-    ssd_boxes_per_cell, ssd_default_boxes, ssd_scales, xyxy_to_cxcywh,
+    batched_nms,
+    box_iou,
+    cxcywh_to_xyxy,
+    decode_ssd,
+    decode_yolo_v1,
+    nms,
+    rpn_anchors,
+    ssd300_default_boxes,
+    ssd_boxes_per_cell,
+    ssd_default_boxes,
+    ssd_scales,
+    xyxy_to_cxcywh,
 )
 
 F64 = torch.float64

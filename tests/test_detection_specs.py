@@ -9,7 +9,7 @@ every network at its native input size.
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from math import prod
 from pathlib import Path
 
@@ -24,7 +24,7 @@ def reference(name: str) -> dict:
     return json.loads((REFERENCE / f"{name}.json").read_text())
 
 
-@lru_cache(maxsize=None)
+@cache
 def analysis(name: str, **variables):
     return archdsl.load(name, **variables).analyze()
 
@@ -180,7 +180,7 @@ def test_ssd300_source_maps_match_torchvision():
 
 def test_ssd300_heads_and_8732_boxes():
     a = analysis("ssd300")
-    for i, (k, (c, h, w)) in enumerate(zip(SSD_K, ssd_source_maps(a))):
+    for i, (k, (_c, h, w)) in enumerate(zip(SSD_K, ssd_source_maps(a))):
         assert a.layer(f"head.classification_head.module_list.{i}").output_shape == (k * 91, h, w)
         assert a.layer(f"head.regression_head.module_list.{i}").output_shape == (k * 4, h, w)
     # each head output is HxWx(k*n), then (H*W*k) x n: boxes per map

@@ -27,8 +27,8 @@ from pathlib import Path
 import pytest
 
 import archdsl
-from archdsl.options import printable
 from archdsl import ArchError, ArgumentError, LimitError, ShapeError, SpecSyntaxError, UnknownNameError
+from archdsl.options import printable
 
 IN = {"input": "3x32x32"}
 

@@ -303,7 +303,7 @@ def test_a_huge_file_is_refused_without_reading_it(tmp_path: Path):
 
 @pytest.mark.parametrize("data,where", [(b"input 3x8x8\nrelu - \xff conv3-8\n", (2, 8)),
                                         (b"# caf\xc3\xa9\ninput 3x8x8\n\xc3\x28relu\n", (3, 1)),
-                                        ("# é €\nrelu -".encode("utf-8") + b"\xe2\x82\n", (2, 7))])
+                                        ("# é €\nrelu -".encode() + b"\xe2\x82\n", (2, 7))])
 def test_non_utf8_is_an_error_at_its_place(tmp_path: Path, data: bytes, where):
     spec = tmp_path / "net.arch"
     spec.write_bytes(data)
@@ -376,7 +376,7 @@ def test_shape_rules_refuse_what_torch_cannot_run(text):
 
 def test_a_labelled_repeat_of_a_labelled_element():
     a = archdsl.load("layer: [x: conv3-4]x2 - [if 1 { relu }]x1", input="3x8x8").analyze()
-    assert [l.name for l in a.layers] == ["input", "layer.0.x", "layer.1.x", "1"]  # a label takes position 0
+    assert [layer.name for layer in a.layers] == ["input", "layer.0.x", "layer.1.x", "1"]  # a label takes position 0
 
 
 # -------------------------------------------------------------------------------- the CLI

@@ -15,9 +15,9 @@ def test_wheel_finds_grammar_and_library(tmp_path):
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(wheel)],
                    check=True, capture_output=True)
     code = ("import archdsl, archdsl.parse as p\n"
-            "assert archdsl.__file__.startswith(%r)\n"
-            "assert str(p.grammar_path()).startswith(%r)\n"
-            "print(archdsl.load('vgg16').analyze().totals.params)") % (str(target), str(target))
+            f"assert archdsl.__file__.startswith({str(target)!r})\n"
+            f"assert str(p.grammar_path()).startswith({str(target)!r})\n"
+            "print(archdsl.load('vgg16').analyze().totals.params)")
     env = {**os.environ, "PYTHONPATH": str(target)}
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, check=True, capture_output=True,
                          text=True).stdout

@@ -8,7 +8,6 @@ from archdsl import report
 from archdsl.cli import main
 
 
-
 @pytest.fixture(scope="module")
 def resnet50():
     return archdsl.load("resnet50").analyze()

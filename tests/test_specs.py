@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -73,7 +73,7 @@ def test_spec_describes_itself(path: Path):
     assert library.find(path.stem) == path
 
 
-@lru_cache(maxsize=None)
+@cache
 def _net(path: Path, network: str | None) -> archdsl.Net:
     return archdsl.load(str(path), network=network)
 

@@ -19,8 +19,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 Shape = tuple[int, ...]  # per-sample shape: (C, H, W) or (N,)
 
-REGISTRY: dict[str, type["Op"]] = {}  # canonical name → class
-ALIASES: dict[str, type["Op"]] = {}  # lower-case alias → class
+REGISTRY: dict[str, type[Op]] = {}  # canonical name → class
+ALIASES: dict[str, type[Op]] = {}  # lower-case alias → class
 # keyword spellings users know from torch and the papers, mapped to our short field names
 KWARG_ALIASES = {"kernel": "k", "kernel_size": "k", "stride": "s", "padding": "p", "dilation": "d",
                  "out_channels": "out", "channels": "out", "filters": "out", "out_features": "out",
@@ -55,12 +55,12 @@ class RF:
     size: tuple[int, int] = (1, 1)
     jump: tuple[Fraction, Fraction] = (Fraction(1), Fraction(1))
 
-    def window(self, k: tuple[int, int], s: tuple[int, int], d: tuple[int, int] = (1, 1)) -> "RF":
+    def window(self, k: tuple[int, int], s: tuple[int, int], d: tuple[int, int] = (1, 1)) -> RF:
         size = tuple(int(r + (kk - 1) * dd * j) for r, kk, dd, j in zip(self.size, k, d, self.jump))
         return RF(size, tuple(j * ss for j, ss in zip(self.jump, s)))
 
     @staticmethod
-    def merge(fields: list["RF"]) -> "RF":
+    def merge(fields: list[RF]) -> RF:
         return RF(tuple(max(f.size[i] for f in fields) for i in range(2)),
                   tuple(max(f.jump[i] for f in fields) for i in range(2)))
 
@@ -178,7 +178,7 @@ class Op:
         self.p = params
 
     @classmethod
-    def make(cls, values: dict[str, Any]) -> "Op":
+    def make(cls, values: dict[str, Any]) -> Op:
         """Validate keyword values against the schema; raise OpProblem on a bad one."""
         fields = ", ".join(cls.Params.model_fields) or "none"
         for key, v in values.items():  # pydantic would quietly read true as 1
@@ -212,7 +212,7 @@ class Op:
             raise OpProblem(f"{cls.name}: bad value {_shown(got)} for "
                             f"'{loc}': {first['msg'].lower()}", f"its arguments are: {fields}", key) from None
 
-    def check_ref(self, field: str, target: "Op") -> None:
+    def check_ref(self, field: str, target: Op) -> None:
         """Refuse a reference to the wrong kind of node (raise OpProblem); most ops take any."""
 
     # --- the rules; ``ins`` are the input shapes in order ---
@@ -249,7 +249,7 @@ class Op:
 
     # --- transforms ---
     def convolutional(self, ins: list[Shape], out: Shape, kernel: tuple[int, int] | None
-                      ) -> tuple["Op | None", tuple[int, int] | None]:
+                      ) -> tuple[Op | None, tuple[int, int] | None]:
         """OverFeat's sliding window (archdsl.transform): the op that replaces this one in the fully
         convolutional network (None: itself), and the kernel an fc reading its output becomes (None: its
         output is a map). ``kernel`` is what its first input, a vector that became a map, stands for (None
@@ -260,7 +260,7 @@ class Op:
             return None, kernel
         raise OpProblem(f"{self.name} works on vectors here, and has no convolutional form")
 
-    def convolutional_state(self, state: dict[str, Any], new: "Op") -> dict[str, Any]:
+    def convolutional_state(self, state: dict[str, Any], new: Op) -> dict[str, Any]:
         """This layer's tensors (by their names in the layer) for ``new``, the op :meth:`convolutional`
         made of it; the same tensors by default."""
         return state

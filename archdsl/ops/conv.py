@@ -5,7 +5,20 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from .base import ModuleSpec, Op, OpProblem, Params, RF, Shape, fmt_shape, numel, pair, show_kernel, show_stride, spatial
+from .base import (
+    RF,
+    ModuleSpec,
+    Op,
+    OpProblem,
+    Params,
+    Shape,
+    fmt_shape,
+    numel,
+    pair,
+    show_kernel,
+    show_stride,
+    spatial,
+)
 
 IntPair = int | tuple[int, int]
 Pos = Field(gt=0)  # strictly positive

@@ -208,7 +208,9 @@ class Projection(Op):
         if not self._stride(ins):
             return {}
         w = (out[0], ins[0][0], 1, 1)
-        return {"0.weight": w, "1.weight": (out[0],), "1.bias": (out[0],)} if self.p.bn else {"weight": w, "bias": (out[0],)}
+        if self.p.bn:
+            return {"0.weight": w, "1.weight": (out[0],), "1.bias": (out[0],)}
+        return {"weight": w, "bias": (out[0],)}
 
     def buffers(self, ins, out):
         if not (self.p.bn and self._stride(ins)):

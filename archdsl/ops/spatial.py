@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from .base import ModuleSpec, Op, OpProblem, Params, RF, numel, show_number, show_stride, spatial
+from .base import RF, ModuleSpec, Op, OpProblem, Params, numel, show_number, show_stride, spatial
 
 
 class CropParams(Params):
@@ -147,8 +147,9 @@ class ResizeTo(Op):
         return RF(rfs[0].size, (rfs[0].jump[0] * h / oh, rfs[0].jump[1] * w / ow))
 
     def emit(self, g, args, ins, out):
-        kw = {"size": g.spatial_size(args[1]), "mode": self.p.mode} | ({"align_corners": False} if self.p.mode == "bilinear"
-                                                              else {})
+        kw = {"size": g.spatial_size(args[1]), "mode": self.p.mode}
+        if self.p.mode == "bilinear":
+            kw["align_corners"] = False
         return g.function("interpolate", [args[0]], kw)
 
     def describe(self):

@@ -19,7 +19,7 @@ import builtins
 import keyword
 import os
 import random
-from typing import Callable
+from collections.abc import Callable
 
 from hypothesis import strategies as st
 from torch import fx, nn
@@ -409,7 +409,7 @@ class NameGen:
     def template(self) -> str:
         """A quoted label template, ``"forward{i}"`` or ``"{i}"`` around a hostile name."""
         h = hostile_name(self.r).replace("{", "").replace("}", "").replace('"', "").replace("\n", "")
-        return self.r.choice(templates([f'"{h}{{i}}"', f'"{{i}}{h}"', f'"{h}"', f'"{h}.{{i}}"', f'"{{i}}"']))
+        return self.r.choice(templates([f'"{h}{{i}}"', f'"{{i}}{h}"', f'"{h}"', f'"{h}.{{i}}"', '"{i}"']))
 
     def piece(self) -> str:
         """One element that takes and gives 4 channels at 8x8."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 import re
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 SPECS = Path(__file__).resolve().parents[2] / "specs"
@@ -26,7 +26,7 @@ def spec_files() -> list[Path]:
     return sorted(SPECS.rglob("*.arch"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def tokens_of(path: Path) -> tuple[str, ...]:
     return tuple(TOKEN.findall(path.read_text(encoding="utf-8")))
 

@@ -18,8 +18,16 @@ import archdsl
 from archdsl import ArchError
 
 from .grammar import seeds
-from .harness import (CASE_SECONDS, Failure, built_from_source, check_rendering, examples, known_bug, same_state,
-                      time_limit)
+from .harness import (
+    CASE_SECONDS,
+    Failure,
+    built_from_source,
+    check_rendering,
+    examples,
+    known_bug,
+    same_state,
+    time_limit,
+)
 from .valid import ValidGen
 
 BATCH = 2

@@ -19,8 +19,18 @@ import archdsl
 from archdsl import ArchError
 
 from .grammar import NameGen, SpecGen, seeds
-from .harness import (CASE_SECONDS, MAIN_EXAMPLES, Failure, built_from_source, check_rendering, examples,
-                      known_bug, outcome, same_state, time_limit)
+from .harness import (
+    CASE_SECONDS,
+    MAIN_EXAMPLES,
+    Failure,
+    built_from_source,
+    check_rendering,
+    examples,
+    known_bug,
+    outcome,
+    same_state,
+    time_limit,
+)
 from .mutate import SPECS, mutate, spec_files
 from .test_consistency import _Recorder
 

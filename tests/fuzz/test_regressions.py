@@ -41,7 +41,7 @@ def test_fuzz_finding_is_an_arch_error(text):
 
 def test_labelled_repeat_of_a_labelled_element_names_each_iteration():
     a = archdsl.load("input 3x8x8\nx: [a: conv1-4]x2").analyze()
-    assert [l.name for l in a.layers] == ["input", "x.0.a", "x.1.a"]
+    assert [layer.name for layer in a.layers] == ["input", "x.0.a", "x.1.a"]
 
 
 @pytest.mark.parametrize("text", [

@@ -17,8 +17,7 @@ import random
 import archdsl
 from archdsl import ArchError
 
-from .grammar import (BUILTINS, GENERATED, KEYWORDS, MODULE_ATTRIBUTES, hostile_name, is_name, label_text,
-                      templates)
+from .grammar import BUILTINS, GENERATED, KEYWORDS, MODULE_ATTRIBUTES, hostile_name, is_name, label_text, templates
 
 # where hostile names come from: mostly names archdsl must accept (builtins, what generated source uses),
 # now and then ones it must refuse (Python keywords, nn.Module / GraphModule attributes)
