@@ -235,6 +235,26 @@ class Net:
         from .render import html_table
         return html_table(self.analyze())
 
+    def to_networkx(self):
+        """The network as a ``networkx.DiGraph`` (networkx is imported here only): a node per layer, named as
+        its module, with its op, its arguments (``describe``), output shape, parameters, MACs and source
+        place; an edge per input, ``role`` "data" or "ref" (an input that only lends its size, ``crop(@x)``);
+        the graph's ``outputs`` name the layers each output is (``output=fc8``). Every attribute is a string
+        or a number, so ``networkx.write_graphml`` writes it for Gephi or yEd."""
+        import networkx as nx
+        a = self.analyze()
+        g = nx.DiGraph(name=a.name, input_shape="x".join(map(str, a.input_shape)))
+        for layer in a.layers:
+            g.add_node(layer.name, op=layer.op, describe=layer.describe, params=layer.params, macs=layer.macs,
+                       shape="x".join(map(str, layer.output_shape)), source=layer.source)
+        for layer in a.layers:
+            n_data, n_refs = layer.kind.split_inputs(len(layer.inputs))
+            for i, src in enumerate(layer.inputs):
+                if not g.has_edge(src, layer.name):  # an input read twice (add { identity; identity }) is one edge
+                    g.add_edge(src, layer.name, role="data" if i < n_data else "ref", index=i)
+        g.graph["outputs"] = ", ".join(f"{k}={v}" for k, v in self.graph.graph["outputs"].items())
+        return g
+
     def source(self) -> str:
         """Standalone PyTorch source for this network (imports torch only)."""
         from .codegen import to_source

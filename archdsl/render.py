@@ -151,7 +151,7 @@ class _Graph:
         self.data: dict[str, list[str]] = {}
         self.refs: dict[str, list[str]] = {}
         for x in a.layers:
-            n_data, n_refs = _split_inputs(x)
+            n_data, n_refs = x.kind.split_inputs(len(x.inputs))
             self.data[x.name] = [self.resolve(i) for i in x.inputs[:n_data]]
             self.refs[x.name] = [self.resolve(i) for i in x.inputs[n_data:n_data + n_refs]]
         self.consumers: dict[str, int] = {x.name: 0 for x in a.layers}
@@ -207,19 +207,6 @@ class _Graph:
                     seen.add(u)
                     stack.append(u)
         return seen
-
-
-def _split_inputs(layer: Layer) -> tuple[int, int]:
-    """How many of a layer's inputs carry data, and how many after them are references (``crop(@x)``'s
-    ``@x`` lends only its size); a residual's projection reads the body's output for its shape only."""
-    cls = REGISTRY.get(layer.op)
-    refs = len(cls.refs) if cls is not None else 0
-    if refs:
-        extra = refs * (2 if cls.ref_source else 1)
-        return len(layer.inputs) - extra, refs
-    if cls is not None and cls.data_inputs is not None:
-        return cls.data_inputs, 0
-    return len(layer.inputs), 0
 
 
 def _edge_kinds(g: _Graph) -> dict[tuple[str, str], str]:

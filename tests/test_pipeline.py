@@ -80,3 +80,25 @@ def test_compile_refuses_a_model_too_large_to_allocate():
     with pytest.raises(archdsl.LimitError, match="more than the limit of 2,000,000,000"):
         net.compile()
     assert sum(p.numel() for p in net.compile(device="meta").parameters()) == net.analyze().totals.params
+
+
+def test_to_networkx_is_the_analysed_graph(tmp_path):
+    import networkx as nx
+    net = archdsl.load("input 3x8x8\na: conv3-4 - maxpool - b: conv3-4 - upconv(4, k=2) - crop(@a) - fc-2")
+    g = net.to_networkx()
+    a = net.analyze()
+    assert list(nx.topological_sort(g))[0] == "input" and set(g) == {layer.name for layer in a.layers}
+    assert g.nodes["a"] == {"op": "conv", "describe": a.layer("a").describe, "params": 112, "macs": 6912,
+                            "shape": "4x8x8", "source": "<inline>:2:4"}
+    crop = next(layer.name for layer in a.layers if layer.op == "crop")
+    assert [(u, d["role"]) for u, _, d in sorted(g.in_edges(crop, data=True), key=lambda e: e[2]["index"])] == \
+        [(a.layers[4].name, "data"), ("a", "ref")]
+    assert g.graph["outputs"] == f"output={a.layers[-1].name}"
+    assert nx.dag_longest_path_length(g) == 6 and nx.shortest_path_length(g, "input", a.layers[-1].name) == 3  # via @a
+    nx.write_graphml(g, tmp_path / "net.graphml")
+    assert set(nx.read_graphml(tmp_path / "net.graphml")) == set(g)
+
+
+def test_analysis_does_not_import_networkx():
+    code = "import sys, archdsl; archdsl.load('vgg16').analyze(); assert 'networkx' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

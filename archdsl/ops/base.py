@@ -247,6 +247,15 @@ class Op:
             return args[0]
         return g.module(spec, args)
 
+    @classmethod
+    def split_inputs(cls, n: int) -> tuple[int, int]:
+        """Of ``n`` inputs, how many carry data, and how many after them are references (``crop(@x)``'s ``@x``
+        lends only its size; an unpool's reference also brings the pool's input); a residual's projection
+        reads the body's output for its shape only. What a diagram draws as data and reference edges."""
+        if cls.refs:
+            return n - len(cls.refs) * (2 if cls.ref_source else 1), len(cls.refs)
+        return (cls.data_inputs, 0) if cls.data_inputs is not None else (n, 0)
+
     # --- transforms ---
     def convolutional(self, ins: list[Shape], out: Shape, kernel: tuple[int, int] | None
                       ) -> tuple[Op | None, tuple[int, int] | None]:
