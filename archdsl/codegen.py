@@ -10,6 +10,7 @@ import torch
 
 from .analysis import Analysis
 from .compile import attach, attach_parameter, class_name, emit
+from .errors import escaped
 from .graph import Graph
 from .layers import CUSTOM, NEEDS
 from .ops import ModuleSpec
@@ -89,4 +90,4 @@ def docstring_safe(text: str) -> str:
     """``text`` as it may stand inside a triple-quoted docstring: backslashes and quotes escaped (no
     ``\"\"\"`` can close it), control characters (newlines included) written as escapes."""
     text = text.replace("\\", "\\\\").replace('"', '\\"')
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+    return escaped(text)

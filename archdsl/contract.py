@@ -50,7 +50,7 @@ class InputContract:
     @property
     def fixed(self) -> bool:
         """Only the declared size is accepted."""
-        return self.height is None or (_single(self.height) and _single(self.width))
+        return self.height is None or (self.height.single and self.width.single)
 
     def conditions(self) -> str:
         """``H >= 32, W >= 32``; ``H ≡ 12 (mod 16), H >= 188; W ≡ 12 (mod 16), W >= 188``."""
@@ -74,10 +74,6 @@ class InputContract:
             sets = [_set_data(self.height), _set_data(self.width)]
         rank = len(self.shape)
         return (self.network, rank, self.shape[0], *sets, self.describe())
-
-
-def _single(s: SizeSet) -> bool:
-    return s.single
 
 
 def _same(s: SizeSet) -> str:

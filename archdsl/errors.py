@@ -40,6 +40,12 @@ class Span:
         return f"    {text}\n    {caret}"
 
 
+def escaped(text: str) -> str:
+    """``text`` with every character that does not print (a control character, a newline, a NUL) written as
+    its escape (``\\x00``, ``\\n``), so that it can neither drive a terminal nor end a line or a string."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
     """The closest candidate to ``name``, or None when nothing is close."""
     pool = sorted(set(candidates))

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from . import ast, cache, library
-from .errors import ArchError, LimitError, Span, UnknownNameError, did_you_mean
+from .errors import ArchError, LimitError, Span, UnknownNameError, did_you_mean, escaped
 from .eval import Env, evaluate, outside, reset_work, work_done
 from .ops import lookup
 
@@ -237,7 +237,7 @@ def _resolve(imp: ast.Import, file: str, stack: tuple[str, ...], loading: Loadin
 
 def _shown(target: str, most: int = 80) -> str:
     """An import path as an error message shows it: at most ``most`` characters, control characters escaped."""
-    target = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in target)
+    target = escaped(target)
     return target if len(target) <= most else f"{target[:most // 2]}...{target[-most // 2 + 3:]}"
 
 

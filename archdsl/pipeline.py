@@ -1,6 +1,7 @@
 """The pipeline in one place: text ─parse→ AST ─elaborate→ Graph ─infer→ Analysis ─compile→ torch."""
 from __future__ import annotations
 
+import math
 import re
 from functools import cached_property
 from pathlib import Path
@@ -156,9 +157,7 @@ class Net:
         for layer in self.analyze().layers:
             for kind, shapes in (("weight", layer.param_shapes), ("buffer", layer.buffer_shapes)):
                 for name, shape in shapes.items():
-                    values = 1
-                    for n in shape:
-                        values *= n
+                    values = math.prod(shape)
                     if values > MAX_ELEMENTS:
                         raise LimitError(f"the {kind} '{name}' of '{layer.name}' ({'x'.join(map(str, shape))}) "
                                          f"has {values:.3g} values, more than torch can build (2^60)",
@@ -248,7 +247,7 @@ class Net:
             g.add_node(layer.name, op=layer.op, describe=layer.describe, params=layer.params, macs=layer.macs,
                        shape="x".join(map(str, layer.output_shape)), source=layer.source)
         for layer in a.layers:
-            n_data, n_refs = layer.kind.split_inputs(len(layer.inputs))
+            n_data, _ = layer.kind.split_inputs(len(layer.inputs))
             for i, src in enumerate(layer.inputs):
                 if not g.has_edge(src, layer.name):  # an input read twice (add { identity; identity }) is one edge
                     g.add_edge(src, layer.name, role="data" if i < n_data else "ref", index=i)

@@ -126,8 +126,8 @@ def shape_text(shape: tuple[int, ...], hwc: bool = False) -> str:
 def color(op: str, default: str | None = None) -> str:
     """A box's fill: its op's family colour; ``output`` and ``block`` (boxes that are no op) their own."""
     cls = REGISTRY.get(op)
-    key = cls.family if cls is not None else op
-    return PALETTE.get(key, default or DEFAULT_COLOR) if key else default or DEFAULT_COLOR
+    key = cls.family if cls is not None else op  # an op without a family takes the default
+    return PALETTE.get(key or "", default or DEFAULT_COLOR)
 
 
 def op_title(layer: Layer, ins: list[tuple[int, ...]] | None = None) -> str:
