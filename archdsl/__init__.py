@@ -11,17 +11,17 @@ from .errors import ArchError, ArgumentError, LimitError, ShapeError, SpecSyntax
 def __getattr__(name: str):
     """``load``, ``Net`` and ``Analysis`` are imported on first use, so that ``archdsl.cli`` starts
     without building every op's schema until a command needs them."""
-    if name in ("load", "Net"):
+    if name in ("load", "Net", "symbolic_report", "to_onnx", "to_torchscript"):
         from . import pipeline
         return getattr(pipeline, name)
     if name == "Analysis":
-        from .analysis import Analysis
+        from .ir.analysis import Analysis
         return Analysis
     if name == "WeightsError":
-        from .weights import WeightsError
+        from .backend.weights import WeightsError
         return WeightsError
     raise AttributeError(f"module 'archdsl' has no attribute {name!r}")
 
 __all__ = ["Analysis", "ArchError", "ArgumentError", "LimitError", "Net", "ShapeError", "SpecSyntaxError",
-           "UnknownNameError", "load"]
+           "UnknownNameError", "load", "symbolic_report", "to_onnx", "to_torchscript"]
 __version__ = "0.1.0"

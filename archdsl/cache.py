@@ -32,12 +32,15 @@ import os
 import pickle
 import secrets
 import stat
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from .limits import MAX_ENTRY_BYTES
+from .resources import grammar_path
+
 MAGIC = b"archdsl-cache 2\n"
-MAX_ENTRY_BYTES = 64 * 2**20  # the lark tables are ~200 kB, a library AST ~100 kB
 _SUPPORTED = all(hasattr(os, flag) for flag in ("O_NOFOLLOW", "O_DIRECTORY", "O_NONBLOCK")) \
     and {os.open, os.rename, os.unlink} <= os.supports_dir_fd
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
@@ -97,14 +100,14 @@ def _opened() -> Iterator[int | None]:
 
 # ------------------------------------------------------------------ entries
 # the code whose output each kind of entry holds: an entry made by other code is never read
-SOURCES = {"ast": ("parse.py", "ast.py", "errors.py"),
-           "contract": ("contract.py", "symbolic.py", "sizes.py", "errors.py", "ops/*.py")}
+SOURCES = {"ast": ("lang/parse.py", "lang/ast.py", "errors.py"),
+           "contract": ("ir/contract.py", "ir/symbolic/*.py", "ir/sizes.py", "errors.py",
+                        "ops/*.py")}
 
 
 @functools.cache
 def code_version(kind: str = "ast") -> str:
     """A hash of the grammar and of the code whose output an entry of ``kind`` holds (SOURCES)."""
-    from .library import grammar_path
     here = Path(__file__).resolve().parent
     h = hashlib.sha256(grammar_path().read_bytes())
     for pattern in SOURCES.get(kind, SOURCES["ast"]):
@@ -209,18 +212,18 @@ def store(where: int, name: str, value: Any) -> None:
 
 
 # the classes an entry may hold besides plain values: archdsl's AST nodes and spans, and lark's tokens
+AST_MODULE = "archdsl.lang.ast"
 _ALLOWED = {"archdsl.errors": {"Span"}, "lark.lexer": {"Token"}}
 
 
 class _Unpickler(pickle.Unpickler):
-    """An unpickler that can build plain values and the classes of _ALLOWED and archdsl.ast, and
+    """An unpickler that can build plain values and the classes of _ALLOWED and archdsl.lang.ast, and
     call nothing else: an entry cannot run code, whatever it holds."""
 
     def find_class(self, module: str, name: str) -> Any:
-        if module == "archdsl.ast":
-            from . import ast
-            found = getattr(ast, name, None)
-            if isinstance(found, type) and found.__module__ == "archdsl.ast":
+        if module == AST_MODULE:  # loaded already by whoever reads an AST entry (archdsl.lang.files)
+            found = getattr(sys.modules.get(AST_MODULE), name, None)
+            if isinstance(found, type) and found.__module__ == AST_MODULE:
                 return found
         elif name in _ALLOWED.get(module, ()):
             return super().find_class(module, name)

@@ -6,8 +6,10 @@ says what was expected, and suggests the nearest known name for a typo.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -113,3 +115,26 @@ class ShapeError(ArchError):
 
 class LimitError(ArchError):
     """A spec that would expand past a resource limit (``[conv3-8]x1000000000``)."""
+
+
+# ------------------------------------------------------------------ the command line's errors
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # all but tab and newline
+
+
+class UsageError(Exception):
+    """A bad option value or file: ``main`` prints it after ``archdsl CMD: error:`` and exits 2, like argparse
+    does for the options it checks itself."""
+
+
+def printable(text: Any) -> str:
+    """The text with each control character (an escape, a carriage return, DEL, C1) but newlines and tabs as
+    '?': what a spec or a file name holds cannot drive the terminal."""
+    return CONTROL.sub("?", str(text))
+
+
+def shown(text: Any, limit: int = 80) -> str:
+    """An option's value as a message quotes it: repr-escaped (no control character reaches the terminal),
+    at most ``limit`` characters."""
+    text = str(text)
+    cut = text if len(text) <= limit else text[:limit] + "..."
+    return repr(cut)

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
-from .options import UsageError, shown
+from .errors import UsageError, shown
 
 HEAD = 4096  # bytes read to recognise a file
 

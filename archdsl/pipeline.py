@@ -1,4 +1,8 @@
-"""The pipeline in one place: text ─parse→ AST ─elaborate→ Graph ─infer→ Analysis ─compile→ torch."""
+"""The pipeline in one place: text ─parse→ AST ─elaborate→ Graph ─infer→ Analysis ─compile→ torch.
+
+The only module that names every stage (archdsl.lang, archdsl.ir, archdsl.backend, archdsl.views): a
+:class:`Net` is a loaded network, and the functions here that take a spec (:func:`load`,
+:func:`symbolic_report`, :func:`to_onnx`, :func:`to_torchscript`) load it and hand the Net on."""
 from __future__ import annotations
 
 import math
@@ -7,27 +11,20 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from . import library
-from .analysis import Analysis
-from .elaborate import elaborate
 from .errors import ArchError, LimitError, UnknownNameError
-from .files import load_file, read_spec
-from .graph import Graph
-from .infer import infer
-from .memory import MAX_ELEMENTS, MAX_MEMORY, MAX_PARAMS, available_memory
+from .ir import analysis
+from .ir.analysis import Analysis
+from .ir.graph import Graph
+from .ir.infer import infer
+from .ir.memory import available_memory
+from .ir.shapes import parse_shape
+from .lang import library
+from .lang.elaborate import elaborate
+from .lang.files import load_file, read_spec
+from .limits import MAX_ELEMENTS, MAX_MEMORY, MAX_PARAMS
 from .ops import lookup
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-def parse_shape(text: str | tuple | list) -> tuple[int, ...]:
-    """``"3x224x224"`` or ``(3, 224, 224)`` → ``(3, 224, 224)``."""
-    if isinstance(text, (tuple, list)):
-        return tuple(int(x) for x in text)
-    parts = re.split(r"\s*[x×X,]\s*", text.strip())
-    if not all(p.isascii() and p.isdigit() for p in parts):  # str.isdigit() takes '²', which int() refuses
-        raise ArchError(f"bad input shape {text!r}", None, "write it as CxHxW, e.g. 3x224x224")
-    return tuple(int(p) for p in parts)
 
 
 def source_of(spec: str) -> tuple[str, str, str | None]:
@@ -80,14 +77,14 @@ class Net:
         return self._analysis
 
     def input_contract(self):
-        """The inputs the compiled network takes (:class:`archdsl.contract.InputContract`): its channels,
+        """The inputs the compiled network takes (:class:`archdsl.ir.contract.InputContract`): its channels,
         and the heights and widths at which the modules compiled at the declared size are still this
         network (``.describe()``: ``3xHxW with H >= 32, W >= 32``). Pure Python, like the analysis."""
         return self._contract
 
     @cached_property
     def _contract(self):
-        from .contract import input_contract
+        from .ir.contract import input_contract
         return input_contract(self.graph, self.analyze())
 
     def compile(self, device: Any = "cpu", dtype: Any = None, max_params: int | None = MAX_PARAMS, *,
@@ -98,7 +95,7 @@ class Net:
 
         It reads the sizes it needs from its tensors, so it runs at every input size of
         :meth:`input_contract`, and ``forward`` first checks the input against that contract
-        (``model.input_contract``, an :class:`archdsl.layers.InputCheck`): any other input raises an
+        (``model.input_contract``, an :class:`archdsl.backend.layers.InputCheck`): any other input raises an
         ``InputSizeError`` naming the sizes that work. ``check_input=False`` leaves the check out.
 
         Refuses, before allocating anything, to build more than ``max_params`` parameters
@@ -112,13 +109,13 @@ class Net:
           variable ``init`` where it defines one, else ``"torch"``;
         - ``weights``: a state_dict (a path, e.g. a torchvision pretrained file, or a dict) to load
           after initialising; ``strict``, ``skip_mismatched`` and ``reinit`` as in
-          :func:`archdsl.weights.load_weights`; what was loaded is ``model.weights_report``;
+          :func:`archdsl.backend.weights.load_weights`; what was loaded is ``model.weights_report``;
         - ``freeze``: a label (or several): the parameters of everything that computes its output,
           itself included, stop requiring gradients (``freeze="avgpool"`` trains only the head).
         """
-        from .compile import compile_graph
-        from .weights import freeze as freeze_labels
-        from .weights import frozen_nodes, load_weights, resolve_scheme
+        from .backend.compile import compile_graph
+        from .backend.weights import freeze as freeze_labels
+        from .backend.weights import frozen_nodes, load_weights, resolve_scheme
         a = self.analyze()
         self.check_buildable()
         if str(device) != "meta":
@@ -209,8 +206,8 @@ class Net:
     def fully_convolutional(self, input: str | tuple | None = None) -> Net:
         """OverFeat's sliding window: this network with every fc layer as the equivalent conv (same
         names), optionally for another ``input`` size; its ``convert_weights`` reshapes a state_dict
-        of this network for it. See :mod:`archdsl.transform`."""
-        from .transform import fully_convolutional
+        of this network for it. See :mod:`archdsl.ir.transform`."""
+        from .ir.transform import fully_convolutional
         shape = parse_shape(input) if input is not None else None
         net = Net(fully_convolutional(self.graph, self.analyze(), shape))
         net._original = self
@@ -218,7 +215,7 @@ class Net:
 
     def convert_weights(self, state_dict: dict) -> dict:
         """A state_dict of the original network, reshaped for this fully convolutional one."""
-        from .transform import convert_state_dict
+        from .ir.transform import convert_state_dict
         original = getattr(self, "_original", None)
         if original is None:
             raise ArchError("convert_weights belongs to a network made by fully_convolutional()", None)
@@ -226,13 +223,12 @@ class Net:
 
     def _repr_svg_(self):
         """Jupyter shows a loaded network as its diagram (None where graphviz's dot is missing)."""
-        from .render import repr_svg
+        from .views.html import repr_svg
         return repr_svg(self)
 
     def _repr_html_(self) -> str:
         """...and, where it cannot draw, as the report's table."""
-        from .render import html_table
-        return html_table(self.analyze())
+        return _html_table(self.analyze())
 
     def to_networkx(self):
         """The network as a ``networkx.DiGraph`` (networkx is imported here only): a node per layer, named as
@@ -256,7 +252,7 @@ class Net:
 
     def source(self) -> str:
         """Standalone PyTorch source for this network (imports torch only)."""
-        from .codegen import to_source
+        from .backend.codegen import to_source
         self.check_buildable()
         return to_source(self.graph, self.analyze(), self.input_contract())
 
@@ -280,3 +276,65 @@ def load(spec: str, *, input: str | tuple | None = None, network: str | None = N
     net = Net(elaborate(ctx, network, shape))
     net.variables = dict(ctx.env.values)  # the file's variables: compile() reads `init` from them
     return net
+
+
+def _spec_net(spec_or_net: Any, input: Any = None, **variables: Any) -> Net:
+    """A loaded network as it is (no variables then), or the spec loaded with ``input`` and ``variables``."""
+    if isinstance(spec_or_net, Net):
+        if variables:
+            raise TypeError(f"spec variables ({', '.join(variables)}) need a spec, not a loaded Net")
+        return spec_or_net
+    if isinstance(spec_or_net, (str, Path)):
+        return load(str(spec_or_net), input=input, **variables)
+    raise TypeError(f"expected a spec or an archdsl Net, got {type(spec_or_net).__name__}")
+
+
+def symbolic_report(spec_or_net: Any, input: str | tuple, **variables: Any):
+    """Every node's output shape as formulas in the named sizes of ``input`` (``"3xHxW"``), the sizes
+    for which the network is well formed, and the floor divisions its rules make
+    (:mod:`archdsl.ir.symbolic`).
+
+    ``spec_or_net``: what :func:`load` takes (library name, path, inline text) or a loaded Net;
+    ``variables`` override the spec's variables (``classes=10``)."""
+    from .ir.symbolic.walk import parse_input, symbolic_shapes
+    if isinstance(spec_or_net, Net) and not variables:
+        return symbolic_shapes(spec_or_net.graph, input)
+    concrete = tuple(d if isinstance(d, int) else 64 for d in parse_input(input))
+    # the graph does not depend on the input size: elaborate at any concrete one
+    return symbolic_shapes(_spec_net(spec_or_net, concrete, **variables).graph, input)
+
+
+def to_onnx(net_or_spec: Any, path: str | Path, input: Any = None, **options: Any):
+    """Write a network as an ONNX file: :func:`archdsl.backend.export.to_onnx`, which also takes a spec
+    here (its variables among ``options``: every keyword the exporter does not take sets one)."""
+    from .backend import export
+    target = _export_target(export.to_onnx, net_or_spec, input, options)
+    return export.to_onnx(target, path, input, **options)
+
+
+def to_torchscript(net_or_spec: Any, path: str | Path, input: Any = None, **options: Any):
+    """Write a network as a TorchScript archive: :func:`archdsl.backend.export.to_torchscript`, which also
+    takes a spec here (as :func:`to_onnx`)."""
+    from .backend import export
+    target = _export_target(export.to_torchscript, net_or_spec, input, options)
+    return export.to_torchscript(target, path, input, **options)
+
+
+def _export_target(exporter, net_or_spec: Any, input: Any, options: dict) -> Any:
+    """The Net or torch module to export, taking the spec's variables out of ``options``."""
+    import inspect
+    takes = inspect.signature(exporter).parameters
+    variables = {k: options.pop(k) for k in list(options) if k not in takes}
+    if isinstance(net_or_spec, (str, Path, Net)):
+        return _spec_net(net_or_spec, input, **variables)
+    if variables:
+        raise TypeError(f"spec variables ({', '.join(variables)}) need a spec, not a torch module")
+    return net_or_spec
+
+
+def _html_table(a: Analysis) -> str:
+    from .views.html import html_table
+    return html_table(a)
+
+
+analysis.html_view = _html_table  # a notebook shows any Analysis as the report's table

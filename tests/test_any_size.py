@@ -20,8 +20,8 @@ import pytest
 import torch
 
 import archdsl
-from archdsl import library
-from archdsl.layers import InputSizeError
+from archdsl.backend.layers import InputSizeError
+from archdsl.lang import library
 
 # every network of the library once: (file, network), as `archdsl list` shows them
 CASES = sorted({(e.path, e.network) for e in library.entries().values()}, key=lambda c: (str(c[0]), c[1] or ""))
@@ -203,7 +203,7 @@ DYNAMIC = ["resnet18", "fcn32s", "unet_padded"]  # a classifier with global pool
 
 
 def _small_sizes(name: str) -> list[tuple[int, int]]:
-    from archdsl.export import size_ranges
+    from archdsl.backend.export import size_ranges
     net = archdsl.load(name)
     ranges = size_ranges(net)
     (h, hs), (w, ws) = ranges["height"], ranges["width"]
@@ -232,7 +232,7 @@ def test_torch_compile_dynamic(name: str):
 # exporter falls back to runtime assertions there); torchvision's FCN stands for the FCNs here
 @pytest.mark.parametrize("name", ["resnet18", "fcn_resnet50", "unet_padded"])
 def test_torch_export_dynamic_height_and_width(name: str):
-    from archdsl.export import size_dim, size_ranges
+    from archdsl.backend.export import size_dim, size_ranges
     net = archdsl.load(name)
     model = net.compile(seed=0).eval()
     ranges = size_ranges(net, exact=name == "unet_padded")  # H = 32 + 16k: the crops' guards are provable
@@ -251,7 +251,7 @@ def test_torch_export_dynamic_height_and_width(name: str):
 def test_onnx_with_dynamic_sizes_in_onnxruntime(name: str, tmp_path):
     for pkg in ("onnx", "onnxscript", "onnxruntime"):
         pytest.importorskip(pkg, reason=f"ONNX export tests need {pkg}")
-    from archdsl.export import to_onnx
+    from archdsl import to_onnx
     done = to_onnx(name, tmp_path / f"{name}.onnx")
     assert set(done.sizes) == {"height", "width"}
     assert done.check().ok() and done.check(size=done.other_size()).ok()

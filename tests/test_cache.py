@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 
 import archdsl
-from archdsl import cache, library
-from archdsl.files import parse_spec, read_spec
-from archdsl.parse import _are_tables, parse
+from archdsl import cache
+from archdsl.lang import library
+from archdsl.lang.files import parse_spec, read_spec
+from archdsl.lang.parse import _are_tables, parse
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -137,7 +138,7 @@ def test_entries_depend_on_the_text_and_the_code(cache_dir, monkeypatch):
 
 def test_a_contract_entry_depends_on_the_solver_and_the_ops():
     """Contracts were keyed by the parser's code only: one worked out by a solver since fixed was read again."""
-    assert set(cache.SOURCES["contract"]) >= {"symbolic.py", "sizes.py", "contract.py", "ops/*.py"}
+    assert set(cache.SOURCES["contract"]) >= {"ir/symbolic/*.py", "ir/sizes.py", "ir/contract.py", "ops/*.py"}
     assert cache.code_version("contract") != cache.code_version("ast")
 
 
@@ -150,7 +151,7 @@ def run_python(code: str, env: dict[str, str], timeout: float = 60) -> subproces
 def test_entries_are_private_whatever_the_umask(cache_dir):
     """The lark tables were written with plain open(): 0666 under umask 000, so anyone could plant code."""
     done = run_python("import os\nos.umask(0)\nimport archdsl\narchdsl.load('vgg16').analyze()\n"
-                      "from archdsl.parse import parse\nparse('relu')", {"ARCHDSL_CACHE_DIR": str(cache_dir)})
+                      "from archdsl.lang.parse import parse\nparse('relu')", {"ARCHDSL_CACHE_DIR": str(cache_dir)})
     assert done.returncode == 0, done.stderr
     names = sorted(p.name for p in cache_dir.iterdir())
     assert any(n.startswith("lark-") for n in names) and any(n.startswith("ast-") for n in names), names
@@ -228,7 +229,7 @@ def test_the_old_lark_cache_file_is_not_unpickled(cache_dir, tmp_path):
     for name in (cache.key("lark", "tables"), cache.key("lark", "tables", __import__("lark").__version__)):
         (cache_dir / name).write_bytes(evil)
         os.chmod(cache_dir / name, 0o600)
-    done = run_python("from archdsl.parse import parse\nprint(parse('relu').top.stmts[0])",
+    done = run_python("from archdsl.lang.parse import parse\nprint(parse('relu').top.stmts[0])",
                       {"ARCHDSL_CACHE_DIR": str(cache_dir)})
     assert done.returncode == 0 and "relu" in done.stdout, done.stderr
     assert not marker.exists()
@@ -287,7 +288,7 @@ def test_a_wrong_type_of_value_in_an_entry_is_a_miss(cache_dir):
     for wrong in ({"top": None}, ["a", "list"], 42, parse("relu", "other.arch")):
         plant(entry, wrong)
         assert parse_spec(text, file) == good
-    parse_relu = "from archdsl.parse import parse\nprint(parse('relu').top.stmts[0])"
+    parse_relu = "from archdsl.lang.parse import parse\nprint(parse('relu').top.stmts[0])"
     assert run_python(parse_relu, {"ARCHDSL_CACHE_DIR": str(cache_dir)}).returncode == 0
     lark_entry = only_entry(cache_dir, "lark-")
     for wrong in ({"data": {}, "memo": {}}, {"data": 1}, "tables"):
@@ -304,7 +305,7 @@ def test_a_fifo_or_a_folder_in_place_of_an_entry_is_a_miss_not_a_hang(cache_dir)
     entry = only_entry(cache_dir, "ast-")
     entry.unlink()
     os.mkfifo(entry, 0o600)
-    code = ("from archdsl import library\nfrom archdsl.files import parse_spec, read_spec\n"
+    code = ("from archdsl.lang import library\nfrom archdsl.lang.files import parse_spec, read_spec\n"
             "p = library.lookup('vgg16').path\nprint(len(parse_spec(read_spec(p), str(p)).networks))")
     done = run_python(code, {"ARCHDSL_CACHE_DIR": str(cache_dir)}, timeout=30)
     assert done.returncode == 0 and int(done.stdout) > 1, done.stderr

@@ -28,7 +28,7 @@ import pytest
 
 import archdsl
 from archdsl import ArchError, ArgumentError, LimitError, ShapeError, SpecSyntaxError, UnknownNameError
-from archdsl.options import printable
+from archdsl.cli.options import printable
 
 IN = {"input": "3x32x32"}
 
@@ -591,7 +591,7 @@ def test_error_renders_line_and_caret(row: Row):
 
 
 # ----------------------------------------------------- every message of the code has a row
-SPEC_MODULES = ["parse", "elaborate", "eval", "files", "args", "naming", "infer", "pipeline", "compile", "ops/*"]
+SPEC_MODULES = ["lang/*", "ir/infer", "pipeline", "backend/compile", "ops/*"]
 ERROR_CLASSES = {"ArchError", "SpecSyntaxError", "UnknownNameError", "ArgumentError", "ShapeError", "LimitError",
                  "OpProblem", "BranchMismatch", "ValueError"}
 # messages no spec can reach, each with the reason; a message here that a row does show is an error too

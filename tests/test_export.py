@@ -4,15 +4,16 @@ of the standalone source ``archdsl compile`` writes, agree with the torch module
 The ONNX tests need onnx, onnxscript and onnxruntime and are skipped, saying so, where one is
 missing. BN's running statistics and affine parameters are randomised before export (a fresh
 BN is nearly the identity, which would hide a wrongly folded or dropped normalisation)."""
-import argparse
 import time
 
 import pytest
 import torch
 
 import archdsl
-from archdsl import export
-from archdsl.export import check_onnx, to_onnx, to_torchscript
+from archdsl import to_onnx, to_torchscript
+from archdsl.backend import export
+from archdsl.backend.export import check_onnx
+from archdsl.cli import parser
 
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")  # deprecated in torch 2.13
 
@@ -196,10 +197,8 @@ def test_a_module_needs_input(tmp_path):
 # --- the command ---------------------------------------------------------------------------------
 
 def cli(argv: list[str]) -> int:
-    """``archdsl export ARGV`` through export.add_parser (the way archdsl.cli registers it)."""
-    p = argparse.ArgumentParser(prog="archdsl")
-    export.add_parser(p.add_subparsers(dest="command", required=True))
-    args = p.parse_args(["export", *argv])
+    """``archdsl export ARGV``: the command's own run(), without main()'s handlers."""
+    args = parser("export").parse_args(["export", *argv])
     return args.func(args)
 
 

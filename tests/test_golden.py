@@ -21,8 +21,10 @@ from pathlib import Path
 import pytest
 
 import archdsl
-from archdsl import library, render, report
-from archdsl.tikz import to_tikz
+from archdsl.lang import library
+from archdsl.views import diagram as draw
+from archdsl.views import dot, report
+from archdsl.views.tikz import to_tikz
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 NAMES = sorted(library.entries())
@@ -31,9 +33,9 @@ NAMES = sorted(library.entries())
 def outputs(name: str) -> dict[str, str]:
     """The four texts archdsl writes for a library network, by file suffix."""
     net = archdsl.load(name)
-    d = render.diagram(net)
+    d = draw.diagram(net)
     root = str(library.spec_root()) + "/"
-    return {"json": report.to_json(net.analyze()).replace(root, ""), "dot": render.to_dot(d), "tex": to_tikz(d),
+    return {"json": report.to_json(net.analyze()).replace(root, ""), "dot": dot.to_dot(d), "tex": to_tikz(d),
             "py": net.source()}
 
 

@@ -20,9 +20,9 @@ import pytest
 
 import archdsl
 from archdsl import ArchError, ArgumentError, LimitError, ShapeError, UnknownNameError
-from archdsl.elaborate import MAX_NESTING, MAX_NODES, MAX_STEPS, elaborate
-from archdsl.files import load_file, read_spec
-from archdsl.parse import MAX_SOURCE_BYTES
+from archdsl.lang.elaborate import elaborate
+from archdsl.lang.files import load_file, read_spec
+from archdsl.limits import MAX_NESTING, MAX_NODES, MAX_SOURCE_BYTES, MAX_STEPS
 
 # a hang guard on every test here (pytest-timeout), not a timing: each refusal takes a few ms, and the
 # cases that once ran for minutes are timed in benchmarks/hostile.py
@@ -435,8 +435,8 @@ def test_cli_unwritable_output_is_a_usage_error_not_a_traceback(tmp_path: Path):
 
 
 def test_cli_max_params_refuses_before_building(tmp_path: Path):
-    from archdsl.cli import _count
-    assert [_count(t) for t in ("25000000", "25_000_000", "800k", "25M", "1.5G", "none", "NONE")] == \
+    from archdsl.cli.options import amount
+    assert [amount(t) for t in ("25000000", "25_000_000", "800k", "25M", "1.5G", "none", "NONE")] == \
         [25_000_000, 25_000_000, 800_000, 25_000_000, 1_500_000_000, None, None]
     done = run_cli("sanity", "lenet5", "--max-params", "10k", "--steps", "0", "--no-progress")
     assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
@@ -471,7 +471,7 @@ def test_cli_spec_error_as_a_program():
 
 
 def test_activation_memory_is_checked_before_anything_is_allocated(tmp_path: Path):
-    from archdsl.sanity import sanity
+    from archdsl.backend.sanity import sanity
     net = archdsl.load("vgg16", input="3x2048x2048")
     t = net.analyze().totals
     # the estimate: weights (x4 in training: grads and Adam's two moments) and activations, float32

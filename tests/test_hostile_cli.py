@@ -16,9 +16,11 @@ import pytest
 import torch
 
 import archdsl
-from archdsl import output, render
+from archdsl import output
 from archdsl.cli import main
-from archdsl.options import UsageError, amount, depth, set_value, shape
+from archdsl.cli.options import UsageError, amount, depth, set_value, shape
+from archdsl.views import diagram as draw
+from archdsl.views import dot
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
 HANG = 60  # seconds: a hang guard (pytest-timeout) for the cases that ran for minutes; not a timing (benchmarks/hostile.py)
@@ -66,15 +68,15 @@ def test_render_of_a_wide_concat_is_linear(branches):
     stretch between a fork and its merge once per pair (benchmarks/hostile.py times it)."""
     net = archdsl.load(concat(branches))
     for depth_ in ("auto", "all"):
-        text = render.to_dot(render.diagram(net, depth=depth_))
+        text = dot.to_dot(draw.diagram(net, depth=depth_))
     assert text.count("->") == branches * 2 + 1
 
 
 @pytest.mark.timeout(HANG)
 def test_tikz_of_a_wide_concat_is_linear():
     """TikZ rows and arcs: 19,000 boxes took 27 s (each row searched from the middle, each arc over every box)."""
-    from archdsl.tikz import to_tikz
-    text = to_tikz(render.diagram(archdsl.load(concat(19000)), depth="all"))
+    from archdsl.views.tikz import to_tikz
+    text = to_tikz(draw.diagram(archdsl.load(concat(19000)), depth="all"))
     assert text.count("\\archbox{n") == 19001
 
 
@@ -90,21 +92,21 @@ def longest_string(dot: str) -> int:
     "input 3x8x8\n" + "a" * 20000 + ": conv1-3\n",  # a 20,000-character label
 ], ids=["folded-chain", "long-label"])
 def test_dot_strings_stay_within_graphviz_limit(text, tmp_path):
-    dot = render.to_dot(render.diagram(archdsl.load(text), depth="all"))
-    assert longest_string(dot) < 2000
+    text = dot.to_dot(draw.diagram(archdsl.load(text), depth="all"))
+    assert longest_string(text) < 2000
     if shutil.which("dot"):
-        done = subprocess.run(["dot", "-Tsvg"], input=dot.encode(), capture_output=True, timeout=60)
+        done = subprocess.run(["dot", "-Tsvg"], input=text.encode(), capture_output=True, timeout=60)
         assert done.returncode == 0, done.stderr
 
 
 def test_dot_that_fails_exits_3_with_the_dot_source(tmp_path, monkeypatch, capsys):
     """dot failing or running past its time is Graphviz's limit, not the spec's fault: exit 3, the .dot
     written beside (it was exit 1, and a timeout a traceback)."""
-    monkeypatch.setattr(render, "dot_program", lambda: "/bin/false")
+    monkeypatch.setattr(dot, "dot_program", lambda: "/bin/false")
     code, _, err = run(["render", "lenet5", "-o", str(tmp_path / "l.svg")], capsys)
     assert code == 3 and "dot -Tsvg failed" in err and (tmp_path / "l.dot").exists()
-    monkeypatch.setattr(render, "dot_program", lambda: "/bin/sleep")  # sleep -Tsvg: fails at once, or waits
-    monkeypatch.setattr(render, "DOT_TIMEOUT", 0.5)
+    monkeypatch.setattr(dot, "dot_program", lambda: "/bin/sleep")  # sleep -Tsvg: fails at once, or waits
+    monkeypatch.setattr(dot, "DOT_TIMEOUT", 0.5)
     code, _, err = run(["render", "lenet5", "-o", str(tmp_path / "m.svg")], capsys)
     assert code == 3 and (tmp_path / "m.dot").exists()
 
@@ -117,14 +119,14 @@ def test_dot_that_fails_exits_3_with_the_dot_source(tmp_path, monkeypatch, capsy
 def test_symbolic_report_is_bounded(text):
     """The five-layer chain of odd strides took ~29 s (2,310 residues through sympy); the huge kernel ran past
     60 s and 1.6 GB. Each floor of a constant slope is now linear per residue, evaluated in fractions."""
-    from archdsl.symbolic import symbolic_report
+    from archdsl.pipeline import symbolic_report
     result = symbolic_report(text, input="3xHxW")
     least = 1812 if text.startswith("conv(4,k=2") else 400_000_000
     assert result.holds(H=least, W=least) and not result.holds(H=least - 1, W=least)
 
 
 def test_odd_strides_answer_is_exact():
-    from archdsl.symbolic import symbolic_report
+    from archdsl.pipeline import symbolic_report
     r = symbolic_report("conv(4,k=2,s=2,p=1) - conv(4,k=3,s=3,p=1) - conv(4,k=5,s=5,p=1) - conv(4,k=7,s=7,p=1)"
                         " - conv(4,k=11,s=11,p=1)", input="3xHxW")
     for h in (1811, 1812, 1812 + 2310, 5000):
@@ -135,7 +137,7 @@ def test_odd_strides_answer_is_exact():
 @pytest.mark.timeout(HANG)
 def test_peak_memory_of_a_wide_concat_is_one_pass():
     """memory.peak_inference summed every live tensor at every step: 26 s of a 19,000-branch check."""
-    from archdsl.memory import peak_inference
+    from archdsl.ir.memory import peak_inference
     net = archdsl.load(concat(19000))
     a = net.analyze()
     assert peak_inference(a.layers, list(net.graph.graph["outputs"].values())) == a.totals.peak_activations
@@ -283,7 +285,7 @@ def test_output_over_a_file_archdsl_did_not_write_needs_force(spec, tmp_path, ca
 
 
 def test_render_fallback_keeps_a_dot_file_nobody_named(spec, tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(render, "dot_program", lambda: None)
+    monkeypatch.setattr(dot, "dot_program", lambda: None)
     mine = tmp_path / "x.dot"
     mine.write_text("digraph mine { a -> b }\n")
     code, _, err = run(["render", str(spec), "-o", str(tmp_path / "x.svg")], capsys)
@@ -355,10 +357,11 @@ def test_a_long_import_path_has_a_location(tmp_path, capsys):
 
 def test_an_unexpected_exception_is_one_line_and_exit_70(monkeypatch, capsys):
     import archdsl.cli as cli
+    from archdsl.cli import check
 
     def broken(args):
         raise ZeroDivisionError("a bug")
-    monkeypatch.setattr(cli, "cmd_check", broken)
+    monkeypatch.setattr(check, "run", broken)
     monkeypatch.delenv("ARCHDSL_DEBUG", raising=False)
     code = cli.main(["check", "relu"])
     err = capsys.readouterr().err

@@ -16,8 +16,9 @@ import pytest
 
 import archdsl
 from archdsl import LimitError
-from archdsl.eval import MAX_VALUES, size
-from archdsl.files import MAX_STEPS, load_file, read_spec
+from archdsl.lang.eval import size
+from archdsl.lang.files import load_file, read_spec
+from archdsl.limits import MAX_STEPS, MAX_VALUES
 
 ROOT = Path(__file__).resolve().parent.parent
 MEGABYTES = 500

@@ -1,5 +1,5 @@
 """The compile stage runs activations and residual sums in place where that is safe
-(archdsl/compile.py make_inplace), as torchvision's hand-written models do: ``ReLU(inplace=True)``,
+(archdsl/backend/compile.py make_inplace), as torchvision's hand-written models do: ``ReLU(inplace=True)``,
 ``out += identity``. Safe means the overwritten tensor is fresh, read by nothing else, not needed by
 its producer's backward, and neither the caller's input nor one of the outputs.
 
@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 import archdsl
-import archdsl.compile
+import archdsl.backend.compile
 
 # one network per kind of tensor an activation or sum may overwrite: conv+bn (resnet18), cat (densenet,
 # squeezenet), scaled residual sums with a fused ReLU (inception_resnet_v2's add(act=relu) and mul), ReLU6
@@ -39,7 +39,7 @@ def compile_pair(name: str, monkeypatch, **kwargs):
     net = archdsl.load(name, **kwargs)
     fast = net.compile(seed=0)
     with monkeypatch.context() as m:
-        m.setattr(archdsl.compile, "make_inplace", lambda em: None)
+        m.setattr(archdsl.backend.compile, "make_inplace", lambda em: None)
         plain = net.compile(seed=0)
     return net, fast, plain
 

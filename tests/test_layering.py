@@ -1,5 +1,9 @@
 """The house rules that keep archdsl easy to find one's way in, checked on the source (``ast``).
 
+- Imports point one way, down the stages (docs/design.md): a module imports only its own package and the
+  units ranked below its own in ``RANKS``, imports inside functions included. ``archdsl.ir`` never
+  imports the language, torch's backend, a view or the command line; nothing but ``archdsl/__init__``
+  imports the CLI.
 - Ops own everything about themselves: no module outside ``archdsl/ops/`` compares an op with an op's
   name (``layer.op == "conv"``, ``op.name in ("add", "residual")``) or keeps a set of op names; it asks
   the op (``layer.kind.pointwise``, ``Op.title``). Adding an op then touches its own file.
@@ -49,6 +53,86 @@ def op_name_uses(source: str) -> list[tuple[int, str]]:
             if len(names) >= 2 and len(names) == len(node.elts) and all(n in OP_NAMES for n in names):
                 found.append((node.lineno, ", ".join(names)))
     return sorted(found)
+
+
+# each unit's rank: a module may import a unit of lower rank, or its own unit; never one of its rank or above
+RANKS = {
+    "errors": 0, "limits": 0, "resources": 0,  # what every stage uses: errors, limits, where the data lies
+    "output": 1, "cache": 1,  # writing files safely; the per-user cache
+    "ops": 2,  # every op, defined once
+    "ir": 3,  # the graph and its analysis (no torch)
+    "lang": 4,  # text → graph
+    "backend": 5, "views": 5,  # graph → torch; analysis → tables and diagrams (neither imports the other)
+    "pipeline": 6, "detect": 6,  # the one module naming every stage; archdsl.detect, backend.detect's public name
+    "cli": 7,  # the command line
+    "__init__": 8,  # ``import archdsl``: load, Net, ... on first use
+}
+
+
+def unit(module: str) -> str:
+    """``archdsl.ir.symbolic.walk`` → ``ir``; ``archdsl`` → ``__init__``."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "__init__"
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imported(source: str, module: str, is_package: bool) -> list[tuple[int, str]]:
+    """(line, module) for every archdsl module ``source`` imports, at the top or inside a function."""
+    package = module if is_package else module.rpartition(".")[0]
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, a.name) for a in node.names if a.name.split(".")[0] == "archdsl"]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[:len(package.split(".")) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            if target.split(".")[0] == "archdsl":
+                if node.module is None or target == "archdsl":  # from . import x: x may be a module
+                    found += [(node.lineno, f"{target}.{a.name}") for a in node.names]
+                else:
+                    found.append((node.lineno, target))
+    return found
+
+
+def wrong_imports(source: str, module: str, is_package: bool = False) -> list[tuple[int, str]]:
+    """(line, imported module) for every import against the direction."""
+    own = unit(module)
+    return [(line, target) for line, target in imported(source, module, is_package)
+            if unit(target) != own and RANKS.get(unit(target), 0) >= RANKS[own]]
+
+
+def every_module() -> list[Path]:
+    return sorted(ROOT.rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", every_module(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_imports_point_down_the_stages(path: Path):
+    module = module_name(path)
+    assert unit(module) in RANKS, f"{module}: a unit the layering does not know; give it a rank in RANKS"
+    wrong = wrong_imports(path.read_text(encoding="utf-8"), module, path.name == "__init__.py")
+    assert not wrong, "\n".join(f"{path.relative_to(ROOT)}:{line}: imports {target}, which is not below "
+                                 f"{unit(module)} (tests/test_layering.py RANKS)" for line, target in wrong)
+
+
+@pytest.mark.parametrize("source,module,caught", [
+    ("def f():\n    from ..cli import main\n", "archdsl.ir.analysis", [(2, "archdsl.cli")]),
+    ("from ..views.html import html_table\n", "archdsl.ir.analysis", [(1, "archdsl.views.html")]),
+    ("from ..backend import compile\n", "archdsl.views.dot", [(1, "archdsl.backend")]),
+    ("import archdsl.pipeline\n", "archdsl.lang.files", [(1, "archdsl.pipeline")]),
+    ("from .. import pipeline, errors\n", "archdsl.backend.export", [(1, "archdsl.pipeline")]),
+    ("from ..ir.graph import Graph\nfrom .ast import Node\nfrom ..errors import ArchError\n",
+     "archdsl.lang.elaborate", []),
+    ("from ..pipeline import load\n", "archdsl.cli.common", []),
+], ids=["cli-in-a-function", "ir-imports-a-view", "sibling-stages", "absolute", "from-dot", "allowed", "cli-down"])
+def test_the_import_rule_catches_what_it_should(source: str, module: str, caught: list):
+    assert wrong_imports(source, module) == caught
 
 
 def modules_outside_ops() -> list[Path]:

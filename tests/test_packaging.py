@@ -14,7 +14,7 @@ def test_wheel_finds_grammar_and_library(tmp_path):
     target = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(wheel)],
                    check=True, capture_output=True)
-    code = ("import archdsl, archdsl.parse as p\n"
+    code = ("import archdsl, archdsl.resources as p\n"
             f"assert archdsl.__file__.startswith({str(target)!r})\n"
             f"assert str(p.grammar_path()).startswith({str(target)!r})\n"
             "print(archdsl.load('vgg16').analyze().totals.params)")

@@ -7,7 +7,7 @@ import torch
 
 import archdsl
 from archdsl import ArchError
-from archdsl.pipeline import parse_shape
+from archdsl.ir.shapes import parse_shape
 
 
 def test_analyze_never_imports_torch():

@@ -3,7 +3,6 @@
 where pdflatex is installed, compile it."""
 from __future__ import annotations
 
-import argparse
 import re
 import shutil
 import subprocess
@@ -13,9 +12,11 @@ from collections import Counter
 import pytest
 
 import archdsl
-from archdsl import render, report
-from archdsl import tikz as render_tikz
-from archdsl.render import add_parser
+from archdsl import cli as archcli
+from archdsl import limits
+from archdsl.views import diagram as draw
+from archdsl.views import dot, html, report
+from archdsl.views import tikz as render_tikz
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
 SVG = "{http://www.w3.org/2000/svg}"
@@ -69,9 +70,7 @@ conv1-2
 
 
 def cli(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="archdsl")
-    add_parser(p.add_subparsers(dest="command", required=True))
-    args = p.parse_args(argv)
+    args = archcli.parser("render").parse_args(argv)  # the command's own run(), without main()'s handlers
     return args.func(args)
 
 
@@ -157,7 +156,7 @@ def test_full_depth_has_one_node_per_layer_and_a_cluster_per_block(resnet18, tmp
 
 @needs_dot
 def test_nodes_show_the_op_and_the_shape(resnet18, tmp_path):
-    render.render(resnet18, tmp_path / "a.svg")
+    dot.render(resnet18, tmp_path / "a.svg")
     root = parse(tmp_path / "a.svg")
     nodes = groups(root, "node")
     # folded by default: the stem's conv box also says bn and relu
@@ -168,7 +167,7 @@ def test_nodes_show_the_op_and_the_shape(resnet18, tmp_path):
     assert texts(nodes["node:layer2.0.downsample"])[0] == "conv 1x1/2, 128"
     assert texts(nodes["node:output:output"]) == ["output", "1000"]
     # HxWxC on request
-    render.render(resnet18, tmp_path / "hwc.svg", hwc=True)
+    dot.render(resnet18, tmp_path / "hwc.svg", hwc=True)
     assert texts(groups(parse(tmp_path / "hwc.svg"), "node")["node:conv1"])[-1] == "112x112x64"
 
 
@@ -177,7 +176,7 @@ def test_rolled_up_blocks_keep_every_parameter(resnet18, googlenet):
         a = net.analyze()
         for depth in ("auto", "all", 1, 2, 3):
             for fold in (None, True, False):
-                d = render.diagram(net, depth=depth, fold=fold)
+                d = draw.diagram(net, depth=depth, fold=fold)
                 assert sum(b.params for b in d.boxes.values()) == a.totals.params
                 # every layer is in exactly one box, but the identity shortcuts (edges)
                 drawn = Counter(x.name for b in d.boxes.values() for x in b.layers)
@@ -186,7 +185,7 @@ def test_rolled_up_blocks_keep_every_parameter(resnet18, googlenet):
 
 
 def test_a_block_at_depth_shows_its_totals_and_output(resnet18):
-    d = render.diagram(resnet18, depth=2)
+    d = draw.diagram(resnet18, depth=2)
     box = d.boxes["layer2.0"]
     assert box.kind == "block" and box.shape == (128, 28, 28)
     assert box.params == sum(x.params for x in resnet18.analyze().layers if x.name.startswith("layer2.0"))
@@ -205,9 +204,9 @@ def test_resnet152_is_collapsed_by_default(tmp_path):
     a = net.analyze()
     assert cli(["render", "resnet152", "-o", str(tmp_path / "r.svg")]) == 0
     nodes = groups(parse(tmp_path / "r.svg"), "node")
-    assert len(a.layers) == 507 and len(nodes) <= render.MAX_BOXES < len(a.layers) / 5
+    assert len(a.layers) == 507 and len(nodes) <= limits.MAX_BOXES < len(a.layers) / 5
     assert "node:layer3.35" in nodes and "node:layer3.35.conv1" not in nodes  # one box per bottleneck
-    assert render.diagram(net).depth == 2
+    assert draw.diagram(net).depth == 2
     assert cli(["render", "resnet152", "-o", str(tmp_path / "r1.svg"), "--depth", "1"]) == 0
     stages = groups(parse(tmp_path / "r1.svg"), "node")
     assert {f"node:layer{i}" for i in (1, 2, 3, 4)} <= set(stages) and len(stages) < 15
@@ -216,9 +215,9 @@ def test_resnet152_is_collapsed_by_default(tmp_path):
 @pytest.mark.parametrize("name", ["densenet201", "inception_v3", "resnet152"])
 def test_big_networks_roll_up_to_a_readable_size(name):
     net = archdsl.load(name)
-    d = render.diagram(net)
-    assert d.depth is not None and len(d.boxes) <= render.MAX_BOXES
-    assert len(render.diagram(net, depth="all").boxes) > 2 * render.MAX_BOXES
+    d = draw.diagram(net)
+    assert d.depth is not None and len(d.boxes) <= limits.MAX_BOXES
+    assert len(draw.diagram(net, depth="all").boxes) > 2 * limits.MAX_BOXES
 
 
 @needs_dot
@@ -258,7 +257,7 @@ def test_googlenet_shows_its_inception_modules_and_each_output(googlenet, tmp_pa
 def test_unet_is_drawn_as_a_u_with_its_skips_across(tmp_path):
     net = archdsl.load(UNET)
     assert net.analyze().totals.params == 31_030_658  # UNet's published 31.0M
-    d = render.render(net, tmp_path / "u.svg")
+    d = dot.render(net, tmp_path / "u.svg")
     assert d.u_shape
     root = parse(tmp_path / "u.svg")
     nodes, edges = groups(root, "node"), groups(root, "edge")
@@ -277,7 +276,7 @@ def test_unet_is_drawn_as_a_u_with_its_skips_across(tmp_path):
     bottom, output, inp = (centre(nodes[n])[1] for n in ("node:bottom.2", "node:output:output", "node:input"))
     assert output < bottom and abs(output - inp) < abs(bottom - inp)
     # --layout chain draws it top to bottom instead
-    render.render(net, tmp_path / "chain.svg", layout="chain")
+    dot.render(net, tmp_path / "chain.svg", layout="chain")
     nodes = groups(parse(tmp_path / "chain.svg"), "node")
     assert centre(nodes["node:output:output"])[1] > centre(nodes["node:bottom.2"])[1]
 
@@ -297,11 +296,11 @@ def test_long_range_edges_into_a_merge_are_skips():
         }
         upconv(5, k=4, s=4)
     """)
-    kinds = {(e.src, e.dst): e.kind for e in render.diagram(net, depth="all").edges}
+    kinds = {(e.src, e.dst): e.kind for e in draw.diagram(net, depth="all").edges}
     assert kinds[("pool4", "side")] == kinds[("side", "sidec")] == kinds[("sidec", "fuse")] == "skip"
     assert kinds[("up", "fuse")] == "data" and kinds[("up", "sidec")] == "ref"
     # DenseNet: the identity branch of every dense layer's concat
-    d = render.diagram(archdsl.load("densenet121"), depth="all")
+    d = draw.diagram(archdsl.load("densenet121"), depth="all")
     skips = [e for e in d.edges if e.kind == "skip"]
     identities = [b for b in d.boxes.values() if b.op == "identity"]
     assert len(identities) == 6 + 12 + 24 + 16 and len(skips) == 2 * len(identities)
@@ -345,9 +344,9 @@ def test_without_dot_the_dot_file_is_still_written(tmp_path, monkeypatch, capsys
     # a .dot output needs no Graphviz at all; nor does TikZ
     assert cli(["render", "resnet18", "-o", str(tmp_path / "r.dot")]) == 0
     assert cli(["render", "resnet18", "-o", str(tmp_path / "r.tex")]) == 0
-    assert render.repr_svg(archdsl.load("lenet5")) is None  # a notebook falls back to the next repr
-    with pytest.raises(render.GraphvizMissing):
-        render.svg(archdsl.load("lenet5"))
+    assert html.repr_svg(archdsl.load("lenet5")) is None  # a notebook falls back to the next repr
+    with pytest.raises(dot.GraphvizMissing):
+        dot.svg(archdsl.load("lenet5"))
 
 
 def test_bad_arguments(tmp_path, capsys):
@@ -387,7 +386,7 @@ def test_tikz_picture_structure(tmp_path, spec, depth):
     assert tex.count("\\begin{tikzpicture}") == tex.count("\\end{tikzpicture}") == 1
     assert tex.rstrip().endswith("\\end{document}") and _balanced(tex)
     net = archdsl.load(spec)
-    d = render.diagram(net, depth=depth if depth in ("auto", "all") else int(depth))
+    d = draw.diagram(net, depth=depth if depth in ("auto", "all") else int(depth))
     lines = tex.splitlines()
     drawn = [ln for ln in lines if ln.startswith(("\\archbox{", "\\archball{"))]
     assert len(drawn) == sum(1 for b in d.boxes.values() if b.kind != "output")  # one box per layer or block
@@ -406,7 +405,7 @@ def test_tikz_picture_structure(tmp_path, spec, depth):
 def test_tikz_compiles(tmp_path):
     for spec in ("resnet18", UNET):
         out = tmp_path / "net.tex"
-        render.render(archdsl.load(spec), out)
+        dot.render(archdsl.load(spec), out)
         proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", out.name],
                               cwd=tmp_path, capture_output=True, timeout=120)
         assert proc.returncode == 0, proc.stdout.decode(errors="replace")[-2000:]
@@ -418,17 +417,17 @@ def test_tikz_compiles(tmp_path):
 
 @needs_dot
 def test_svg_for_notebooks(googlenet):
-    text = render.svg(googlenet)
+    text = dot.svg(googlenet)
     assert text.lstrip().startswith("<?xml") and "<svg" in text
-    assert render.repr_svg(googlenet) == text
+    assert html.repr_svg(googlenet) == text
     # an Analysis alone will do: its outputs are found among the layers nothing reads
-    root = ET.fromstring(render.svg(googlenet.analyze(), depth=1))
+    root = ET.fromstring(dot.svg(googlenet.analyze(), depth=1))
     assert {"node:output:prob", "node:output:aux1", "node:output:aux2"} <= set(groups(root, "node"))
 
 
 def test_html_table(resnet18):
     a = resnet18.analyze()
-    text = render.html_table(resnet18)
+    text = html.html_table(resnet18)
     assert text.startswith('<table class="archdsl-report">') and text.count("<th ") == len(report.COLUMNS)
     assert text.count("<tr>") == 1 + len(report.rows(a, report.auto_depth(a)))
     ET.fromstring(f"<div>{text}</div>")  # well-formed
@@ -446,7 +445,7 @@ def test_the_archdsl_command_has_render(tmp_path):
 def test_a_very_long_tikz_picture_is_drawn_to_scale(tmp_path):
     # TeX cannot measure past about 575 cm: DenseNet-201's 806 layers in a row are shrunk to fit 500 cm
     net = archdsl.load("densenet201")
-    render.render(net, tmp_path / "d.tex", depth="all")
+    dot.render(net, tmp_path / "d.tex", depth="all")
     tex = (tmp_path / "d.tex").read_text()
     scale = float(re.search(r"x=([\d.]+)cm, y=\1cm, every node/\.append style=\{scale=\1\}", tex).group(1))
     xs = [float(m.group(1)) for m in re.finditer(r"^\\arch(?:box|ball)\{n\d+\}\{([-\d.]+)\}", tex, re.M)]

@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 
 import archdsl
-from archdsl import report
 from archdsl.cli import main
+from archdsl.views import report
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +140,7 @@ def test_json_schema_is_documented_and_current():
     import json
     from pathlib import Path
 
-    from archdsl.analysis import SCHEMA_VERSION, Analysis
+    from archdsl.ir.analysis import SCHEMA_VERSION, Analysis
     doc = Path(__file__).resolve().parent.parent / "docs" / "report.schema.json"
     assert json.loads(doc.read_text()) == Analysis.model_json_schema(), \
         "regenerate docs/report.schema.json (make docs)"

@@ -1,5 +1,4 @@
 """archdsl.sanity: the initial loss is about ln(C), and the network overfits 20 random samples."""
-import argparse
 import io
 import math
 
@@ -8,7 +7,8 @@ import torch
 
 import archdsl
 from archdsl import ArchError
-from archdsl.sanity import TOLERANCE, add_parser, sanity
+from archdsl.backend.sanity import TOLERANCE, sanity
+from archdsl.cli import parser
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -98,9 +98,7 @@ def test_the_progress_bar():
 
 
 def run_cli(argv, capsys):
-    p = argparse.ArgumentParser()
-    add_parser(p.add_subparsers(dest="command", required=True))
-    args = p.parse_args(argv)
+    args = parser("sanity").parse_args(argv)
     code = args.func(args)
     return code, capsys.readouterr().out
 

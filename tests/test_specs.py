@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 import archdsl
-from archdsl import ast, library
-from archdsl.files import load_file, read_spec
+from archdsl.lang import ast, library
+from archdsl.lang.files import load_file, read_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"

@@ -1,4 +1,4 @@
-"""Symbolic sizes (archdsl/symbolic.py): shapes as formulas in named input sizes, and the conditions on them.
+"""Symbolic sizes (archdsl/ir/symbolic/): shapes as formulas in named input sizes, and the conditions on them.
 
 Every formula and condition is checked against the numeric analysis: for sampled sizes, the network
 loads exactly where the stated condition (the sympy boolean) holds, every layer's shape equals its
@@ -14,7 +14,11 @@ import sympy as sp
 
 import archdsl
 from archdsl.errors import ArchError
-from archdsl.symbolic import SizeSet, format_result, parse_input, symbolic_report, truth_set
+from archdsl.ir.sizes import SizeSet
+from archdsl.ir.symbolic.relations import truth_set
+from archdsl.ir.symbolic.walk import parse_input
+from archdsl.pipeline import symbolic_report
+from archdsl.views.formulas import format_result
 
 H, W, C = (sp.Symbol(n, integer=True, positive=True) for n in "HWC")
 floor, ceiling = sp.floor, sp.ceiling

@@ -7,7 +7,7 @@ import torch
 
 import archdsl
 from archdsl import ArchError, UnknownNameError
-from archdsl.weights import WeightsError, WeightsWarning, frozen_nodes
+from archdsl.backend.weights import WeightsError, WeightsWarning, frozen_nodes
 
 SMALL = "input 3x8x8\nconv3-8 - bn - relu - conv3-8 - bn - relu - gap - fc-5"
 BIG_CONV = "input 256x4x4\nconv3-256 - relu - big: conv3-512 - relu - gap - head: fc-1000"

@@ -259,7 +259,7 @@ class Op:
     # --- transforms ---
     def convolutional(self, ins: list[Shape], out: Shape, kernel: tuple[int, int] | None
                       ) -> tuple[Op | None, tuple[int, int] | None]:
-        """OverFeat's sliding window (archdsl.transform): the op that replaces this one in the fully
+        """OverFeat's sliding window (archdsl.ir.transform): the op that replaces this one in the fully
         convolutional network (None: itself), and the kernel an fc reading its output becomes (None: its
         output is a map). ``kernel`` is what its first input, a vector that became a map, stands for (None
         where the input is a map or no convolution made it). Raises OpProblem where it has no such form."""

@@ -95,7 +95,7 @@ class Conv(Op):
             return (self.p.out, *hw)
         out = tuple((n + 2 * p - d * (k - 1) - 1) // s + 1
                     for n, p, d, k, s in zip(hw, self._pad(), pair(self.p.d), pair(self.p.k), pair(self.p.s)))
-        if any(n < 1 for n in out):  # per axis: also decides symbolic sizes (archdsl.symbolic)
+        if any(n < 1 for n in out):  # per axis: also decides symbolic sizes (archdsl.ir.symbolic)
             raise OpProblem(f"input {fmt_shape(ins[0])} is too small for kernel {fmt_shape(pair(self.p.k))} "
                             f"with padding {fmt_shape(self._pad())}: the output would be {fmt_shape(out)}",
                             "use a larger input, more padding, or fewer downsampling layers before it", small=True)
@@ -248,7 +248,7 @@ class UpConv(Op):
             raise OpProblem(f"{cin} input channels are not divisible by groups={self.p.groups}")
         out = tuple((n - 1) * s - 2 * p + d * (k - 1) + op + 1 for n, s, p, d, k, op in zip(
             hw, self.p.stride(), pair(self.p.p), pair(self.p.d), pair(self.p.k), pair(self.p.output_padding)))
-        if any(n < 1 for n in out):  # per axis: also decides symbolic sizes (archdsl.symbolic)
+        if any(n < 1 for n in out):  # per axis: also decides symbolic sizes (archdsl.ir.symbolic)
             raise OpProblem(f"output would be {fmt_shape(out)}", "reduce the padding", small=True)
         if any(op >= max(s, d) for op, s, d in zip(pair(self.p.output_padding), self.p.stride(), pair(self.p.d))):
             raise OpProblem("output_padding must be smaller than the stride or the dilation")

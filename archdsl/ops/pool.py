@@ -49,7 +49,7 @@ class _Pool(Op):
         hw = spatial(ins[0])
         out = tuple(pool_size(n, k, s, p, self.p.ceil)
                     for n, k, s, p in zip(hw, pair(self.p.k), self.p.stride(), pair(self.p.p)))
-        if any(n < 1 for n in out):  # per axis: also decides symbolic sizes (archdsl.symbolic)
+        if any(n < 1 for n in out):  # per axis: also decides symbolic sizes (archdsl.ir.symbolic)
             raise OpProblem(f"input {fmt_shape(ins[0])} is smaller than the {fmt_shape(pair(self.p.k))} window: "
                             f"the output would be {fmt_shape(out)}",
                             "use a larger input or remove a downsampling layer before it", small=True)

@@ -114,7 +114,7 @@ class _Recorder:
     been expanded, with the nodes and steps the expansion really took."""
 
     def __init__(self, monkeypatch):
-        from archdsl.elaborate import Elaborator
+        from archdsl.lang.elaborate import Elaborator
         self.checked = 0
         records: list[tuple[int, int, int, int, int]] = []
         expect, element = Elaborator.expect, Elaborator._element
@@ -149,7 +149,7 @@ def recorder(monkeypatch):
 def test_the_bound_is_a_lower_bound_on_the_library(recorder):
     """Refusing before expanding is only safe if the estimate never exceeds what is built: on every
     network of the library (loops, recursive blocks, imports), the estimate is at most the expansion."""
-    from archdsl import library
+    from archdsl.lang import library
     for name in library.entries():
         archdsl.load(name)
     assert recorder.checked > 1000

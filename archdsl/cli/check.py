@@ -1,0 +1,17 @@
+"""``archdsl check``: exit 0 with a one-line summary, or print the error and exit 1."""
+from __future__ import annotations
+
+import argparse
+
+from .common import load_spec, outputs_text, spec_arguments
+
+
+def arguments(c: argparse.ArgumentParser) -> None:
+    spec_arguments(c)
+
+
+def run(args) -> int:
+    a = load_spec(args).analyze()
+    print(f"ok: {a.name}: {a.totals.params:,} params, {a.totals.macs:,} MACs, {len(a.layers)} nodes; "
+          f"{outputs_text(a)}")
+    return 0

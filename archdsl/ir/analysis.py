@@ -1,0 +1,147 @@
+"""The Analysis: what the infer stage knows about every node, as pydantic models (the JSON schema)."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from math import prod
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from ..ops import REGISTRY, Op
+
+SCHEMA_VERSION = 2  # 2: macs_all, saves; totals.macs_all, peak / saved / largest activations
+
+
+# the analysis is built by archdsl's own code (infer.py) with model_construct: nothing to validate, so
+# pydantic builds a model's validator only when one is asked for (model_validate, the JSON schema)
+_LAZY = ConfigDict(defer_build=True)
+
+
+class ReceptiveField(BaseModel):
+    model_config = _LAZY
+
+    size: tuple[int, int]  # input pixels seen, (height, width)
+    stride: tuple[float, float]  # input pixels between neighbouring outputs (the "jump")
+
+
+class Layer(BaseModel):
+    model_config = ConfigDict(frozen=True, defer_build=True)
+
+    name: str  # hierarchical module name, e.g. layer1.0.conv1
+    op: str  # canonical op name
+    describe: str  # the op with every resolved argument
+    args: dict[str, Any]
+    inputs: list[str]
+    output_shape: tuple[int, ...]  # per sample: (C, H, W) or (N,)
+    params: int  # trainable parameters
+    buffers: int  # non-trainable state (BN running statistics)
+    param_shapes: dict[str, tuple[int, ...]]  # relative state_dict key → shape
+    buffer_shapes: dict[str, tuple[int, ...]]
+    macs: int  # multiply-accumulates per sample (conv, fc, transposed conv)
+    macs_all: int  # macs plus what ``--count all`` adds: bias adds, BN, pooling, activations, sums
+    activations: int  # output elements per sample
+    elementwise: bool  # needs no memory of its own (in-place activation, identity): not in the activation total
+    saves: str  # what its backward needs: "input", "output" or "none"
+    receptive_field: ReceptiveField
+    source: str  # file:line:column of the spec text that made it
+
+    @property
+    def kind(self) -> type[Op]:
+        """The op's class: what the views ask of it (``layer.kind.pointwise``, its title, its family)."""
+        return REGISTRY[self.op]
+
+
+class Totals(BaseModel):
+    model_config = _LAZY
+
+    params: int
+    trainable_params: int
+    buffers: int
+    macs: int
+    flops: int  # 2 x MACs
+    activations: int  # per sample; input and every non-elementwise layer's output
+    macs_all: int  # with --count all's extra operations
+    peak_activations: int  # inference: the most activation values alive at once (tensor lifetimes)
+    saved_activations: int  # training: the values the forward pass keeps for backward
+    largest_activation: int  # the largest single activation tensor
+    largest_layer: str  # the layer that makes it
+
+
+class Analysis(BaseModel):
+    """``archdsl.load(...).analyze()``: shapes, counts and receptive fields, computed without torch."""
+
+    model_config = _LAZY
+
+    schema_version: int = SCHEMA_VERSION
+    name: str
+    input_shape: tuple[int, ...]
+    outputs: dict[str, tuple[int, ...]]
+    totals: Totals
+    layers: list[Layer]
+
+    def layer(self, name: str) -> Layer:
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise KeyError(name)
+
+    def _repr_html_(self) -> str | None:
+        """Jupyter shows an analysis as the report's table, drawn by the view that archdsl.pipeline
+        sets in ``html_view`` (the IR imports no view); None (plain text) where none is set."""
+        return html_view(self) if html_view is not None else None
+
+    def state_dict_shapes(self) -> dict[str, tuple[int, ...]]:
+        """The ``state_dict`` the compiled module will have: key → shape, in torch's order (module by
+        module in the order they were attached: a module's parameters, its buffers, then its children).
+        A parameter held by a node itself (key "", like SSD's ``backbone.scale_weight``) belongs to
+        the module above it, so it comes before that module's children."""
+        root = _Module()
+        for layer in self.layers:
+            for kind, shapes in (("params", layer.param_shapes), ("buffers", layer.buffer_shapes)):
+                for key, shape in shapes.items():
+                    full = f"{layer.name}.{key}" if key else layer.name
+                    path, _, leaf = full.rpartition(".")
+                    getattr(root.at(path), kind).append((full, tuple(shape)))
+        return dict(root.walk())
+
+
+# how a notebook shows an Analysis as HTML: set by archdsl.pipeline to the views' table
+html_view: Callable[[Analysis], str] | None = None
+
+
+def total(layers: list[Layer], outputs: list[str]) -> Totals:
+    from .memory import peak_inference, saved_for_backward
+    macs = sum(x.macs for x in layers)
+    params = sum(x.params for x in layers)
+    largest = max(layers, key=lambda x: x.activations)
+    return Totals.model_construct(params=params, trainable_params=params, buffers=sum(x.buffers for x in layers),
+                                  macs=macs,
+                  flops=2 * macs, activations=sum(x.activations for x in layers if not x.elementwise),
+                  macs_all=sum(x.macs_all for x in layers), peak_activations=peak_inference(layers, outputs),
+                  saved_activations=saved_for_backward(layers), largest_activation=largest.activations,
+                  largest_layer=largest.name)
+
+
+def count(shapes: dict[str, tuple[int, ...]]) -> int:
+    return sum(prod(s) for s in shapes.values())
+
+
+class _Module:
+    """A module of the compiled tree, as far as its state_dict goes."""
+
+    def __init__(self):
+        self.params: list[tuple[str, tuple[int, ...]]] = []
+        self.buffers: list[tuple[str, tuple[int, ...]]] = []
+        self.children: dict[str, _Module] = {}
+
+    def at(self, path: str) -> _Module:
+        node = self
+        for part in path.split(".") if path else ():
+            node = node.children.setdefault(part, _Module())
+        return node
+
+    def walk(self):
+        yield from self.params
+        yield from self.buffers
+        for child in self.children.values():
+            yield from child.walk()

@@ -1,0 +1,405 @@
+"""Stage 2 — elaborate: AST → Graph.
+
+Expands repeats, instantiates blocks, evaluates variables, inlines imported
+networks, resolves label references, and names every node by its place in
+the spec (``features.0``, ``layer1.0.conv1``, ``inception3a.branch2.1``).
+The result is a :class:`~archdsl.ir.graph.Graph` whose nodes carry the op (with resolved
+parameters), the ordered input list, and the source span.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ..errors import ArchError, ArgumentError, LimitError, ShapeError, Span, UnknownNameError
+from ..ir.graph import Graph
+from ..limits import MAX_NESTING, MAX_NODES, MAX_STEPS
+from ..ops import REGISTRY, Op, OpProblem, lookup
+from ..ops.linear import Input
+from . import ast
+from .args import shorthand_hint
+from .bound import UNKNOWN, Bound
+from .containers import Containers, _all_labelled, resolve_bare_fc
+from .eval import Env, evaluate, reset_work, shown, truth
+from .files import FileCtx, main_network
+from .naming import Scope, _Reuse, _Transparent
+from .opnodes import OpNodes, _label_part
+
+INPUT = "input"
+
+
+class Elaborator(Containers, OpNodes):
+    """Expands one network's body into the graph: statements and chains here, op nodes and references in
+    :class:`~archdsl.lang.opnodes.OpNodes`, groups, blocks, merges and imported networks in
+    :class:`~archdsl.lang.containers.Containers`."""
+
+    def __init__(self, graph: Graph):
+        self.g = graph
+        self.labels: dict[str, str] = {}  # label path → node it stands for
+        self.depth = 0
+        self.bare_fc: list[str] = []
+        self.outputs_stmt: ast.OutputStmt | None = None
+        self.on_input = None  # the input/output handler of the network body being run, for if / for bodies
+        self.pending: dict[str, Any] = {}  # values set from outside for variables of the network itself
+        self.steps = 0
+        self.nesting = 0
+        self.bound = Bound()
+
+    # ----------------------------------------------------------------- limits
+    def step(self, span: Span) -> None:
+        self.steps += 1
+        if self.steps > MAX_STEPS:
+            raise self.too_large("steps", "this step", 1, None, span,
+                                 "lower the repeat counts or the lengths of the loops", self.steps - 1)
+
+    def expect(self, what: str, nodes: int, steps: int, times: int | None, span: Span, hint: str) -> None:
+        """Refuse, before expanding it, an element whose expansion would pass MAX_NODES or MAX_STEPS
+        (``nodes`` and ``steps`` are lower bounds for one iteration, ``times`` the iterations)."""
+        n, s = nodes * (times or 1), steps * (times or 1)
+        if len(self.g) + n > MAX_NODES:
+            raise self.too_large("nodes", what, n, times, span, hint)
+        if self.steps + s > MAX_STEPS:
+            raise self.too_large("steps", what, s, times, span, hint)
+
+    def too_large(self, unit: str, what: str, total: int, times: int | None, span: Span, hint: str,
+                  done: int | None = None) -> LimitError:
+        """``the repeat would expand past 20,000 nodes: 1,000 times at least 1,000``, or, when the
+        network so far plus this element pass the limit, ``the network would expand past ... here``."""
+        limit, done = (MAX_NODES, len(self.g)) if unit == "nodes" else (MAX_STEPS, self.steps if done is None else done)
+        verb = f"expand past {limit:,} nodes" if unit == "nodes" else f"take more than {limit:,} steps to expand"
+        each = f"{times:,} times at least {total // times:,}" if times else f"at least {total:,}"
+        if total > limit:  # the element alone is too large
+            return LimitError(f"{what} would {verb}: {each}", span, hint)
+        return LimitError(f"the network would {verb} here: {done:,} so far, and {what} adds {each}", span, hint)
+
+    # ------------------------------------------------------------------ nodes
+    def add_node(self, name: str, op: Op, inputs: list[str], span: Span) -> str:
+        if len(self.g) >= MAX_NODES:
+            raise self.too_large("nodes", "this layer", 1, None, span, "lower the repeat counts or block depth")
+        if name in self.g:
+            raise ArchError(f"the name '{name}' is used twice", span, "labels must be unique within their group")
+        self.g.add_node(name, op=op, inputs=list(inputs), span=span)
+        for i in inputs:
+            self.g.add_edge(i, name)
+        return name
+
+    def make_op(self, cls: type[Op], values: dict[str, Any], span: Span, spans: dict[str, Span] | None = None) -> Op:
+        """Validate an op's arguments; ``spans`` (field → where it was written) aims the caret at a bad one."""
+        try:
+            return cls.make(values)
+        except OpProblem as err:
+            raise ArgumentError(err.message, (spans or {}).get(err.field, span), err.hint) from None
+
+    # ------------------------------------------------------------- statements
+    def body(self, body: ast.Body, x: str | None, scope: Scope, ctx: FileCtx, env: Env,
+             on_input: Callable[[ast.InputStmt, Env], str] | None = None, network: bool = False) -> str | None:
+        """Statements run in order; each chain continues from the previous one's output."""
+        env = env.child()
+        saved, self.on_input = self.on_input, on_input
+        try:
+            return self._statements(body, x, scope, ctx, env, on_input, network)
+        finally:
+            self.on_input = saved
+
+    def _statements(self, body, x, scope, ctx, env, on_input, network=False):
+        whole = self.whole_network_call(body, ctx) if network else None
+        for stmt in body.stmts:
+            self.step(stmt.span)
+            if isinstance(stmt, ast.Assign):
+                if network and stmt.name in self.pending:  # load(..., aux=1), or googlenet(aux=1) imported
+                    env.set(stmt.name, self.pending.pop(stmt.name), stmt.span)
+                else:
+                    env.set(stmt.name, evaluate(stmt.value, env), stmt.span)
+            elif isinstance(stmt, ast.InputStmt):
+                if on_input is None:
+                    raise ArchError("'input' belongs at the start of a network", stmt.span,
+                                    "a block or group takes its input from the chain it stands in")
+                x = on_input(stmt, env)
+            elif isinstance(stmt, ast.OutputStmt):
+                if on_input is None:
+                    raise ArchError("'output' belongs at the top level of a network", stmt.span,
+                                    "list the outputs by label after the network's chains")
+                if scope.path == "":  # an imported network's outputs are not this network's
+                    if self.outputs_stmt is not None:
+                        raise ArchError("the network lists its outputs twice", stmt.span,
+                                        "list them all in one line: output a, b, c")
+                    self.outputs_stmt = stmt
+            else:
+                if x is None and not (stmt.elements and isinstance(stmt.elements[0], ast.Ref)):
+                    if on_input is None:
+                        raise ArchError("nothing flows into this chain", stmt.span)
+                    x = on_input(None, env)
+                x = self.chain(stmt, x, _Reuse(scope) if stmt is whole else scope, ctx, env)
+        return x
+
+    def whole_network_call(self, body: ast.Body, ctx: FileCtx) -> ast.Chain | None:
+        """``network resnet18 { input 3x224x224
+        resnet("basic", (2, 2, 2, 2)) }``: when a network's only chain is one unlabelled block call,
+        the block's layers are the network's own (``conv1``, ``layer1.0``, not ``0.conv1``)."""
+        chains = [s for s in body.stmts if isinstance(s, ast.Chain)]
+        if len(chains) != 1 or len(chains[0].elements) != 1:
+            return None
+        call = chains[0].elements[0]
+        if not isinstance(call, ast.OpCall) or call.body is not None or lookup(call.name) is not None:
+            return None
+        try:
+            target = self.find_callable(call, ctx)
+        except ArchError:
+            return None
+        return chains[0] if isinstance(target, tuple) and isinstance(target[0], ast.BlockDef) else None
+
+    def chain(self, chain: ast.Chain, x: str, scope: Scope, ctx: FileCtx, env: Env) -> str:
+        for i, el in enumerate(chain.elements):
+            if isinstance(el, ast.Ref):
+                if i:
+                    raise ArchError(f"a reference like @{el.path} can only start a chain", el.span,
+                                    "start a new line with it, or pass it as an argument: crop(@label)")
+                x = self.resolve(el, scope, env)
+            else:
+                x = self.element(el, x, scope, ctx, env)
+        return x
+
+    # --------------------------------------------------------------- elements
+    def element(self, el, x: str, scope: Scope, ctx: FileCtx, env: Env) -> str:
+        self.step(el.span)
+        self.nesting += 1
+        if self.nesting > MAX_NESTING:
+            raise LimitError(f"the spec nests deeper than {MAX_NESTING} levels (groups, repeats, merges, blocks, "
+                             "if and for inside one another)", el.span,
+                             "flatten the nesting; if a block calls itself, give the recursion an end")
+        try:
+            return self._element(el, x, scope, ctx, env)
+        finally:
+            self.nesting -= 1
+
+    def _element(self, el, x: str, scope: Scope, ctx: FileCtx, env: Env) -> str:
+        label = None
+        if isinstance(el, ast.Labeled):
+            label, el = self.label(el.label, env), el.unit
+            if isinstance(el, ast.Ref):
+                raise ArchError("a reference cannot be labelled", el.span)
+            if isinstance(el, (ast.If, ast.For)):
+                kind = "an if" if isinstance(el, ast.If) else "a for"
+                group = label if label.isidentifier() else f'"{label}"'
+                raise ArchError(f"{kind} cannot be labelled: its body runs in place", el.span,
+                                f"label the elements inside, or wrap it in a group: {group} {{ ... }}")
+        if isinstance(el, ast.If):
+            return self.if_into(el, x, scope, ctx, env)
+        if isinstance(el, ast.For):
+            return self.for_into(el, x, scope, ctx, env)
+        if isinstance(el, ast.Repeat):
+            count = self.count(el, env)
+            if count > 1:
+                self.bound.start(self.nesting)
+                nodes, steps = self.bound.chain(el.chain, ctx, env)
+                self.expect("the repeat", nodes, steps, count, el.span, "lower the repeat counts")
+            if label is None:
+                for _ in range(count):
+                    x = self.chain(el.chain, x, scope, ctx, env)
+                return x
+            sub = scope.child(scope.name(label, el.span))
+            out = self.repeat_into(el, count, x, sub, ctx, env)
+        else:
+            out = self.opcall(el, label, x, scope, ctx, env)
+        if label is not None:
+            self.labels[scope.full(label)] = out
+        return out
+
+    def label(self, label: str | ast.Template, env: Env) -> str:
+        """A label as written, or a quoted one with its ``{expr}`` parts filled in: "denselayer{i}"."""
+        if isinstance(label, str):
+            return label
+        text = "".join(p if isinstance(p, str) else _label_part(evaluate(p, env), p.span) for p in label.parts)
+        if not text or not all(part.isidentifier() or part.isdigit() for part in text.split(".")) or "." in text:
+            raise ArgumentError(f"label \"{text}\" is not a name", label.span,
+                                "a label is letters, digits and _ (\"denselayer{i}\" with i = 1 gives denselayer1)")
+        return text
+
+    def if_into(self, el: ast.If, x: str, scope: Scope, ctx: FileCtx, env: Env) -> str:
+        body = el.then if truth(evaluate(el.cond, env), el.cond.span) else el.otherwise
+        if body is None:
+            return x
+        return self.body(body, x, scope, ctx, env, self.on_input)
+
+    def for_into(self, el: ast.For, x: str, scope: Scope, ctx: FileCtx, env: Env) -> str:
+        items = evaluate(el.items, env)
+        if not isinstance(items, tuple):
+            raise ArgumentError(f"for runs over a tuple or a range, not {shown(items)}", el.items.span,
+                                "for c in (64, 128, 256) { ... } or for i in range(1, n + 1) { ... }")
+        if len(items) > 1:
+            unknown = env.child()
+            for name in el.names:
+                unknown.set(name, UNKNOWN, el.span)
+            self.bound.start(self.nesting)
+            nodes, steps = self.bound.body(el.body, ctx, unknown)
+            self.expect("the loop", nodes, steps + 1, len(items), el.span, "shorten the loop")
+        for item in items:
+            self.step(el.span)
+            local = env.child()
+            if len(el.names) == 1:
+                local.set(el.names[0], item, el.span)
+            else:
+                if not isinstance(item, tuple) or len(item) != len(el.names):
+                    raise ArgumentError(f"for {', '.join(el.names)} needs items of {len(el.names)} values, "
+                                        f"got {shown(item)}", el.items.span,
+                                        "write each item as a tuple: for c, n in ((64, 2), (128, 3)) { ... }")
+                for name, value in zip(el.names, item):
+                    local.set(name, value, el.span)
+            x = self.body(el.body, x, scope, ctx, local, self.on_input)
+        return x
+
+    def count(self, rep: ast.Repeat, env: Env) -> int:
+        if rep.count is None:
+            return 1
+        n = evaluate(rep.count, env)
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise ArgumentError(f"a repeat count must be a positive integer, got {shown(n)}", rep.count.span)
+        if n > MAX_NODES:
+            raise LimitError(f"repeat count {n:,} would expand past {MAX_NODES:,} nodes", rep.count.span,
+                             "lower the repeat count")
+        return n
+
+    def repeat_into(self, rep: ast.Repeat, count: int, x: str, sub: Scope, ctx: FileCtx, env: Env) -> str:
+        """A labelled repeat: iteration i is named ``label.i`` (torchvision's ``layer1.0``)."""
+        # a single op, block, group or repeat is the iteration itself (layer1.0.conv1); a labelled element,
+        # an if or a for gets an iteration scope of its own (layer1.0.x)
+        single = len(rep.chain.elements) == 1 and isinstance(rep.chain.elements[0], (ast.OpCall, ast.Repeat))
+        for i in range(count):
+            if single:
+                x = self.element(ast.Labeled(str(i), rep.chain.elements[0], rep.span), x, sub, ctx, env)
+            else:
+                it = sub.child(sub.name(None, rep.span))
+                x = self.chain(rep.chain, x, it, ctx, env)
+        return x
+
+    def opcall(self, call: ast.OpCall, label: str | None, x: str, scope: Scope, ctx: FileCtx, env: Env) -> str:
+        if call.body is not None:
+            found = lookup(call.name)
+            if found and found[0].body:
+                if label is None and found[0].body == "branches" and _all_labelled(call) \
+                        and not isinstance(scope, _Reuse):
+                    # every branch names its layers: they join the enclosing group, like a residual's
+                    # body (Inception-ResNet's `residual { concat { branch0: ... } - conv2d: ... }`)
+                    sub = _Transparent(scope, scope.full(scope.name(None, call.span)))
+                else:
+                    sub = scope.child(scope.name(label, call.span))
+                return self.merge_into(call, found[0], x, sub, ctx, env)
+            if found:
+                raise ArgumentError(f"{found[0].name} takes no {{ ... }} body", call.span,
+                                    "only concat, add and residual have branches; a group needs a new name")
+            if call.has_call or call.dash or call.slash:
+                raise ArgumentError(f"group '{call.name}' takes no arguments", call.span,
+                                    "write a parameterised `block` to pass arguments")
+            name = scope.name(label if label else call.name, call.span)
+            out = self.group_into(call.body, x, scope.child(name), ctx, env)
+            self.labels[scope.full(name)] = out
+            return out
+        target = self.find_callable(call, ctx)
+        if isinstance(target, tuple) and isinstance(target[0], ast.BlockDef):
+            sub = scope.child(scope.name(label, call.span))
+            return self.block_into(target[0], target[1], call, x, sub, env)
+        if isinstance(target, tuple) and isinstance(target[0], ast.NetworkDef):
+            sub = scope.child(scope.name(label, call.span))
+            return self.network_into(target[0], target[1], call, x, sub, env)
+        cls, preset = target
+        name = scope.full(scope.name(label, call.span))
+        return self.op_node(cls, preset, call, name, x, scope, env)
+
+    def find_callable(self, call: ast.OpCall, ctx: FileCtx):
+        name = call.name
+        if "." in name:
+            alias, _, rest = name.partition(".")
+            if alias in ctx.imports and rest in ctx.imports[alias].blocks:
+                return ctx.imports[alias].blocks[rest], ctx.imports[alias]
+            if alias in ctx.imports and rest in ctx.imports[alias].networks:
+                return ctx.imports[alias].networks[rest], ctx.imports[alias]
+        elif name in ctx.blocks:
+            return ctx.blocks[name], ctx
+        elif name in ctx.imports:
+            imp = ctx.imports[name]
+            return main_network(imp, call.span), imp
+        found = lookup(name)
+        if found is None:
+            known = list(REGISTRY) + [a for c in REGISTRY.values() for a in c.aliases] + list(ctx.blocks) \
+                + list(ctx.imports) + [f"{a}.{b}" for a, f in ctx.imports.items() for b in f.blocks]
+            raise UnknownNameError("op or block" if ctx.blocks or ctx.imports else "op", name, known, call.span,
+                                   shorthand_hint(name))
+        return found
+
+
+# ------------------------------------------------------------------ the stage
+def elaborate(ctx: FileCtx, network: str | None = None, input_shape: tuple[int, ...] | None = None) -> Graph:
+    """Build the graph of one network of a loaded file."""
+    net = main_network(ctx, None, network)
+    g = Graph(name=net.name, file=ctx.spec.path)
+    el = Elaborator(g)
+    el.steps = ctx.steps  # loading the files was the first part of the work
+    reset_work(ctx.values)
+
+    def on_input(stmt: ast.InputStmt | None, env: Env) -> str:
+        if INPUT in g:
+            raise ArchError("the network declares its input twice", stmt.span if stmt else net.span)
+        span = stmt.span if stmt else net.span
+        dims = input_shape or (tuple(evaluate(d, env) for d in stmt.dims) if stmt else None)
+        if not dims:
+            raise ArchError(f"network '{net.name}' has no input shape", span,
+                            "declare one (`input 3x224x224`) or pass --input 3x224x224")
+        if any(not isinstance(d, int) or isinstance(d, bool) or d < 1 for d in dims):
+            raise ShapeError(f"input sizes must be positive integers, got {dims}", span)
+        el.add_node(INPUT, el.make_op(Input, {"shape": tuple(dims)}, span), [], span)
+        return INPUT
+
+    el.pending = dict(ctx.pending)
+    try:
+        out = el.body(net.body, None, Scope(""), ctx, ctx.env, on_input, network=True)
+    except RecursionError:  # a backstop: MAX_NESTING and the parser's limits keep this from happening
+        raise LimitError("the spec nests too deeply to expand", net.span,
+                         "flatten the nesting of groups, repeats and blocks") from None
+    for name in el.pending:  # set from outside, but neither the file nor this network defines it
+        own = [st.name for st in net.body.stmts if isinstance(st, ast.Assign)]
+        raise UnknownNameError("variable", name, [*ctx.env.names(), *own], net.span,
+                               f"network '{net.name}' does not define '{name}' (another network of the file does)")
+    if out is None or len(g) == 1:
+        raise ArchError(f"network '{net.name}' has no layers", net.span)
+    outputs = _outputs(el, out)
+    resolve_bare_fc(el, list(outputs.values()), ctx.env)
+    _check_sinks(g, outputs)
+    g.graph["outputs"] = outputs
+    g.graph["named_outputs"] = el.outputs_stmt is not None  # an `output` line: the model returns a dict
+    return g
+
+
+def _outputs(el: Elaborator, last: str) -> dict[str, str]:
+    stmt = el.outputs_stmt
+    if stmt is None:
+        return {"output": last}
+    outputs = {}
+    for item in stmt.items:
+        name = item.alias or item.path
+        if name in outputs:
+            raise ArchError(f"output '{name}' is listed twice", item.span)
+        outputs[name] = el.resolve(ast.Ref(item.path, item.span), Scope(""))
+    return outputs
+
+
+def _check_sinks(g: Graph, outputs: dict[str, str]) -> None:
+    used = set(outputs.values())
+    for node in g:
+        if g.out_degree(node) == 0 and node not in used:
+            raise ArchError(f"the chain ending at '{node}' leads nowhere", g.nodes[node]["span"],
+                            _sink_hint(g, node, outputs))
+
+
+def _sink_hint(g: Graph, node: str, outputs: dict[str, str]) -> str:
+    """`scores: gap - fc-10` with `output scores`: the label names the gap, so the fc leads nowhere."""
+    span = g.nodes[node]["span"]
+    back = node
+    while len(g.nodes[back]["inputs"]) == 1:  # walk back along this line's chain
+        back = g.nodes[back]["inputs"][0]
+        if (g.nodes[back]["span"].file, g.nodes[back]["span"].line) != (span.file, span.line):
+            break
+        for name, target in outputs.items():
+            if target == back:
+                return (f"output '{name}' is only the {g.nodes[back]['op'].name} it labels: a label names one "
+                        "element, not the rest of its chain; put the label on the chain's last layer")
+    return "list it in `output`, or remove it"

@@ -1,0 +1,66 @@
+"""Naming scopes: children are named by label, or by position as in nn.Sequential."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..errors import ArchError, Span
+
+
+@dataclass
+class Scope:
+    """A naming level: children are named by label, or by position as in nn.Sequential."""
+
+    path: str
+    names: set[str] = field(default_factory=set)
+    position: int = 0
+
+    def name(self, label: str | None, span: Span) -> str:
+        name = label if label is not None else str(self.position)
+        self.position += 1
+        if name in self.names:
+            where = f" in '{self.path}'" if self.path else ""
+            raise ArchError(f"the name '{name}' is used twice{where}", span,
+                            "labels name modules and must be unique within their group")
+        self.names.add(name)
+        return name
+
+    def child(self, name: str) -> Scope:
+        return Scope(f"{self.path}.{name}" if self.path else name)
+
+    def full(self, name: str) -> str:
+        return f"{self.path}.{name}" if self.path else name
+
+
+class _Reuse(Scope):
+    """A scope handed to a container's only element, so it adds no naming level of its own."""
+
+    def __init__(self, scope: Scope):
+        super().__init__(scope.path)
+        self._scope = scope
+
+    def name(self, label, span):
+        return ""
+
+    def child(self, name):
+        return self._scope
+
+    def full(self, name):
+        return self._scope.path
+
+
+class _Transparent(Scope):
+    """The scope of a merge whose branches are all labelled: its node is named by its position
+    (``path``), while the branches' layers are named in the enclosing scope."""
+
+    def __init__(self, scope: Scope, path: str):
+        super().__init__(path)
+        self._scope = scope
+
+    def name(self, label, span):
+        return self._scope.name(label, span)
+
+    def child(self, name):
+        return self._scope.child(name)
+
+    def full(self, name):
+        return self._scope.full(name)

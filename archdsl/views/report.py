@@ -1,0 +1,284 @@
+"""Presentation of an Analysis: terminal table (rich), markdown, CSV and JSON. Reads, never recomputes.
+
+Every column is defined in docs/report.md. ``Options`` holds what the command line sets:
+the roll-up depth, the dtype's bytes, the batch, whether MACs count everything
+(``--count all``) and whether shapes are written HxWxC (``--hwc``).
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+
+from rich.console import Console
+from rich.table import Table
+
+from ..ir.analysis import Analysis, Layer
+from ..limits import MAX_ROWS
+
+DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1}
+COLUMNS = ("layer", "op", "output", "params", "params %", "MACs", "activations", "memory %", "RF size/stride")
+
+
+@dataclass(frozen=True)
+class Options:
+    depth: int | None = None  # None: every layer
+    dtype: str = "float32"
+    batch: int = 1
+    count_all: bool = False  # MACs include bias adds, BN, pooling, activations, sums (ptflops' rules)
+    hwc: bool = False  # shapes as the slides write them, [55x55x96]
+    accepts: str = ""  # the compiled model's input contract, in words (archdsl/ir/contract.py)
+
+    @property
+    def bytes(self) -> int:
+        return DTYPE_BYTES[self.dtype]
+
+
+def shape_str(shape: tuple[int, ...], hwc: bool = False) -> str:
+    if hwc and len(shape) == 3:
+        return "[" + "x".join(str(d) for d in (*shape[1:], shape[0])) + "]"
+    return "x".join(str(d) for d in shape)
+
+
+def rf_str(layer: Layer) -> str:
+    (h, w), (sh, sw) = layer.receptive_field.size, layer.receptive_field.stride
+    size = f"{h}" if h == w else f"{h}x{w}"
+    stride = _num(sh) if sh == sw else f"{_num(sh)}x{_num(sw)}"
+    return f"{size}/{stride}"
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1024
+    return f"{n:,.1f} GiB"
+
+
+def prefix(name: str, depth: int | None) -> str:
+    """``layer1.0.conv1`` at depth 2 → ``layer1.0``; depth None keeps every level."""
+    return name if depth is None else ".".join(name.split(".")[:depth])
+
+
+def _groups(a: Analysis, depth: int | None) -> dict[str, list[Layer]]:
+    groups: dict[str, list[Layer]] = {}
+    for layer in a.layers:
+        groups.setdefault(prefix(layer.name, depth), []).append(layer)
+    return groups
+
+
+def auto_depth(a: Analysis, max_rows: int = MAX_ROWS) -> int | None:
+    """The deepest naming level whose rolled-up table has at most ``max_rows`` rows (at least 1);
+    None (every layer) when the whole network fits."""
+    deepest = max(len(layer.name.split(".")) for layer in a.layers)
+    if len(a.layers) <= max_rows:
+        return None
+    best = 1
+    for depth in range(1, deepest + 1):
+        if len(_groups(a, depth)) <= max_rows:
+            best = depth
+    return best
+
+
+def _ops_summary(layers: list[Layer]) -> str:
+    """``[10 layers] 3 conv, 3 bn, 2 relu, downsample, residual``: what a rolled-up block holds."""
+    counts: dict[str, int] = {}
+    for layer in layers:
+        if layer.kind.shortcut:  # a residual's shortcut: worth a word only when it is a real layer
+            if not layer.params:
+                continue
+            op = "downsample"
+        else:
+            op = layer.op
+        counts[op] = counts.get(op, 0) + 1
+    return f"[{len(layers)} layers] " + ", ".join(op if n == 1 else f"{n} {op}" for op, n in counts.items())
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row of the table: a layer, or a block rolled up (``depth``)."""
+
+    name: str
+    op: str
+    output_shape: tuple[int, ...]
+    params: int
+    macs: int
+    activations: int  # the values it keeps (in-place layers alone show their output's size)
+    receptive_field: str
+    in_place: bool = False  # a single layer that overwrites its input: no memory of its own
+
+
+def table_rows(a: Analysis, opts: Options = Options()) -> list[Row]:
+    out = []
+    for name, layers in _groups(a, opts.depth).items():
+        macs = sum(x.macs_all if opts.count_all else x.macs for x in layers)
+        if len(layers) == 1:
+            x = layers[0]
+            out.append(Row(x.name, x.describe, x.output_shape, x.params, macs, x.activations, rf_str(x), x.elementwise))
+            continue
+        last = next((x for x in layers if x.name == name), layers[-1])  # a block's own node, or its last
+        acts = sum(x.activations for x in layers if not x.elementwise)
+        out.append(Row(name, _ops_summary(layers), last.output_shape, sum(x.params for x in layers), macs, acts,
+                       rf_str(last)))
+    return out
+
+
+def _share(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.1f}%" if whole else "-"
+
+
+def _bar(part: int, whole: int, width: int = 10) -> str:
+    """``41.2% ████▏``: the share, with a bar a reader finds at a glance."""
+    if not whole:
+        return "-"
+    frac = part / whole
+    eighths = round(frac * width * 8)
+    bar = "█" * (eighths // 8) + ("▏▎▍▌▋▊▉"[eighths % 8 - 1] if eighths % 8 else "")
+    return f"{100 * frac:5.1f}% {bar}"
+
+
+def rows(a: Analysis, depth: int | None = None, opts: Options | None = None,
+         bars: bool = False) -> list[tuple[str, ...]]:
+    """The table as text cells, in ``COLUMNS`` order. The shares are of the totals: params, and the
+    activation memory (the values each row keeps, of the forward total)."""
+    opts = opts or Options(depth=depth)
+    share = _bar if bars else _share
+    t = a.totals
+    cells = []
+    for r in table_rows(a, opts):
+        acts = f"{r.activations * opts.batch:,}"
+        memory = "in place" if r.in_place else share(r.activations, t.activations)
+        cells.append((r.name, r.op, shape_str(r.output_shape, opts.hwc), f"{r.params:,}", share(r.params, t.params),
+                      f"{r.macs * opts.batch:,}", acts, memory, r.receptive_field))
+    return cells
+
+
+def summary_lines(a: Analysis, opts: Options = Options()) -> list[str]:
+    """The totals, per image and for the batch, in elements and in bytes of the dtype."""
+    t, b, n = a.totals, opts.bytes, opts.batch
+    per = "per image" if n == 1 else f"for a batch of {n}"
+    outs = ", ".join(f"{k}: {shape_str(v, opts.hwc)}" for k, v in a.outputs.items())
+    macs = t.macs_all if opts.count_all else t.macs
+    counted = "conv, fc and every other op (--count all)" if opts.count_all else "conv and fc layers"
+    return [
+        f"input {shape_str(a.input_shape, opts.hwc)}  →  {outs}",
+        *([f"  the compiled model takes N x {opts.accepts}"] if opts.accepts else []),
+        f"params {t.params:,}: trainable {t.trainable_params:,}, non-trainable {t.buffers:,} (BN statistics); "
+        f"{human_bytes((t.params + t.buffers) * b)} as {opts.dtype}",
+        f"MACs {macs * n:,} {per} ({counted}); FLOPs = 2 x MACs = {2 * macs * n:,}",
+        f"activations {t.activations * n:,} {per} ({human_bytes(t.activations * n * b)}): every layer's output, "
+        "forward",
+        f"  inference peak {t.peak_activations * n:,} ({human_bytes(t.peak_activations * n * b)}): the most alive "
+        "at once, each freed after its last reader",
+        f"  training {t.saved_activations * n:,} saved for backward ({human_bytes(t.saved_activations * n * b)}); "
+        f"with their gradients about {human_bytes(2 * t.saved_activations * n * b)}",
+        f"  largest single activation {t.largest_activation * n:,} ({human_bytes(t.largest_activation * n * b)}) "
+        f"at {t.largest_layer}",
+    ]
+
+
+def wide_console(width: int = 200) -> Console:
+    """The terminal's width on a terminal; ``width`` columns when piped, so tables do not wrap."""
+    import sys
+    terminal = sys.stdout.isatty()
+    # no guessing at colours for numbers and brackets in the text: the table styles what it means to
+    return Console(width=None if terminal else width, highlight=False, emoji=False)
+
+
+def table(a: Analysis, console: Console | None = None, depth: int | None = None, opts: Options | None = None) -> None:
+    opts = opts or Options(depth=depth)
+    console = console or wide_console()
+    title = a.name if opts.depth is None else \
+        f"{a.name} (blocks rolled up at depth {opts.depth}; --depth all shows every layer)"
+    tab = Table(title=title, show_lines=False, header_style="bold")
+    for col in COLUMNS:  # names and ops may fold on a narrow terminal; numbers and shapes stay whole
+        tab.add_column(col, justify="right" if col in ("params", "MACs", "activations") else "left",
+                       overflow="fold", no_wrap=col not in ("layer", "op"))
+    for row in rows(a, opts=opts, bars=True):
+        tab.add_row(*row)
+    console.print(tab)
+    for line in summary_lines(a, opts):
+        console.print(line)
+
+
+def markdown(a: Analysis, depth: int | None = None, opts: Options | None = None) -> str:
+    opts = opts or Options(depth=depth)
+    out = [f"# {a.name}", "", "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    out += ["| " + " | ".join(r.replace("|", "\\|") for r in row) + " |" for row in rows(a, opts=opts)]
+    out += [""] + [f"- {line.strip()}" for line in summary_lines(a, opts)]
+    return "\n".join(out) + "\n"
+
+
+CSV_COLUMNS = ("layer", "op", "output_shape", "params", "macs", "activations", "rf_size", "rf_stride")
+
+
+def to_csv(a: Analysis, opts: Options = Options()) -> str:
+    """Plain numbers (no separators), one row per layer or block; a spreadsheet's input."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(CSV_COLUMNS)
+    for r in table_rows(a, opts):
+        size, stride = r.receptive_field.split("/")
+        w.writerow((r.name, r.op, shape_str(r.output_shape, opts.hwc), r.params, r.macs * opts.batch,
+                    r.activations * opts.batch, size, stride))
+    return buf.getvalue()
+
+
+def to_json(a: Analysis) -> str:
+    return json.dumps(a.model_dump(mode="json"), indent=2)
+
+
+DIFF_COLUMNS = ("stage", "output A", "output B", "params A", "params B", "MACs A", "MACs B", "activations A",
+                "activations B")
+
+
+def diff_rows(a: Analysis, b: Analysis, depth: int | None = 1) -> list[tuple[str, ...]]:
+    """Two analyses side by side, one row per stage (naming level ``depth``), matched by name in the
+    order they first appear; a stage only one network has shows blanks for the other."""
+    ra = {r.name: r for r in table_rows(a, Options(depth=depth))}
+    rb = {r.name: r for r in table_rows(b, Options(depth=depth))}
+    names = list(ra) + [n for n in rb if n not in ra]
+
+    def cells(r: Row | None) -> tuple[str, str, str, str]:
+        if r is None:
+            return ("", "", "", "")
+        return (shape_str(r.output_shape), f"{r.params:,}", f"{r.macs:,}", f"{r.activations:,}")
+
+    out = []
+    for n in names:
+        (sa, pa, ma, aa), (sb, pb, mb, ab) = cells(ra.get(n)), cells(rb.get(n))
+        out.append((n, sa, sb, pa, pb, ma, mb, aa, ab))
+    return out
+
+
+def diff_totals(a: Analysis, b: Analysis) -> list[tuple[str, int, int, str]]:
+    """(what, A, B, B/A) for the totals that matter when comparing two designs."""
+    ta, tb = a.totals, b.totals
+    pairs = [("params", ta.params, tb.params), ("MACs", ta.macs, tb.macs),
+             ("activations", ta.activations, tb.activations),
+             ("inference peak", ta.peak_activations, tb.peak_activations),
+             ("saved for backward", ta.saved_activations, tb.saved_activations)]
+    return [(what, x, y, f"{y / x:.3f}x" if x else "-") for what, x, y in pairs]
+
+
+def diff_table(a: Analysis, b: Analysis, depth: int | None = 1, console: Console | None = None) -> None:
+    console = console or wide_console()
+    tab = Table(title=f"A = {a.name}, B = {b.name}", header_style="bold")
+    for col in DIFF_COLUMNS:
+        tab.add_column(col, justify="left" if col.startswith(("stage", "output")) else "right")
+    for row in diff_rows(a, b, depth):
+        tab.add_row(*row)
+    console.print(tab)
+    totals = Table(header_style="bold")
+    for col in ("total", "A", "B", "B / A"):
+        totals.add_column(col, justify="left" if col == "total" else "right")
+    for what, x, y, ratio in diff_totals(a, b):
+        totals.add_row(what, f"{x:,}", f"{y:,}", ratio)
+    console.print(totals)
+    outs = lambda an: ", ".join(f"{k} {shape_str(v)}" for k, v in an.outputs.items())  # noqa: E731
+    console.print(f"outputs: A {outs(a)}; B {outs(b)}")
