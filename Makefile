@@ -21,9 +21,10 @@ run: setup
 test: setup lint
 	$(BIN)/python -m pytest -q
 
-# ruff check with the rules in pyproject.toml ([tool.ruff.lint]); `make test` runs it first
+# ruff check with the rules in pyproject.toml ([tool.ruff.lint]) and ruff format's check; `make test` runs them first
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 bench: setup
 	$(BIN)/python benchmarks/run.py

@@ -22,6 +22,7 @@ off; so does any error reading or writing it.
 
 A ``report vgg16`` from a warm cache never imports lark: the AST of ``vgg.arch`` comes from here.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -41,8 +42,10 @@ from .limits import MAX_ENTRY_BYTES
 from .resources import grammar_path
 
 MAGIC = b"archdsl-cache 2\n"
-_SUPPORTED = all(hasattr(os, flag) for flag in ("O_NOFOLLOW", "O_DIRECTORY", "O_NONBLOCK")) \
+_SUPPORTED = (
+    all(hasattr(os, flag) for flag in ("O_NOFOLLOW", "O_DIRECTORY", "O_NONBLOCK"))
     and {os.open, os.rename, os.unlink} <= os.supports_dir_fd
+)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 
@@ -100,9 +103,10 @@ def _opened() -> Iterator[int | None]:
 
 # ------------------------------------------------------------------ entries
 # the code whose output each kind of entry holds: an entry made by other code is never read
-SOURCES = {"ast": ("lang/parse.py", "lang/ast.py", "errors.py"),
-           "contract": ("ir/contract.py", "ir/symbolic/*.py", "ir/sizes.py", "errors.py",
-                        "ops/*.py")}
+SOURCES = {
+    "ast": ("lang/parse.py", "lang/ast.py", "errors.py"),
+    "contract": ("ir/contract.py", "ir/symbolic/*.py", "ir/sizes.py", "errors.py", "ops/*.py"),
+}
 
 
 @functools.cache
@@ -130,8 +134,9 @@ def entry(kind: str, *parts: str) -> Path | None:
     return None if where is None else where / key(kind, *parts)
 
 
-def cached(kind: str, parts: tuple[str, ...], make: Callable[[], Any],
-           check: Callable[[Any], bool] | None = None) -> Any:
+def cached(
+    kind: str, parts: tuple[str, ...], make: Callable[[], Any], check: Callable[[Any], bool] | None = None
+) -> Any:
     """``make()``'s result, from the cache when it holds a sound one for ``parts`` (one that
     ``check``, when given, accepts)."""
     name = key(kind, *parts)
@@ -161,8 +166,12 @@ def load(where: int, name: str) -> Any:
         return None
     try:
         info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o077 \
-                or info.st_size > MAX_ENTRY_BYTES:
+        if (
+            not stat.S_ISREG(info.st_mode)
+            or info.st_uid != os.geteuid()
+            or info.st_mode & 0o077
+            or info.st_size > MAX_ENTRY_BYTES
+        ):
             return None
         with os.fdopen(os.dup(fd), "rb") as f:
             data = f.read(MAX_ENTRY_BYTES + 1)
@@ -188,7 +197,7 @@ def _payload(data: bytes, name: str) -> bytes | None:
     head = MAGIC + name.encode() + b"\n"
     if not data.startswith(head):
         return None
-    digest, newline, payload = data[len(head):].partition(b"\n")
+    digest, newline, payload = data[len(head) :].partition(b"\n")
     return payload if newline and digest == hashlib.sha256(payload).hexdigest().encode() else None
 
 

@@ -4,6 +4,7 @@ Every error a user can cause is an :class:`ArchError` that knows where it
 happened (file, line, column), shows that line with a caret under the spot,
 says what was expected, and suggests the nearest known name for a typo.
 """
+
 from __future__ import annotations
 
 import re
@@ -30,9 +31,9 @@ class Span:
         if not 1 <= self.line <= len(lines):
             return ""
         raw = lines[self.line - 1].rstrip()
-        col = len(raw[:self.column - 1].expandtabs(4))  # a tab shows as spaces, and the caret stays under the spot
+        col = len(raw[: self.column - 1].expandtabs(4))  # a tab shows as spaces, and the caret stays under the spot
         text = raw.expandtabs(4)
-        width = max(1, min(len(raw[self.column - 1:self.column - 1 + self.length].expandtabs(4)), len(text) - col))
+        width = max(1, min(len(raw[self.column - 1 : self.column - 1 + self.length].expandtabs(4)), len(text) - col))
         if len(text) > 100:  # show a window around the spot of a very long line
             start = max(0, col - 40)
             end = min(len(text), start + 80)  # a caret under a long span ends with the window
@@ -55,6 +56,7 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
     if name.lower() in lowered and lowered[name.lower()] != name:
         return lowered[name.lower()]
     import difflib  # only when a name is unknown
+
     match = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)
     return lowered[match[0]] if match else None
 
@@ -95,8 +97,15 @@ class SpecSyntaxError(ArchError):
 class UnknownNameError(ArchError):
     """An op, block, variable, label, import or library name that does not exist (``maxpol``)."""
 
-    def __init__(self, kind: str, name: str, candidates: Iterable[str], span: Span | None = None,
-                 hint: str | None = None, where: str = ""):
+    def __init__(
+        self,
+        kind: str,
+        name: str,
+        candidates: Iterable[str],
+        span: Span | None = None,
+        hint: str | None = None,
+        where: str = "",
+    ):
         guess = did_you_mean(name, candidates)
         if guess and not hint:
             hint = f"did you mean '{guess}'?"

@@ -9,6 +9,7 @@
   an interrupted run) leaves the old file whole and no half-written one. A target that is not a regular
   file (``/dev/stdout``, a pipe) is written in place.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -63,16 +64,18 @@ def _same(a: Path, b: Path) -> bool:
         return False
 
 
-def check(path: str | Path, *, inputs: Iterable[str | Path | None] = (), force: bool = False,
-          option: str = "-o") -> Path:
+def check(
+    path: str | Path, *, inputs: Iterable[str | Path | None] = (), force: bool = False, option: str = "-o"
+) -> Path:
     """``path`` if a command may write it, else UsageError (exit 2), before any work is done."""
     path = Path(path)
     if path.suffix.lower() == ".arch":
         raise UsageError(f"{option} {shown(str(path))}: archdsl never writes over a spec (.arch)")
     for source in inputs:
         if source is not None and _same(path, Path(source)):
-            raise UsageError(f"{option} {shown(str(path))} is an input of this command: it would be replaced by "
-                             "its own output")
+            raise UsageError(
+                f"{option} {shown(str(path))} is an input of this command: it would be replaced by its own output"
+            )
     try:
         info = path.stat()
     except FileNotFoundError:
@@ -82,8 +85,9 @@ def check(path: str | Path, *, inputs: Iterable[str | Path | None] = (), force: 
     if stat.S_ISDIR(info.st_mode):
         raise UsageError(f"{option} {shown(str(path))} is a folder")
     if stat.S_ISREG(info.st_mode) and not force and not ours(path):
-        raise UsageError(f"{option} {shown(str(path))} exists and is not a file archdsl wrote: pass --force to "
-                         "replace it")
+        raise UsageError(
+            f"{option} {shown(str(path))} exists and is not a file archdsl wrote: pass --force to replace it"
+        )
     return path
 
 
@@ -147,5 +151,8 @@ def write_bytes(path: str | Path, data: bytes) -> None:
 
 def force_argument(parser) -> None:
     """``--force``, for the commands that write files."""
-    parser.add_argument("--force", action="store_true", help="replace an existing output file that archdsl did "
-                        "not write (never one of the command's inputs)")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing output file that archdsl did not write (never one of the command's inputs)",
+    )

@@ -3,6 +3,7 @@
 The only module that names every stage (archdsl.lang, archdsl.ir, archdsl.backend, archdsl.views): a
 :class:`Net` is a loaded network, and the functions here that take a spec (:func:`load`,
 :func:`symbolic_report`, :func:`to_onnx`, :func:`to_torchscript`) load it and hand the Net on."""
+
 from __future__ import annotations
 
 import math
@@ -38,8 +39,9 @@ def source_of(spec: str) -> tuple[str, str, str | None]:
     if entry is not None:
         return read_spec(entry.path), str(entry.path), entry.network
     if _IDENT.fullmatch(spec) and lookup(spec) is None:
-        raise UnknownNameError("spec", spec, library.entries(), None,
-                               None if library.library() else "the spec library is empty")
+        raise UnknownNameError(
+            "spec", spec, library.entries(), None, None if library.library() else "the spec library is empty"
+        )
     return spec, "<inline>", None
 
 
@@ -85,12 +87,24 @@ class Net:
     @cached_property
     def _contract(self):
         from .ir.contract import input_contract
+
         return input_contract(self.graph, self.analyze())
 
-    def compile(self, device: Any = "cpu", dtype: Any = None, max_params: int | None = MAX_PARAMS, *,
-                seed: int | None = None, init: str | None = None, weights: Any = None, strict: bool = True,
-                skip_mismatched: bool = False, reinit: str | list[str] | None = None,
-                freeze: str | list[str] | None = None, check_input: bool = True):
+    def compile(
+        self,
+        device: Any = "cpu",
+        dtype: Any = None,
+        max_params: int | None = MAX_PARAMS,
+        *,
+        seed: int | None = None,
+        init: str | None = None,
+        weights: Any = None,
+        strict: bool = True,
+        skip_mismatched: bool = False,
+        reinit: str | list[str] | None = None,
+        freeze: str | list[str] | None = None,
+        check_input: bool = True,
+    ):
         """A ``torch.fx.GraphModule`` built directly on ``device`` (``"meta"`` allocates nothing).
 
         It reads the sizes it needs from its tensors, so it runs at every input size of
@@ -116,6 +130,7 @@ class Net:
         from .backend.compile import compile_graph
         from .backend.weights import freeze as freeze_labels
         from .backend.weights import frozen_nodes, load_weights, resolve_scheme
+
         a = self.analyze()
         self.check_buildable()
         if str(device) != "meta":
@@ -128,11 +143,15 @@ class Net:
         contract = self.input_contract() if check_input else None
         model = compile_graph(self.graph, a, device=device, dtype=dtype, seed=seed, init=scheme, contract=contract)
         if weights is not None:
-            model.weights_report = load_weights(model, weights, strict=strict, skip_mismatched=skip_mismatched,
-                                                reinit=reinit, name=a.name)
+            model.weights_report = load_weights(
+                model, weights, strict=strict, skip_mismatched=skip_mismatched, reinit=reinit, name=a.name
+            )
         elif reinit is not None or skip_mismatched:
-            raise ArchError("reinit and skip_mismatched choose what to load from weights, but no weights were given",
-                            None, "pass weights='file.pth'")
+            raise ArchError(
+                "reinit and skip_mismatched choose what to load from weights, but no weights were given",
+                None,
+                "pass weights='file.pth'",
+            )
         if freeze is not None:
             freeze_labels(model, self.graph, freeze)
         return model
@@ -143,9 +162,12 @@ class Net:
         t = self.analyze().totals
         size = t.params + t.buffers
         if max_params is not None and size > max_params:
-            raise LimitError(f"{self.name} has {size:,} parameters and buffers, more than the limit of "
-                             f"{max_params:,}", None, "raise max_params (on the command line: --max-params N, "
-                             "or none), or compile with device='meta' to inspect it")
+            raise LimitError(
+                f"{self.name} has {size:,} parameters and buffers, more than the limit of {max_params:,}",
+                None,
+                "raise max_params (on the command line: --max-params N, "
+                "or none), or compile with device='meta' to inspect it",
+            )
 
     def check_buildable(self) -> None:
         """Refuse (a LimitError at the op) a weight tensor torch cannot even size: more than 2^60 values
@@ -156,9 +178,12 @@ class Net:
                 for name, shape in shapes.items():
                     values = math.prod(shape)
                     if values > MAX_ELEMENTS:
-                        raise LimitError(f"the {kind} '{name}' of '{layer.name}' ({'x'.join(map(str, shape))}) "
-                                         f"has {values:.3g} values, more than torch can build (2^60)",
-                                         self.graph.nodes[layer.name].get("span"), "sizes this large cannot be built")
+                        raise LimitError(
+                            f"the {kind} '{name}' of '{layer.name}' ({'x'.join(map(str, shape))}) "
+                            f"has {values:.3g} values, more than torch can build (2^60)",
+                            self.graph.nodes[layer.name].get("span"),
+                            "sizes this large cannot be built",
+                        )
 
     def check_weights_fit(self, dtype: Any = None) -> None:
         """Refuse (a LimitError), before allocating anything, weights larger than the memory this
@@ -167,9 +192,12 @@ class Net:
         t = self.analyze().totals
         need = (t.params + t.buffers) * (getattr(dtype, "itemsize", None) or 4)
         if free is not None and need > free:
-            raise LimitError(f"the weights of {self.name} need {_decimal_bytes(need)}, more than the "
-                             f"{_decimal_bytes(free)} this machine has free", None,
-                             "compile with device='meta' to inspect it, or on a device with more memory")
+            raise LimitError(
+                f"the weights of {self.name} need {_decimal_bytes(need)}, more than the "
+                f"{_decimal_bytes(free)} this machine has free",
+                None,
+                "compile with device='meta' to inspect it, or on a device with more memory",
+            )
 
     def memory_needed(self, batch: int, training: bool = False, bytes_per_value: int = 4) -> int:
         """An estimate, from the analysis alone, of the bytes a pass over ``batch`` samples needs:
@@ -188,11 +216,13 @@ class Net:
         if max_memory is not None and need > max_memory:
             a = self.analyze()
             what = "a training step" if training else "a forward pass"
-            raise LimitError(f"{what} of {a.name} at {'x'.join(map(str, a.input_shape))} on {batch} sample"
-                             f"{'s' if batch != 1 else ''} needs about {_decimal_bytes(need)}, more than the limit of "
-                             f"{_decimal_bytes(max_memory)}", None,
-                             "use a smaller input or batch, or raise the limit (on the command line: "
-                             "--max-memory 64G, or none)")
+            raise LimitError(
+                f"{what} of {a.name} at {'x'.join(map(str, a.input_shape))} on {batch} sample"
+                f"{'s' if batch != 1 else ''} needs about {_decimal_bytes(need)}, more than the limit of "
+                f"{_decimal_bytes(max_memory)}",
+                None,
+                "use a smaller input or batch, or raise the limit (on the command line: --max-memory 64G, or none)",
+            )
 
     def _variables(self) -> dict[str, Any]:
         """The spec file's variables as loaded (overrides applied); a derived network's are its original's."""
@@ -208,6 +238,7 @@ class Net:
         names), optionally for another ``input`` size; its ``convert_weights`` reshapes a state_dict
         of this network for it. See :mod:`archdsl.ir.transform`."""
         from .ir.transform import fully_convolutional
+
         shape = parse_shape(input) if input is not None else None
         net = Net(fully_convolutional(self.graph, self.analyze(), shape))
         net._original = self
@@ -216,6 +247,7 @@ class Net:
     def convert_weights(self, state_dict: dict) -> dict:
         """A state_dict of the original network, reshaped for this fully convolutional one."""
         from .ir.transform import convert_state_dict
+
         original = getattr(self, "_original", None)
         if original is None:
             raise ArchError("convert_weights belongs to a network made by fully_convolutional()", None)
@@ -224,6 +256,7 @@ class Net:
     def _repr_svg_(self):
         """Jupyter shows a loaded network as its diagram (None where graphviz's dot is missing)."""
         from .views.html import repr_svg
+
         return repr_svg(self)
 
     def _repr_html_(self) -> str:
@@ -237,11 +270,19 @@ class Net:
         the graph's ``outputs`` name the layers each output is (``output=fc8``). Every attribute is a string
         or a number, so ``networkx.write_graphml`` writes it for Gephi or yEd."""
         import networkx as nx
+
         a = self.analyze()
         g = nx.DiGraph(name=a.name, input_shape="x".join(map(str, a.input_shape)))
         for layer in a.layers:
-            g.add_node(layer.name, op=layer.op, describe=layer.describe, params=layer.params, macs=layer.macs,
-                       shape="x".join(map(str, layer.output_shape)), source=layer.source)
+            g.add_node(
+                layer.name,
+                op=layer.op,
+                describe=layer.describe,
+                params=layer.params,
+                macs=layer.macs,
+                shape="x".join(map(str, layer.output_shape)),
+                source=layer.source,
+            )
         for layer in a.layers:
             n_data, _ = layer.kind.split_inputs(len(layer.inputs))
             for i, src in enumerate(layer.inputs):
@@ -253,12 +294,19 @@ class Net:
     def source(self) -> str:
         """Standalone PyTorch source for this network (imports torch only)."""
         from .backend.codegen import to_source
+
         self.check_buildable()
         return to_source(self.graph, self.analyze(), self.input_contract())
 
 
-def load(spec: str, *, input: str | tuple | None = None, network: str | None = None,
-         allow_imports_outside: bool = False, **variables: Any) -> Net:
+def load(
+    spec: str,
+    *,
+    input: str | tuple | None = None,
+    network: str | None = None,
+    allow_imports_outside: bool = False,
+    **variables: Any,
+) -> Net:
     """Load a spec: a ``.arch`` path, a library name (``"vgg16"``) or inline text (``"[CONV-POOL]x2-FC"``).
 
     ``input`` overrides the input shape (CxHxW); other keywords override the spec's variables.
@@ -297,6 +345,7 @@ def symbolic_report(spec_or_net: Any, input: str | tuple, **variables: Any):
     ``spec_or_net``: what :func:`load` takes (library name, path, inline text) or a loaded Net;
     ``variables`` override the spec's variables (``classes=10``)."""
     from .ir.symbolic.walk import parse_input, symbolic_shapes
+
     if isinstance(spec_or_net, Net) and not variables:
         return symbolic_shapes(spec_or_net.graph, input)
     concrete = tuple(d if isinstance(d, int) else 64 for d in parse_input(input))
@@ -308,6 +357,7 @@ def to_onnx(net_or_spec: Any, path: str | Path, input: Any = None, **options: An
     """Write a network as an ONNX file: :func:`archdsl.backend.export.to_onnx`, which also takes a spec
     here (its variables among ``options``: every keyword the exporter does not take sets one)."""
     from .backend import export
+
     target = _export_target(export.to_onnx, net_or_spec, input, options)
     return export.to_onnx(target, path, input, **options)
 
@@ -316,6 +366,7 @@ def to_torchscript(net_or_spec: Any, path: str | Path, input: Any = None, **opti
     """Write a network as a TorchScript archive: :func:`archdsl.backend.export.to_torchscript`, which also
     takes a spec here (as :func:`to_onnx`)."""
     from .backend import export
+
     target = _export_target(export.to_torchscript, net_or_spec, input, options)
     return export.to_torchscript(target, path, input, **options)
 
@@ -323,6 +374,7 @@ def to_torchscript(net_or_spec: Any, path: str | Path, input: Any = None, **opti
 def _export_target(exporter, net_or_spec: Any, input: Any, options: dict) -> Any:
     """The Net or torch module to export, taking the spec's variables out of ``options``."""
     import inspect
+
     takes = inspect.signature(exporter).parameters
     variables = {k: options.pop(k) for k in list(options) if k not in takes}
     if isinstance(net_or_spec, (str, Path, Net)):
@@ -334,6 +386,7 @@ def _export_target(exporter, net_or_spec: Any, input: Any, options: dict) -> Any
 
 def _html_table(a: Analysis) -> str:
     from .views.html import html_table
+
     return html_table(a)
 
 

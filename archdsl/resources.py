@@ -1,5 +1,6 @@
 """Where the package's data lies: the grammar and the spec library, beside the package in a checkout
 (``grammar/``, ``specs/``) or inside it in an installed wheel (``archdsl/grammar``, ``archdsl/specs``)."""
+
 from __future__ import annotations
 
 from pathlib import Path

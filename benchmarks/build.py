@@ -25,6 +25,7 @@ it. ResNet specs declare ``init = "he"``, and archdsl's compile builds the modul
 overwrites without the default draw (``weights.REINITIALISED``), so it draws 60M conv weights
 once where the hand-written constructor draws them twice.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -73,8 +74,10 @@ def main(argv=None) -> int:
     net.analyze()
     cold_analyze = time.perf_counter() - t
     cold_meta = clock(lambda: net.compile(device="meta"))
-    print(f"cold (first call in this process): load {cold_load * 1e3:.1f} ms, analyze {cold_analyze * 1e3:.1f} ms, "
-          f"compile(device='meta') {cold_meta * 1e3:.1f} ms")
+    print(
+        f"cold (first call in this process): load {cold_load * 1e3:.1f} ms, analyze {cold_analyze * 1e3:.1f} ms, "
+        f"compile(device='meta') {cold_meta * 1e3:.1f} ms"
+    )
 
     paths = {
         "meta, compile only": lambda: net.compile(device="meta"),
@@ -100,8 +103,10 @@ def main(argv=None) -> int:
         ratio = f"{med[k] / hand:8.3f}" if k.startswith("cpu") else ""
         print(f"{k:28} {med[k] * 1e3:10.1f} {min(v) * 1e3:8.1f} {ratio}")
     worst = max(med[k] / hand for k in cpu_paths if k != "cpu, hand-written")
-    print(f"cpu build ratio (load+analyze+compile / hand-written) {med['cpu, load+analyze+compile'] / hand:.3f}, "
-          f"compile only {med['cpu, compile only'] / hand:.3f} (target <= {TARGET}); worst {worst:.3f}")
+    print(
+        f"cpu build ratio (load+analyze+compile / hand-written) {med['cpu, load+analyze+compile'] / hand:.3f}, "
+        f"compile only {med['cpu, compile only'] / hand:.3f} (target <= {TARGET}); worst {worst:.3f}"
+    )
     return 0
 
 

@@ -10,6 +10,7 @@ smallest work per call, where a fixed cost shows most. Per network: the median t
 each, their ratio (1.000: no cost), the interquartile range of the per-round ratios (the noise), and
 the check's own time per call, measured alone on the same input (``model.input_contract(x)``).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,9 +49,15 @@ def measure(name: str, input: str | None, rounds: int, calls: int) -> dict:
             ratios.append(times[id(checked)] / times[id(bare)])
         check_alone = statistics.median(per_call(checked.input_contract, x, 2000) for _ in range(5))
     q = statistics.quantiles(ratios, n=4)
-    return {"network": name, "input": "x".join(map(str, net.analyze().input_shape)),
-            "checked_ms": 1e3 * statistics.median(with_check), "bare_ms": 1e3 * statistics.median(without),
-            "ratio": statistics.median(ratios), "iqr": q[2] - q[0], "check_us": 1e6 * check_alone}
+    return {
+        "network": name,
+        "input": "x".join(map(str, net.analyze().input_shape)),
+        "checked_ms": 1e3 * statistics.median(with_check),
+        "bare_ms": 1e3 * statistics.median(without),
+        "ratio": statistics.median(ratios),
+        "iqr": q[2] - q[0],
+        "check_us": 1e6 * check_alone,
+    }
 
 
 def main() -> None:
@@ -64,8 +71,10 @@ def main() -> None:
     print(f"{'network':10} {'input':10} {'checked ms':>11} {'bare ms':>9} {'ratio':>7} {'iqr':>7} {'check µs':>9}")
     for name in args.models:
         r = measure(name, CASES.get(name), args.rounds, args.calls)
-        print(f"{r['network']:10} {r['input']:10} {r['checked_ms']:11.3f} {r['bare_ms']:9.3f} {r['ratio']:7.3f} "
-              f"{r['iqr']:7.3f} {r['check_us']:9.1f}")
+        print(
+            f"{r['network']:10} {r['input']:10} {r['checked_ms']:11.3f} {r['bare_ms']:9.3f} {r['ratio']:7.3f} "
+            f"{r['iqr']:7.3f} {r['check_us']:9.1f}"
+        )
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ interpreter and torch starting): the ratio column is case / baseline, which a bu
 less than the seconds. The tests (tests/test_hostile_*.py) check what each case answers; this file
 only measures how long and how much.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,30 +45,62 @@ ODD = "conv(4,k=2,s=2,p=1) - conv(4,k=3,s=3,p=1) - conv(4,k=5,s=5,p=1) - conv(4,
 CASES: dict[str, tuple[list[str], dict[str, str]]] = {
     "baseline: check lenet5": (["check", "lenet5"], {}),
     "1 compile an injected file name": (["compile", INJECTION, "-o", "gen.py"], {INJECTION: TINY}),
-    "2 imports 2,000 x 2,000": (["check", "a.arch"], {
-        "a.arch": "".join(f'import "b.arch" as b{i}\n' for i in range(2000)) + TAIL,
-        "b.arch": "".join(f"import vgg as v{i}\n" for i in range(2000)) + TAIL}),
-    "2 thirty files importing the next twice": (["check", "f0.arch"], {
-        **{f"f{i}.arch": f'import "f{i + 1}.arch" as x\nimport "f{i + 1}.arch" as y\n' + TAIL for i in range(30)},
-        "f30.arch": TAIL}),
-    "2 5,000 imports of vgg": (["check", "v.arch"],
-                               {"v.arch": "".join(f"import vgg as v{i}\n" for i in range(5000)) + TAIL}),
-    "3 nested tuples compared": (["check", "t.arch"], {"t.arch": "\n".join(
-        [*nested(4, 20, "a"), *nested(4, 20, "b"), "input 3x8x8", "if a4 == b4 { relu } else { relu }"]) + "\n"}),
-    "3 nested tuple to a repeated block": (["check", "t.arch"], {"t.arch": "\n".join(
-        [*nested(4, 20), "block blk(v) { relu }", "input 3x8x8", "[blk(a4) - blk(a4)]x100"]) + "\n"}),
-    "5 compile a label 'class'": (["compile", "k.arch", "-o", "k.py"],
-                                  {"k.arch": "input 3x8x8\nclass: conv3-4 - fc(2)\n"}),
+    "2 imports 2,000 x 2,000": (
+        ["check", "a.arch"],
+        {
+            "a.arch": "".join(f'import "b.arch" as b{i}\n' for i in range(2000)) + TAIL,
+            "b.arch": "".join(f"import vgg as v{i}\n" for i in range(2000)) + TAIL,
+        },
+    ),
+    "2 thirty files importing the next twice": (
+        ["check", "f0.arch"],
+        {
+            **{f"f{i}.arch": f'import "f{i + 1}.arch" as x\nimport "f{i + 1}.arch" as y\n' + TAIL for i in range(30)},
+            "f30.arch": TAIL,
+        },
+    ),
+    "2 5,000 imports of vgg": (
+        ["check", "v.arch"],
+        {"v.arch": "".join(f"import vgg as v{i}\n" for i in range(5000)) + TAIL},
+    ),
+    "3 nested tuples compared": (
+        ["check", "t.arch"],
+        {
+            "t.arch": "\n".join(
+                [*nested(4, 20, "a"), *nested(4, 20, "b"), "input 3x8x8", "if a4 == b4 { relu } else { relu }"]
+            )
+            + "\n"
+        },
+    ),
+    "3 nested tuple to a repeated block": (
+        ["check", "t.arch"],
+        {
+            "t.arch": "\n".join([*nested(4, 20), "block blk(v) { relu }", "input 3x8x8", "[blk(a4) - blk(a4)]x100"])
+            + "\n"
+        },
+    ),
+    "5 compile a label 'class'": (
+        ["compile", "k.arch", "-o", "k.py"],
+        {"k.arch": "input 3x8x8\nclass: conv3-4 - fc(2)\n"},
+    ),
     "6 compile conv3-2^53": (["compile", "conv3-9007199254740992", "--input", "64x8x8", "-o", "o.py"], {}),
     "6 compile --classes 2^70": (["compile", "lenet5", "--classes", str(2**70), "-o", "o.py"], {}),
-    "6 meta compile of 20G params": (["-c", "import archdsl; archdsl.load('fc-100000 - fc-100000', input='100000')"
-                                      ".compile(device='meta')"], {}),
-    "7 render a concat of 4,000 to .dot": (["render", "c.arch", "-o", "c.dot"], {"c.arch": "input 3x8x8\nconcat {\n"
-                                                                                 + "bn\n" * 4000 + "}\n"}),
-    "7 render a concat of 19,000 to .dot": (["render", "c.arch", "-o", "c.dot"], {"c.arch": "input 3x8x8\nconcat {\n"
-                                                                                   + "bn\n" * 19000 + "}\n"}),
-    "7 render a chain of 6,000 layers to .svg": (["render", "c.arch", "-o", "c.svg"],
-                                                 {"c.arch": "input 3x8x8\nconv1-3\n" + "relu\n" * 6000}),
+    "6 meta compile of 20G params": (
+        ["-c", "import archdsl; archdsl.load('fc-100000 - fc-100000', input='100000').compile(device='meta')"],
+        {},
+    ),
+    "7 render a concat of 4,000 to .dot": (
+        ["render", "c.arch", "-o", "c.dot"],
+        {"c.arch": "input 3x8x8\nconcat {\n" + "bn\n" * 4000 + "}\n"},
+    ),
+    "7 render a concat of 19,000 to .dot": (
+        ["render", "c.arch", "-o", "c.dot"],
+        {"c.arch": "input 3x8x8\nconcat {\n" + "bn\n" * 19000 + "}\n"},
+    ),
+    "7 render a chain of 6,000 layers to .svg": (
+        ["render", "c.arch", "-o", "c.svg"],
+        {"c.arch": "input 3x8x8\nconv1-3\n" + "relu\n" * 6000},
+    ),
     "7 symbolic report, five odd strides": (["report", ODD, "--input", "3xHxW"], {}),
     "7 symbolic report, 2,000 valid convs": (["report", "[conv(3,k=3,p=0)]x2000", "--input", "3xHxW"], {}),
     "8 --input ²x8x8": (["check", "lenet5", "--input", "²x8x8"], {}),
@@ -129,8 +162,10 @@ def main() -> None:
         code, first = runs[name][-1][2:]
         within = seconds <= LIMIT_SECONDS and mb <= LIMIT_MB
         worst = max(worst, seconds)
-        print(f"{name:42} {seconds:8.2f} {seconds / base:6.2f} {mb:6.0f} {code:4}  "
-              f"{'' if within else '[over 3 s / 500 MB] '}{first[:90]}")
+        print(
+            f"{name:42} {seconds:8.2f} {seconds / base:6.2f} {mb:6.0f} {code:4}  "
+            f"{'' if within else '[over 3 s / 500 MB] '}{first[:90]}"
+        )
     print(f"\n{args.rounds} rounds; baseline {base:.2f} s; slowest case {worst:.2f} s")
 
 

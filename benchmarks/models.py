@@ -11,6 +11,7 @@ Each initialises its weights as torchvision does (for the ResNets that is archds
 of specs/classic/resnet.arch), so that ``benchmarks/build.py`` times the same work on both sides.
 ``inplace=False`` builds the same networks with out-of-place ReLUs (to measure what in place saves).
 """
+
 from __future__ import annotations
 
 import torch
@@ -43,6 +44,7 @@ class BasicBlock(nn.Module):
 
 class Bottleneck(nn.Module):
     """1x1 - 3x3 (strided, v1.5) - 1x1 x4, a projection shortcut where the shape changes."""
+
     expansion = 4
 
     def __init__(self, inplanes, planes, stride=1, downsample=None, inplace=True):
@@ -92,8 +94,10 @@ class ResNet(nn.Module):
     def _make_layer(self, block, planes, blocks, stride=1):
         downsample = None
         if stride != 1 or self.inplanes != planes * block.expansion:
-            downsample = nn.Sequential(nn.Conv2d(self.inplanes, planes * block.expansion, 1, stride, bias=False),
-                                       nn.BatchNorm2d(planes * block.expansion))
+            downsample = nn.Sequential(
+                nn.Conv2d(self.inplanes, planes * block.expansion, 1, stride, bias=False),
+                nn.BatchNorm2d(planes * block.expansion),
+            )
         layers = [block(self.inplanes, planes, stride, downsample, inplace=self.inplace)]
         self.inplanes = planes * block.expansion
         layers += [block(self.inplanes, planes, inplace=self.inplace) for _ in range(1, blocks)]
@@ -135,9 +139,14 @@ class VGG(nn.Module):
         self.features = nn.Sequential(*layers)
         self.avgpool = nn.AdaptiveAvgPool2d(7)
         self.classifier = nn.Sequential(
-            nn.Linear(512 * 7 * 7, 4096), nn.ReLU(inplace=inplace), nn.Dropout(0.5),
-            nn.Linear(4096, 4096), nn.ReLU(inplace=inplace), nn.Dropout(0.5),
-            nn.Linear(4096, num_classes))
+            nn.Linear(512 * 7 * 7, 4096),
+            nn.ReLU(inplace=inplace),
+            nn.Dropout(0.5),
+            nn.Linear(4096, 4096),
+            nn.ReLU(inplace=inplace),
+            nn.Dropout(0.5),
+            nn.Linear(4096, num_classes),
+        )
         for m in self.modules():  # torchvision's
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
@@ -197,8 +206,7 @@ class Transition(nn.Sequential):
 
 
 class DenseNet(nn.Module):
-    def __init__(self, growth=32, block_config=(6, 12, 24, 16), init=64, bn_size=4, num_classes=1000,
-                 inplace=True):
+    def __init__(self, growth=32, block_config=(6, 12, 24, 16), init=64, bn_size=4, num_classes=1000, inplace=True):
         super().__init__()
         self.inplace = inplace
         self.features = nn.Sequential()
@@ -234,5 +242,10 @@ def densenet121(**kw):
     return DenseNet(32, (6, 12, 24, 16), 64, **kw)
 
 
-MODELS = {"resnet18": resnet18, "resnet50": resnet50, "resnet152": resnet152, "vgg16": vgg16,
-          "densenet121": densenet121}
+MODELS = {
+    "resnet18": resnet18,
+    "resnet50": resnet50,
+    "resnet152": resnet152,
+    "vgg16": vgg16,
+    "densenet121": densenet121,
+}

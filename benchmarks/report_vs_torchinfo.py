@@ -14,6 +14,7 @@ environment with PYTHONDONTWRITEBYTECODE would otherwise recompile it on every r
 one untimed run each (the file cache; for archdsl also its per-user cache of parsed library
 specs and parser tables, archdsl/cache.py, which any second run of a user finds warm).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -69,6 +70,7 @@ def main() -> None:
     a_cmd = [archdsl_bin, "report", "vgg16"]
     t_cmd = [sys.executable, "-c", TORCHINFO]
     import archdsl
+
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(Path(archdsl.__file__).parent)], check=True)
     run(a_cmd, env), run(t_cmd, tenv)  # warm the file cache (and archdsl's own)
     a_times, t_times = [], []

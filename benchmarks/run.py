@@ -9,6 +9,7 @@ reports the ratio of medians (compiled / hand-written). A ratio near 1.00 means 
 Small models, quick. The full-size comparison (ResNet-50, VGG-16, DenseNet-121 at 224x224, forward
 and forward+backward) is benchmarks/speed.py; build times are benchmarks/build.py (README.md here).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,8 +36,9 @@ class PatternNet(nn.Module):
                 c = 32
             layers.append(nn.MaxPool2d(2))
         self.features = nn.Sequential(*layers)
-        self.head = nn.Sequential(nn.Linear(32 * 4 * 4, 128), nn.ReLU(), nn.Linear(128, 128), nn.ReLU(),
-                                  nn.Linear(128, classes))
+        self.head = nn.Sequential(
+            nn.Linear(32 * 4 * 4, 128), nn.ReLU(), nn.Linear(128, 128), nn.ReLU(), nn.Linear(128, classes)
+        )
 
     def forward(self, x):
         return self.head(torch.flatten(self.features(x), 1))

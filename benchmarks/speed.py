@@ -33,6 +33,7 @@ for one another).
 archdsl's compile stage runs ReLUs and residual sums in place where that is safe, as the
 hand-written models do (archdsl/compile.py make_inplace), so both allocate alike.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -103,10 +104,16 @@ def summary(a: list, b: list) -> dict:
     ratios = [p / q for p, q in zip(wall_a, wall_b)]
     q1, _, q3 = statistics.quantiles(ratios, n=4, method="inclusive")
     med = statistics.median
-    return {"rounds": len(a), "archdsl_ms": med(wall_a) * 1e3, "hand_ms": med(wall_b) * 1e3,
-            "ratio": med(wall_a) / med(wall_b), "iqr": q3 - q1,
-            "archdsl_cpu_ms": med(cpu_a) * 1e3, "hand_cpu_ms": med(cpu_b) * 1e3,
-            "cpu_ratio": med(cpu_a) / med(cpu_b)}
+    return {
+        "rounds": len(a),
+        "archdsl_ms": med(wall_a) * 1e3,
+        "hand_ms": med(wall_b) * 1e3,
+        "ratio": med(wall_a) / med(wall_b),
+        "iqr": q3 - q1,
+        "archdsl_cpu_ms": med(cpu_a) * 1e3,
+        "hand_cpu_ms": med(cpu_b) * 1e3,
+        "cpu_ratio": med(cpu_a) / med(cpu_b),
+    }
 
 
 def run(models, modes, batch, shape, repeats, warmup, budget, log=print) -> dict:
@@ -156,19 +163,28 @@ def main(argv=None) -> int:
         torch.set_num_threads(args.threads)
     shape = tuple(int(s) for s in args.input.split("x"))
     start = time.perf_counter()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads on {os.cpu_count()} CPUs "
-          f"(load average {os.getloadavg()[0]:.1f}); batch {args.batch}, input {args.input}", flush=True)
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads on {os.cpu_count()} CPUs "
+        f"(load average {os.getloadavg()[0]:.1f}); batch {args.batch}, input {args.input}",
+        flush=True,
+    )
     log = lambda s: print(f"  {s}", file=sys.stderr, flush=True)  # noqa: E731
     results = run(args.models, args.modes, args.batch, shape, args.repeats, args.warmup, args.budget, log=log)
-    print(f"{'model':12} {'mode':8} {'rounds':>6} {'archdsl ms':>11} {'hand ms':>9} {'ratio':>6} {'iqr':>6} "
-          f"{'archdsl cpu':>12} {'hand cpu':>9} {'cpu ratio':>9}")
+    print(
+        f"{'model':12} {'mode':8} {'rounds':>6} {'archdsl ms':>11} {'hand ms':>9} {'ratio':>6} {'iqr':>6} "
+        f"{'archdsl cpu':>12} {'hand cpu':>9} {'cpu ratio':>9}"
+    )
     for (name, mode), r in results.items():
-        print(f"{name:12} {mode:8} {r['rounds']:6d} {r['archdsl_ms']:11.1f} {r['hand_ms']:9.1f} {r['ratio']:6.3f} "
-              f"{r['iqr']:6.3f} {r['archdsl_cpu_ms']:12.1f} {r['hand_cpu_ms']:9.1f} {r['cpu_ratio']:9.3f}")
+        print(
+            f"{name:12} {mode:8} {r['rounds']:6d} {r['archdsl_ms']:11.1f} {r['hand_ms']:9.1f} {r['ratio']:6.3f} "
+            f"{r['iqr']:6.3f} {r['archdsl_cpu_ms']:12.1f} {r['hand_cpu_ms']:9.1f} {r['cpu_ratio']:9.3f}"
+        )
     worst = max(r["ratio"] for r in results.values())
     worst_cpu = max(r["cpu_ratio"] for r in results.values())
-    print(f"worst ratio {worst:.3f} wall, {worst_cpu:.3f} CPU time (target <= {TARGET}); "
-          f"load average now {os.getloadavg()[0]:.1f}; {time.perf_counter() - start:.0f} s in all")
+    print(
+        f"worst ratio {worst:.3f} wall, {worst_cpu:.3f} CPU time (target <= {TARGET}); "
+        f"load average now {os.getloadavg()[0]:.1f}; {time.perf_counter() - start:.0f} s in all"
+    )
     return 0
 
 

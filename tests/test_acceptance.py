@@ -3,6 +3,7 @@
 Every number here is exact. Where a slide rounds or errs, the test states the exact
 figure and a comment says how it relates to the slide's.
 """
+
 from __future__ import annotations
 
 import json
@@ -38,8 +39,15 @@ def test_lenet5_fig2_and_parameters():
     a = archdsl.load("lenet5").analyze()
     assert a.input_shape == (1, 32, 32)
     shapes = {n: a.layer(n).output_shape for n in ("c1", "s2", "c3", "s4", "c5", "f6", "out")}
-    assert shapes == {"c1": (6, 28, 28), "s2": (6, 14, 14), "c3": (16, 10, 10), "s4": (16, 5, 5),
-                      "c5": (120, 1, 1), "f6": (84,), "out": (10,)}
+    assert shapes == {
+        "c1": (6, 28, 28),
+        "s2": (6, 14, 14),
+        "c3": (16, 10, 10),
+        "s4": (16, 5, 5),
+        "c5": (120, 1, 1),
+        "f6": (84,),
+        "out": (10,),
+    }
     # C1, C5 and F6 match the paper's 156, 48,120 and 10,164; C3 is fully connected (the
     # paper's sparse table gives 1,516) and the output is a plain fc layer, not RBF units.
     params = {n: a.layer(n).params for n in ("c1", "c3", "c5", "f6", "out")}
@@ -51,10 +59,19 @@ def test_lenet5_fig2_and_parameters():
 # ----------------------------------------------------------------------------- AlexNet
 ALEXNET_SLIDE_TABLE = [  # CS231n lecture 9, "AlexNet" full (simplified) architecture
     ("input", "227x227x3"),
-    ("conv1", "55x55x96"), ("pool1", "27x27x96"), ("norm1", "27x27x96"),
-    ("conv2", "27x27x256"), ("pool2", "13x13x256"), ("norm2", "13x13x256"),
-    ("conv3", "13x13x384"), ("conv4", "13x13x384"), ("conv5", "13x13x256"), ("pool3", "6x6x256"),
-    ("fc6", "4096"), ("fc7", "4096"), ("fc8", "1000"),
+    ("conv1", "55x55x96"),
+    ("pool1", "27x27x96"),
+    ("norm1", "27x27x96"),
+    ("conv2", "27x27x256"),
+    ("pool2", "13x13x256"),
+    ("norm2", "13x13x256"),
+    ("conv3", "13x13x384"),
+    ("conv4", "13x13x384"),
+    ("conv5", "13x13x256"),
+    ("pool3", "6x6x256"),
+    ("fc6", "4096"),
+    ("fc7", "4096"),
+    ("fc8", "1000"),
 ]
 
 
@@ -73,8 +90,10 @@ def test_alexnet_parameters_one_and_two_gpus():
     two = archdsl.load("alexnet_paper").analyze()  # groups = 2 is the spec's default, as in the paper
     assert one.totals.params == 62_378_344
     assert two.totals.params == 60_965_224
-    per_layer = {n: (one.layer(n).params, two.layer(n).params)
-                 for n in ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8")}
+    per_layer = {
+        n: (one.layer(n).params, two.layer(n).params)
+        for n in ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8")
+    }
     assert per_layer == {
         "conv1": (34_944, 34_944),
         "conv2": (614_656, 307_456),  # 5x5x96 vs 5x5x48 inputs per filter
@@ -92,21 +111,46 @@ def test_alexnet_parameters_one_and_two_gpus():
 
 # ----------------------------------------------------------------------------- VGG-16
 VGG16_WEIGHTS = [  # CS231n's VGG16 memory/params slide: weights per layer, without biases
-    1_728, 36_864,  # 3*3*3*64, 3*3*64*64
-    73_728, 147_456,
-    294_912, 589_824, 589_824,
-    1_179_648, 2_359_296, 2_359_296,
-    2_359_296, 2_359_296, 2_359_296,
-    102_760_448, 16_777_216, 4_096_000,  # 7*7*512*4096, 4096*4096, 4096*1000
+    1_728,
+    36_864,  # 3*3*3*64, 3*3*64*64
+    73_728,
+    147_456,
+    294_912,
+    589_824,
+    589_824,
+    1_179_648,
+    2_359_296,
+    2_359_296,
+    2_359_296,
+    2_359_296,
+    2_359_296,
+    102_760_448,
+    16_777_216,
+    4_096_000,  # 7*7*512*4096, 4096*4096, 4096*1000
 ]
 VGG16_MAPS = [  # the same slide's activations per image: input, 13 conv, 5 pool, 3 fc
     150_528,  # 224x224x3
-    3_211_264, 3_211_264, 802_816,  # 224x224x64 (x2), pool → 112x112x64
-    1_605_632, 1_605_632, 401_408,  # 112x112x128 (x2), pool → 56x56x128
-    802_816, 802_816, 802_816, 200_704,  # 56x56x256 (x3), pool → 28x28x256
-    401_408, 401_408, 401_408, 100_352,  # 28x28x512 (x3), pool → 14x14x512
-    100_352, 100_352, 100_352, 25_088,  # 14x14x512 (x3), pool → 7x7x512
-    4_096, 4_096, 1_000,
+    3_211_264,
+    3_211_264,
+    802_816,  # 224x224x64 (x2), pool → 112x112x64
+    1_605_632,
+    1_605_632,
+    401_408,  # 112x112x128 (x2), pool → 56x56x128
+    802_816,
+    802_816,
+    802_816,
+    200_704,  # 56x56x256 (x3), pool → 28x28x256
+    401_408,
+    401_408,
+    401_408,
+    100_352,  # 28x28x512 (x3), pool → 14x14x512
+    100_352,
+    100_352,
+    100_352,
+    25_088,  # 14x14x512 (x3), pool → 7x7x512
+    4_096,
+    4_096,
+    1_000,
 ]
 
 
@@ -118,9 +162,23 @@ def vgg16():
 def test_vgg16_weights_per_layer(vgg16):
     learnable = [layer for layer in vgg16.layers if layer.params]
     assert [layer.name for layer in learnable] == [
-        "features.0", "features.2", "features.5", "features.7", "features.10", "features.12", "features.14",
-        "features.17", "features.19", "features.21", "features.24", "features.26", "features.28",
-        "classifier.0", "classifier.3", "classifier.6"]
+        "features.0",
+        "features.2",
+        "features.5",
+        "features.7",
+        "features.10",
+        "features.12",
+        "features.14",
+        "features.17",
+        "features.19",
+        "features.21",
+        "features.24",
+        "features.26",
+        "features.28",
+        "classifier.0",
+        "classifier.3",
+        "classifier.6",
+    ]
     assert [weights_without_bias(layer) for layer in learnable] == VGG16_WEIGHTS
     assert sum(VGG16_WEIGHTS) == 138_344_128  # + 13,416 biases
     assert vgg16.totals.params == 138_357_544 == reference("vgg16")["params"]
@@ -189,8 +247,7 @@ def test_inception_bottleneck_slide_example():
 
 
 def test_inception_block_is_reusable():
-    net = archdsl.load('import inception\ninput 192x28x28\n'
-                       'inception3a: inception.inception(64, 96, 128, 16, 32, 32)')
+    net = archdsl.load("import inception\ninput 192x28x28\ninception3a: inception.inception(64, 96, 128, 16, 32, 32)")
     a = net.analyze()
     assert a.outputs == {"output": (256, 28, 28)}  # GoogLeNet Table 1, inception (3a): 28x28x256
     assert a.totals.macs == 128_049_152  # Table 1: "128M" ops
@@ -201,10 +258,13 @@ def test_inception_block_is_reusable():
 
 
 # ----------------------------------------------------------------------------- the slides' patterns
-@pytest.mark.parametrize("pattern", [
-    "[CONV-POOL]x2-FC",
-    "INPUT -> [[CONV -> RELU]*2 -> POOL]*3 -> [FC -> RELU]*2 -> FC",
-])
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "[CONV-POOL]x2-FC",
+        "INPUT -> [[CONV -> RELU]*2 -> POOL]*3 -> [FC -> RELU]*2 -> FC",
+    ],
+)
 def test_slide_patterns_compile_and_run(pattern: str):
     import torch
 
@@ -223,8 +283,9 @@ def test_slide_pattern_defaults():
     and the last bare FC gets {classes} outputs."""
     a = archdsl.load("[CONV-POOL]x2-FC", input="3x32x32", classes=10).analyze()
     assert a.totals.params == 30_634  # 896 + 9,248 + 20,490 (32*8*8 → 10)
-    b = archdsl.load("INPUT -> [[CONV -> RELU]*2 -> POOL]*3 -> [FC -> RELU]*2 -> FC",
-                     input="3x32x32", classes=10).analyze()
+    b = archdsl.load(
+        "INPUT -> [[CONV -> RELU]*2 -> POOL]*3 -> [FC -> RELU]*2 -> FC", input="3x32x32", classes=10
+    ).analyze()
     assert b.totals.params == 130_602
     assert [layer.output_shape for layer in b.layers if layer.op == "fc"] == [(128,), (128,), (10,)]
 
@@ -275,10 +336,13 @@ fc: fc-{classes}
 """
 
 
-@pytest.mark.parametrize(("name", "text", "params", "macs"), [
-    ("resnet18", RESNET18, 11_689_512, 1_814_073_344),
-    ("resnet50", RESNET50, 25_557_032, 4_089_184_256),
-])
+@pytest.mark.parametrize(
+    ("name", "text", "params", "macs"),
+    [
+        ("resnet18", RESNET18, 11_689_512, 1_814_073_344),
+        ("resnet50", RESNET50, 25_557_032, 4_089_184_256),
+    ],
+)
 def test_resnet_from_residual_blocks_is_torchvisions(name, text, params, macs):
     ref = reference(name)
     net = archdsl.load(text)

@@ -11,6 +11,7 @@ not square, so that height and width are told apart). At each size:
 At a size the contract refuses (or with the wrong channels) the model raises ``InputSizeError`` naming
 the network, the size it got and the sizes it takes — never a torch error from deep inside.
 """
+
 from __future__ import annotations
 
 from functools import cache
@@ -99,11 +100,13 @@ def test_refused_size_is_a_clear_error(path: Path, network: str | None):
     with pytest.raises(InputSizeError) as err:
         model(torch.zeros(1, *shape, device="meta"))
     message = str(err.value)
-    assert message.startswith(f"{net.name} takes N x {net.input_contract().describe()}; got an input of "
-                              f"{'x'.join(map(str, (1, *shape)))}")
+    assert message.startswith(
+        f"{net.name} takes N x {net.input_contract().describe()}; got an input of {'x'.join(map(str, (1, *shape)))}"
+    )
 
 
 # ----------------------------------------------------------------------------- the issue's acceptance
+
 
 @pytest.mark.parametrize("name", ["fcn32s", "fcn16s", "fcn8s", "fcn_resnet50"])
 def test_fcn_maps_have_the_input_size(name: str):
@@ -113,9 +116,15 @@ def test_fcn_maps_have_the_input_size(name: str):
         assert [tuple(v.shape) for v in out.values()] == [(1, 21, h, w)], (name, h, w)
 
 
-@pytest.mark.parametrize(("name", "sizes"), [("unet", [(188, 188), (204, 252)]), ("unet_padded", [(32, 48), (80, 64)]),
-                                             ("deconvnet", [(224, 256), (320, 240)]),
-                                             ("ssd300", [(268, 300), (512, 512)])])
+@pytest.mark.parametrize(
+    ("name", "sizes"),
+    [
+        ("unet", [(188, 188), (204, 252)]),
+        ("unet_padded", [(32, 48), (80, 64)]),
+        ("deconvnet", [(224, 256), (320, 240)]),
+        ("ssd300", [(268, 300), (512, 512)]),
+    ],
+)
 def test_segmentation_and_detection_at_two_sizes(name: str, sizes):
     net = archdsl.load(name)
     model = net.compile(device="meta").eval()
@@ -126,8 +135,20 @@ def test_segmentation_and_detection_at_two_sizes(name: str, sizes):
         assert got == dict(archdsl.load(name, input=shape).analyze().outputs), (name, shape)
 
 
-CLASSIFIERS = ["resnet18", "resnet50", "resnext50_32x4d", "wide_resnet50_2", "densenet121", "vgg16", "vgg16_bn",
-               "mobilenet_v2", "squeezenet1_1", "googlenet", "inception_v3", "alexnet"]
+CLASSIFIERS = [
+    "resnet18",
+    "resnet50",
+    "resnext50_32x4d",
+    "wide_resnet50_2",
+    "densenet121",
+    "vgg16",
+    "vgg16_bn",
+    "mobilenet_v2",
+    "squeezenet1_1",
+    "googlenet",
+    "inception_v3",
+    "alexnet",
+]
 
 
 @pytest.mark.parametrize("name", CLASSIFIERS)
@@ -140,8 +161,10 @@ def test_classifiers_with_adaptive_pooling_run_at_160_and_288(name: str):
         assert {k: tuple(v.shape[1:]) for k, v in out.items()} == dict(expected)
 
 
-@pytest.mark.parametrize(("name", "takes"), [("vgg_d", "3xHxW with H = 224..255, W = 224..255"),
-                                             ("alexnet_paper", "3xHxW with H = 227..258, W = 227..258")])
+@pytest.mark.parametrize(
+    ("name", "takes"),
+    [("vgg_d", "3xHxW with H = 224..255, W = 224..255"), ("alexnet_paper", "3xHxW with H = 227..258, W = 227..258")],
+)
 def test_fc_networks_refuse_200_with_the_contract_error(name: str, takes: str):
     """Where an fc follows a flatten the fc fixes the map size: the paper's VGG-D takes 224..255 (its pools
     floor), not 200, and says so instead of torch's 'mat1 and mat2 shapes cannot be multiplied'."""
@@ -149,20 +172,23 @@ def test_fc_networks_refuse_200_with_the_contract_error(name: str, takes: str):
     with pytest.raises(InputSizeError) as err:
         model(torch.zeros(1, 3, 200, 200, device="meta"))
     nearest = {"vgg_d": "224x224", "alexnet_paper": "227x227"}[name]
-    assert str(err.value) == (f"{name} takes N x {takes}; got an input of 1x3x200x200; "
-                              f"the nearest sizes that work: {nearest}")
+    assert str(err.value) == (
+        f"{name} takes N x {takes}; got an input of 1x3x200x200; the nearest sizes that work: {nearest}"
+    )
 
 
 def test_contracts_of_the_issue():
     """The contracts, exactly (the conditions come from the ops' own rules on symbolic sizes)."""
     takes = {n: archdsl.load(n).input_contract().describe() for n in ("unet", "fcn8s", "resnet50", "vgg16", "lenet5")}
-    assert takes == {"unet": "1xHxW with H >= 188, W >= 188",  # the crops are floor-centred, as the analysis
-                     "fcn8s": "3xHxW with every H, every W",  # conv1's 100-pixel padding
-                     # below 17 the last stage's maps are 1x1 and a projection's stride would not matter
-                     # there, but the analysis then derives stride 1: the contract keeps what it can prove
-                     "resnet50": "3xHxW with H >= 17, W >= 17",
-                     "vgg16": "3xHxW with H >= 32, W >= 32",
-                     "lenet5": "1xHxW with H = 32..35, W = 32..35"}
+    assert takes == {
+        "unet": "1xHxW with H >= 188, W >= 188",  # the crops are floor-centred, as the analysis
+        "fcn8s": "3xHxW with every H, every W",  # conv1's 100-pixel padding
+        # below 17 the last stage's maps are 1x1 and a projection's stride would not matter
+        # there, but the analysis then derives stride 1: the contract keeps what it can prove
+        "resnet50": "3xHxW with H >= 17, W >= 17",
+        "vgg16": "3xHxW with H >= 32, W >= 32",
+        "lenet5": "1xHxW with H = 32..35, W = 32..35",
+    }
 
 
 def test_wrong_channels_and_rank_are_contract_errors():
@@ -177,7 +203,9 @@ def test_the_check_can_be_left_out_or_turned_off():
     assert not hasattr(net.compile(device="meta", check_input=False), "input_contract")
     model = net.compile(device="meta")
     model.input_contract.enabled = False
-    with pytest.raises(RuntimeError, match="18432"):  # torch's own error (mat1 and mat2 on the CPU): what the check prevents
+    with pytest.raises(
+        RuntimeError, match="18432"
+    ):  # torch's own error (mat1 and mat2 on the CPU): what the check prevents
         model(torch.zeros(1, 3, 200, 200, device="meta"))
 
 
@@ -192,8 +220,11 @@ def test_generated_source_names_no_absolute_path_and_carries_the_contract(tmp_pa
 def test_torchscript_checks_the_contract_too():
     scripted = torch.jit.script(archdsl.load("resnet18").compile())
     assert tuple(scripted(torch.zeros(1, 3, 33, 40)).shape) == (1, 1000)
-    with pytest.raises(torch.jit.Error, match="resnet18 takes N x 3xHxW with H >= 17, W >= 17; got an input of "
-                                              "1x3x10x10; the nearest sizes that work: 17x17"):
+    with pytest.raises(
+        torch.jit.Error,
+        match="resnet18 takes N x 3xHxW with H >= 17, W >= 17; got an input of "
+        "1x3x10x10; the nearest sizes that work: 17x17",
+    ):
         scripted(torch.zeros(1, 3, 10, 10))
 
 
@@ -204,6 +235,7 @@ DYNAMIC = ["resnet18", "fcn32s", "unet_padded"]  # a classifier with global pool
 
 def _small_sizes(name: str) -> list[tuple[int, int]]:
     from archdsl.backend.export import size_ranges
+
     net = archdsl.load(name)
     ranges = size_ranges(net)
     (h, hs), (w, ws) = ranges["height"], ranges["width"]
@@ -233,11 +265,15 @@ def test_torch_compile_dynamic(name: str):
 @pytest.mark.parametrize("name", ["resnet18", "fcn_resnet50", "unet_padded"])
 def test_torch_export_dynamic_height_and_width(name: str):
     from archdsl.backend.export import size_dim, size_ranges
+
     net = archdsl.load(name)
     model = net.compile(seed=0).eval()
     ranges = size_ranges(net, exact=name == "unet_padded")  # H = 32 + 16k: the crops' guards are provable
-    dims = {0: torch.export.Dim("batch"), 2: size_dim("height", *ranges["height"]),
-            3: size_dim("width", *ranges["width"])}
+    dims = {
+        0: torch.export.Dim("batch"),
+        2: size_dim("height", *ranges["height"]),
+        3: size_dim("width", *ranges["width"]),
+    }
     x = torch.randn(2, *net.analyze().input_shape)
     program = torch.export.export(model, (x,), dynamic_shapes=(dims,))
     (h, hs), (w, ws) = ranges["height"], ranges["width"]
@@ -252,6 +288,7 @@ def test_onnx_with_dynamic_sizes_in_onnxruntime(name: str, tmp_path):
     for pkg in ("onnx", "onnxscript", "onnxruntime"):
         pytest.importorskip(pkg, reason=f"ONNX export tests need {pkg}")
     from archdsl import to_onnx
+
     done = to_onnx(name, tmp_path / f"{name}.onnx")
     assert set(done.sizes) == {"height", "width"}
     assert done.check().ok() and done.check(size=done.other_size()).ok()
@@ -262,6 +299,7 @@ def test_onnx_with_dynamic_sizes_in_onnxruntime(name: str, tmp_path):
 # torchvision cannot be installed beside this torch (README): this is its model written out as torchvision's
 # segmentation/fcn.py and models/resnet.py build it (replace_stride_with_dilation=[False, True, True], FCNHead,
 # bilinear interpolation to the input size, align_corners=False), with torchvision's module names.
+
 
 class _Bottleneck(torch.nn.Module):
     def __init__(self, inplanes: int, planes: int, stride: int, dilation: int, downsample):
@@ -304,8 +342,9 @@ class _Backbone(torch.nn.Module):
             self.dilation, stride = self.dilation * stride, 1
         downsample = None
         if stride != 1 or self.inplanes != planes * 4:
-            downsample = nn.Sequential(nn.Conv2d(self.inplanes, planes * 4, 1, stride, bias=False),
-                                       nn.BatchNorm2d(planes * 4))
+            downsample = nn.Sequential(
+                nn.Conv2d(self.inplanes, planes * 4, 1, stride, bias=False), nn.BatchNorm2d(planes * 4)
+            )
         layers = [_Bottleneck(self.inplanes, planes, stride, previous, downsample)]
         self.inplanes = planes * 4
         layers += [_Bottleneck(self.inplanes, planes, 1, self.dilation, None) for _ in range(1, blocks)]
@@ -321,8 +360,13 @@ class _TorchvisionFCNResNet50(torch.nn.Module):
         super().__init__()
         nn = torch.nn
         self.backbone = _Backbone()
-        self.classifier = nn.Sequential(nn.Conv2d(2048, 512, 3, padding=1, bias=False), nn.BatchNorm2d(512), nn.ReLU(),
-                                        nn.Dropout(0.1), nn.Conv2d(512, classes, 1))
+        self.classifier = nn.Sequential(
+            nn.Conv2d(2048, 512, 3, padding=1, bias=False),
+            nn.BatchNorm2d(512),
+            nn.ReLU(),
+            nn.Dropout(0.1),
+            nn.Conv2d(512, classes, 1),
+        )
 
     def forward(self, x):
         size = x.shape[-2:]
@@ -344,6 +388,9 @@ def test_fcn_resnet50_compiled_at_224_equals_torchvision_at_300x260():
 def test_the_nearest_sizes_of_a_huge_input_are_found_without_a_scan():
     """Below a bounded set the search starts at its top, not at the input's size (10^8 steps before)."""
     model = archdsl.load("vgg_d").compile(device="meta")
-    with pytest.raises(InputSizeError, match=r"got an input of 1x3x100000000x224; the nearest sizes that work: "
-                                             r"255x224$"):
+    with pytest.raises(
+        InputSizeError,
+        match=r"got an input of 1x3x100000000x224; the nearest sizes that work: "
+        r"255x224$",
+    ):
         model(torch.zeros(1, 3, 10**8, 224, device="meta"))

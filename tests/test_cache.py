@@ -5,6 +5,7 @@ others can use, through a symbolic link, or from the root, a top-level or the ho
 files are private whatever the umask; nothing in it can run code when loaded; and any damage to
 it (a bad hash, a wrong type of value, a FIFO) is a miss, not an error or a hang.
 """
+
 from __future__ import annotations
 
 import os
@@ -80,11 +81,15 @@ def test_user_files_and_inline_text_are_not_cached(cache_dir, tmp_path):
 
 def test_a_warm_report_does_not_import_the_parser(cache_dir):
     env = dict(os.environ, ARCHDSL_CACHE_DIR=str(cache_dir))
-    code = ("import sys, io, contextlib\nfrom archdsl.cli import main\n"
-            "with contextlib.redirect_stdout(io.StringIO()): assert main(['report', 'vgg16']) == 0\n"
-            "print('lark' in sys.modules)")
-    runs = [subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=ROOT)
-            for _ in range(2)]
+    code = (
+        "import sys, io, contextlib\nfrom archdsl.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()): assert main(['report', 'vgg16']) == 0\n"
+        "print('lark' in sys.modules)"
+    )
+    runs = [
+        subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=ROOT)
+        for _ in range(2)
+    ]
     assert [r.stdout.strip() for r in runs] == ["True", "False"], [r.stderr for r in runs]
     assert any(p.name.startswith("lark-") for p in cache_dir.iterdir())  # the parser's tables, for other files
 
@@ -144,14 +149,23 @@ def test_a_contract_entry_depends_on_the_solver_and_the_ops():
 
 # ------------------------------------------------------------------ poisoning (issue 13, item 4)
 def run_python(code: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", code], env=dict(os.environ, **env), capture_output=True, text=True,
-                          cwd=ROOT, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        env=dict(os.environ, **env),
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=timeout,
+    )
 
 
 def test_entries_are_private_whatever_the_umask(cache_dir):
     """The lark tables were written with plain open(): 0666 under umask 000, so anyone could plant code."""
-    done = run_python("import os\nos.umask(0)\nimport archdsl\narchdsl.load('vgg16').analyze()\n"
-                      "from archdsl.lang.parse import parse\nparse('relu')", {"ARCHDSL_CACHE_DIR": str(cache_dir)})
+    done = run_python(
+        "import os\nos.umask(0)\nimport archdsl\narchdsl.load('vgg16').analyze()\n"
+        "from archdsl.lang.parse import parse\nparse('relu')",
+        {"ARCHDSL_CACHE_DIR": str(cache_dir)},
+    )
     assert done.returncode == 0, done.stderr
     names = sorted(p.name for p in cache_dir.iterdir())
     assert any(n.startswith("lark-") for n in names) and any(n.startswith("ast-") for n in names), names
@@ -229,8 +243,9 @@ def test_the_old_lark_cache_file_is_not_unpickled(cache_dir, tmp_path):
     for name in (cache.key("lark", "tables"), cache.key("lark", "tables", __import__("lark").__version__)):
         (cache_dir / name).write_bytes(evil)
         os.chmod(cache_dir / name, 0o600)
-    done = run_python("from archdsl.lang.parse import parse\nprint(parse('relu').top.stmts[0])",
-                      {"ARCHDSL_CACHE_DIR": str(cache_dir)})
+    done = run_python(
+        "from archdsl.lang.parse import parse\nprint(parse('relu').top.stmts[0])", {"ARCHDSL_CACHE_DIR": str(cache_dir)}
+    )
     assert done.returncode == 0 and "relu" in done.stdout, done.stderr
     assert not marker.exists()
 
@@ -305,8 +320,10 @@ def test_a_fifo_or_a_folder_in_place_of_an_entry_is_a_miss_not_a_hang(cache_dir)
     entry = only_entry(cache_dir, "ast-")
     entry.unlink()
     os.mkfifo(entry, 0o600)
-    code = ("from archdsl.lang import library\nfrom archdsl.lang.files import parse_spec, read_spec\n"
-            "p = library.lookup('vgg16').path\nprint(len(parse_spec(read_spec(p), str(p)).networks))")
+    code = (
+        "from archdsl.lang import library\nfrom archdsl.lang.files import parse_spec, read_spec\n"
+        "p = library.lookup('vgg16').path\nprint(len(parse_spec(read_spec(p), str(p)).networks))"
+    )
     done = run_python(code, {"ARCHDSL_CACHE_DIR": str(cache_dir)}, timeout=30)
     assert done.returncode == 0 and int(done.stdout) > 1, done.stderr
     entry.unlink()

@@ -5,6 +5,7 @@ the exact figure and checks how the published one relates to it. Everything runs
 pure-Python analysis (no torch) except one meta-device compile; the forward passes are
 done once per network by tests/test_specs.py.
 """
+
 from __future__ import annotations
 
 from functools import cache
@@ -38,8 +39,9 @@ DENSENETS = [  # name, growth, blocks, init, params, MACs, torchvision "_ops" (G
 ]
 
 
-@pytest.mark.parametrize(("name", "growth", "blocks", "init", "params", "macs", "gmacs", "entries"), DENSENETS,
-                         ids=[d[0] for d in DENSENETS])
+@pytest.mark.parametrize(
+    ("name", "growth", "blocks", "init", "params", "macs", "gmacs", "entries"), DENSENETS, ids=[d[0] for d in DENSENETS]
+)
 def test_densenet_torchvision_figures(name, growth, blocks, init, params, macs, gmacs, entries):
     a = analysis(name)
     assert a.input_shape == (3, 224, 224) and a.outputs == {"output": (1000,)}
@@ -77,17 +79,25 @@ def test_densenet121_published_rounding():
 
 DENSENET121_FIRST_KEYS = [
     "features.conv0.weight",
-    "features.norm0.weight", "features.norm0.bias", "features.norm0.running_mean", "features.norm0.running_var",
+    "features.norm0.weight",
+    "features.norm0.bias",
+    "features.norm0.running_mean",
+    "features.norm0.running_var",
     "features.norm0.num_batches_tracked",
-    "features.denseblock1.denselayer1.norm1.weight", "features.denseblock1.denselayer1.norm1.bias",
-    "features.denseblock1.denselayer1.norm1.running_mean", "features.denseblock1.denselayer1.norm1.running_var",
+    "features.denseblock1.denselayer1.norm1.weight",
+    "features.denseblock1.denselayer1.norm1.bias",
+    "features.denseblock1.denselayer1.norm1.running_mean",
+    "features.denseblock1.denselayer1.norm1.running_var",
     "features.denseblock1.denselayer1.norm1.num_batches_tracked",
     "features.denseblock1.denselayer1.conv1.weight",
-    "features.denseblock1.denselayer1.norm2.weight", "features.denseblock1.denselayer1.norm2.bias",
-    "features.denseblock1.denselayer1.norm2.running_mean", "features.denseblock1.denselayer1.norm2.running_var",
+    "features.denseblock1.denselayer1.norm2.weight",
+    "features.denseblock1.denselayer1.norm2.bias",
+    "features.denseblock1.denselayer1.norm2.running_mean",
+    "features.denseblock1.denselayer1.norm2.running_var",
     "features.denseblock1.denselayer1.norm2.num_batches_tracked",
     "features.denseblock1.denselayer1.conv2.weight",
-    "features.denseblock1.denselayer2.norm1.weight", "features.denseblock1.denselayer2.norm1.bias",
+    "features.denseblock1.denselayer2.norm1.weight",
+    "features.denseblock1.denselayer2.norm1.bias",
 ]
 
 
@@ -98,12 +108,23 @@ def test_densenet121_state_dict_order_is_torchvisions():
     # the transition comes right after the block's last layer, in torchvision's registration order
     i = keys.index("features.transition1.norm.weight")
     assert keys[i - 1] == "features.denseblock1.denselayer6.conv2.weight"
-    assert keys[i:i + 6] == ["features.transition1.norm.weight", "features.transition1.norm.bias",
-                             "features.transition1.norm.running_mean", "features.transition1.norm.running_var",
-                             "features.transition1.norm.num_batches_tracked", "features.transition1.conv.weight"]
-    assert keys[-7:] == ["features.norm5.weight", "features.norm5.bias", "features.norm5.running_mean",
-                         "features.norm5.running_var", "features.norm5.num_batches_tracked",
-                         "classifier.weight", "classifier.bias"]
+    assert keys[i : i + 6] == [
+        "features.transition1.norm.weight",
+        "features.transition1.norm.bias",
+        "features.transition1.norm.running_mean",
+        "features.transition1.norm.running_var",
+        "features.transition1.norm.num_batches_tracked",
+        "features.transition1.conv.weight",
+    ]
+    assert keys[-7:] == [
+        "features.norm5.weight",
+        "features.norm5.bias",
+        "features.norm5.running_mean",
+        "features.norm5.running_var",
+        "features.norm5.num_batches_tracked",
+        "classifier.weight",
+        "classifier.bias",
+    ]
     assert a.state_dict_shapes()["features.conv0.weight"] == (64, 3, 7, 7)
     gm = archdsl.load("densenet121").compile(device="meta")
     assert list(gm.state_dict()) == keys
@@ -111,16 +132,33 @@ def test_densenet121_state_dict_order_is_torchvisions():
 
 def test_densenet121_table1_sizes_and_concat():
     a = analysis("densenet121")
-    sizes = {n: out_shape(a, n) for n in (
-        "features.conv0", "features.pool0", "features.denseblock1", "features.transition1",
-        "features.denseblock2", "features.transition2", "features.denseblock3", "features.transition3",
-        "features.denseblock4", "avgpool")}
+    sizes = {
+        n: out_shape(a, n)
+        for n in (
+            "features.conv0",
+            "features.pool0",
+            "features.denseblock1",
+            "features.transition1",
+            "features.denseblock2",
+            "features.transition2",
+            "features.denseblock3",
+            "features.transition3",
+            "features.denseblock4",
+            "avgpool",
+        )
+    }
     assert sizes == {
-        "features.conv0": (64, 112, 112), "features.pool0": (64, 56, 56),
-        "features.denseblock1": (256, 56, 56), "features.transition1": (128, 28, 28),
-        "features.denseblock2": (512, 28, 28), "features.transition2": (256, 14, 14),
-        "features.denseblock3": (1024, 14, 14), "features.transition3": (512, 7, 7),
-        "features.denseblock4": (1024, 7, 7), "avgpool": (1024, 1, 1)}
+        "features.conv0": (64, 112, 112),
+        "features.pool0": (64, 56, 56),
+        "features.denseblock1": (256, 56, 56),
+        "features.transition1": (128, 28, 28),
+        "features.denseblock2": (512, 28, 28),
+        "features.transition2": (256, 14, 14),
+        "features.denseblock3": (1024, 14, 14),
+        "features.transition3": (512, 7, 7),
+        "features.denseblock4": (1024, 7, 7),
+        "avgpool": (1024, 1, 1),
+    }
     # a dense layer concatenates its input with its 32 new maps; relu follows norm5 (torchvision's F.relu)
     layer = a.layer("features.denseblock1.denselayer1")
     assert layer.op == "concat" and layer.output_shape == (96, 56, 56)
@@ -133,10 +171,13 @@ SQUEEZENET_FIRES = {"squeezenet1_0": (3, 4, 5, 7, 8, 9, 10, 12), "squeezenet1_1"
 SQUEEZENET_POOLS = {"squeezenet1_0": (2, 6, 11), "squeezenet1_1": (2, 5, 8)}
 
 
-@pytest.mark.parametrize(("name", "params", "macs", "gmacs"), [
-    ("squeezenet1_0", 1_248_424, 818_924_576, 0.819),
-    ("squeezenet1_1", 1_235_496, 349_151_936, 0.349),
-])
+@pytest.mark.parametrize(
+    ("name", "params", "macs", "gmacs"),
+    [
+        ("squeezenet1_0", 1_248_424, 818_924_576, 0.819),
+        ("squeezenet1_1", 1_235_496, 349_151_936, 0.349),
+    ],
+)
 def test_squeezenet_torchvision_figures(name, params, macs, gmacs):
     a = analysis(name)
     assert a.totals.params == params  # torchvision's num_params
@@ -156,22 +197,40 @@ def test_squeezenet_torchvision_figures(name, params, macs, gmacs):
         assert pool.op == "maxpool" and pool.args["ceil"] is True
     fire = SQUEEZENET_FIRES[name][0]
     names = [layer.name for layer in a.layers if layer.name.startswith(f"features.{fire}.")]
-    assert names == [f"features.{fire}.{m}" for m in ("squeeze", "squeeze_activation", "expand1x1",
-                                                      "expand1x1_activation", "expand3x3", "expand3x3_activation")]
+    assert names == [
+        f"features.{fire}.{m}"
+        for m in (
+            "squeeze",
+            "squeeze_activation",
+            "expand1x1",
+            "expand1x1_activation",
+            "expand3x3",
+            "expand3x3_activation",
+        )
+    ]
     # both expand convs read the squeeze's output; the concat of the two has no parameters
     assert a.layer(f"features.{fire}.expand1x1").inputs == [f"features.{fire}.squeeze_activation"]
     assert a.layer(f"features.{fire}.expand3x3").inputs == [f"features.{fire}.squeeze_activation"]
     assert a.layer(f"features.{fire}").op == "concat" and a.layer(f"features.{fire}").params == 0
     assert [layer.op for layer in a.layers if layer.name.startswith("classifier")] == [
-        "dropout", "conv", "relu", "adaptive_avgpool"]
+        "dropout",
+        "conv",
+        "relu",
+        "adaptive_avgpool",
+    ]
 
 
 def test_squeezenet1_0_table1():
     a = analysis("squeezenet1_0")
     # Table 1, "# parameter before pruning": conv1, fire2 ... fire9, conv10
-    per_module = [a.layer("features.0").params] \
-        + [sum(layer.params for layer in a.layers if layer.name.startswith(f"features.{i}."))
-           for i in SQUEEZENET_FIRES["squeezenet1_0"]] + [a.layer("classifier.1").params]
+    per_module = (
+        [a.layer("features.0").params]
+        + [
+            sum(layer.params for layer in a.layers if layer.name.startswith(f"features.{i}."))
+            for i in SQUEEZENET_FIRES["squeezenet1_0"]
+        ]
+        + [a.layer("classifier.1").params]
+    )
     assert per_module == [14_208, 11_920, 12_432, 45_344, 49_440, 104_880, 111_024, 188_992, 197_184, 513_000]
     assert sum(per_module) == a.totals.params == 1_248_424
     # fire2 = squeeze 96->16 (1,552) + expand1x1 16->64 (1,088) + expand3x3 16->64 (9,280)
@@ -184,15 +243,38 @@ def test_squeezenet1_0_table1():
 def test_squeezenet1_0_table1_sizes_at_227():
     """Table 1's output sizes (conv1 111x111x96, ...) are those of a 227x227 input, Caffe's crop."""
     a = archdsl.load("squeezenet1_0", input="3x227x227").analyze()
-    rows = {"conv1": "features.0", "maxpool1": "features.2", "fire2": "features.3", "fire3": "features.4",
-            "fire4": "features.5", "maxpool4": "features.6", "fire5": "features.7", "fire6": "features.8",
-            "fire7": "features.9", "fire8": "features.10", "maxpool8": "features.11", "fire9": "features.12",
-            "conv10": "classifier.1", "avgpool10": "classifier.3"}
+    rows = {
+        "conv1": "features.0",
+        "maxpool1": "features.2",
+        "fire2": "features.3",
+        "fire3": "features.4",
+        "fire4": "features.5",
+        "maxpool4": "features.6",
+        "fire5": "features.7",
+        "fire6": "features.8",
+        "fire7": "features.9",
+        "fire8": "features.10",
+        "maxpool8": "features.11",
+        "fire9": "features.12",
+        "conv10": "classifier.1",
+        "avgpool10": "classifier.3",
+    }
     assert {row: out_shape(a, n) for row, n in rows.items()} == {
-        "conv1": (96, 111, 111), "maxpool1": (96, 55, 55), "fire2": (128, 55, 55), "fire3": (128, 55, 55),
-        "fire4": (256, 55, 55), "maxpool4": (256, 27, 27), "fire5": (256, 27, 27), "fire6": (384, 27, 27),
-        "fire7": (384, 27, 27), "fire8": (512, 27, 27), "maxpool8": (512, 13, 13), "fire9": (512, 13, 13),
-        "conv10": (1000, 13, 13), "avgpool10": (1000, 1, 1)}
+        "conv1": (96, 111, 111),
+        "maxpool1": (96, 55, 55),
+        "fire2": (128, 55, 55),
+        "fire3": (128, 55, 55),
+        "fire4": (256, 55, 55),
+        "maxpool4": (256, 27, 27),
+        "fire5": (256, 27, 27),
+        "fire6": (384, 27, 27),
+        "fire7": (384, 27, 27),
+        "fire8": (512, 27, 27),
+        "maxpool8": (512, 13, 13),
+        "fire9": (512, 13, 13),
+        "conv10": (1000, 13, 13),
+        "avgpool10": (1000, 1, 1),
+    }
     at224 = analysis("squeezenet1_0")
     assert at224.layer("features.0").output_shape == (96, 109, 109)  # torchvision's 224x224
     assert at224.layer("features.2").output_shape == (96, 54, 54)
@@ -212,10 +294,24 @@ def test_mobilenet_v1_table1():
     assert a.input_shape == (3, 224, 224) and a.outputs == {"output": (1000,)}
     # Table 1: the full conv, then 13 depthwise separable layers (dw 3x3 - bn - relu - 1x1 - bn - relu)
     assert [out_shape(a, f"features.{i}") for i in range(14)] == [
-        (32, 112, 112), (64, 112, 112), (128, 56, 56), (128, 56, 56), (256, 28, 28), (256, 28, 28),
-        *[(512, 14, 14)] * 6, (1024, 7, 7), (1024, 7, 7)]
+        (32, 112, 112),
+        (64, 112, 112),
+        (128, 56, 56),
+        (128, 56, 56),
+        (256, 28, 28),
+        (256, 28, 28),
+        *[(512, 14, 14)] * 6,
+        (1024, 7, 7),
+        (1024, 7, 7),
+    ]
     assert [layer.op for layer in a.layers if layer.name.startswith("features.1.")] == [
-        "dwconv", "bn", "relu", "conv", "bn", "relu"]
+        "dwconv",
+        "bn",
+        "relu",
+        "conv",
+        "bn",
+        "relu",
+    ]
     assert {layer.op for layer in a.layers} >= {"relu"} and "relu6" not in {layer.op for layer in a.layers}
     # the last depthwise conv has stride 1: Table 1's "Conv dw / s2" on 7x7x1024 is a misprint
     assert a.layer("features.13.0").args["s"] == 1 and a.layer("features.12.0").args["s"] == 2
@@ -241,22 +337,34 @@ def test_mobilenet_v1_table2():
         "Conv 3x3": [x for x in learnable if x.op == "conv" and x.args["k"] == 3],
         "Fully Connected": [x for x in learnable if x.op == "fc"],
     }
-    shares = {k: (round(100 * sum(x.macs for x in v) / a.totals.macs, 2),
-                  round(100 * sum(weights(x) for x in v) / total_weights, 2)) for k, v in kinds.items()}
-    assert shares == {"Conv 1x1": (94.86, 74.59), "Conv DW 3x3": (3.06, 1.06),
-                      "Conv 3x3": (1.91, 0.02), "Fully Connected": (0.18, 24.33)}
+    shares = {
+        k: (
+            round(100 * sum(x.macs for x in v) / a.totals.macs, 2),
+            round(100 * sum(weights(x) for x in v) / total_weights, 2),
+        )
+        for k, v in kinds.items()
+    }
+    assert shares == {
+        "Conv 1x1": (94.86, 74.59),
+        "Conv DW 3x3": (3.06, 1.06),
+        "Conv 3x3": (1.91, 0.02),
+        "Fully Connected": (0.18, 24.33),
+    }
     # Table 2 prints 1.19% for the full conv's mult-adds: the digits of 1.91% swapped (the
     # printed mult-add shares add up to 99.29%, the exact ones to 100%)
     assert sum(sum(x.macs for x in v) for v in kinds.values()) == a.totals.macs
 
 
-@pytest.mark.parametrize(("variables", "params", "macs", "published"), [
-    ({"alpha": 0.75}, 2_585_560, 325_400_448, ("2.6", 325)),  # Table 6
-    ({"alpha": 0.5}, 1_331_592, 149_497_088, ("1.3", 149)),
-    ({"alpha": 0.25}, 470_072, 41_030_272, ("0.5", 41)),
-    ({"resolution": 192}, 4_231_976, 418_121_728, ("4.2", 418)),  # Table 7
-    ({"resolution": 128}, 4_231_976, 186_400_768, ("4.2", 186)),
-])
+@pytest.mark.parametrize(
+    ("variables", "params", "macs", "published"),
+    [
+        ({"alpha": 0.75}, 2_585_560, 325_400_448, ("2.6", 325)),  # Table 6
+        ({"alpha": 0.5}, 1_331_592, 149_497_088, ("1.3", 149)),
+        ({"alpha": 0.25}, 470_072, 41_030_272, ("0.5", 41)),
+        ({"resolution": 192}, 4_231_976, 418_121_728, ("4.2", 418)),  # Table 7
+        ({"resolution": 128}, 4_231_976, 186_400_768, ("4.2", 186)),
+    ],
+)
 def test_mobilenet_v1_width_and_resolution(variables, params, macs, published):
     a = archdsl.load("mobilenet_v1", **variables).analyze()
     assert (a.totals.params, a.totals.macs) == (params, macs)
@@ -271,8 +379,15 @@ def test_mobilenet_v1_160_is_rounded_down_in_table7():
 
 
 # ----------------------------------------------------------------------------- MobileNet v2
-MOBILENET_V2_TABLE2 = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1),
-                       (6, 160, 3, 2), (6, 320, 1, 1)]  # t, c, n, s
+MOBILENET_V2_TABLE2 = [
+    (1, 16, 1, 1),
+    (6, 24, 2, 2),
+    (6, 32, 3, 2),
+    (6, 64, 4, 2),
+    (6, 96, 3, 1),
+    (6, 160, 3, 2),
+    (6, 320, 1, 1),
+]  # t, c, n, s
 
 
 def test_mobilenet_v2_torchvision_figures():
@@ -301,8 +416,11 @@ def test_mobilenet_v2_table2_blocks_and_shortcuts():
             cin, i = c, i + 1
     assert i == 18
     assert {j: out_shape(a, f"features.{j}") for j in range(1, 18)} == expected_shapes
-    assert [j for j in range(1, 18) if getattr(_layer_or_none(a, f"features.{j}"), "op", None) == "residual"] \
-        == with_shortcut == [3, 5, 6, 8, 9, 10, 12, 13, 15, 16]
+    assert (
+        [j for j in range(1, 18) if getattr(_layer_or_none(a, f"features.{j}"), "op", None) == "residual"]
+        == with_shortcut
+        == [3, 5, 6, 8, 9, 10, 12, 13, 15, 16]
+    )
     # the shortcut is the identity: no projection parameters anywhere
     assert all(layer.params == 0 for layer in a.layers if layer.op == "projection")
     assert out_shape(a, "features.18") == (1280, 7, 7)
@@ -318,21 +436,36 @@ def test_mobilenet_v2_state_dict_is_torchvisions():
     # 6 (features.0) + 12 (t = 1 block) + 16 x 18 (expanding blocks) + 6 (features.18) + 2 (classifier)
     assert len(sd) == 6 + 12 + 16 * 18 + 6 + 2 == 314
     spots = {
-        "features.0.0.weight": (32, 3, 3, 3), "features.0.1.weight": (32,),
-        "features.1.conv.0.0.weight": (32, 1, 3, 3), "features.1.conv.0.1.running_var": (32,),
-        "features.1.conv.1.weight": (16, 32, 1, 1), "features.1.conv.2.weight": (16,),
-        "features.2.conv.0.0.weight": (96, 16, 1, 1), "features.2.conv.0.1.weight": (96,),
-        "features.2.conv.1.0.weight": (96, 1, 3, 3), "features.2.conv.1.1.bias": (96,),
-        "features.2.conv.2.weight": (24, 96, 1, 1), "features.2.conv.3.num_batches_tracked": (),
-        "features.17.conv.2.weight": (320, 960, 1, 1), "features.18.0.weight": (1280, 320, 1, 1),
-        "features.18.1.weight": (1280,), "classifier.1.weight": (1000, 1280), "classifier.1.bias": (1000,),
+        "features.0.0.weight": (32, 3, 3, 3),
+        "features.0.1.weight": (32,),
+        "features.1.conv.0.0.weight": (32, 1, 3, 3),
+        "features.1.conv.0.1.running_var": (32,),
+        "features.1.conv.1.weight": (16, 32, 1, 1),
+        "features.1.conv.2.weight": (16,),
+        "features.2.conv.0.0.weight": (96, 16, 1, 1),
+        "features.2.conv.0.1.weight": (96,),
+        "features.2.conv.1.0.weight": (96, 1, 3, 3),
+        "features.2.conv.1.1.bias": (96,),
+        "features.2.conv.2.weight": (24, 96, 1, 1),
+        "features.2.conv.3.num_batches_tracked": (),
+        "features.17.conv.2.weight": (320, 960, 1, 1),
+        "features.18.0.weight": (1280, 320, 1, 1),
+        "features.18.1.weight": (1280,),
+        "classifier.1.weight": (1000, 1280),
+        "classifier.1.bias": (1000,),
     }
     assert {k: sd[k] for k in spots} == spots
     assert "features.1.conv.3.weight" not in sd and "features.1.conv.1.0.weight" not in sd
-    assert list(sd)[:8] == ["features.0.0.weight", "features.0.1.weight", "features.0.1.bias",
-                            "features.0.1.running_mean", "features.0.1.running_var",
-                            "features.0.1.num_batches_tracked", "features.1.conv.0.0.weight",
-                            "features.1.conv.0.1.weight"]
+    assert list(sd)[:8] == [
+        "features.0.0.weight",
+        "features.0.1.weight",
+        "features.0.1.bias",
+        "features.0.1.running_mean",
+        "features.0.1.running_var",
+        "features.0.1.num_batches_tracked",
+        "features.1.conv.0.0.weight",
+        "features.1.conv.0.1.weight",
+    ]
     assert [layer.op for layer in a.layers if layer.name.startswith("classifier")] == ["dropout", "fc"]
     assert a.layer("classifier.0").args["p"] == 0.2
     assert _layer_or_none(a, "features.2") is None  # no shortcut: the block is only its `conv` layers
@@ -357,8 +490,9 @@ def deepest_conv_path(a) -> int:
     return depth[a.layers[-1].name]
 
 
-@pytest.mark.parametrize(("columns", "params", "layers"), [(4, 76_106_634, 40), (3, 33_724_618, 20),
-                                                           (2, 13_325_322, 10), (1, 3_917_386, 5)])
+@pytest.mark.parametrize(
+    ("columns", "params", "layers"), [(4, 76_106_634, 40), (3, 33_724_618, 20), (2, 13_325_322, 10), (1, 3_917_386, 5)]
+)
 def test_fractalnet_columns(columns, params, layers):
     a = archdsl.load("fractalnet", columns=columns).analyze()
     assert a.totals.params == params == fractal_weights(columns)
@@ -373,7 +507,12 @@ def test_fractalnet_40_layers():
     assert a.totals.params == 76_106_634
     assert a.totals.macs == 2_036_077_568
     assert [out_shape(a, f"pool{b}") for b in range(1, 6)] == [
-        (64, 16, 16), (128, 8, 8), (256, 4, 4), (512, 2, 2), (512, 1, 1)]
+        (64, 16, 16),
+        (128, 8, 8),
+        (256, 4, 4),
+        (512, 2, 2),
+        (512, 1, 1),
+    ]
     # joins inside a block of 4 columns: after levels 2, 4, 6, 8 of the deepest column, averaging the
     # columns that meet there (2, 3, 2 and all 4), each with local drop-path 15%
     joins = [layer for layer in a.layers if layer.op == "mean" and layer.name.startswith("block1")]

@@ -16,6 +16,7 @@ The same state_dicts are in tests/reference/{googlenet,googlenet_aux,inception_v
 inception_v3_aux,timm_inception_v4,timm_inception_resnet_v2}.json (written from those
 modules' ``state_dict()`` on the meta device), and the tests compare key by key against them.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -56,12 +57,16 @@ def hwc(shape: tuple[int, ...]) -> str:
 NETWORKS = [  # name, variables, params, MACs, outputs
     # Szegedy et al. 2015: the main network and the two auxiliary classifiers (on by default)
     ("googlenet_paper", {"aux": 0}, 6_998_552, 1_582_671_872, {"output": (1000,)}),
-    ("googlenet_paper", {}, 13_378_280, 1_591_044_096,
-     {"prob": (1000,), "aux1": (1000,), "aux2": (1000,)}),
+    ("googlenet_paper", {}, 13_378_280, 1_591_044_096, {"prob": (1000,), "aux1": (1000,), "aux2": (1000,)}),
     # torchvision: 6,624,904 / 13,004,888 parameters, 1.50 GFLOPS (its GFLOPS count MACs)
     ("googlenet", {}, 6_624_904, 1_498_376_192, {"output": (1000,)}),
-    ("googlenet", {"aux": 1}, 13_004_888, 1_506_748_416,
-     {"logits": (1000,), "aux_logits2": (1000,), "aux_logits1": (1000,)}),
+    (
+        "googlenet",
+        {"aux": 1},
+        13_004_888,
+        1_506_748_416,
+        {"logits": (1000,), "aux_logits2": (1000,), "aux_logits1": (1000,)},
+    ),
     # torchvision: 27,161,264 parameters for its weights (with AuxLogits), 5.71 GFLOPS
     ("inception_v3", {}, 23_834_568, 5_713_216_096, {"output": (1000,)}),
     ("inception_v3", {"aux": 1}, 27_161_264, 5_718_899_296, {"logits": (1000,), "aux_logits": (1000,)}),
@@ -71,8 +76,9 @@ NETWORKS = [  # name, variables, params, MACs, outputs
 ]
 
 
-@pytest.mark.parametrize(("name", "variables", "params", "macs", "outputs"), NETWORKS,
-                         ids=[f"{n}-{v}" for n, v, *_ in NETWORKS])
+@pytest.mark.parametrize(
+    ("name", "variables", "params", "macs", "outputs"), NETWORKS, ids=[f"{n}-{v}" for n, v, *_ in NETWORKS]
+)
 def test_parameters_macs_and_outputs(name, variables, params, macs, outputs):
     a = analyze(name, **variables)
     assert a.totals.params == params
@@ -87,8 +93,9 @@ def test_published_rounded_figures():
     assert round(analyze("inception_resnet_v2").totals.params / 1e6, 1) == 55.8
 
 
-@pytest.mark.parametrize(("name", "variables"), [("googlenet_paper", {}), ("googlenet", {"aux": 1}),
-                                                 ("inception_v3", {"aux": 1})])
+@pytest.mark.parametrize(
+    ("name", "variables"), [("googlenet_paper", {}), ("googlenet", {"aux": 1}), ("inception_v3", {"aux": 1})]
+)
 def test_classes_reach_the_auxiliary_heads(name, variables):
     a = analyze(name, classes=10, **variables)
     assert len(a.outputs) > 1
@@ -129,8 +136,7 @@ ROWS = {"conv1": ("conv1",), "conv2": ("conv2_reduce", "conv2"), "linear": ("lin
 
 def row_layers(a, row: str):
     names = ROWS.get(row)
-    return [layer for layer in a.layers
-            if (layer.name in names if names else layer.name.startswith(row + "."))]
+    return [layer for layer in a.layers if (layer.name in names if names else layer.name.startswith(row + "."))]
 
 
 def row_weights(a, row: str) -> int:
@@ -172,9 +178,18 @@ def test_googlenet_paper_table1_weights_follow_the_widths():
 
 # exact weights per row, and Table 1's params column beside it (thousands)
 ROW_WEIGHTS = {
-    "conv1": 9_408, "conv2": 114_688, "inception3a": 163_328, "inception3b": 388_096,
-    "inception4a": 375_552, "inception4b": 448_512, "inception4c": 509_440, "inception4d": 604_672,
-    "inception4e": 867_328, "inception5a": 1_042_432, "inception5b": 1_442_816, "linear": 1_024_000,
+    "conv1": 9_408,
+    "conv2": 114_688,
+    "inception3a": 163_328,
+    "inception3b": 388_096,
+    "inception4a": 375_552,
+    "inception4b": 448_512,
+    "inception4c": 509_440,
+    "inception4d": 604_672,
+    "inception4e": 867_328,
+    "inception5a": 1_042_432,
+    "inception5b": 1_442_816,
+    "linear": 1_024_000,
 }
 
 
@@ -191,8 +206,7 @@ def test_googlenet_paper_table1_params_column():
         assert abs(weights[row] / 1024 - table[row]) <= 1, row
     # ... and the other rows match no reading of it (see the spec's header): e.g. conv1's
     # 7x7x3x64 weights are 9.2K, not 2.7K, (5b)'s 1409K, not 1388K
-    for row in ("conv1", "inception4a", "inception4c", "inception4d", "inception4e", "inception5a",
-                "inception5b"):
+    for row in ("conv1", "inception4a", "inception4c", "inception4d", "inception4e", "inception5a", "inception5b"):
         assert abs(weights[row] / 1024 - table[row]) > 1 and abs(weights[row] / 1000 - table[row]) > 1, row
     # The column adds up to 6,797.7K, the "6.8M" that is usually quoted; the exact weights are
     # 6,990,272 and with the biases the network has 6,998,552 parameters
@@ -240,8 +254,10 @@ def test_googlenet_paper_auxiliary_classifiers():
     a = analyze("googlenet_paper")
     aux = {n: sum(layer.params for layer in a.layers if layer.name.startswith(n + ".")) for n in ("aux1", "aux2")}
     # conv 1x1 128 (+bias), fc 2048 -> 1024, fc 1024 -> 1000
-    assert aux == {"aux1": 512 * 128 + 128 + 2048 * 1024 + 1024 + 1024 * 1000 + 1000,
-                   "aux2": 528 * 128 + 128 + 2048 * 1024 + 1024 + 1024 * 1000 + 1000}
+    assert aux == {
+        "aux1": 512 * 128 + 128 + 2048 * 1024 + 1024 + 1024 * 1000 + 1000,
+        "aux2": 528 * 128 + 128 + 2048 * 1024 + 1024 + 1024 * 1000 + 1000,
+    }
     assert aux == {"aux1": 3_188_840, "aux2": 3_190_888}
     assert a.totals.params == 6_998_552 + sum(aux.values())
 
@@ -256,13 +272,18 @@ STATE_DICTS = [  # name, variables, entries, fingerprint of the reference's stat
 ]
 
 
-REFERENCE_FILES = {("googlenet", ()): "googlenet", ("googlenet", (("aux", 1),)): "googlenet_aux",
-                   ("inception_v3", ()): "inception_v3", ("inception_v3", (("aux", 1),)): "inception_v3_aux",
-                   ("inception_v4", ()): "timm_inception_v4"}
+REFERENCE_FILES = {
+    ("googlenet", ()): "googlenet",
+    ("googlenet", (("aux", 1),)): "googlenet_aux",
+    ("inception_v3", ()): "inception_v3",
+    ("inception_v3", (("aux", 1),)): "inception_v3_aux",
+    ("inception_v4", ()): "timm_inception_v4",
+}
 
 
-@pytest.mark.parametrize(("name", "variables", "entries", "digest"), STATE_DICTS,
-                         ids=[f"{n}-{v}" for n, v, *_ in STATE_DICTS])
+@pytest.mark.parametrize(
+    ("name", "variables", "entries", "digest"), STATE_DICTS, ids=[f"{n}-{v}" for n, v, *_ in STATE_DICTS]
+)
 def test_state_dict_is_the_reference_implementations(name, variables, entries, digest):
     sd = analyze(name, **variables).state_dict_shapes()
     assert len(sd) == entries
@@ -281,30 +302,53 @@ def test_inception_resnet_v2_matches_the_timm_reference_file():
 
 SPOT_KEYS = {  # torchvision's / timm's keys and shapes
     ("googlenet", (("aux", 1),)): {
-        "conv1.conv.weight": (64, 3, 7, 7), "conv1.bn.running_mean": (64,), "conv1.bn.num_batches_tracked": (),
-        "conv3.conv.weight": (192, 64, 3, 3), "inception3a.branch1.conv.weight": (64, 192, 1, 1),
+        "conv1.conv.weight": (64, 3, 7, 7),
+        "conv1.bn.running_mean": (64,),
+        "conv1.bn.num_batches_tracked": (),
+        "conv3.conv.weight": (192, 64, 3, 3),
+        "inception3a.branch1.conv.weight": (64, 192, 1, 1),
         "inception3a.branch2.1.conv.weight": (128, 96, 3, 3),
         "inception3a.branch3.1.conv.weight": (32, 16, 3, 3),  # torchvision's 3x3 "#5x5" branch
-        "inception3a.branch4.1.bn.bias": (32,), "inception5b.branch4.1.conv.weight": (128, 832, 1, 1),
-        "aux1.conv.conv.weight": (128, 512, 1, 1), "aux1.conv.bn.running_var": (128,),
-        "aux1.fc1.weight": (1024, 2048), "aux2.conv.conv.weight": (128, 528, 1, 1), "aux2.fc2.bias": (1000,),
-        "fc.weight": (1000, 1024), "fc.bias": (1000,)},
+        "inception3a.branch4.1.bn.bias": (32,),
+        "inception5b.branch4.1.conv.weight": (128, 832, 1, 1),
+        "aux1.conv.conv.weight": (128, 512, 1, 1),
+        "aux1.conv.bn.running_var": (128,),
+        "aux1.fc1.weight": (1024, 2048),
+        "aux2.conv.conv.weight": (128, 528, 1, 1),
+        "aux2.fc2.bias": (1000,),
+        "fc.weight": (1000, 1024),
+        "fc.bias": (1000,),
+    },
     ("inception_v3", (("aux", 1),)): {
-        "Conv2d_1a_3x3.conv.weight": (32, 3, 3, 3), "Conv2d_4a_3x3.bn.running_var": (192,),
-        "Mixed_5b.branch5x5_2.conv.weight": (64, 48, 5, 5), "Mixed_5b.branch_pool.conv.weight": (32, 192, 1, 1),
-        "Mixed_6a.branch3x3.conv.weight": (384, 288, 3, 3), "Mixed_6b.branch7x7_2.conv.weight": (128, 128, 1, 7),
-        "Mixed_6e.branch7x7dbl_5.conv.weight": (192, 192, 1, 7), "AuxLogits.conv0.conv.weight": (128, 768, 1, 1),
-        "AuxLogits.conv1.conv.weight": (768, 128, 5, 5), "AuxLogits.fc.weight": (1000, 768),
+        "Conv2d_1a_3x3.conv.weight": (32, 3, 3, 3),
+        "Conv2d_4a_3x3.bn.running_var": (192,),
+        "Mixed_5b.branch5x5_2.conv.weight": (64, 48, 5, 5),
+        "Mixed_5b.branch_pool.conv.weight": (32, 192, 1, 1),
+        "Mixed_6a.branch3x3.conv.weight": (384, 288, 3, 3),
+        "Mixed_6b.branch7x7_2.conv.weight": (128, 128, 1, 7),
+        "Mixed_6e.branch7x7dbl_5.conv.weight": (192, 192, 1, 7),
+        "AuxLogits.conv0.conv.weight": (128, 768, 1, 1),
+        "AuxLogits.conv1.conv.weight": (768, 128, 5, 5),
+        "AuxLogits.fc.weight": (1000, 768),
         "Mixed_7a.branch7x7x3_4.conv.weight": (192, 192, 3, 3),
-        "Mixed_7b.branch3x3_2a.conv.weight": (384, 384, 1, 3), "Mixed_7b.branch3x3_2b.conv.weight": (384, 384, 3, 1),
-        "Mixed_7c.branch3x3dbl_3b.bn.weight": (384,), "fc.weight": (1000, 2048)},
+        "Mixed_7b.branch3x3_2a.conv.weight": (384, 384, 1, 3),
+        "Mixed_7b.branch3x3_2b.conv.weight": (384, 384, 3, 1),
+        "Mixed_7c.branch3x3dbl_3b.bn.weight": (384,),
+        "fc.weight": (1000, 2048),
+    },
     ("inception_v4", ()): {
-        "features.0.conv.weight": (32, 3, 3, 3), "features.3.conv.conv.weight": (96, 64, 3, 3),
-        "features.4.branch1.3.conv.weight": (96, 64, 3, 3), "features.5.conv.bn.running_mean": (192,),
-        "features.6.branch3.1.conv.weight": (96, 384, 1, 1), "features.10.branch1.2.conv.weight": (256, 224, 3, 3),
-        "features.17.branch2.4.conv.weight": (256, 224, 1, 7), "features.18.branch1.2.conv.weight": (320, 256, 7, 1),
+        "features.0.conv.weight": (32, 3, 3, 3),
+        "features.3.conv.conv.weight": (96, 64, 3, 3),
+        "features.4.branch1.3.conv.weight": (96, 64, 3, 3),
+        "features.5.conv.bn.running_mean": (192,),
+        "features.6.branch3.1.conv.weight": (96, 384, 1, 1),
+        "features.10.branch1.2.conv.weight": (256, 224, 3, 3),
+        "features.17.branch2.4.conv.weight": (256, 224, 1, 7),
+        "features.18.branch1.2.conv.weight": (320, 256, 7, 1),
         "features.21.branch1_1b.conv.weight": (256, 384, 3, 1),
-        "features.21.branch2_3a.conv.weight": (256, 512, 1, 3), "last_linear.weight": (1000, 1536)},
+        "features.21.branch2_3a.conv.weight": (256, 512, 1, 3),
+        "last_linear.weight": (1000, 1536),
+    },
 }
 
 
@@ -322,13 +366,15 @@ def test_without_aux_the_heads_are_gone():
     assert not any(layer.name.startswith("aux") for layer in analyze("googlenet_paper", aux=0).layers)
 
 
-@pytest.mark.parametrize(("name", "size", "digest"), [("googlenet", 224, STATE_DICTS[1][3]),
-                                                     ("inception_v3", 299, STATE_DICTS[3][3])])
+@pytest.mark.parametrize(
+    ("name", "size", "digest"), [("googlenet", 224, STATE_DICTS[1][3]), ("inception_v3", 299, STATE_DICTS[3][3])]
+)
 def test_compiled_with_aux(name, size, digest):
     """With aux = 1 the compiled module (meta device) has torchvision's state_dict, AuxLogits /
     aux1, aux2 included, and returns a dict of the outputs (tests/test_specs.py runs only the
     default, aux = 0)."""
     import torch
+
     gm = archdsl.load(name, aux=1).compile(device="meta")
     sd = {k: tuple(v.shape) for k, v in gm.state_dict().items()}
     assert fingerprint(sd) == digest
@@ -346,26 +392,59 @@ def test_inception_resnet_v2_state_dict_is_timms():
     assert len(sd) == 1306
     assert fingerprint(sd) == IRV2_DIGEST
     expected = {
-        "conv2d_1a.conv.weight": (32, 3, 3, 3), "mixed_5b.branch3.1.conv.weight": (64, 192, 1, 1),
-        "repeat.0.branch0.conv.weight": (32, 320, 1, 1), "repeat.9.conv2d.bias": (320,),
-        "mixed_6a.branch1.2.conv.weight": (384, 256, 3, 3), "repeat_1.19.branch1.2.conv.weight": (192, 160, 7, 1),
-        "repeat_1.19.conv2d.weight": (1088, 384, 1, 1), "mixed_7a.branch2.2.conv.weight": (320, 288, 3, 3),
-        "repeat_2.8.conv2d.weight": (2080, 448, 1, 1), "block8.branch1.2.conv.weight": (256, 224, 3, 1),
-        "block8.conv2d.bias": (2080,), "conv2d_7b.conv.weight": (1536, 2080, 1, 1), "classif.weight": (1000, 1536)}
+        "conv2d_1a.conv.weight": (32, 3, 3, 3),
+        "mixed_5b.branch3.1.conv.weight": (64, 192, 1, 1),
+        "repeat.0.branch0.conv.weight": (32, 320, 1, 1),
+        "repeat.9.conv2d.bias": (320,),
+        "mixed_6a.branch1.2.conv.weight": (384, 256, 3, 3),
+        "repeat_1.19.branch1.2.conv.weight": (192, 160, 7, 1),
+        "repeat_1.19.conv2d.weight": (1088, 384, 1, 1),
+        "mixed_7a.branch2.2.conv.weight": (320, 288, 3, 3),
+        "repeat_2.8.conv2d.weight": (2080, 448, 1, 1),
+        "block8.branch1.2.conv.weight": (256, 224, 3, 1),
+        "block8.conv2d.bias": (2080,),
+        "conv2d_7b.conv.weight": (1536, 2080, 1, 1),
+        "classif.weight": (1000, 1536),
+    }
     assert {k: sd.get(k) for k in expected} == expected
 
 
 # ----------------------------------------------------------------------------- structure
 def test_inception_v3_grid_sizes():
     a = analyze("inception_v3")
-    shapes = {n: output_shape(a, n) for n in (
-        "Conv2d_1a_3x3.conv", "Conv2d_2b_3x3.conv", "maxpool1", "Conv2d_4a_3x3.conv", "maxpool2",
-        "Mixed_5b", "Mixed_5d", "Mixed_6a", "Mixed_6e", "Mixed_7a", "Mixed_7b", "Mixed_7c", "avgpool")}
+    shapes = {
+        n: output_shape(a, n)
+        for n in (
+            "Conv2d_1a_3x3.conv",
+            "Conv2d_2b_3x3.conv",
+            "maxpool1",
+            "Conv2d_4a_3x3.conv",
+            "maxpool2",
+            "Mixed_5b",
+            "Mixed_5d",
+            "Mixed_6a",
+            "Mixed_6e",
+            "Mixed_7a",
+            "Mixed_7b",
+            "Mixed_7c",
+            "avgpool",
+        )
+    }
     assert shapes == {
-        "Conv2d_1a_3x3.conv": (32, 149, 149), "Conv2d_2b_3x3.conv": (64, 147, 147), "maxpool1": (64, 73, 73),
-        "Conv2d_4a_3x3.conv": (192, 71, 71), "maxpool2": (192, 35, 35), "Mixed_5b": (256, 35, 35),
-        "Mixed_5d": (288, 35, 35), "Mixed_6a": (768, 17, 17), "Mixed_6e": (768, 17, 17),
-        "Mixed_7a": (1280, 8, 8), "Mixed_7b": (2048, 8, 8), "Mixed_7c": (2048, 8, 8), "avgpool": (2048, 1, 1)}
+        "Conv2d_1a_3x3.conv": (32, 149, 149),
+        "Conv2d_2b_3x3.conv": (64, 147, 147),
+        "maxpool1": (64, 73, 73),
+        "Conv2d_4a_3x3.conv": (192, 71, 71),
+        "maxpool2": (192, 35, 35),
+        "Mixed_5b": (256, 35, 35),
+        "Mixed_5d": (288, 35, 35),
+        "Mixed_6a": (768, 17, 17),
+        "Mixed_6e": (768, 17, 17),
+        "Mixed_7a": (1280, 8, 8),
+        "Mixed_7b": (2048, 8, 8),
+        "Mixed_7c": (2048, 8, 8),
+        "avgpool": (2048, 1, 1),
+    }
     # InceptionE's flat concat: 320 + 384 + 384 + 384 + 384 + 192, in torchvision's order
     concat = a.layer("Mixed_7b")
     assert concat.op == "concat" and len(concat.inputs) == 6
@@ -378,8 +457,14 @@ def test_inception_v3_grid_sizes():
 def test_inception_v4_grid_sizes():
     a = analyze("inception_v4")
     shapes = [output_shape(a, f"features.{i}") for i in range(22)]
-    assert shapes[:6] == [(32, 149, 149), (32, 147, 147), (64, 147, 147), (160, 73, 73), (192, 71, 71),
-                          (384, 35, 35)]  # Fig. 3
+    assert shapes[:6] == [
+        (32, 149, 149),
+        (32, 147, 147),
+        (64, 147, 147),
+        (160, 73, 73),
+        (192, 71, 71),
+        (384, 35, 35),
+    ]  # Fig. 3
     assert shapes[6:10] == [(384, 35, 35)] * 4 and shapes[10] == (1024, 17, 17)
     assert shapes[11:18] == [(1024, 17, 17)] * 7 and shapes[18] == (1536, 8, 8)
     assert shapes[19:] == [(1536, 8, 8)] * 3
@@ -397,8 +482,12 @@ def test_inception_resnet_v2_residual_modules():
     # identity shortcuts everywhere: the 1x1 "up" conv restores the module's width
     assert not any(layer.params for layer in a.layers if layer.op == "projection")
     widths = {layer.name.split(".")[0]: layer.output_shape for layer in residuals}
-    assert widths == {"repeat": (320, 35, 35), "repeat_1": (1088, 17, 17), "repeat_2": (2080, 8, 8),
-                      "block8": (2080, 8, 8)}
+    assert widths == {
+        "repeat": (320, 35, 35),
+        "repeat_1": (1088, 17, 17),
+        "repeat_2": (2080, 8, 8),
+        "block8": (2080, 8, 8),
+    }
     # the "up" convs have a bias, the others do not
     up = a.layer("repeat.0.conv2d")
     assert up.param_shapes == {"weight": (320, 128, 1, 1), "bias": (320,)}

@@ -5,6 +5,7 @@ Every number is exact. Shapes, parameters and MACs come from ``analyze()`` (pure
 the state_dicts of the networks with a torchvision reference are also built on the meta
 device. tests/test_specs.py already runs a forward pass of every network.
 """
+
 from __future__ import annotations
 
 import json
@@ -132,8 +133,17 @@ def test_vgg16_macs():
 @pytest.mark.parametrize("name", VGG)
 def test_vgg_macs_follow_the_configuration(name):
     """A batch-normalised or paper-named VGG costs what its torchvision twin costs."""
-    base = {"vgg_a": "vgg11", "vgg_a_lrn": "vgg11", "vgg_b": "vgg13", "vgg_d": "vgg16", "vgg_e": "vgg19",
-            "vgg11_bn": "vgg11", "vgg13_bn": "vgg13", "vgg16_bn": "vgg16", "vgg19_bn": "vgg19"}.get(name, name)
+    base = {
+        "vgg_a": "vgg11",
+        "vgg_a_lrn": "vgg11",
+        "vgg_b": "vgg13",
+        "vgg_d": "vgg16",
+        "vgg_e": "vgg19",
+        "vgg11_bn": "vgg11",
+        "vgg13_bn": "vgg13",
+        "vgg16_bn": "vgg16",
+        "vgg19_bn": "vgg19",
+    }.get(name, name)
     if name == "vgg_c":  # B plus three 1x1 convs on 56x56x256, 28x28x512, 14x14x512 maps
         extra = 56 * 56 * 256 * 256 + 28 * 28 * 512 * 512 + 14 * 14 * 512 * 512
         assert analysis(name).totals.macs == analysis("vgg13").totals.macs + extra == 11_770_888_192
@@ -157,7 +167,10 @@ def test_vgg_c_is_b_plus_three_1x1_convs():
     c = analysis("vgg_c")
     one_by_one = [layer for layer in c.layers if layer.op == "conv" and layer.args["k"] == 1]
     assert [(layer.name, layer.param_shapes["weight"]) for layer in one_by_one] == [
-        ("features.14", (256, 256, 1, 1)), ("features.21", (512, 512, 1, 1)), ("features.28", (512, 512, 1, 1))]
+        ("features.14", (256, 256, 1, 1)),
+        ("features.21", (512, 512, 1, 1)),
+        ("features.28", (512, 512, 1, 1)),
+    ]
     assert sum(layer.params for layer in one_by_one) == 65_792 + 2 * 262_656
     assert c.totals.params == PARAMS["vgg_b"] + 65_792 + 2 * 262_656
 
@@ -171,8 +184,14 @@ def test_vgg_weight_layers_per_configuration():
 def test_vgg_a_lrn_has_lrn_after_the_first_conv():
     a = analysis("vgg_a_lrn")
     ops = [(layer.name, layer.op) for layer in a.layers[:6]]
-    assert ops == [("input", "input"), ("features.0", "conv"), ("features.1", "relu"), ("features.2", "lrn"),
-                   ("features.pool1", "maxpool"), ("features.4", "conv")]
+    assert ops == [
+        ("input", "input"),
+        ("features.0", "conv"),
+        ("features.1", "relu"),
+        ("features.2", "lrn"),
+        ("features.pool1", "maxpool"),
+        ("features.4", "conv"),
+    ]
     assert sum(1 for layer in a.layers if layer.op == "lrn") == 1
     assert a.layer("features.2").args == {"size": 5, "alpha": 0.0001, "beta": 0.75, "k": 2.0}
 
@@ -192,8 +211,11 @@ def test_vgg_layout(name):
     assert [p.name for p in pools] == [f"features.pool{i}" for i in range(1, 6)]
     assert [p.output_shape[1] for p in pools] == [112, 56, 28, 14, 7]
     fcs = [layer for layer in a.layers if layer.op == "fc"]
-    assert [(f.name, f.output_shape) for f in fcs] == [("classifier.0", (4096,)), ("classifier.3", (4096,)),
-                                                       ("classifier.6", (1000,))]
+    assert [(f.name, f.output_shape) for f in fcs] == [
+        ("classifier.0", (4096,)),
+        ("classifier.3", (4096,)),
+        ("classifier.6", (1000,)),
+    ]
     bns = [layer for layer in a.layers if layer.op == "bn"]
     convs = [layer for layer in a.layers if layer.op == "conv"]
     assert len(bns) == (len(convs) if name.endswith("_bn") else 0)
@@ -242,10 +264,21 @@ def test_vgg_configurations_come_from_one_block():
         assert ("torchvision" in flags) == (name in TORCHVISION_VGG), name
         configs[name] = (cfg.name, "batch_norm" in flags)
     assert configs == {
-        "vgg_a": ("A", False), "vgg_a_lrn": ("A_LRN", False), "vgg_b": ("B", False), "vgg_c": ("C", False),
-        "vgg_d": ("D", False), "vgg_e": ("E", False),
-        "vgg11": ("A", False), "vgg13": ("B", False), "vgg16": ("D", False), "vgg19": ("E", False),
-        "vgg11_bn": ("A", True), "vgg13_bn": ("B", True), "vgg16_bn": ("D", True), "vgg19_bn": ("E", True)}
+        "vgg_a": ("A", False),
+        "vgg_a_lrn": ("A_LRN", False),
+        "vgg_b": ("B", False),
+        "vgg_c": ("C", False),
+        "vgg_d": ("D", False),
+        "vgg_e": ("E", False),
+        "vgg11": ("A", False),
+        "vgg13": ("B", False),
+        "vgg16": ("D", False),
+        "vgg19": ("E", False),
+        "vgg11_bn": ("A", True),
+        "vgg13_bn": ("B", True),
+        "vgg16_bn": ("D", True),
+        "vgg19_bn": ("E", True),
+    }
     assert set(ctx.blocks) == {"vgg"}
 
 
@@ -281,9 +314,15 @@ def test_alexnet_torchvision_layout():
     a = analysis("alexnet")
     learnable = [(layer.name, layer.output_shape) for layer in a.layers if layer.params]
     assert learnable == [
-        ("features.0", (64, 55, 55)), ("features.3", (192, 27, 27)), ("features.6", (384, 13, 13)),
-        ("features.8", (256, 13, 13)), ("features.10", (256, 13, 13)),
-        ("classifier.1", (4096,)), ("classifier.4", (4096,)), ("classifier.6", (1000,))]
+        ("features.0", (64, 55, 55)),
+        ("features.3", (192, 27, 27)),
+        ("features.6", (384, 13, 13)),
+        ("features.8", (256, 13, 13)),
+        ("features.10", (256, 13, 13)),
+        ("classifier.1", (4096,)),
+        ("classifier.4", (4096,)),
+        ("classifier.6", (1000,)),
+    ]
     assert a.layer("avgpool").op == "adaptive_avgpool" and a.layer("avgpool").output_shape == (256, 6, 6)
     assert a.layer("classifier.0").op == "dropout" and a.layer("classifier.3").op == "dropout"
     assert not any(layer.op in ("lrn", "bn") for layer in a.layers)
@@ -292,9 +331,16 @@ def test_alexnet_torchvision_layout():
 
 # ----------------------------------------------------------------------------- ZFNet
 ZFNET_FIG3 = {  # Fig. 3, as HxWxC
-    "conv1": (110, 96), "pool1": (55, 96), "norm1": (55, 96),
-    "conv2": (26, 256), "pool2": (13, 256), "norm2": (13, 256),
-    "conv3": (13, 384), "conv4": (13, 384), "conv5": (13, 256), "pool5": (6, 256),
+    "conv1": (110, 96),
+    "pool1": (55, 96),
+    "norm1": (55, 96),
+    "conv2": (26, 256),
+    "pool2": (13, 256),
+    "norm2": (13, 256),
+    "conv3": (13, 384),
+    "conv4": (13, 384),
+    "conv5": (13, 256),
+    "pool5": (6, 256),
 }
 
 
@@ -311,9 +357,15 @@ def test_zfnet_first_layer_and_params():
     assert a.layer("conv2").args["k"] == 5 and a.layer("conv2").args["s"] == 2
     params = {layer.name: layer.params for layer in a.layers if layer.params}
     assert params == {
-        "conv1": 7 * 7 * 3 * 96 + 96, "conv2": 5 * 5 * 96 * 256 + 256, "conv3": 3 * 3 * 256 * 384 + 384,
-        "conv4": 3 * 3 * 384 * 384 + 384, "conv5": 3 * 3 * 384 * 256 + 256,
-        "fc6": 9216 * 4096 + 4096, "fc7": 4096 * 4096 + 4096, "fc8": 4096 * 1000 + 1000}
+        "conv1": 7 * 7 * 3 * 96 + 96,
+        "conv2": 5 * 5 * 96 * 256 + 256,
+        "conv3": 3 * 3 * 256 * 384 + 384,
+        "conv4": 3 * 3 * 384 * 384 + 384,
+        "conv5": 3 * 3 * 384 * 256 + 256,
+        "fc6": 9216 * 4096 + 4096,
+        "fc7": 4096 * 4096 + 4096,
+        "fc8": 4096 * 1000 + 1000,
+    }
     assert sum(params.values()) == a.totals.params == 62_357_608
     assert [layer.name for layer in a.layers if layer.op == "lrn"] == ["norm1", "norm2"]
     assert [layer.name for layer in a.layers if layer.op == "dropout"] == ["drop6", "drop7"]
@@ -322,10 +374,18 @@ def test_zfnet_first_layer_and_params():
 # ---------------------------------------------------------------------- Network in Network
 def test_nin_cifar10_structure():
     a = analysis("nin")
-    maps = {name: a.layer(name).output_shape for name in
-            ("mlpconv1.cccp2", "pool1", "mlpconv2.cccp2", "pool2", "mlpconv3.cccp2", "pool3")}
-    assert maps == {"mlpconv1.cccp2": (96, 32, 32), "pool1": (96, 16, 16), "mlpconv2.cccp2": (192, 16, 16),
-                    "pool2": (192, 8, 8), "mlpconv3.cccp2": (10, 8, 8), "pool3": (10, 1, 1)}
+    maps = {
+        name: a.layer(name).output_shape
+        for name in ("mlpconv1.cccp2", "pool1", "mlpconv2.cccp2", "pool2", "mlpconv3.cccp2", "pool3")
+    }
+    assert maps == {
+        "mlpconv1.cccp2": (96, 32, 32),
+        "pool1": (96, 16, 16),
+        "mlpconv2.cccp2": (192, 16, 16),
+        "pool2": (192, 8, 8),
+        "mlpconv3.cccp2": (10, 8, 8),
+        "pool3": (10, 1, 1),
+    }
     per_block = {i: sum(layer.params for layer in a.layers if layer.name.startswith(f"mlpconv{i}.")) for i in (1, 2, 3)}
     assert per_block == {1: 60_928, 2: 535_104, 3: 370_954}
     assert sum(per_block.values()) == a.totals.params == 966_986

@@ -5,6 +5,7 @@ specs/classic/resnet_cifar.arch (He et al. 2016 Sec. 4.2 and Table 6; stochastic
 specs/classic/wrn.arch (WRN-28-10). Every figure is exact; where a paper rounds, the test
 states the exact count and checks that it rounds to the published one.
 """
+
 from __future__ import annotations
 
 import json
@@ -66,18 +67,27 @@ def test_imagenet_resnet_compiled_state_dict(name):
 
 def test_stage_shapes_follow_table1():
     a = analyze("resnet50")
-    shapes = {n: a.layer(n).output_shape for n in ("conv1", "maxpool", "layer1.2", "layer2.3", "layer3.5",
-                                                   "layer4.2", "avgpool")}  # each stage's last block
-    assert shapes == {"conv1": (64, 112, 112), "maxpool": (64, 56, 56), "layer1.2": (256, 56, 56),
-                      "layer2.3": (512, 28, 28), "layer3.5": (1024, 14, 14), "layer4.2": (2048, 7, 7),
-                      "avgpool": (2048, 1, 1)}
-    blocks = {stage: sum(1 for layer in a.layers if layer.op == "residual" and layer.name.startswith(stage + "."))
-              for stage in ("layer1", "layer2", "layer3", "layer4")}
+    shapes = {
+        n: a.layer(n).output_shape
+        for n in ("conv1", "maxpool", "layer1.2", "layer2.3", "layer3.5", "layer4.2", "avgpool")
+    }  # each stage's last block
+    assert shapes == {
+        "conv1": (64, 112, 112),
+        "maxpool": (64, 56, 56),
+        "layer1.2": (256, 56, 56),
+        "layer2.3": (512, 28, 28),
+        "layer3.5": (1024, 14, 14),
+        "layer4.2": (2048, 7, 7),
+        "avgpool": (2048, 1, 1),
+    }
+    blocks = {
+        stage: sum(1 for layer in a.layers if layer.op == "residual" and layer.name.startswith(stage + "."))
+        for stage in ("layer1", "layer2", "layer3", "layer4")
+    }
     assert blocks == {"layer1": 3, "layer2": 4, "layer3": 6, "layer4": 3}
     # option B only where the shape changes: one projection per stage, the rest identities
     projections = [layer.name for layer in a.layers if layer.op == "projection" and layer.params]
-    assert projections == ["layer1.0.downsample", "layer2.0.downsample", "layer3.0.downsample",
-                           "layer4.0.downsample"]
+    assert projections == ["layer1.0.downsample", "layer2.0.downsample", "layer3.0.downsample", "layer4.0.downsample"]
 
 
 PAPER_BOTTLENECK = """
@@ -100,11 +110,14 @@ fc: fc-{classes}
 """
 
 
-@pytest.mark.parametrize(("name", "depths", "macs", "table1"), [
-    ("resnet50", (3, 4, 6, 3), 3_857_973_248, 3.8),
-    ("resnet101", (3, 4, 23, 3), 7_570_194_432, 7.6),
-    ("resnet152", (3, 8, 36, 3), 11_282_415_616, 11.3),
-])
+@pytest.mark.parametrize(
+    ("name", "depths", "macs", "table1"),
+    [
+        ("resnet50", (3, 4, 6, 3), 3_857_973_248, 3.8),
+        ("resnet101", (3, 4, 23, 3), 7_570_194_432, 7.6),
+        ("resnet152", (3, 8, 36, 3), 11_282_415_616, 11.3),
+    ],
+)
 def test_table1_flops_count_the_papers_stride_placement(name, depths, macs, table1):
     """The paper strides the first 1x1 of a bottleneck, torchvision the 3x3: same weights, fewer MACs."""
     paper = archdsl.load(f"depths = {depths}\n" + PAPER_BOTTLENECK).analyze()
@@ -146,8 +159,9 @@ def test_wide_resnet50_2():
     assert sd["layer4.2.conv2.weight"] == (1024, 1024, 3, 3)
     assert sd["layer4.2.conv3.weight"] == (2048, 1024, 1, 1)
     changed = {k for k, shape in sd.items() if shape != ref_state_dict("resnet50")[k]}
-    assert changed and all(".conv1." in k or ".conv2." in k or ".bn1." in k or ".bn2." in k or ".conv3." in k
-                           for k in changed)
+    assert changed and all(
+        ".conv1." in k or ".conv2." in k or ".bn1." in k or ".bn2." in k or ".conv3." in k for k in changed
+    )
 
 
 # ----------------------------------------------------------------------------- CIFAR-10, He et al. Sec. 4.2
@@ -180,8 +194,11 @@ def test_cifar_resnet_table6(n, params, table6):
     shortcuts = [layer for layer in a.layers if ".downsample" in layer.name]
     assert sum(layer.params for layer in shortcuts) == 0
     assert [(layer.name, layer.op, layer.output_shape) for layer in shortcuts if layer.op != "projection"] == [
-        ("layer2.0.downsample.0", "decimate", (16, 16, 16)), ("layer2.0.downsample.1", "pad_channels", (32, 16, 16)),
-        ("layer3.0.downsample.0", "decimate", (32, 8, 8)), ("layer3.0.downsample.1", "pad_channels", (64, 8, 8))]
+        ("layer2.0.downsample.0", "decimate", (16, 16, 16)),
+        ("layer2.0.downsample.1", "pad_channels", (32, 16, 16)),
+        ("layer3.0.downsample.0", "decimate", (32, 8, 8)),
+        ("layer3.0.downsample.1", "pad_channels", (64, 8, 8)),
+    ]
 
 
 @pytest.mark.parametrize(("n", "params", "table6"), CIFAR)
@@ -239,8 +256,11 @@ def test_stochastic_depth_schedule():
 
 
 def test_stochastic_depth_survival_is_a_variable():
-    p = [layer.args["p"] for layer in analyze("resnet110_stochastic_depth", survival=0.8).layers
-         if layer.op == "drop_path"]
+    p = [
+        layer.args["p"]
+        for layer in analyze("resnet110_stochastic_depth", survival=0.8).layers
+        if layer.op == "drop_path"
+    ]
     assert p[-1] == pytest.approx(0.2) and p[0] == pytest.approx(0.2 / 54)
     gm = archdsl.load("resnet110_stochastic_depth").compile(device="meta")
     assert gm.get_submodule("layer1.0.drop_path").p == pytest.approx(1 / 108)
@@ -256,8 +276,11 @@ def test_wrn28_10():
     assert [a.layer(f"group{g}.block3").output_shape for g in range(3)] == [(160, 32, 32), (320, 16, 16), (640, 8, 8)]
     sd = a.state_dict_shapes()
     # a 1x1 projection (convdim) only in the first block of each group, none elsewhere
-    assert [k for k in sd if "convdim" in k] == ["group0.block0.convdim.weight", "group1.block0.convdim.weight",
-                                                 "group2.block0.convdim.weight"]
+    assert [k for k in sd if "convdim" in k] == [
+        "group0.block0.convdim.weight",
+        "group1.block0.convdim.weight",
+        "group2.block0.convdim.weight",
+    ]
     assert sd["group1.block0.convdim.weight"] == (320, 160, 1, 1)
     assert a.layer("group1.block0.convdim").args["s"] in (2, (2, 2))
     # the projection reads the pre-activated input relu(bn0(x)), as in the reference code

@@ -1,4 +1,5 @@
 """The archdsl command: every subcommand, formats, exit codes, no tracebacks."""
+
 import importlib.util
 import json
 import subprocess
@@ -79,7 +80,10 @@ def test_compile_writes_standalone_source(tmp_path):
 
 
 def test_entry_point_runs_as_a_program():
-    proc = subprocess.run([sys.executable, "-m", "archdsl.cli", "check", "conv3-8 - [relu", "--input", "3x8x8"],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "archdsl.cli", "check", "conv3-8 - [relu", "--input", "3x8x8"],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 1
     assert "is never closed" in proc.stderr and "Traceback" not in proc.stderr

@@ -13,6 +13,7 @@ starts rank 1 with torch.multiprocessing's spawn context (a script's ``__main__`
 by a spawned child whatever pytest's import mode); meanwhile this process computes the
 single-process reference gradients.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -47,8 +48,13 @@ def worker(rank: int, world: int, result_dir: str) -> None:
     from torch.nn.parallel import DistributedDataParallel as DDP
 
     torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=f"file://{result_dir}/rendezvous", rank=rank, world_size=world,
-                            timeout=datetime.timedelta(seconds=60))  # a lost rank fails the test, not hangs it
+    dist.init_process_group(
+        "gloo",
+        init_method=f"file://{result_dir}/rendezvous",
+        rank=rank,
+        world_size=world,
+        timeout=datetime.timedelta(seconds=60),
+    )  # a lost rank fails the test, not hangs it
     try:
         model = build_model()
         ddp = DDP(model)
@@ -74,11 +80,16 @@ def local_gradients(rank: int) -> dict[str, torch.Tensor]:
 
 
 def test_ddp_two_processes_one_step(tmp_path):
-    env = {**os.environ, "GLOO_SOCKET_IFNAME": os.environ.get("GLOO_SOCKET_IFNAME", "lo"),
-           "PYTHONPATH": os.pathsep.join([str(Path(archdsl.__file__).resolve().parents[1]),
-                                          os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.Popen([sys.executable, __file__, str(tmp_path)], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    env = {
+        **os.environ,
+        "GLOO_SOCKET_IFNAME": os.environ.get("GLOO_SOCKET_IFNAME", "lo"),
+        "PYTHONPATH": os.pathsep.join(
+            [str(Path(archdsl.__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")]
+        ),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, __file__, str(tmp_path)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     try:
         local = [local_gradients(r) for r in range(WORLD)]  # while the ranks run
         mean = {k: sum(g[k] for g in local) / WORLD for k in local[0]}

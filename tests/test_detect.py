@@ -1,4 +1,5 @@
 """archdsl.detect: IoU, NMS, SSD default boxes, RPN anchors, SSD and YOLO v1 decoding on hand-made tensors."""
+
 import math
 import random
 import subprocess
@@ -85,9 +86,9 @@ def test_box_iou_exact_on_hand_made_boxes():
     b = t([[1, 1, 3, 3], [2, 0, 4, 2], [0, 0, 2, 2], [1, 1, 3, 3], [0, 0, 0, 0], [10, 10, 11, 12]])
     iou = box_iou(a, b)
     assert iou.shape == (3, 6)
-    assert iou[0].tolist() == [1 / 7, 0.0, 1.0, 1 / 7, 0.0, 0.0]      # overlap 1, union 4 + 4 - 1; touching edge
-    assert iou[1].tolist() == [0.25, 0.25, 0.25, 0.25, 0.0, 0.0]      # contained boxes: 4 / 16
-    assert iou[2].tolist() == [0.0] * 6                                # degenerate with degenerate: 0, not NaN
+    assert iou[0].tolist() == [1 / 7, 0.0, 1.0, 1 / 7, 0.0, 0.0]  # overlap 1, union 4 + 4 - 1; touching edge
+    assert iou[1].tolist() == [0.25, 0.25, 0.25, 0.25, 0.0, 0.0]  # contained boxes: 4 / 16
+    assert iou[2].tolist() == [0.0] * 6  # degenerate with degenerate: 0, not NaN
     assert box_iou(a, b[:0]).shape == (3, 0)
 
 
@@ -101,17 +102,17 @@ def test_box_format_conversions():
 
 # --------------------------------------------------------------------------------------------------- NMS
 def test_nms_keeps_the_higher_of_two_overlapping_boxes():
-    boxes = t([[0, 0, 10, 10], [1, 0, 11, 10], [20, 20, 30, 30]])     # IoU(0, 1) = 90/110
+    boxes = t([[0, 0, 10, 10], [1, 0, 11, 10], [20, 20, 30, 30]])  # IoU(0, 1) = 90/110
     assert nms(boxes, t([0.6, 0.9, 0.7]), 0.5).tolist() == [1, 2]
     assert nms(boxes, t([0.9, 0.6, 0.7]), 0.5).tolist() == [0, 2]
     assert nms(boxes, t([0.9, 0.6, 0.7]), 0.9).tolist() == [0, 2, 1]  # 0.818 <= 0.9: both kept, by score
 
 
 def test_nms_threshold_is_strict_and_greedy():
-    boxes = t([[0, 0, 2, 1], [1, 0, 3, 1], [2, 0, 4, 1]])             # neighbours: IoU exactly 1/3
+    boxes = t([[0, 0, 2, 1], [1, 0, 3, 1], [2, 0, 4, 1]])  # neighbours: IoU exactly 1/3
     assert nms(boxes, t([0.9, 0.8, 0.7]), 1 / 3).tolist() == [0, 1, 2]  # IoU == threshold is not suppressed
-    boxes = t([[0, 0, 4, 1], [1, 0, 5, 1], [2, 0, 6, 1]])             # IoU(0,1) = IoU(1,2) = 0.6, IoU(0,2) = 1/3
-    assert nms(boxes, t([0.9, 0.8, 0.7]), 0.5).tolist() == [0, 2]     # 1 removed by 0, so 2 survives
+    boxes = t([[0, 0, 4, 1], [1, 0, 5, 1], [2, 0, 6, 1]])  # IoU(0,1) = IoU(1,2) = 0.6, IoU(0,2) = 1/3
+    assert nms(boxes, t([0.9, 0.8, 0.7]), 0.5).tolist() == [0, 2]  # 1 removed by 0, so 2 survives
     assert nms(boxes, t([0.8, 0.9, 0.7]), 0.5).tolist() == [1]
     assert nms(boxes[:0], t([]), 0.5).tolist() == []
     assert nms(boxes[:1], t([0.1]), 0.5).dtype == torch.int64
@@ -137,12 +138,23 @@ def test_nms_matches_brute_force_reference_on_random_boxes():
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 30), st.integers(0, 30), st.integers(0, 15), st.integers(0, 15),
-                          st.integers(0, 10 ** 6), st.integers(0, 3)), max_size=25),
-       st.sampled_from([0.2, 0.45, 0.5, 0.8]))
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 30),
+            st.integers(0, 30),
+            st.integers(0, 15),
+            st.integers(0, 15),
+            st.integers(0, 10**6),
+            st.integers(0, 3),
+        ),
+        max_size=25,
+    ),
+    st.sampled_from([0.2, 0.45, 0.5, 0.8]),
+)
 def test_nms_and_batched_nms_match_reference_hypothesis(rows, thr):
     boxes = [[x, y, x + w, y + h] for x, y, w, h, _, _ in rows]
-    scores = [s / 10 ** 6 for *_, s, _ in rows]                        # ties possible: stable order tested too
+    scores = [s / 10**6 for *_, s, _ in rows]  # ties possible: stable order tested too
     classes = [c for *_, c in rows]
     assert nms(t(boxes).reshape(-1, 4), t(scores), thr).tolist() == ref_nms(boxes, scores, thr)
     got = batched_nms(t(boxes).reshape(-1, 4), t(scores), torch.tensor(classes, dtype=torch.int64), thr)
@@ -156,7 +168,7 @@ def test_batched_nms_same_boxes_different_classes_are_both_kept():
     assert batched_nms(boxes, scores, torch.tensor([0, 1, 2]), 0.5).tolist() == [0, 1, 2]
     assert batched_nms(boxes, scores, torch.tensor([3, 3, 3]), 0.5).tolist() == [0]
     # negative coordinates: the span covers the full range, so classes still cannot interact
-    neg = t([[-100, -100, 5, 5], [-100, -100, 5, 5]])                 # a span of max + 1 = 6 would not separate
+    neg = t([[-100, -100, 5, 5], [-100, -100, 5, 5]])  # a span of max + 1 = 6 would not separate
     assert batched_nms(neg, t([0.9, 0.8]), torch.tensor([0, 1]), 0.5).tolist() == [0, 1]
     assert batched_nms(boxes[:0], scores[:0], torch.tensor([], dtype=torch.int64), 0.5).tolist() == []
 
@@ -201,7 +213,7 @@ def test_ssd_default_box_counts():
     # a map's boxes are contiguous: each block of the torchvision SSD300 set has one size pattern
     start = 0
     for f, n, count in zip(detect.SSD300_FEATURE_SIZES, ssd_boxes_per_cell(), per_map):
-        block = ssd300_default_boxes()[start:start + count].reshape(f * f, n, 4)
+        block = ssd300_default_boxes()[start : start + count].reshape(f * f, n, 4)
         assert torch.equal(block[:, :, 2:], block[:1, :, 2:].expand(f * f, n, 2))
         start += count
     assert start == 8732
@@ -214,47 +226,69 @@ def test_ssd_scales_follow_the_paper():
 
 def test_ssd300_torchvision_boxes_exact():
     boxes = ssd300_default_boxes(dtype=F64)
-    c = 0.5 * 8 / 300                                                 # torchvision: (j + 0.5) * step / 300
+    c = 0.5 * 8 / 300  # torchvision: (j + 0.5) * step / 300
     r2 = math.sqrt(2)
-    expected = [[c, c, 0.07, 0.07], [c, c, math.sqrt(0.07 * 0.15), math.sqrt(0.07 * 0.15)],
-                [c, c, 0.07 * r2, 0.07 / r2], [c, c, 0.07 / r2, 0.07 * r2]]
+    expected = [
+        [c, c, 0.07, 0.07],
+        [c, c, math.sqrt(0.07 * 0.15), math.sqrt(0.07 * 0.15)],
+        [c, c, 0.07 * r2, 0.07 / r2],
+        [c, c, 0.07 / r2, 0.07 * r2],
+    ]
     assert_close(boxes[:4], expected, atol=1e-15)
     # 38x38 map, row 1, column 2, box 3 -> index (1 * 38 + 2) * 4 + 3
     assert boxes[163].tolist() == pytest.approx([2.5 * 8 / 300, 1.5 * 8 / 300, 0.07 / r2, 0.07 * r2])
     # first box of the 19x19 map
     assert boxes[5776].tolist() == pytest.approx([0.5 * 16 / 300, 0.5 * 16 / 300, 0.15, 0.15])
     # the single 1x1 cell: centre (0.5, 0.5); 0.87 * sqrt(2) = 1.23 is clipped to 1
-    assert_close(boxes[-4:], [[0.5, 0.5, 0.87, 0.87], [0.5, 0.5, math.sqrt(0.87 * 1.05), math.sqrt(0.87 * 1.05)],
-                              [0.5, 0.5, 1.0, 0.87 / r2], [0.5, 0.5, 0.87 / r2, 1.0]], atol=1e-15)
+    assert_close(
+        boxes[-4:],
+        [
+            [0.5, 0.5, 0.87, 0.87],
+            [0.5, 0.5, math.sqrt(0.87 * 1.05), math.sqrt(0.87 * 1.05)],
+            [0.5, 0.5, 1.0, 0.87 / r2],
+            [0.5, 0.5, 0.87 / r2, 1.0],
+        ],
+        atol=1e-15,
+    )
     raw = ssd_default_boxes(steps=detect.SSD300_STEPS, scales=detect.SSD300_SCALES, clip=False, dtype=F64)
     assert raw[-2].tolist() == pytest.approx([0.5, 0.5, 0.87 * r2, 0.87 / r2])
     assert torch.allclose(ssd300_default_boxes(), boxes.float())
 
 
-@pytest.mark.parametrize("kwargs", [
-    dict(),
-    dict(steps=detect.SSD300_STEPS, scales=detect.SSD300_SCALES),
-    dict(steps=detect.SSD300_STEPS, scales=detect.SSD300_VOC_SCALES, clip=False),
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(),
+        dict(steps=detect.SSD300_STEPS, scales=detect.SSD300_SCALES),
+        dict(steps=detect.SSD300_STEPS, scales=detect.SSD300_VOC_SCALES, clip=False),
+    ],
+)
 def test_ssd_default_boxes_match_loop_reference(kwargs):
     scales = kwargs.get("scales") or ssd_scales(6)
-    ref = ref_ssd_boxes(detect.SSD300_FEATURE_SIZES, detect.SSD300_ASPECT_RATIOS, scales, kwargs.get("steps"),
-                        300, kwargs.get("clip", True))
+    ref = ref_ssd_boxes(
+        detect.SSD300_FEATURE_SIZES,
+        detect.SSD300_ASPECT_RATIOS,
+        scales,
+        kwargs.get("steps"),
+        300,
+        kwargs.get("clip", True),
+    )
     got = ssd_default_boxes(dtype=F64, **kwargs)
     assert torch.allclose(got, t(ref), rtol=0, atol=1e-12)
 
 
 def test_ssd_paper_default_boxes_first_cell():
     boxes = ssd_default_boxes(dtype=F64)
-    c = 0.5 / 38                                                      # no steps: (j + 0.5) / |f_k|
+    c = 0.5 / 38  # no steps: (j + 0.5) / |f_k|
     assert boxes[0].tolist() == pytest.approx([c, c, 0.2, 0.2])
     assert boxes[1].tolist() == pytest.approx([c, c, math.sqrt(0.2 * 0.34), math.sqrt(0.2 * 0.34)])
-    assert boxes[4].tolist() == pytest.approx([1.5 / 38, c, 0.2, 0.2])   # next cell is the next column
+    assert boxes[4].tolist() == pytest.approx([1.5 / 38, c, 0.2, 0.2])  # next cell is the next column
 
 
 def test_ssd_default_boxes_rectangular_maps_and_errors():
-    boxes = ssd_default_boxes(feature_sizes=[(2, 3)], aspect_ratios=[()], scales=[0.5, 0.5],
-                              image_size=(200, 300), dtype=F64)
+    boxes = ssd_default_boxes(
+        feature_sizes=[(2, 3)], aspect_ratios=[()], scales=[0.5, 0.5], image_size=(200, 300), dtype=F64
+    )
     assert boxes.shape == (2 * 3 * 2, 4)
     assert_close(boxes[::2, :2], [[(j + 0.5) / 3, (i + 0.5) / 2] for i in range(2) for j in range(3)], atol=1e-15)
     with pytest.raises(ValueError):
@@ -266,17 +300,25 @@ def test_ssd_default_boxes_rectangular_maps_and_errors():
 
 
 # ------------------------------------------------------------------------------------------------ RPN anchors
-CELL0 = [[-91, -45, 91, 45], [-181, -91, 181, 91], [-362, -181, 362, 181],   # ratio 0.5 (h/w): wide
-         [-64, -64, 64, 64], [-128, -128, 128, 128], [-256, -256, 256, 256],  # ratio 1
-         [-45, -91, 45, 91], [-91, -181, 91, 181], [-181, -362, 181, 362]]    # ratio 2: tall
+CELL0 = [
+    [-91, -45, 91, 45],
+    [-181, -91, 181, 91],
+    [-362, -181, 362, 181],  # ratio 0.5 (h/w): wide
+    [-64, -64, 64, 64],
+    [-128, -128, 128, 128],
+    [-256, -256, 256, 256],  # ratio 1
+    [-45, -91, 45, 91],
+    [-91, -181, 91, 181],
+    [-181, -362, 181, 362],
+]  # ratio 2: tall
 
 
 def test_rpn_anchor_count_and_exact_cell():
     a = rpn_anchors(14)
     assert a.shape == (1764, 4) == (14 * 14 * 9, 4)
     assert a[:9].tolist() == CELL0
-    i = (2 * 14 + 3) * 9                                              # cell y=2, x=3: shifted by (48, 32)
-    assert a[i:i + 9].tolist() == [[x1 + 48, y1 + 32, x2 + 48, y2 + 32] for x1, y1, x2, y2 in CELL0]
+    i = (2 * 14 + 3) * 9  # cell y=2, x=3: shifted by (48, 32)
+    assert a[i : i + 9].tolist() == [[x1 + 48, y1 + 32, x2 + 48, y2 + 32] for x1, y1, x2, y2 in CELL0]
     assert a[-9:].tolist() == [[x1 + 208, y1 + 208, x2 + 208, y2 + 208] for x1, y1, x2, y2 in CELL0]
 
 
@@ -285,9 +327,9 @@ def test_rpn_anchor_shapes_follow_size_and_ratio():
     assert a.shape == (2 * 3 * 4, 4)
     w, h = a[:4, 2] - a[:4, 0], a[:4, 3] - a[:4, 1]
     assert (h / w).tolist() == pytest.approx([0.25, 0.25, 4, 4])
-    assert (w * h).tolist() == pytest.approx([32 ** 2, 64 ** 2, 32 ** 2, 64 ** 2])
+    assert (w * h).tolist() == pytest.approx([32**2, 64**2, 32**2, 64**2])
     centres = (a[::4, :2] + a[::4, 2:]) / 2
-    assert centres.tolist() == [[x * 10, y * 8] for y in range(2) for x in range(3)]   # row-major
+    assert centres.tolist() == [[x * 10, y * 8] for y in range(2) for x in range(3)]  # row-major
 
 
 # ------------------------------------------------------------------------------------------------ SSD decode
@@ -303,7 +345,7 @@ def one_hot_logits(n_boxes, n_classes, hot):
 
 def test_decode_ssd_single_offset_box_hand_computed():
     d = ssd300_default_boxes()
-    i = 5776 + (7 * 19 + 11) * 6 + 2                                  # 19x19 map, row 7, column 11, box 2
+    i = 5776 + (7 * 19 + 11) * 6 + 2  # 19x19 map, row 7, column 11, box 2
     loc = torch.zeros(1, 8732, 4)
     loc[0, i] = torch.tensor([1.0, -0.5, math.log(2) / 0.2, math.log(0.5) / 0.2])
     out = decode_ssd(loc, one_hot_logits(8732, 21, {i: 7}).unsqueeze(0), d)
@@ -320,8 +362,8 @@ def test_decode_ssd_nms_per_class():
     d = t([[0.50, 0.5, 0.4, 0.4], [0.52, 0.5, 0.4, 0.4], [0.2, 0.2, 0.1, 0.1]], torch.float32)
     loc = torch.zeros(3, 4)
     logits = one_hot_logits(3, 4, {0: 1, 1: 1, 2: 2})
-    logits[1, 1] = 11.0                                               # box 1 is the better class-1 box
-    out = decode_ssd(loc, logits, d)[0]                               # one image, no batch dimension
+    logits[1, 1] = 11.0  # box 1 is the better class-1 box
+    out = decode_ssd(loc, logits, d)[0]  # one image, no batch dimension
     assert out["classes"].tolist() == [1, 2]
     assert_close(out["boxes"], cxcywh_to_xyxy(d[[1, 2]]).tolist())
     # same two overlapping boxes, different classes: both kept
@@ -332,7 +374,7 @@ def test_decode_ssd_nms_per_class():
     out = decode_ssd(loc, torch.zeros(3, 4), d, score_threshold=0.0, iou_threshold=1.0)[0]
     assert len(out["classes"]) == 9 and 0 not in out["classes"].tolist()
     assert len(decode_ssd(loc, torch.zeros(3, 4), d, score_threshold=0.0, top_k=2)[0]["scores"]) == 2
-    assert len(decode_ssd(loc, torch.zeros(3, 4), d, score_threshold=0.3)[0]["scores"]) == 0   # all 0.25
+    assert len(decode_ssd(loc, torch.zeros(3, 4), d, score_threshold=0.3)[0]["scores"]) == 0  # all 0.25
 
 
 def test_decode_ssd_batch_and_detect_dispatch():
@@ -340,7 +382,7 @@ def test_decode_ssd_batch_and_detect_dispatch():
     loc = torch.zeros(2, 8732, 4)
     logits = torch.stack([one_hot_logits(8732, 21, {100: 3}), one_hot_logits(8732, 21, {8000: 20, 10: 5})])
     out = decode_ssd(loc, logits, d)
-    assert [o["classes"].tolist() for o in out] == [[3], [5, 20]]   # equal scores: candidates are class-major
+    assert [o["classes"].tolist() for o in out] == [[3], [5, 20]]  # equal scores: candidates are class-major
     assert_close(out[0]["boxes"], cxcywh_to_xyxy(d[100:101]).tolist())
     via_detect = detect.detect((loc, logits), kind="ssd", default_boxes=d)
     assert all(torch.equal(a[k], b[k]) for a, b in zip(out, via_detect) for k in a)
@@ -359,7 +401,7 @@ def yolo_tensor(entries, S=7, B=2, C=20):
     """[1, S, S, 5B + C] zeros with {(row, col, box): (x, y, w, h, conf, class, p)}."""
     out = torch.zeros(1, S, S, 5 * B + C)
     for (row, col, b), (x, y, w, h, conf, cls, p) in entries.items():
-        out[0, row, col, 5 * b:5 * b + 5] = torch.tensor([x, y, w, h, conf])
+        out[0, row, col, 5 * b : 5 * b + 5] = torch.tensor([x, y, w, h, conf])
         out[0, row, col, 5 * B + cls] = p
     return out
 

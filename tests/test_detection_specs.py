@@ -6,6 +6,7 @@ Every number is exact. Shapes and parameters come from ``analyze()`` (pure Pytho
 state_dict is also built on the meta device. tests/test_specs.py already runs a forward pass of
 every network at its native input size.
 """
+
 from __future__ import annotations
 
 import json
@@ -47,11 +48,26 @@ def consumers(a, name: str) -> list:
 
 # ================================================================================ YOLO v1
 # Fig. 3, as (kernel, filters, stride) per conv, "M" for a 2x2/2 max pool
-YOLO_FIG3 = [(7, 64, 2), "M", (3, 192, 1), "M",
-             (1, 128, 1), (3, 256, 1), (1, 256, 1), (3, 512, 1), "M",
-             *[(1, 256, 1), (3, 512, 1)] * 4, (1, 512, 1), (3, 1024, 1), "M",
-             *[(1, 512, 1), (3, 1024, 1)] * 2, (3, 1024, 1), (3, 1024, 2),
-             (3, 1024, 1), (3, 1024, 1)]
+YOLO_FIG3 = [
+    (7, 64, 2),
+    "M",
+    (3, 192, 1),
+    "M",
+    (1, 128, 1),
+    (3, 256, 1),
+    (1, 256, 1),
+    (3, 512, 1),
+    "M",
+    *[(1, 256, 1), (3, 512, 1)] * 4,
+    (1, 512, 1),
+    (3, 1024, 1),
+    "M",
+    *[(1, 512, 1), (3, 1024, 1)] * 2,
+    (3, 1024, 1),
+    (3, 1024, 2),
+    (3, 1024, 1),
+    (3, 1024, 1),
+]
 YOLO_TRUNK = 60_155_968  # the 24 convs with biases
 YOLO_FC1 = fc_params(7 * 7 * 1024, 4096)  # 205,524,992
 
@@ -116,8 +132,11 @@ def test_yolov1_other_grid_exact():
 
 # Fast YOLO: Darknet's yolo-tiny.cfg of the paper's time (nine 3x3 convs, fc 256, fc 4096, fc 1470)
 TINY_FILTERS = [16, 32, 64, 128, 256, 512, 1024, 1024, 1024]
-YOLO_TINY_BODY = (sum(conv_params(cin, cout, 3) for cin, cout in zip([3, *TINY_FILTERS], TINY_FILTERS))
-                  + fc_params(7 * 7 * 1024, 256) + fc_params(256, 4096))
+YOLO_TINY_BODY = (
+    sum(conv_params(cin, cout, 3) for cin, cout in zip([3, *TINY_FILTERS], TINY_FILTERS))
+    + fc_params(7 * 7 * 1024, 256)
+    + fc_params(256, 4096)
+)
 
 
 def test_fast_yolo_nine_convs():
@@ -127,8 +146,14 @@ def test_fast_yolo_nine_convs():
     assert len(convs) == 9  # "9 instead of 24"
     assert [c.args["out"] for c in convs] == TINY_FILTERS
     assert all((c.args["k"], c.args["s"]) == (3, 1) for c in convs)
-    assert [p.output_shape[1:] for p in of_op(a, "maxpool")] == [(224, 224), (112, 112), (56, 56), (28, 28),
-                                                                 (14, 14), (7, 7)]
+    assert [p.output_shape[1:] for p in of_op(a, "maxpool")] == [
+        (224, 224),
+        (112, 112),
+        (56, 56),
+        (28, 28),
+        (14, 14),
+        (7, 7),
+    ]
     for layer in convs:
         (after,) = consumers(a, layer.name)
         assert (after.op, after.args["slope"]) == ("leaky_relu", 0.1), layer.name
@@ -142,8 +167,14 @@ def test_fast_yolo_nine_convs():
 
 # ================================================================================== SSD300
 SSD_K = (4, 6, 6, 6, 4, 4)  # default boxes per position on each source map
-SSD_SOURCES = ("backbone.scale_weight", "backbone.extra.0", "backbone.extra.1", "backbone.extra.2",
-               "backbone.extra.3", "backbone.extra.4")
+SSD_SOURCES = (
+    "backbone.scale_weight",
+    "backbone.extra.0",
+    "backbone.extra.1",
+    "backbone.extra.2",
+    "backbone.extra.3",
+    "backbone.extra.4",
+)
 
 
 def ssd_source_maps(a) -> list[tuple[int, ...]]:
@@ -201,12 +232,12 @@ def test_ssd300_parameters_and_state_dict_match_torchvision():
     assert len(expected) == 71
     assert list(a.state_dict_shapes().items()) == list(expected.items())  # keys, order and shapes
     import torch
+
     gm = archdsl.load("ssd300").compile(device="meta")
     assert [(k, tuple(v.shape)) for k, v in gm.state_dict().items()] == list(expected.items())
     with torch.no_grad():
         out = gm(torch.empty(2, 3, 300, 300, device="meta"))
-    assert {k: tuple(v.shape) for k, v in out.items()} == {"bbox_regression": (2, 8732, 4),
-                                                           "cls_logits": (2, 8732, 91)}
+    assert {k: tuple(v.shape) for k, v in out.items()} == {"bbox_regression": (2, 8732, 4), "cls_logits": (2, 8732, 91)}
 
 
 def test_ssd300_pascal_voc_classes():
@@ -228,19 +259,27 @@ def test_rpn_vgg16_at_224():
     # the trunk is VGG-16 cut after conv5_3's ReLU: no pool5
     vgg = {k: tuple(v) for k, v in reference("vgg16")["state_dict"].items() if k.startswith("features.")}
     ours = a.state_dict_shapes()
-    assert {k[len("backbone."):]: v for k, v in ours.items() if k.startswith("backbone.")} == vgg
+    assert {k[len("backbone.") :]: v for k, v in ours.items() if k.startswith("backbone.")} == vgg
     assert sum(prod(v) for v in vgg.values()) == VGG16_CONVS
     assert a.layer("rpn.head.conv.0.0").inputs == ["backbone.features.29"]
     assert a.layer("backbone.features.29").op == "relu"
     assert [p.name for p in of_op(a, "maxpool")] == [f"backbone.features.pool{i}" for i in range(1, 5)]  # stride 16
     head = {k: v for k, v in ours.items() if k.startswith("rpn.")}
-    assert head == {"rpn.head.conv.0.0.weight": (512, 512, 3, 3), "rpn.head.conv.0.0.bias": (512,),
-                    "rpn.head.cls_logits.weight": (9, 512, 1, 1), "rpn.head.cls_logits.bias": (9,),
-                    "rpn.head.bbox_pred.weight": (36, 512, 1, 1), "rpn.head.bbox_pred.bias": (36,)}
+    assert head == {
+        "rpn.head.conv.0.0.weight": (512, 512, 3, 3),
+        "rpn.head.conv.0.0.bias": (512,),
+        "rpn.head.cls_logits.weight": (9, 512, 1, 1),
+        "rpn.head.cls_logits.bias": (9,),
+        "rpn.head.bbox_pred.weight": (36, 512, 1, 1),
+        "rpn.head.bbox_pred.bias": (36,),
+    }
     # both 1x1 convs are siblings on the ReLU after the 3x3 conv
     assert a.layer("rpn.head.cls_logits").inputs == a.layer("rpn.head.bbox_pred").inputs == ["rpn.head.conv.0.1"]
-    assert a.totals.params == (VGG16_CONVS + conv_params(512, 512, 3) + conv_params(512, 9, 1)
-                               + conv_params(512, 36, 1)) == 17_097_581
+    assert (
+        a.totals.params
+        == (VGG16_CONVS + conv_params(512, 512, 3) + conv_params(512, 9, 1) + conv_params(512, 36, 1))
+        == 17_097_581
+    )
 
 
 def test_rpn_vgg16_at_600x800():
@@ -259,8 +298,9 @@ def test_rpn_vgg16_at_600x800():
 def test_rpn_anchors_and_scores_are_variables(k: int, scores: int):
     a = analysis("rpn_vgg16", k=k, scores=scores)
     assert a.outputs == {"objectness": (scores * k, 14, 14), "bbox_deltas": (4 * k, 14, 14)}
-    assert a.totals.params == (VGG16_CONVS + conv_params(512, 512, 3) + conv_params(512, scores * k, 1)
-                               + conv_params(512, 4 * k, 1))
+    assert a.totals.params == (
+        VGG16_CONVS + conv_params(512, 512, 3) + conv_params(512, scores * k, 1) + conv_params(512, 4 * k, 1)
+    )
 
 
 def test_rpn_paper_two_class_scores_exact():
@@ -277,7 +317,7 @@ def test_vgg16_localization():
     assert a.totals.params == vgg["params"] + 4096 * 4 + 4 == 138_373_932
     # one VGG-16 backbone (features, avgpool, fc6, fc7), both heads on fc7's 4096 features
     ours = a.state_dict_shapes()
-    backbone = {k[len("backbone."):]: v for k, v in ours.items() if k.startswith("backbone.")}
+    backbone = {k[len("backbone.") :]: v for k, v in ours.items() if k.startswith("backbone.")}
     assert backbone == {k: tuple(v) for k, v in vgg["state_dict"].items() if not k.startswith("classifier.6.")}
     assert a.layer("scores").inputs == a.layer("box").inputs == ["backbone.classifier.5"]
     assert ours["scores.weight"] == tuple(vgg["state_dict"]["classifier.6.weight"])
@@ -287,5 +327,6 @@ def test_vgg16_localization():
 def test_vgg16_localization_class_specific_boxes():
     a = analysis("vgg16_localization", class_specific=1, classes=20)
     assert a.outputs == {"scores": (20,), "box": (80,)}
-    assert a.totals.params == VGG16_CONVS + fc_params(25088, 4096) + fc_params(4096, 4096) \
-        + fc_params(4096, 20) + fc_params(4096, 80)
+    assert a.totals.params == VGG16_CONVS + fc_params(25088, 4096) + fc_params(4096, 4096) + fc_params(
+        4096, 20
+    ) + fc_params(4096, 80)

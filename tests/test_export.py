@@ -4,6 +4,7 @@ of the standalone source ``archdsl compile`` writes, agree with the torch module
 The ONNX tests need onnx, onnxscript and onnxruntime and are skipped, saying so, where one is
 missing. BN's running statistics and affine parameters are randomised before export (a fresh
 BN is nearly the identity, which would hide a wrongly folded or dropped normalisation)."""
+
 import time
 
 import pytest
@@ -44,10 +45,12 @@ def randomised(name: str, seed: int = 0, **variables) -> torch.nn.Module:
 def onnx_io(path):
     """(input name, its dims), [(output name, its dims)]; a symbolic dim is its name (a str)."""
     import onnx
+
     model = onnx.load(str(path), load_external_data=False)
 
     def dims(v):
         return [d.dim_param if d.dim_param else d.dim_value for d in v.type.tensor_type.shape.dim]
+
     (inp,) = model.graph.input
     return (inp.name, dims(inp)), [(o.name, dims(o)) for o in model.graph.output], model.opset_import
 
@@ -64,8 +67,11 @@ ONNX_CASES = [
 ]
 
 
-@pytest.mark.parametrize("name,variables,batches", ONNX_CASES,
-                         ids=[n + "".join(f"-{k}{v}" for k, v in kw.items()) for n, kw, _ in ONNX_CASES])
+@pytest.mark.parametrize(
+    "name,variables,batches",
+    ONNX_CASES,
+    ids=[n + "".join(f"-{k}{v}" for k, v in kw.items()) for n, kw, _ in ONNX_CASES],
+)
 def test_onnx_matches_torch(tmp_path, name, variables, batches):
     needs_onnx()
     a = archdsl.load(name, **variables).analyze()
@@ -95,8 +101,10 @@ def test_onnx_matches_torch(tmp_path, name, variables, batches):
         diffs = done.check(batch=batch)
         assert set(diffs) == set(names)
         assert max(diffs.values()) <= TOL, (batch, diffs, diffs.scale)
-        print(f"{name} {variables}: export {seconds:.1f} s, batch {batch}: max abs diff {max(diffs.values()):.2e}, "
-              f"outputs up to {max(diffs.scale.values()):.3g}")
+        print(
+            f"{name} {variables}: export {seconds:.1f} s, batch {batch}: max abs diff {max(diffs.values()):.2e}, "
+            f"outputs up to {max(diffs.scale.values()):.3g}"
+        )
 
 
 def test_onnx_from_generated_source(tmp_path):
@@ -118,8 +126,15 @@ def test_onnx_from_generated_source(tmp_path):
 def test_onnx_static_batch_and_opset(tmp_path):
     needs_onnx()
     import onnxruntime
-    done = to_onnx("conv3-8 - bn - relu - maxpool - fc-5", tmp_path / "s.onnx", input="3x16x16",
-                   dynamic_batch=False, batch=2, opset=17)
+
+    done = to_onnx(
+        "conv3-8 - bn - relu - maxpool - fc-5",
+        tmp_path / "s.onnx",
+        input="3x16x16",
+        dynamic_batch=False,
+        batch=2,
+        opset=17,
+    )
     (_, in_dims), outs, opsets = onnx_io(done.path)
     assert in_dims == [2, 3, 16, 16] and outs == [("output", [2, 5])]
     assert [op.version for op in opsets if op.domain in ("", "ai.onnx")] == [17]
@@ -196,6 +211,7 @@ def test_a_module_needs_input(tmp_path):
 
 # --- the command ---------------------------------------------------------------------------------
 
+
 def cli(argv: list[str]) -> int:
     """``archdsl export ARGV``: the command's own run(), without main()'s handlers."""
     args = parser("export").parse_args(["export", *argv])
@@ -230,8 +246,9 @@ def test_check_tolerance_is_relative_above_one():
 
 
 def test_cli_failed_check_exits_4(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(export.Exported, "check",
-                        lambda self, batch=None, size=None: export.Diffs({"output": 0.5}, {"output": 2.0}))
+    monkeypatch.setattr(
+        export.Exported, "check", lambda self, batch=None, size=None: export.Diffs({"output": 0.5}, {"output": 2.0})
+    )
     assert cli(["conv3-4 - gap", "--input", "3x8x8", "-o", str(tmp_path / "m.pt"), "--check"]) == 4
     assert "differs from the torch module" in capsys.readouterr().err
 

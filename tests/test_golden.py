@@ -12,6 +12,7 @@ and the diff of tests/golden/ is then reviewed with the change. Library spec pat
 relative to the library's folder (``classic/lenet5.arch:24:1``), so the files do not depend on
 where the project lies.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -35,8 +36,12 @@ def outputs(name: str) -> dict[str, str]:
     net = archdsl.load(name)
     d = draw.diagram(net)
     root = str(library.spec_root()) + "/"
-    return {"json": report.to_json(net.analyze()).replace(root, ""), "dot": dot.to_dot(d), "tex": to_tikz(d),
-            "py": net.source()}
+    return {
+        "json": report.to_json(net.analyze()).replace(root, ""),
+        "dot": dot.to_dot(d),
+        "tex": to_tikz(d),
+        "py": net.source(),
+    }
 
 
 def _diff(old: str, new: str, path: Path, most: int = 40) -> str:
@@ -50,8 +55,10 @@ def test_output_is_golden(name: str):
         path = GOLDEN / f"{name}.{suffix}"
         assert path.exists(), f"{path.name} is missing: run .venv/bin/python tests/test_golden.py {name}"
         golden = path.read_text(encoding="utf-8")
-        assert text == golden, f"{path.name} changed (on purpose? .venv/bin/python tests/test_golden.py {name}):\n" \
-                               + _diff(golden, text, path)
+        assert text == golden, (
+            f"{path.name} changed (on purpose? .venv/bin/python tests/test_golden.py {name}):\n"
+            + _diff(golden, text, path)
+        )
 
 
 def test_no_golden_file_without_its_network():

@@ -2,6 +2,7 @@
 reproducer: render and the symbolic report stay linear, every option value is read by one function and a bad
 one is a one-line usage error (exit 2), no write replaces an input or a file archdsl did not write, and
 nothing from a spec or another file reaches the terminal raw."""
+
 from __future__ import annotations
 
 import os
@@ -41,8 +42,13 @@ def run(argv: list[str], capsys) -> tuple[int, str, str]:
 
 def run_cli(*argv: str, timeout: float = 60, **kw) -> subprocess.CompletedProcess:
     """``archdsl ARGV`` as a program: for what may hang or abort the process."""
-    return subprocess.run([sys.executable, "-m", "archdsl.cli", *argv], capture_output=True, timeout=timeout,
-                          env={**os.environ, "PYTHONIOENCODING": "utf-8", **kw.pop("env", {})}, **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "archdsl.cli", *argv],
+        capture_output=True,
+        timeout=timeout,
+        env={**os.environ, "PYTHONIOENCODING": "utf-8", **kw.pop("env", {})},
+        **kw,
+    )
 
 
 def usage_line(err: str, command: str) -> None:
@@ -76,6 +82,7 @@ def test_render_of_a_wide_concat_is_linear(branches):
 def test_tikz_of_a_wide_concat_is_linear():
     """TikZ rows and arcs: 19,000 boxes took 27 s (each row searched from the middle, each arc over every box)."""
     from archdsl.views.tikz import to_tikz
+
     text = to_tikz(draw.diagram(archdsl.load(concat(19000)), depth="all"))
     assert text.count("\\archbox{n") == 19001
 
@@ -87,10 +94,14 @@ def longest_string(dot: str) -> int:
     return max(quoted, html)
 
 
-@pytest.mark.parametrize("text", [
-    "input 3x8x8\nconv1-3\n" + "relu\n" * 6000,  # 6,000 notes folded into one box: 'relu ×6000'
-    "input 3x8x8\n" + "a" * 20000 + ": conv1-3\n",  # a 20,000-character label
-], ids=["folded-chain", "long-label"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "input 3x8x8\nconv1-3\n" + "relu\n" * 6000,  # 6,000 notes folded into one box: 'relu ×6000'
+        "input 3x8x8\n" + "a" * 20000 + ": conv1-3\n",  # a 20,000-character label
+    ],
+    ids=["folded-chain", "long-label"],
+)
 def test_dot_strings_stay_within_graphviz_limit(text, tmp_path):
     text = dot.to_dot(draw.diagram(archdsl.load(text), depth="all"))
     assert longest_string(text) < 2000
@@ -111,15 +122,20 @@ def test_dot_that_fails_exits_3_with_the_dot_source(tmp_path, monkeypatch, capsy
     assert code == 3 and (tmp_path / "m.dot").exists()
 
 
-@pytest.mark.parametrize("text", [
-    "conv(4,k=2,s=2,p=1) - conv(4,k=3,s=3,p=1) - conv(4,k=5,s=5,p=1) - conv(4,k=7,s=7,p=1) - conv(4,k=11,s=11,p=1)",
-    "conv(4,k=400000000,s=4096,p=0)",  # settles past any size worth listing: left unsolved, at once
-], ids=["odd-strides", "huge-threshold"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "conv(4,k=2,s=2,p=1) - conv(4,k=3,s=3,p=1) - conv(4,k=5,s=5,p=1) - conv(4,k=7,s=7,p=1) - conv(4,k=11,s=11,p=1)",
+        "conv(4,k=400000000,s=4096,p=0)",  # settles past any size worth listing: left unsolved, at once
+    ],
+    ids=["odd-strides", "huge-threshold"],
+)
 @pytest.mark.timeout(HANG)
 def test_symbolic_report_is_bounded(text):
     """The five-layer chain of odd strides took ~29 s (2,310 residues through sympy); the huge kernel ran past
     60 s and 1.6 GB. Each floor of a constant slope is now linear per residue, evaluated in fractions."""
     from archdsl.pipeline import symbolic_report
+
     result = symbolic_report(text, input="3xHxW")
     least = 1812 if text.startswith("conv(4,k=2") else 400_000_000
     assert result.holds(H=least, W=least) and not result.holds(H=least - 1, W=least)
@@ -127,8 +143,11 @@ def test_symbolic_report_is_bounded(text):
 
 def test_odd_strides_answer_is_exact():
     from archdsl.pipeline import symbolic_report
-    r = symbolic_report("conv(4,k=2,s=2,p=1) - conv(4,k=3,s=3,p=1) - conv(4,k=5,s=5,p=1) - conv(4,k=7,s=7,p=1)"
-                        " - conv(4,k=11,s=11,p=1)", input="3xHxW")
+
+    r = symbolic_report(
+        "conv(4,k=2,s=2,p=1) - conv(4,k=3,s=3,p=1) - conv(4,k=5,s=5,p=1) - conv(4,k=7,s=7,p=1) - conv(4,k=11,s=11,p=1)",
+        input="3xHxW",
+    )
     for h in (1811, 1812, 1812 + 2310, 5000):
         assert r.holds(H=h, W=h) == (h >= 1812)
         assert r.is_exact(H=h, W=h) == (h >= 1812 and h % 2310 == 1812)
@@ -138,34 +157,39 @@ def test_odd_strides_answer_is_exact():
 def test_peak_memory_of_a_wide_concat_is_one_pass():
     """memory.peak_inference summed every live tensor at every step: 26 s of a 19,000-branch check."""
     from archdsl.ir.memory import peak_inference
+
     net = archdsl.load(concat(19000))
     a = net.analyze()
     assert peak_inference(a.layers, list(net.graph.graph["outputs"].values())) == a.totals.peak_activations
 
 
 # ---------------------------------------------------------------------------- item 8: one function per kind
-@pytest.mark.parametrize("argv", [
-    ["check", "SPEC", "--input", "²x8x8"],
-    ["report", "SPEC", "--input", "²x8x8"],
-    ["report", "SPEC", "--input", "3x99999999999999999999x8"],
-    ["convert", "SPEC", "--fully-conv", "--input", "²x8x8"],  # found by tests/fuzz/test_cli_fuzz.py
-    ["check", "SPEC", "--set", "n=1e400"],
-    ["check", "SPEC", "--set", "n=nan"],
-    ["check", "SPEC", "--set", "n=123456789012345678901234567890"],
-    ["check", "SPEC", "--set", "not a name=3"],
-    ["report", "SPEC", "--depth", "²"],
-    ["diff", "SPEC", "SPEC", "--depth", "²"],
-    ["render", "SPEC", "--depth", "²", "-o", "OUT/x.dot"],
-    ["sanity", "SPEC", "--lr", "nan"],
-    ["sanity", "SPEC", "--lr", "0"],
-    ["sanity", "SPEC", "--tolerance", "inf"],
-    ["sanity", "SPEC", "--seed", str(2**70)],
-    ["sanity", "SPEC", "--samples", "0"],
-    ["sanity", "SPEC", "--device", "bogus"],
-    ["sanity", "SPEC", "--device", "meta"],
-    ["sanity", "SPEC", "--max-params", "1" + "0" * 400],
-    ["check", "SPEC", "--classes", "²"],
-], ids=lambda argv: " ".join(argv)[:40])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["check", "SPEC", "--input", "²x8x8"],
+        ["report", "SPEC", "--input", "²x8x8"],
+        ["report", "SPEC", "--input", "3x99999999999999999999x8"],
+        ["convert", "SPEC", "--fully-conv", "--input", "²x8x8"],  # found by tests/fuzz/test_cli_fuzz.py
+        ["check", "SPEC", "--set", "n=1e400"],
+        ["check", "SPEC", "--set", "n=nan"],
+        ["check", "SPEC", "--set", "n=123456789012345678901234567890"],
+        ["check", "SPEC", "--set", "not a name=3"],
+        ["report", "SPEC", "--depth", "²"],
+        ["diff", "SPEC", "SPEC", "--depth", "²"],
+        ["render", "SPEC", "--depth", "²", "-o", "OUT/x.dot"],
+        ["sanity", "SPEC", "--lr", "nan"],
+        ["sanity", "SPEC", "--lr", "0"],
+        ["sanity", "SPEC", "--tolerance", "inf"],
+        ["sanity", "SPEC", "--seed", str(2**70)],
+        ["sanity", "SPEC", "--samples", "0"],
+        ["sanity", "SPEC", "--device", "bogus"],
+        ["sanity", "SPEC", "--device", "meta"],
+        ["sanity", "SPEC", "--max-params", "1" + "0" * 400],
+        ["check", "SPEC", "--classes", "²"],
+    ],
+    ids=lambda argv: " ".join(argv)[:40],
+)
 def test_bad_values_are_one_line_usage_errors(argv, spec, tmp_path, capsys):
     argv = [str(spec) if a == "SPEC" else a.replace("OUT", str(tmp_path)) for a in argv]
     code, _, err = run(argv, capsys)
@@ -175,8 +199,10 @@ def test_bad_values_are_one_line_usage_errors(argv, spec, tmp_path, capsys):
 
 @pytest.mark.parametrize("device", ["cuda", "cuda:7", "mps"])
 def test_a_device_this_machine_lacks_is_a_usage_error(device, spec, capsys):
-    has = {"cuda": torch.cuda.is_available(), "mps": getattr(torch.backends, "mps", None) is not None
-           and torch.backends.mps.is_available()}
+    has = {
+        "cuda": torch.cuda.is_available(),
+        "mps": getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available(),
+    }
     if has[device.split(":")[0]] and device != "cuda:7":
         pytest.skip(f"this machine has {device}")
     code, _, err = run(["sanity", str(spec), "--device", device, "--steps", "0", "--no-progress"], capsys)
@@ -185,8 +211,15 @@ def test_a_device_this_machine_lacks_is_a_usage_error(device, spec, capsys):
 
 def test_option_readers():
     assert shape("3 x 8 × 8") == "3 x 8 × 8" and shape("3xHxW", names=True) == "3xHxW"
-    assert [set_value(t, "--set n") for t in ("2", "-3", "1_000", "1.5", "1e3", "true", "he")] == \
-        [2, -3, 1000, 1.5, 1000.0, True, "he"]
+    assert [set_value(t, "--set n") for t in ("2", "-3", "1_000", "1.5", "1e3", "true", "he")] == [
+        2,
+        -3,
+        1000,
+        1.5,
+        1000.0,
+        True,
+        "he",
+    ]
     assert depth("auto") == "auto" and depth("all") is None and depth("3") == 3
     assert amount("1.5G") == 1_500_000_000 and amount("none") is None
     for bad in ("1e99999999", "inf", "-nan", "9" * 41 + ".5"):
@@ -206,6 +239,7 @@ def weights(tmp_path: Path, spec: Path) -> dict[str, Path]:
             files[name].write_bytes(raw)
         else:
             torch.save(obj, files[name])
+
     put("good", {k: torch.zeros(v.shape) for k, v in own.items()})
     put("shape", {k: torch.zeros(v.shape[0] + 1) for k, v in own.items()})
     put("list", [torch.zeros(3)])
@@ -215,14 +249,22 @@ def weights(tmp_path: Path, spec: Path) -> dict[str, Path]:
     class Evil:
         def __reduce__(self):
             return (os.system, (f"touch {tmp_path / 'PWNED'}",))
+
     put("evil", raw=pickle.dumps(Evil()))
     return files
 
 
-@pytest.mark.parametrize("kind,code,said", [
-    ("evil", 2, "could run code (refused)"), ("empty", 2, "the file is empty"),
-    ("truncated", 2, "cut short or damaged"), ("list", 2, "got list"),
-    ("shape", 1, "the model has"), ("good", 0, "wrote")])
+@pytest.mark.parametrize(
+    "kind,code,said",
+    [
+        ("evil", 2, "could run code (refused)"),
+        ("empty", 2, "the file is empty"),
+        ("truncated", 2, "cut short or damaged"),
+        ("list", 2, "got list"),
+        ("shape", 1, "the model has"),
+        ("good", 0, "wrote"),
+    ],
+)
 def test_convert_weights_files(kind, code, said, weights, spec, tmp_path, capsys):
     got, out, err = run(["convert", "--fully-conv", str(spec), "--weights", str(weights[kind])], capsys)
     assert got == code and said in out + err, err
@@ -232,8 +274,9 @@ def test_convert_weights_files(kind, code, said, weights, spec, tmp_path, capsys
 
 
 def test_save_weights_to_a_full_disk(weights, spec, capsys):
-    code, _, err = run(["convert", "--fully-conv", str(spec), "--weights", str(weights["good"]),
-                        "--save-weights", "/dev/full"], capsys)
+    code, _, err = run(
+        ["convert", "--fully-conv", str(spec), "--weights", str(weights["good"]), "--save-weights", "/dev/full"], capsys
+    )
     assert code == 2 and "No space left on device: /dev/full" in err
 
 
@@ -257,13 +300,28 @@ def test_export_over_a_file_archdsl_did_not_write_needs_force(spec, tmp_path, ca
     assert code == 2 and "--force" in err and notes.read_text() == "my notes\n"
     assert run(["export", str(spec), "-o", str(notes), "--force"], capsys)[0] == 0
     assert run(["export", str(spec), "-o", str(notes)], capsys)[0] == 0  # now it is archdsl's own
-    assert notes.read_bytes().startswith(b"PK") and sorted(p.name for p in tmp_path.iterdir()) == ["notes.pt", "spec.arch"]
+    assert notes.read_bytes().startswith(b"PK") and sorted(p.name for p in tmp_path.iterdir()) == [
+        "notes.pt",
+        "spec.arch",
+    ]
 
 
 def test_export_never_writes_over_its_weights(spec, weights, capsys):
     good = weights["good"].read_bytes()
-    code, _, err = run(["export", str(spec), "--weights", str(weights["good"]), "-o", str(weights["good"]),
-                        "--format", "torchscript", "--force"], capsys)
+    code, _, err = run(
+        [
+            "export",
+            str(spec),
+            "--weights",
+            str(weights["good"]),
+            "-o",
+            str(weights["good"]),
+            "--format",
+            "torchscript",
+            "--force",
+        ],
+        capsys,
+    )
     assert code == 2 and "input of this command" in err and weights["good"].read_bytes() == good
 
 
@@ -296,8 +354,18 @@ def test_render_fallback_keeps_a_dot_file_nobody_named(spec, tmp_path, monkeypat
 
 def test_convert_never_replaces_its_weights(weights, spec, capsys):
     good = weights["good"].read_bytes()
-    code, _, err = run(["convert", "--fully-conv", str(spec), "--weights", str(weights["good"]),
-                        "--save-weights", str(weights["good"])], capsys)
+    code, _, err = run(
+        [
+            "convert",
+            "--fully-conv",
+            str(spec),
+            "--weights",
+            str(weights["good"]),
+            "--save-weights",
+            str(weights["good"]),
+        ],
+        capsys,
+    )
     assert code == 2 and "input of this command" in err and weights["good"].read_bytes() == good
 
 
@@ -361,6 +429,7 @@ def test_an_unexpected_exception_is_one_line_and_exit_70(monkeypatch, capsys):
 
     def broken(args):
         raise ZeroDivisionError("a bug")
+
     monkeypatch.setattr(check, "run", broken)
     monkeypatch.delenv("ARCHDSL_DEBUG", raising=False)
     code = cli.main(["check", "relu"])

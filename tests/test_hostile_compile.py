@@ -1,6 +1,7 @@
 """Hostile and careless input to the compile stage (issue 13, items 1 and 5): generated source never runs or
 breaks on a string from outside, and labels that cannot name a torch module are refused, in the GraphModule and
 in the generated source alike."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -16,8 +17,15 @@ from archdsl import ArchError
 from archdsl.cli import main
 
 SPEC = "network tiny {\n  input 3x8x8\n  conv1: conv3-4 - relu\n  fc-2\n}\n"
-NAMES = ['net""";__import__("os").system("touch PWNED");"""x.arch', 'quote"s.arch', "tri'''ple.arch",
-         'a"""b.arch', "back\\slash.arch", "new\nline.arch", 'end"\\.arch']
+NAMES = [
+    'net""";__import__("os").system("touch PWNED");"""x.arch',
+    'quote"s.arch',
+    "tri'''ple.arch",
+    'a"""b.arch',
+    "back\\slash.arch",
+    "new\nline.arch",
+    'end"\\.arch',
+]
 
 
 def _import(path: Path, name: str = "gen"):
@@ -50,17 +58,25 @@ def test_importing_the_injection_file_in_a_fresh_process_runs_nothing(tmp_path: 
     spec.write_text(SPEC)
     out = tmp_path / "gen.py"
     assert main(["compile", str(spec), "-o", str(out)]) == 0
-    done = subprocess.run([sys.executable, "-c", "import gen; gen.build()"], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", "import gen; gen.build()"], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     assert not (tmp_path / "PWNED").exists()
 
 
-@pytest.mark.parametrize(("label", "what"), [("class", "a Python keyword"), ("lambda", "a Python keyword"),
-                                             ("not", "a Python keyword"),
-                                             *[(a, "the name of a torch module's own attribute") for a in
-                                               ("forward", "training", "state_dict", "to", "_modules", "graph",
-                                                "meta", "_code", "input_contract")]])
+@pytest.mark.parametrize(
+    ("label", "what"),
+    [
+        ("class", "a Python keyword"),
+        ("lambda", "a Python keyword"),
+        ("not", "a Python keyword"),
+        *[
+            (a, "the name of a torch module's own attribute")
+            for a in ("forward", "training", "state_dict", "to", "_modules", "graph", "meta", "_code", "input_contract")
+        ],
+    ],
+)
 def test_labels_that_cannot_name_a_module_are_refused(label: str, what: str):
     net = archdsl.load(f"{label}: conv3-8 - relu", input="3x8x8")
     message = f"<inline>:1:{len(label) + 3}: the label '{label}' cannot name a module: it is {what}"

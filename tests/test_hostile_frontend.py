@@ -4,6 +4,7 @@ nested tuples ends in a result or a LimitError at once, within 3 s and 500 MB.
 Each reproducer runs in a child process with a hard time and memory limit, so a regression fails
 the test instead of hanging the suite; the child reports the outcome and the seconds the load took.
 """
+
 from __future__ import annotations
 
 import json
@@ -44,8 +45,14 @@ def _limit_memory() -> None:
 def bounded_load(spec: Path) -> str:
     """Load ``spec`` in a child process (killed after KILL_AFTER s); assert it stayed under MEGABYTES; its outcome."""
     try:
-        done = subprocess.run([sys.executable, "-c", CHILD, spec.name], cwd=spec.parent, capture_output=True,
-                              text=True, timeout=KILL_AFTER, preexec_fn=_limit_memory)
+        done = subprocess.run(
+            [sys.executable, "-c", CHILD, spec.name],
+            cwd=spec.parent,
+            capture_output=True,
+            text=True,
+            timeout=KILL_AFTER,
+            preexec_fn=_limit_memory,
+        )
     except subprocess.TimeoutExpired:
         pytest.fail(f"{spec.name} still loading after {KILL_AFTER} s")
     assert done.returncode == 0 and done.stdout, done.stderr[-2000:]
@@ -66,14 +73,21 @@ TAIL = "input 3x8x8\nrelu\n"
 
 # ------------------------------------------------------------------ item 2: import fan-out
 def test_two_thousand_imports_of_a_file_that_imports_vgg_two_thousand_times(tmp_path: Path):
-    write(tmp_path, {"a.arch": "".join(f'import "b.arch" as b{i}\n' for i in range(2000)) + TAIL,
-                     "b.arch": "".join(f"import vgg as v{i}\n" for i in range(2000)) + TAIL})
+    write(
+        tmp_path,
+        {
+            "a.arch": "".join(f'import "b.arch" as b{i}\n' for i in range(2000)) + TAIL,
+            "b.arch": "".join(f"import vgg as v{i}\n" for i in range(2000)) + TAIL,
+        },
+    )
     assert bounded_load(tmp_path / "a.arch") == "ok 2 layers"
 
 
 def test_thirty_files_each_importing_the_next_twice(tmp_path: Path):
-    write(tmp_path, {f"f{i}.arch": f'import "f{i + 1}.arch" as x\nimport "f{i + 1}.arch" as y\n' + TAIL
-                     for i in range(30)})
+    write(
+        tmp_path,
+        {f"f{i}.arch": f'import "f{i + 1}.arch" as x\nimport "f{i + 1}.arch" as y\n' + TAIL for i in range(30)},
+    )
     write(tmp_path, {"f30.arch": TAIL})
     assert bounded_load(tmp_path / "f0.arch") == "ok 2 layers"
 
@@ -86,10 +100,14 @@ def test_five_thousand_imports_of_vgg_in_99_kb(tmp_path: Path):
 
 
 def test_a_file_imported_twice_is_loaded_once_and_each_alias_keeps_its_network(tmp_path: Path):
-    write(tmp_path, {"lib.arch": "block stem(c) { conv3-{c} - relu }\n" + TAIL,
-                     "mid.arch": 'import "lib.arch"\n' + TAIL,
-                     "main.arch": 'import "lib.arch"\nimport "mid.arch"\nimport vgg11 as a\nimport vgg16 as b\n'
-                                  + TAIL})
+    write(
+        tmp_path,
+        {
+            "lib.arch": "block stem(c) { conv3-{c} - relu }\n" + TAIL,
+            "mid.arch": 'import "lib.arch"\n' + TAIL,
+            "main.arch": 'import "lib.arch"\nimport "mid.arch"\nimport vgg11 as a\nimport vgg16 as b\n' + TAIL,
+        },
+    )
     ctx = load_file(read_spec(tmp_path / "main.arch"), str(tmp_path / "main.arch"))
     assert ctx.imports["lib"] is ctx.imports["mid"].imports["lib"]
     assert ctx.imports["a"].env is ctx.imports["b"].env  # vgg.arch, read and evaluated once
@@ -101,8 +119,13 @@ def test_a_file_imported_twice_is_loaded_once_and_each_alias_keeps_its_network(t
 
 def test_the_characters_read_are_charged_to_the_expansion_steps(tmp_path: Path):
     """Every file read costs a step per character, once per load; expanding goes on from there."""
-    write(tmp_path, {"lib.arch": "# " + "x" * 1000 + "\n" + TAIL,
-                     "main.arch": 'import "lib.arch" as a\nimport "lib.arch" as b\n' + TAIL})
+    write(
+        tmp_path,
+        {
+            "lib.arch": "# " + "x" * 1000 + "\n" + TAIL,
+            "main.arch": 'import "lib.arch" as a\nimport "lib.arch" as b\n' + TAIL,
+        },
+    )
     main = tmp_path / "main.arch"
     ctx = load_file(read_spec(main), str(main))
     assert ctx.steps == len(read_spec(main)) + len(read_spec(tmp_path / "lib.arch"))
@@ -126,9 +149,14 @@ def test_many_distinct_files_are_refused_at_once(tmp_path: Path):
 def test_an_imported_network_with_variables_set_charges_its_assignments(tmp_path: Path):
     """``lib(v0=1)`` runs the file's assignments again, a step each: used 200 times, 3,000 of them are
     600,000 steps, refused (they ran unbounded before)."""
-    write(tmp_path, {"lib.arch": "".join(f"v{i} = {i}\n" for i in range(3000)) + TAIL,
-                     "few.arch": 'import "lib.arch"\ninput 3x8x8\n[lib(v0=1)]x10\n',
-                     "many.arch": 'import "lib.arch"\ninput 3x8x8\n[lib(v0=1)]x200\n'})
+    write(
+        tmp_path,
+        {
+            "lib.arch": "".join(f"v{i} = {i}\n" for i in range(3000)) + TAIL,
+            "few.arch": 'import "lib.arch"\ninput 3x8x8\n[lib(v0=1)]x10\n',
+            "many.arch": 'import "lib.arch"\ninput 3x8x8\n[lib(v0=1)]x200\n',
+        },
+    )
     assert len(archdsl.load(str(tmp_path / "few.arch")).analyze().layers) == 11
     with pytest.raises(LimitError, match="take more than 500,000 steps to expand here"):
         archdsl.load(str(tmp_path / "many.arch"))
@@ -147,16 +175,14 @@ def test_comparing_two_values_nested_four_levels_deep(tmp_path: Path):
     text = "\n".join([*nested(4, 20, "a"), *nested(4, 20, "b"), "input 3x8x8", "if a4 == b4 { relu } else { relu }"])
     write(tmp_path, {"a.arch": text + "\n"})
     outcome = bounded_load(tmp_path / "a.arch")
-    assert outcome.startswith("LimitError: a.arch:3:6: the spec's expressions make more than 5,000,000 values"), \
-        outcome
+    assert outcome.startswith("LimitError: a.arch:3:6: the spec's expressions make more than 5,000,000 values"), outcome
 
 
 def test_a_nested_value_passed_to_a_repeated_block(tmp_path: Path):
     text = "\n".join([*nested(4, 20), "block blk(v) { relu }", "input 3x8x8", "[blk(a4) - blk(a4)]x100"])
     write(tmp_path, {"a.arch": text + "\n"})
     outcome = bounded_load(tmp_path / "a.arch")
-    assert outcome.startswith("LimitError: a.arch:3:6: the spec's expressions make more than 5,000,000 values"), \
-        outcome
+    assert outcome.startswith("LimitError: a.arch:3:6: the spec's expressions make more than 5,000,000 values"), outcome
 
 
 def test_a_large_value_within_the_limit_passed_to_a_block_many_times_is_quick():
@@ -178,8 +204,9 @@ def test_a_value_is_charged_for_its_whole_size():
 
 
 def test_comparisons_are_charged_for_the_whole_size_of_what_they_compare():
-    text = "\n".join([*nested(1, 10, "a"), *nested(1, 10, "b"), "input 3x8x8",
-                      "for i in range(100) { if a1 == b1 { relu } }"])
+    text = "\n".join(
+        [*nested(1, 10, "a"), *nested(1, 10, "b"), "input 3x8x8", "for i in range(100) { if a1 == b1 { relu } }"]
+    )
     with pytest.raises(LimitError, match="more than 5,000,000 values"):
         archdsl.load(text)
 
@@ -192,20 +219,27 @@ def test_a_long_value_in_an_error_message_is_shortened():
 
 
 # ------------------------------------------------------------------ item 8: variables set from Python
-COUNTED = {"repeat": "n = 2\ninput 3x8x8\n[conv3-4]x{n} - fc(10)", "range": "n = 2\ninput 3x8x8\nfor i in range(n) "
-           "{ conv3-4 } - fc(10)", "round": "n = 2\ninput 3x8x8\nconv3-{round(n)} - fc(10)",
-           "int": "n = 2\ninput 3x8x8\nconv3-{int(n)} - fc(10)"}
+COUNTED = {
+    "repeat": "n = 2\ninput 3x8x8\n[conv3-4]x{n} - fc(10)",
+    "range": "n = 2\ninput 3x8x8\nfor i in range(n) { conv3-4 } - fc(10)",
+    "round": "n = 2\ninput 3x8x8\nconv3-{round(n)} - fc(10)",
+    "int": "n = 2\ninput 3x8x8\nconv3-{int(n)} - fc(10)",
+}
 
 
 @pytest.mark.parametrize("where", sorted(COUNTED))
-@pytest.mark.parametrize("value,said", [
-    (float("inf"), "variable 'n' takes a number of at most 2^53, got inf"),
-    (float("nan"), "variable 'n' takes a number of at most 2^53, got nan"),
-    (10**30, "variable 'n' takes a number of at most 2^53, got 1000000000000000000000000000000"),
-    (1e300, "variable 'n' takes a number of at most 2^53, got 1e+300"),
-    (object(), "variable 'n' takes a number, text, true/false/none or a tuple of those, got object"),
-    ([[1, 2], {3}], "variable 'n' takes a number, text, true/false/none or a tuple of those, got set"),
-], ids=["inf", "nan", "10^30", "1e300", "object", "set-in-list"])
+@pytest.mark.parametrize(
+    "value,said",
+    [
+        (float("inf"), "variable 'n' takes a number of at most 2^53, got inf"),
+        (float("nan"), "variable 'n' takes a number of at most 2^53, got nan"),
+        (10**30, "variable 'n' takes a number of at most 2^53, got 1000000000000000000000000000000"),
+        (1e300, "variable 'n' takes a number of at most 2^53, got 1e+300"),
+        (object(), "variable 'n' takes a number, text, true/false/none or a tuple of those, got object"),
+        ([[1, 2], {3}], "variable 'n' takes a number, text, true/false/none or a tuple of those, got set"),
+    ],
+    ids=["inf", "nan", "10^30", "1e300", "object", "set-in-list"],
+)
 def test_a_python_value_the_language_cannot_hold_is_refused_by_name(where, value, said):
     with pytest.raises(archdsl.ArgumentError) as err:
         archdsl.load(COUNTED[where], n=value)
@@ -222,14 +256,25 @@ def test_a_python_list_reads_as_a_tuple():
     assert [layer.output_shape[0] for layer in net.analyze().layers if layer.op == "conv"] == [2, 6]
 
 
-@pytest.mark.parametrize("text,said", [
-    ("a = range(100000)\nconv(a)", "<inline>:2:6: conv: bad value (0, 1, 2, 3, 4, 5, 6, 7, ...) for 'out': input "
-     "should be a valid integer"),
-    ('a = "' + "x" * 50000 + '"\nconv(8, k=a)', "<inline>:2:9: conv: bad value '" + "x" * 57 + "'... for 'k': expected "
-     "an integer or a pair (height, width)"),
-    ("a = (((((1,),),),),)\nconv(a)", "<inline>:2:6: conv: bad value ((((...)))) for 'out': input should be a valid "
-     "integer"),
-], ids=["range", "text", "deep"])
+@pytest.mark.parametrize(
+    "text,said",
+    [
+        (
+            "a = range(100000)\nconv(a)",
+            "<inline>:2:6: conv: bad value (0, 1, 2, 3, 4, 5, 6, 7, ...) for 'out': input should be a valid integer",
+        ),
+        (
+            'a = "' + "x" * 50000 + '"\nconv(8, k=a)',
+            "<inline>:2:9: conv: bad value '" + "x" * 57 + "'... for 'k': expected "
+            "an integer or a pair (height, width)",
+        ),
+        (
+            "a = (((((1,),),),),)\nconv(a)",
+            "<inline>:2:6: conv: bad value ((((...)))) for 'out': input should be a valid integer",
+        ),
+    ],
+    ids=["range", "text", "deep"],
+)
 def test_an_op_argument_of_a_huge_value_is_shown_shortened(text, said):
     """It was printed whole: 689 kB of message for a range(100000)."""
     with pytest.raises(archdsl.ArgumentError) as err:

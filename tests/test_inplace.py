@@ -7,6 +7,7 @@ Each network here is compiled twice with the same seed, once with the pass turne
 must agree exactly: outputs in eval mode, and every gradient after a training-mode forward and
 backward (autograd itself refuses a backward through a tensor an in-place op overwrote too early).
 """
+
 from __future__ import annotations
 
 import operator
@@ -87,19 +88,22 @@ def test_resnet_blocks_run_in_place_like_torchvision():
     assert src.count("nn.ReLU(inplace=True)") == 9 and src.count(" += ") == 8
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("relu", []),  # the input is the caller's tensor
-    ("conv3-4 - relu", ["1(_0)"]),
-    ("a: conv3-4 - b: relu\noutput a, b", []),  # the conv's output is also an output
-    ("conv3-4 - sigmoid - relu", []),  # sigmoid's backward reads its own output
-    ("conv3-4 - dropout - relu", []),  # not a tensor the pass knows to be fresh
-    ("conv3-4 - leaky(0.1)", ["1(_0)"]),
-    ("conv3-4 - leaky(-0.1)", []),  # torch's in-place LeakyReLU cannot run backward with a negative slope
-    ("conv3-4 - flatten - relu", []),  # flatten gives a view of the conv's output
-    ("residual { conv3-4 - bn } - relu", ["iadd(_0_1)", "1(add)"]),
-    ("conv3-4 - add {\n  relu\n  conv3-4\n}", []),  # the first conv feeds both branches; a ReLU's output is saved
-    ("conv3-4 - add(act=relu) {\n  conv3-4 - bn\n  conv3-4\n}", ["iadd(_1_branch1_1)", "relu_(add)"]),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("relu", []),  # the input is the caller's tensor
+        ("conv3-4 - relu", ["1(_0)"]),
+        ("a: conv3-4 - b: relu\noutput a, b", []),  # the conv's output is also an output
+        ("conv3-4 - sigmoid - relu", []),  # sigmoid's backward reads its own output
+        ("conv3-4 - dropout - relu", []),  # not a tensor the pass knows to be fresh
+        ("conv3-4 - leaky(0.1)", ["1(_0)"]),
+        ("conv3-4 - leaky(-0.1)", []),  # torch's in-place LeakyReLU cannot run backward with a negative slope
+        ("conv3-4 - flatten - relu", []),  # flatten gives a view of the conv's output
+        ("residual { conv3-4 - bn } - relu", ["iadd(_0_1)", "1(add)"]),
+        ("conv3-4 - add {\n  relu\n  conv3-4\n}", []),  # the first conv feeds both branches; a ReLU's output is saved
+        ("conv3-4 - add(act=relu) {\n  conv3-4 - bn\n  conv3-4\n}", ["iadd(_1_branch1_1)", "relu_(add)"]),
+    ],
+)
 def test_only_safe_tensors_are_overwritten(text, expected):
     model = archdsl.load(text, input="4x8x8").compile(seed=0)
     assert inplace_nodes(model) == expected

@@ -5,6 +5,7 @@ Doc examples are the ```arch blocks of docs/language.md. A block whose first lin
 line ``# → ...`` states the outputs (``10``, ``scores 10, boxes 4x8x8``) and optionally
 ``N params``; the test checks them.
 """
+
 from __future__ import annotations
 
 import re
@@ -96,6 +97,7 @@ def test_the_table_of_ops_is_each_ops_own_reference():
     """docs/language.md's table of ops is generated from the ops (``python -m archdsl.ops``): every op, alias
     and argument is there, and adding an op touches its own file only."""
     from archdsl.ops import reference_table
+
     doc = DOC.read_text(encoding="utf-8")
     assert reference_table() + "\n" in doc, "docs/language.md's table of ops is stale: paste `python -m archdsl.ops`"
     for name, cls in REGISTRY.items():
@@ -123,33 +125,36 @@ def args(text: str, name: str, **kw) -> dict:
 
 
 # --------------------------------------------------------------- shorthands
-@pytest.mark.parametrize("written,op,expect", [
-    ("conv3-64", "conv", dict(out=64, k=3, s=1, p=1, d=1)),
-    ("conv5-16", "conv", dict(out=16, k=5, s=1, p=2)),
-    ("conv7-64/2", "conv", dict(out=64, k=7, s=2, p=3)),
-    ("conv1-8", "conv", dict(out=8, k=1, p=0)),
-    ("CONV", "conv", dict(out=32, k=3, s=1, p=1)),
-    ("Conv3-8", "conv", dict(out=8, k=3)),
-    ("conv3-{2*4}/{1+1}", "conv", dict(out=8, k=3, s=2)),
-    ("conv3-64(s=2, bias=false)", "conv", dict(out=64, k=3, s=2, bias=False)),
-    ("pool2", "maxpool", dict(k=2, s=2, p=0)),
-    ("POOL", "maxpool", dict(k=2, s=2)),
-    ("pool3", "maxpool", dict(k=3, s=3)),
-    ("maxpool3/2", "maxpool", dict(k=3, s=2)),
-    ("avgpool2", "avgpool", dict(k=2, s=2)),
-    ("subsample", "avgpool", dict(k=2, s=2)),
-    ("lrn-5", "lrn", dict(size=5)),
-    ("up2", "upsample", dict(scale=2, mode="nearest")),
-    ("upconv2-64", "upconv", dict(out=64, k=2, s=2, p=0)),
-    ("deconv4-8/2", "upconv", dict(out=8, k=4, s=2)),
-    ("soft-max", "softmax", dict(dim=1)),
-    ("Soft-Max", "softmax", dict(dim=1)),
-    ("FC-4096", "fc", dict(out=4096)),
-    ("dense(10)", "fc", dict(out=10)),
-    ("leaky(0.1)", "leaky_relu", dict(slope=0.1)),
-    ("dropout", "dropout", dict(p=0.5)),
-    ("drop(rate=0.3)", "dropout", dict(p=0.3)),
-])
+@pytest.mark.parametrize(
+    "written,op,expect",
+    [
+        ("conv3-64", "conv", dict(out=64, k=3, s=1, p=1, d=1)),
+        ("conv5-16", "conv", dict(out=16, k=5, s=1, p=2)),
+        ("conv7-64/2", "conv", dict(out=64, k=7, s=2, p=3)),
+        ("conv1-8", "conv", dict(out=8, k=1, p=0)),
+        ("CONV", "conv", dict(out=32, k=3, s=1, p=1)),
+        ("Conv3-8", "conv", dict(out=8, k=3)),
+        ("conv3-{2*4}/{1+1}", "conv", dict(out=8, k=3, s=2)),
+        ("conv3-64(s=2, bias=false)", "conv", dict(out=64, k=3, s=2, bias=False)),
+        ("pool2", "maxpool", dict(k=2, s=2, p=0)),
+        ("POOL", "maxpool", dict(k=2, s=2)),
+        ("pool3", "maxpool", dict(k=3, s=3)),
+        ("maxpool3/2", "maxpool", dict(k=3, s=2)),
+        ("avgpool2", "avgpool", dict(k=2, s=2)),
+        ("subsample", "avgpool", dict(k=2, s=2)),
+        ("lrn-5", "lrn", dict(size=5)),
+        ("up2", "upsample", dict(scale=2, mode="nearest")),
+        ("upconv2-64", "upconv", dict(out=64, k=2, s=2, p=0)),
+        ("deconv4-8/2", "upconv", dict(out=8, k=4, s=2)),
+        ("soft-max", "softmax", dict(dim=1)),
+        ("Soft-Max", "softmax", dict(dim=1)),
+        ("FC-4096", "fc", dict(out=4096)),
+        ("dense(10)", "fc", dict(out=10)),
+        ("leaky(0.1)", "leaky_relu", dict(slope=0.1)),
+        ("dropout", "dropout", dict(p=0.5)),
+        ("drop(rate=0.3)", "dropout", dict(p=0.3)),
+    ],
+)
 def test_shorthand_resolution(written, op, expect):
     text = f"conv3-8 - x: {written} - relu"
     layer = analyze(text).layer("x")
@@ -163,15 +168,22 @@ def test_default_conv_padding_is_k_minus_1_over_2_times_d(k, d, pad):
 
 
 def test_call_forms_are_equivalent():
-    forms = ["conv(96, k=11, s=4, p=0)", "conv(96, 11, 4, 0)", "conv11-96/4(p=0)",
-             "conv(out_channels=96, kernel_size=11, stride=4, padding=0)", "Convolution(filters=96, kernel=11, s=4, p=0)"]
+    forms = [
+        "conv(96, k=11, s=4, p=0)",
+        "conv(96, 11, 4, 0)",
+        "conv11-96/4(p=0)",
+        "conv(out_channels=96, kernel_size=11, stride=4, padding=0)",
+        "Convolution(filters=96, kernel=11, s=4, p=0)",
+    ]
     described = {analyze(f"x: {f}", input="3x227x227").layer("x").describe for f in forms}
     assert described == {"conv(out=96, k=11, s=4, p=0, d=1, groups=1, bias=true)"}
 
 
 def test_pairs_and_words():
-    a = analyze("a: conv(8, k=(1, 7), p=(0, 3)) - b: conv(8, p=same, s=1) - c: upsample(2, bilinear) - "
-                "d: maxpool(3, s=2, ceil=true)")
+    a = analyze(
+        "a: conv(8, k=(1, 7), p=(0, 3)) - b: conv(8, p=same, s=1) - c: upsample(2, bilinear) - "
+        "d: maxpool(3, s=2, ceil=true)"
+    )
     assert a.layer("a").output_shape == (8, 32, 32)
     assert a.layer("a").param_shapes["weight"] == (8, 3, 1, 7)
     assert a.layer("b").args["p"] == "same"
@@ -182,10 +194,13 @@ def test_pairs_and_words():
 def test_leading_input_and_arrows():
     assert names("INPUT -> conv3-8 -> relu") == names("conv3-8 - relu") == ["0", "1"]
     assert names("INPUT \u2192 conv3-8 \u2192 relu") == ["0", "1"]  # the slides' printed arrow
-    a, b = analyze("INPUT \u2192 [[CONV \u2192 RELU]*2 \u2192 POOL]*3 \u2192 FC"), \
-        analyze("INPUT -> [[CONV -> RELU]*2 -> POOL]*3 -> FC")
-    assert a.totals == b.totals and [(x.name, x.output_shape) for x in a.layers] == \
-        [(x.name, x.output_shape) for x in b.layers]
+    a, b = (
+        analyze("INPUT \u2192 [[CONV \u2192 RELU]*2 \u2192 POOL]*3 \u2192 FC"),
+        analyze("INPUT -> [[CONV -> RELU]*2 -> POOL]*3 -> FC"),
+    )
+    assert a.totals == b.totals and [(x.name, x.output_shape) for x in a.layers] == [
+        (x.name, x.output_shape) for x in b.layers
+    ]
 
 
 # ------------------------------------------------------------------- defaults
@@ -217,8 +232,7 @@ def test_slides_pattern():
 # ------------------------------------------------------------------- repeats
 def test_repeat_spellings_and_counts():
     base = names("conv3-8 - conv3-8 - conv3-8")
-    for form in ("[conv3-8]x3", "[conv3-8]*3", "[conv3-8]×3", "[conv3-8]X3", "n = 3\n[conv3-8]x{n}",
-                 "[conv3-8]x{1+2}"):
+    for form in ("[conv3-8]x3", "[conv3-8]*3", "[conv3-8]×3", "[conv3-8]X3", "n = 3\n[conv3-8]x{n}", "[conv3-8]x{1+2}"):
         assert names(form) == base, form
 
 
@@ -237,17 +251,33 @@ def test_labelled_repeat_naming():
     assert names("layer: [conv3-8 - relu]x2") == ["layer.0.0", "layer.0.1", "layer.1.0", "layer.1.1"]
     block = "block b(c) { residual { conv3-{c} - relu } }\n"
     assert names(block + "layer1: [b(3)]x2") == [
-        "layer1.0.0", "layer1.0.1", "layer1.0.downsample", "layer1.0",
-        "layer1.1.0", "layer1.1.1", "layer1.1.downsample", "layer1.1"]
+        "layer1.0.0",
+        "layer1.0.1",
+        "layer1.0.downsample",
+        "layer1.0",
+        "layer1.1.0",
+        "layer1.1.1",
+        "layer1.1.downsample",
+        "layer1.1",
+    ]
 
 
 def test_doc_naming_example():
-    text = ("input 3x64x64\nconv1: conv7-64/2 - bn - relu\nlayer1: [conv3-64 - relu]x2\n"
-            "layer2: [residual { conv3-64 - bn - relu - conv3-64 - bn }]x2\ngap - fc-10")
+    text = (
+        "input 3x64x64\nconv1: conv7-64/2 - bn - relu\nlayer1: [conv3-64 - relu]x2\n"
+        "layer2: [residual { conv3-64 - bn - relu - conv3-64 - bn }]x2\ngap - fc-10"
+    )
     got = names(text)
     assert got[:7] == ["conv1", "1", "2", "layer1.0.0", "layer1.0.1", "layer1.1.0", "layer1.1.1"]
-    assert got[7:14] == ["layer2.0.0", "layer2.0.1", "layer2.0.2", "layer2.0.3", "layer2.0.4",
-                         "layer2.0.downsample", "layer2.0"]
+    assert got[7:14] == [
+        "layer2.0.0",
+        "layer2.0.1",
+        "layer2.0.2",
+        "layer2.0.3",
+        "layer2.0.4",
+        "layer2.0.downsample",
+        "layer2.0",
+    ]
     assert got[-2:] == ["5", "6"]
     assert names("layer: [conv3-8]x2") == ["layer.0", "layer.1"]
 
@@ -267,8 +297,7 @@ def test_group_naming_and_single_element_collapse():
 
 def test_merge_branch_naming():
     text = "mix: concat {\n conv1-8\n maxpool(3, s=1, p=1) - conv1-4\n a: conv3-8 - relu\n identity\n}"
-    assert names(text) == ["mix.branch1", "mix.branch2.0", "mix.branch2.1", "mix.a", "mix.3",
-                           "mix.branch4", "mix"]
+    assert names(text) == ["mix.branch1", "mix.branch2.0", "mix.branch2.1", "mix.a", "mix.3", "mix.branch4", "mix"]
 
 
 def test_block_call_naming():
@@ -277,12 +306,19 @@ def test_block_call_naming():
 
 
 def test_state_dict_follows_names():
-    text = ("block basic(c, s=1) {\n residual(act=relu) {\n  conv1: conv(c, k=3, s=s, bias=false) - bn1: bn - relu\n"
-            "  conv2: conv(c, k=3, bias=false) - bn2: bn\n }\n}\ninput 8x16x16\nlayer1: [basic(8)]x1\n"
-            "layer2: [basic(16, s=2) - basic(16)]x1")
+    text = (
+        "block basic(c, s=1) {\n residual(act=relu) {\n  conv1: conv(c, k=3, s=s, bias=false) - bn1: bn - relu\n"
+        "  conv2: conv(c, k=3, bias=false) - bn2: bn\n }\n}\ninput 8x16x16\nlayer1: [basic(8)]x1\n"
+        "layer2: [basic(16, s=2) - basic(16)]x1"
+    )
     keys = set(archdsl.load(text).compile(device="meta").state_dict())
-    assert {"layer1.0.conv1.weight", "layer1.0.bn1.running_mean", "layer2.0.0.conv1.weight",
-            "layer2.0.0.downsample.0.weight", "layer2.0.0.downsample.1.weight"} <= keys
+    assert {
+        "layer1.0.conv1.weight",
+        "layer1.0.bn1.running_mean",
+        "layer2.0.0.conv1.weight",
+        "layer2.0.0.downsample.0.weight",
+        "layer2.0.0.downsample.1.weight",
+    } <= keys
     assert not any(k.startswith("layer1.0.downsample") for k in keys)  # identity shortcut: no weights
 
 
@@ -313,6 +349,7 @@ def test_local_variables_hold_to_the_end_of_their_braces():
 
 def test_cli_set_and_classes(capsys):
     from archdsl.cli import main
+
     assert main(["check", "width = 16\ninput 3x8x8\nconv3-{width} - FC", "--set", "width=2", "--classes", "3"]) == 0
     out = capsys.readouterr().out
     assert "output 3" in out
@@ -321,8 +358,10 @@ def test_cli_set_and_classes(capsys):
 
 # --------------------------------------------------------------------- blocks
 def test_block_defaults_keywords_and_bare_calls():
-    text = ("block b(c, c2=2*c, k=3) { conv(c, k=k) - conv(c2, k=1) }\n"
-            "x: b(3) - y: b(4, k=5) - z: b(c=2, c2=7)\nblock stem(c=5) { conv1-{c} }\nstem - stem(c=6)")
+    text = (
+        "block b(c, c2=2*c, k=3) { conv(c, k=k) - conv(c2, k=1) }\n"
+        "x: b(3) - y: b(4, k=5) - z: b(c=2, c2=7)\nblock stem(c=5) { conv1-{c} }\nstem - stem(c=6)"
+    )
     a = analyze(text)
     assert [layer.args["out"] for layer in a.layers[1:]] == [3, 6, 4, 8, 2, 7, 5, 6]
     assert a.layer("y.0").args["k"] == 5
@@ -336,13 +375,19 @@ def test_block_default_may_use_file_variables():
 
 # --------------------------------------------------------------- merges
 def test_concat_shapes_and_channels():
-    text = ("block inception(c1, c3r, c3, c5r, c5, pp) {\n concat {\n  conv1-{c1}\n"
-            "  conv1-{c3r} - conv3-{c3}\n  conv1-{c5r} - conv5-{c5}\n  maxpool(3, s=1, p=1) - conv1-{pp}\n }\n}\n"
-            "input 192x28x28\ninception3a: inception(64, 96, 128, 16, 32, 32)")
+    text = (
+        "block inception(c1, c3r, c3, c5r, c5, pp) {\n concat {\n  conv1-{c1}\n"
+        "  conv1-{c3r} - conv3-{c3}\n  conv1-{c5r} - conv5-{c5}\n  maxpool(3, s=1, p=1) - conv1-{pp}\n }\n}\n"
+        "input 192x28x28\ninception3a: inception(64, 96, 128, 16, 32, 32)"
+    )
     a = archdsl.load(text).analyze()
     assert a.outputs == {"output": (256, 28, 28)}
-    assert a.layer("inception3a").inputs == ["inception3a.branch1", "inception3a.branch2.1",
-                                             "inception3a.branch3.1", "inception3a.branch4.1"]
+    assert a.layer("inception3a").inputs == [
+        "inception3a.branch1",
+        "inception3a.branch2.1",
+        "inception3a.branch3.1",
+        "inception3a.branch4.1",
+    ]
     assert a.totals.params == 163_696  # GoogLeNet's inception (3a), with biases
 
 
@@ -377,7 +422,13 @@ def test_residual_auto_projection_parameters():
 def test_residual_explicit_shortcut():
     a = analyze("conv3-16 - r: residual { conv3-32/2 - conv3-32 } shortcut { avgpool2 - conv1-32 }")
     assert names("conv3-16 - r: residual { conv3-32/2 - conv3-32 } shortcut { avgpool2 - conv1-32 }") == [
-        "0", "r.0", "r.1", "r.downsample.0", "r.downsample.1", "r"]
+        "0",
+        "r.0",
+        "r.1",
+        "r.downsample.0",
+        "r.downsample.1",
+        "r",
+    ]
     assert a.layer("r.downsample.1").params == 16 * 32 + 32
 
 
@@ -388,17 +439,20 @@ def test_reference_starts_a_chain():
 
 
 def test_reference_paths_and_scopes():
-    text = "features { c1: conv3-8 - relu\n p: maxpool }\nhead { @c1 - conv1-2 }\n@features.p - t: conv1-3\n" \
-           "output head, t"
+    text = (
+        "features { c1: conv3-8 - relu\n p: maxpool }\nhead { @c1 - conv1-2 }\n@features.p - t: conv1-3\noutput head, t"
+    )
     a = analyze(text)
     assert a.layer("head.0").inputs == ["features.c1"]
     assert a.layer("t").inputs == ["features.p"]
 
 
 def test_crop_to_reference():
-    text = ("input 1x92x92\ndown1 { conv(16, p=0) - relu - conv(16, p=0) - relu }\n"
-            "maxpool - conv(32, p=0) - relu - conv(32, p=0) - relu\nup1: upconv2-16\n"
-            "m: concat {\n @down1 - crop(@up1)\n @up1\n}")
+    text = (
+        "input 1x92x92\ndown1 { conv(16, p=0) - relu - conv(16, p=0) - relu }\n"
+        "maxpool - conv(32, p=0) - relu - conv(32, p=0) - relu\nup1: upconv2-16\n"
+        "m: concat {\n @down1 - crop(@up1)\n @up1\n}"
+    )
     a = archdsl.load(text).analyze()
     assert a.layer("m.branch1").output_shape == (16, 80, 80)
     assert a.layer("m").output_shape == (32, 80, 80)
@@ -409,8 +463,10 @@ def test_crop_to_reference():
 
 # --------------------------------------------------------------------- outputs
 def test_several_outputs_compile_to_a_dict():
-    text = ("input 3x32x32\ntrunk: [conv3-8 - relu - maxpool]x2\ngap - scores: fc-10\n@trunk - boxes: conv1-4\n"
-            "output scores, boxes as box")
+    text = (
+        "input 3x32x32\ntrunk: [conv3-8 - relu - maxpool]x2\ngap - scores: fc-10\n@trunk - boxes: conv1-4\n"
+        "output scores, boxes as box"
+    )
     net = archdsl.load(text)
     assert net.analyze().outputs == {"scores": (10,), "box": (4, 8, 8)}
     y = net.compile()(torch.randn(2, 3, 32, 32))
@@ -473,8 +529,10 @@ def test_import_library_spec():
 
 # ---------------------------------------------------------- comments and lines
 def test_line_continuation_and_comments():
-    text = ("# LeNet-like\ninput 1x32x32   # the input\nconv5-6 - tanh -   # continues\n    avgpool2\n"
-            "conv5-16 \\\n   - tanh\n[fc-120 -\n fc-84]\nfc(10,\n bias=true)  # last\n\n\n")
+    text = (
+        "# LeNet-like\ninput 1x32x32   # the input\nconv5-6 - tanh -   # continues\n    avgpool2\n"
+        "conv5-16 \\\n   - tanh\n[fc-120 -\n fc-84]\nfc(10,\n bias=true)  # last\n\n\n"
+    )
     a = archdsl.load(text).analyze()
     assert [layer.op for layer in a.layers] == ["input", "conv", "tanh", "avgpool", "conv", "tanh", "fc", "fc", "fc"]
     assert a.outputs == {"output": (10,)}
@@ -560,7 +618,12 @@ for i in range(2) {
 conv3-{cfg[0]}"""
     a = archdsl.load(text).analyze()
     assert [(x.name, x.output_shape[0]) for x in a.layers[1:]] == [
-        ("layer1.0", 8), ("layer1.1", 8), ("layer2.0", 16), ("layer2.1", 16), ("2", 3)]
+        ("layer1.0", 8),
+        ("layer1.1", 8),
+        ("layer2.0", 16),
+        ("layer2.1", 16),
+        ("2", 3),
+    ]
 
 
 def test_a_network_that_is_one_block_call_owns_its_layers():
@@ -591,8 +654,15 @@ def test_a_block_that_chooses_with_if_shares_its_scope():
 input 8x8x8
 layer: [unit(8)]x1
 down: unit(16, 2)"""
-    assert _names(text)[1:] == ["layer.0.conv1", "layer.0.downsample", "layer.0", "down.conv1",
-                                "down.downsample.0", "down.downsample.1", "down"]
+    assert _names(text)[1:] == [
+        "layer.0.conv1",
+        "layer.0.downsample",
+        "layer.0",
+        "down.conv1",
+        "down.downsample.0",
+        "down.downsample.1",
+        "down",
+    ]
 
 
 def test_int_and_round():

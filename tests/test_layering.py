@@ -8,6 +8,7 @@
   name (``layer.op == "conv"``, ``op.name in ("add", "residual")``) or keeps a set of op names; it asks
   the op (``layer.kind.pointwise``, ``Op.title``). Adding an op then touches its own file.
 """
+
 from __future__ import annotations
 
 import ast
@@ -33,8 +34,12 @@ def _strings(node: ast.AST) -> list[str]:
 def _is_op(node: ast.AST) -> bool:
     """An expression that holds an op's name: ``x.op``, ``x.name``, ``op`` (not ``name``, ``kind``: node names,
     box kinds and body kinds share words with ops)."""
-    return isinstance(node, ast.Attribute) and node.attr in ("op", "name") or isinstance(node, ast.Name) and \
-        node.id == "op"
+    return (
+        isinstance(node, ast.Attribute)
+        and node.attr in ("op", "name")
+        or isinstance(node, ast.Name)
+        and node.id == "op"
+    )
 
 
 def op_name_uses(source: str) -> list[tuple[int, str]]:
@@ -57,13 +62,18 @@ def op_name_uses(source: str) -> list[tuple[int, str]]:
 
 # each unit's rank: a module may import a unit of lower rank, or its own unit; never one of its rank or above
 RANKS = {
-    "errors": 0, "limits": 0, "resources": 0,  # what every stage uses: errors, limits, where the data lies
-    "output": 1, "cache": 1,  # writing files safely; the per-user cache
+    "errors": 0,
+    "limits": 0,
+    "resources": 0,  # what every stage uses: errors, limits, where the data lies
+    "output": 1,
+    "cache": 1,  # writing files safely; the per-user cache
     "ops": 2,  # every op, defined once
     "ir": 3,  # the graph and its analysis (no torch)
     "lang": 4,  # text → graph
-    "backend": 5, "views": 5,  # graph → torch; analysis → tables and diagrams (neither imports the other)
-    "pipeline": 6, "detect": 6,  # the one module naming every stage; archdsl.detect, backend.detect's public name
+    "backend": 5,
+    "views": 5,  # graph → torch; analysis → tables and diagrams (neither imports the other)
+    "pipeline": 6,
+    "detect": 6,  # the one module naming every stage; archdsl.detect, backend.detect's public name
     "cli": 7,  # the command line
     "__init__": 8,  # ``import archdsl``: load, Net, ... on first use
 }
@@ -89,7 +99,7 @@ def imported(source: str, module: str, is_package: bool) -> list[tuple[int, str]
             found += [(node.lineno, a.name) for a in node.names if a.name.split(".")[0] == "archdsl"]
         elif isinstance(node, ast.ImportFrom):
             if node.level:
-                base = package.split(".")[:len(package.split(".")) - node.level + 1]
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
                 target = ".".join(base + ([node.module] if node.module else []))
             else:
                 target = node.module or ""
@@ -104,8 +114,11 @@ def imported(source: str, module: str, is_package: bool) -> list[tuple[int, str]
 def wrong_imports(source: str, module: str, is_package: bool = False) -> list[tuple[int, str]]:
     """(line, imported module) for every import against the direction."""
     own = unit(module)
-    return [(line, target) for line, target in imported(source, module, is_package)
-            if unit(target) != own and RANKS.get(unit(target), 0) >= RANKS[own]]
+    return [
+        (line, target)
+        for line, target in imported(source, module, is_package)
+        if unit(target) != own and RANKS.get(unit(target), 0) >= RANKS[own]
+    ]
 
 
 def every_module() -> list[Path]:
@@ -117,20 +130,30 @@ def test_imports_point_down_the_stages(path: Path):
     module = module_name(path)
     assert unit(module) in RANKS, f"{module}: a unit the layering does not know; give it a rank in RANKS"
     wrong = wrong_imports(path.read_text(encoding="utf-8"), module, path.name == "__init__.py")
-    assert not wrong, "\n".join(f"{path.relative_to(ROOT)}:{line}: imports {target}, which is not below "
-                                 f"{unit(module)} (tests/test_layering.py RANKS)" for line, target in wrong)
+    assert not wrong, "\n".join(
+        f"{path.relative_to(ROOT)}:{line}: imports {target}, which is not below "
+        f"{unit(module)} (tests/test_layering.py RANKS)"
+        for line, target in wrong
+    )
 
 
-@pytest.mark.parametrize("source,module,caught", [
-    ("def f():\n    from ..cli import main\n", "archdsl.ir.analysis", [(2, "archdsl.cli")]),
-    ("from ..views.html import html_table\n", "archdsl.ir.analysis", [(1, "archdsl.views.html")]),
-    ("from ..backend import compile\n", "archdsl.views.dot", [(1, "archdsl.backend")]),
-    ("import archdsl.pipeline\n", "archdsl.lang.files", [(1, "archdsl.pipeline")]),
-    ("from .. import pipeline, errors\n", "archdsl.backend.export", [(1, "archdsl.pipeline")]),
-    ("from ..ir.graph import Graph\nfrom .ast import Node\nfrom ..errors import ArchError\n",
-     "archdsl.lang.elaborate", []),
-    ("from ..pipeline import load\n", "archdsl.cli.common", []),
-], ids=["cli-in-a-function", "ir-imports-a-view", "sibling-stages", "absolute", "from-dot", "allowed", "cli-down"])
+@pytest.mark.parametrize(
+    "source,module,caught",
+    [
+        ("def f():\n    from ..cli import main\n", "archdsl.ir.analysis", [(2, "archdsl.cli")]),
+        ("from ..views.html import html_table\n", "archdsl.ir.analysis", [(1, "archdsl.views.html")]),
+        ("from ..backend import compile\n", "archdsl.views.dot", [(1, "archdsl.backend")]),
+        ("import archdsl.pipeline\n", "archdsl.lang.files", [(1, "archdsl.pipeline")]),
+        ("from .. import pipeline, errors\n", "archdsl.backend.export", [(1, "archdsl.pipeline")]),
+        (
+            "from ..ir.graph import Graph\nfrom .ast import Node\nfrom ..errors import ArchError\n",
+            "archdsl.lang.elaborate",
+            [],
+        ),
+        ("from ..pipeline import load\n", "archdsl.cli.common", []),
+    ],
+    ids=["cli-in-a-function", "ir-imports-a-view", "sibling-stages", "absolute", "from-dot", "allowed", "cli-down"],
+)
 def test_the_import_rule_catches_what_it_should(source: str, module: str, caught: list):
     assert wrong_imports(source, module) == caught
 
@@ -142,17 +165,22 @@ def modules_outside_ops() -> list[Path]:
 @pytest.mark.parametrize("path", modules_outside_ops(), ids=lambda p: str(p.relative_to(ROOT)))
 def test_no_module_outside_ops_switches_on_op_names(path: Path):
     uses = op_name_uses(path.read_text(encoding="utf-8"))
-    assert not uses, "\n".join(f"{path.name}:{line}: compares with op name(s) {name}: ask the op instead"
-                               for line, name in uses)
+    assert not uses, "\n".join(
+        f"{path.name}:{line}: compares with op name(s) {name}: ask the op instead" for line, name in uses
+    )
 
 
-@pytest.mark.parametrize("source,caught", [
-    ('if layer.op == "conv":\n    pass\n', [(1, "conv")]),
-    ('if op.name in ("add", "residual"):\n    pass\n', [(1, "add"), (1, "residual")]),
-    ('FOLDABLE = frozenset({"bn", "relu", "tanh"})\n', [(1, "bn, relu, tanh")]),
-    ('if box.kind == "block" or node.name == "input":\n    pass\n', [(1, "input")]),
-    ('if kind == "residual" or name == "input" or layer.saves == "input":\n    pass\n', []),
-    ('ROW = ("name", "input", "takes")\nif x.op == "block":\n    pass\n', []),
-], ids=["equal", "in-tuple", "name-set", "input", "other-words", "not-ops"])
+@pytest.mark.parametrize(
+    "source,caught",
+    [
+        ('if layer.op == "conv":\n    pass\n', [(1, "conv")]),
+        ('if op.name in ("add", "residual"):\n    pass\n', [(1, "add"), (1, "residual")]),
+        ('FOLDABLE = frozenset({"bn", "relu", "tanh"})\n', [(1, "bn, relu, tanh")]),
+        ('if box.kind == "block" or node.name == "input":\n    pass\n', [(1, "input")]),
+        ('if kind == "residual" or name == "input" or layer.saves == "input":\n    pass\n', []),
+        ('ROW = ("name", "input", "takes")\nif x.op == "block":\n    pass\n', []),
+    ],
+    ids=["equal", "in-tuple", "name-set", "input", "other-words", "not-ops"],
+)
 def test_the_rule_catches_what_it_should(source: str, caught: list):
     assert op_name_uses(source) == caught

@@ -1,4 +1,5 @@
 """Each op's analytic rule against the real torch module: shapes, parameters, state_dict shapes."""
+
 import pytest
 import torch
 from hypothesis import given, settings
@@ -22,53 +23,56 @@ def check(text: str, input: str):
     return a
 
 
-@pytest.mark.parametrize("text,input,shape", [
-    ("conv(8, k=11, s=4, p=0)", "3x227x227", (8, 55, 55)),
-    ("conv3-16/2", "3x33x33", (16, 17, 17)),
-    ("conv(16, k=3, d=2)", "3x20x20", (16, 20, 20)),
-    ("conv(16, k=(3, 5), s=(1, 2), p=(1, 2))", "3x20x21", (16, 20, 11)),
-    ("conv(16, k=3, p=same)", "4x9x9", (16, 9, 9)),
-    ("conv(16, k=4, p=same)", "4x9x9", (16, 9, 9)),
-    ("conv(16, k=3, groups=4)", "8x9x9", (16, 9, 9)),
-    ("conv(8, k=3, groups=8, bias=false)", "8x9x9", (8, 9, 9)),
-    ("upconv(8, k=2)", "4x14x14", (8, 28, 28)),
-    ("upconv(8, k=4, s=2, p=1)", "4x7x7", (8, 14, 14)),
-    ("upconv(8, k=3, s=2, p=1, output_padding=1)", "4x7x7", (8, 14, 14)),
-    ("maxpool", "3x9x9", (3, 4, 4)),
-    ("maxpool(3, s=2)", "3x55x55", (3, 27, 27)),
-    ("maxpool(3, s=2, ceil=true)", "3x112x112", (3, 56, 56)),
-    ("maxpool(2, s=2, ceil=true)", "3x9x9", (3, 5, 5)),
-    ("maxpool(3, s=2, p=1, ceil=true)", "3x8x8", (3, 5, 5)),
-    ("avgpool(2)", "6x28x28", (6, 14, 14)),
-    ("avgpool(3, s=1, p=1, count_include_pad=false)", "6x7x7", (6, 7, 7)),
-    ("gap", "6x7x5", (6, 1, 1)),
-    ("adaptive_avgpool(7)", "6x13x13", (6, 7, 7)),
-    ("fc-10", "3x4x4", (10,)),
-    ("flatten - fc(10, bias=false)", "3x4x4", (10,)),
-    ("fc-12 - reshape(3, 4)", "3x4x4", (3, 4)),
-    ("fc-12 - reshape(-1, 2)", "3x4x4", (6, 2)),
-    ("bn", "5x4x4", (5, 4, 4)),
-    ("fc-6 - bn", "5x4x4", (6,)),
-    ("lrn(5)", "8x4x4", (8, 4, 4)),
-    ("dropout(0.3) - relu - leaky(0.1) - tanh - sigmoid - identity - softmax", "8x4x4", (8, 4, 4)),
-    ("upsample(2)", "3x5x5", (3, 10, 10)),
-    ("upsample(2, mode=bilinear)", "3x5x5", (3, 10, 10)),
-    ("zeropad(1)", "3x5x5", (3, 7, 7)),
-    ("zeropad(1, 2, 3, 4)", "3x5x5", (3, 12, 8)),
-    ("dwconv3/2", "6x9x9", (6, 5, 5)),
-    ("dwconv(k=5, multiplier=2, bias=false)", "3x9x9", (6, 9, 9)),
-    ("relu6 - drop_path(0.2)", "3x5x5", (3, 5, 5)),
-    ("decimate(2) - pad_channels(8)", "3x5x5", (8, 3, 3)),
-    ("mean(drop=0.1) {\n conv3-4\n conv1-4\n}", "3x5x5", (4, 5, 5)),
-    ("residual(scale=0.2) { conv3-3 }", "3x5x5", (3, 5, 5)),
-    ("a: conv3-4 - p: maxpool(indices=true) - conv3-4 - unpool(@p)", "3x9x9", (4, 9, 9)),
-    ("a: conv3-4 - maxpool - resize_to(@a)", "3x9x9", (4, 9, 9)),
-    ("a: conv3-4 - upconv(4, k=4, s=2) - crop(@a, offset=1)", "3x7x7", (4, 7, 7)),
-    ("s: l2norm(10)", "3x5x5", (3, 5, 5)),
-    ("conv3-8 - permute(1, 2, 0) - reshape(-1, 4)", "3x5x5", (50, 4)),
-    ("fc-10 - permute(0)", "3x4x4", (10,)),  # one dimension, like reshape(10)
-    ("conv3-4 - silu - fc-6 - swish(inplace=true)", "3x5x5", (6,)),
-])
+@pytest.mark.parametrize(
+    "text,input,shape",
+    [
+        ("conv(8, k=11, s=4, p=0)", "3x227x227", (8, 55, 55)),
+        ("conv3-16/2", "3x33x33", (16, 17, 17)),
+        ("conv(16, k=3, d=2)", "3x20x20", (16, 20, 20)),
+        ("conv(16, k=(3, 5), s=(1, 2), p=(1, 2))", "3x20x21", (16, 20, 11)),
+        ("conv(16, k=3, p=same)", "4x9x9", (16, 9, 9)),
+        ("conv(16, k=4, p=same)", "4x9x9", (16, 9, 9)),
+        ("conv(16, k=3, groups=4)", "8x9x9", (16, 9, 9)),
+        ("conv(8, k=3, groups=8, bias=false)", "8x9x9", (8, 9, 9)),
+        ("upconv(8, k=2)", "4x14x14", (8, 28, 28)),
+        ("upconv(8, k=4, s=2, p=1)", "4x7x7", (8, 14, 14)),
+        ("upconv(8, k=3, s=2, p=1, output_padding=1)", "4x7x7", (8, 14, 14)),
+        ("maxpool", "3x9x9", (3, 4, 4)),
+        ("maxpool(3, s=2)", "3x55x55", (3, 27, 27)),
+        ("maxpool(3, s=2, ceil=true)", "3x112x112", (3, 56, 56)),
+        ("maxpool(2, s=2, ceil=true)", "3x9x9", (3, 5, 5)),
+        ("maxpool(3, s=2, p=1, ceil=true)", "3x8x8", (3, 5, 5)),
+        ("avgpool(2)", "6x28x28", (6, 14, 14)),
+        ("avgpool(3, s=1, p=1, count_include_pad=false)", "6x7x7", (6, 7, 7)),
+        ("gap", "6x7x5", (6, 1, 1)),
+        ("adaptive_avgpool(7)", "6x13x13", (6, 7, 7)),
+        ("fc-10", "3x4x4", (10,)),
+        ("flatten - fc(10, bias=false)", "3x4x4", (10,)),
+        ("fc-12 - reshape(3, 4)", "3x4x4", (3, 4)),
+        ("fc-12 - reshape(-1, 2)", "3x4x4", (6, 2)),
+        ("bn", "5x4x4", (5, 4, 4)),
+        ("fc-6 - bn", "5x4x4", (6,)),
+        ("lrn(5)", "8x4x4", (8, 4, 4)),
+        ("dropout(0.3) - relu - leaky(0.1) - tanh - sigmoid - identity - softmax", "8x4x4", (8, 4, 4)),
+        ("upsample(2)", "3x5x5", (3, 10, 10)),
+        ("upsample(2, mode=bilinear)", "3x5x5", (3, 10, 10)),
+        ("zeropad(1)", "3x5x5", (3, 7, 7)),
+        ("zeropad(1, 2, 3, 4)", "3x5x5", (3, 12, 8)),
+        ("dwconv3/2", "6x9x9", (6, 5, 5)),
+        ("dwconv(k=5, multiplier=2, bias=false)", "3x9x9", (6, 9, 9)),
+        ("relu6 - drop_path(0.2)", "3x5x5", (3, 5, 5)),
+        ("decimate(2) - pad_channels(8)", "3x5x5", (8, 3, 3)),
+        ("mean(drop=0.1) {\n conv3-4\n conv1-4\n}", "3x5x5", (4, 5, 5)),
+        ("residual(scale=0.2) { conv3-3 }", "3x5x5", (3, 5, 5)),
+        ("a: conv3-4 - p: maxpool(indices=true) - conv3-4 - unpool(@p)", "3x9x9", (4, 9, 9)),
+        ("a: conv3-4 - maxpool - resize_to(@a)", "3x9x9", (4, 9, 9)),
+        ("a: conv3-4 - upconv(4, k=4, s=2) - crop(@a, offset=1)", "3x7x7", (4, 7, 7)),
+        ("s: l2norm(10)", "3x5x5", (3, 5, 5)),
+        ("conv3-8 - permute(1, 2, 0) - reshape(-1, 4)", "3x5x5", (50, 4)),
+        ("fc-10 - permute(0)", "3x4x4", (10,)),  # one dimension, like reshape(10)
+        ("conv3-4 - silu - fc-6 - swish(inplace=true)", "3x5x5", (6,)),
+    ],
+)
 def test_op_matches_torch(text, input, shape):
     a = check(text, input)
     assert a.outputs["output"] == shape
@@ -148,14 +152,19 @@ def test_pool_shape_rule_matches_torch(n, k, s, p, ceil):
 def test_every_op_is_in_the_table_above():
     """Each registered op (but the ones the language makes for itself) has a row in test_op_matches_torch."""
     from archdsl.ops import REGISTRY
+
     source = open(__file__, encoding="utf-8").read()
-    table = source[source.index("@pytest.mark.parametrize(\"text,input,shape\""):source.index("def test_op_matches_torch")]
+    table = source[
+        source.index('@pytest.mark.parametrize("text,input,shape"') : source.index("def test_op_matches_torch")
+    ]
     made_by_the_language = {"input", "projection", "concat", "add", "flatten", "group"}
     for name, cls in REGISTRY.items():
         if name in made_by_the_language:
             continue
-        assert any(f'"{alias}' in table or f" {alias}" in table or f"({alias}" in table or f"- {alias}" in table
-                   for alias in (name, *cls.aliases)), f"op {name} has no row in test_op_matches_torch"
+        assert any(
+            f'"{alias}' in table or f" {alias}" in table or f"({alias}" in table or f"- {alias}" in table
+            for alias in (name, *cls.aliases)
+        ), f"op {name} has no row in test_op_matches_torch"
 
 
 def test_unpool_puts_each_value_back_where_its_maximum_was():

@@ -1,4 +1,5 @@
 """The pipeline API: load forms, analysis without torch, compile options."""
+
 import subprocess
 import sys
 
@@ -11,10 +12,12 @@ from archdsl.ir.shapes import parse_shape
 
 
 def test_analyze_never_imports_torch():
-    code = ("import sys, archdsl\n"
-            "a = archdsl.load('[CONV-POOL]x2-FC', input='3x32x32', classes=10).analyze()\n"
-            "assert a.outputs == {'output': (10,)}\n"
-            "print('torch' in sys.modules)")
+    code = (
+        "import sys, archdsl\n"
+        "a = archdsl.load('[CONV-POOL]x2-FC', input='3x32x32', classes=10).analyze()\n"
+        "assert a.outputs == {'output': (10,)}\n"
+        "print('torch' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
 
@@ -64,8 +67,9 @@ def test_compiled_module_trains():
     assert all(p.grad is not None for p in model.parameters())
 
 
-@pytest.mark.parametrize("text,shape", [("3x224x224", (3, 224, 224)), ("1 x 32 x 32", (1, 32, 32)),
-                                        ((3, 8, 8), (3, 8, 8))])
+@pytest.mark.parametrize(
+    "text,shape", [("3x224x224", (3, 224, 224)), ("1 x 32 x 32", (1, 32, 32)), ((3, 8, 8), (3, 8, 8))]
+)
 def test_parse_shape(text, shape):
     assert parse_shape(text) == shape
 
@@ -84,15 +88,24 @@ def test_compile_refuses_a_model_too_large_to_allocate():
 
 def test_to_networkx_is_the_analysed_graph(tmp_path):
     import networkx as nx
+
     net = archdsl.load("input 3x8x8\na: conv3-4 - maxpool - b: conv3-4 - upconv(4, k=2) - crop(@a) - fc-2")
     g = net.to_networkx()
     a = net.analyze()
     assert list(nx.topological_sort(g))[0] == "input" and set(g) == {layer.name for layer in a.layers}
-    assert g.nodes["a"] == {"op": "conv", "describe": a.layer("a").describe, "params": 112, "macs": 6912,
-                            "shape": "4x8x8", "source": "<inline>:2:4"}
+    assert g.nodes["a"] == {
+        "op": "conv",
+        "describe": a.layer("a").describe,
+        "params": 112,
+        "macs": 6912,
+        "shape": "4x8x8",
+        "source": "<inline>:2:4",
+    }
     crop = next(layer.name for layer in a.layers if layer.op == "crop")
-    assert [(u, d["role"]) for u, _, d in sorted(g.in_edges(crop, data=True), key=lambda e: e[2]["index"])] == \
-        [(a.layers[4].name, "data"), ("a", "ref")]
+    assert [(u, d["role"]) for u, _, d in sorted(g.in_edges(crop, data=True), key=lambda e: e[2]["index"])] == [
+        (a.layers[4].name, "data"),
+        ("a", "ref"),
+    ]
     assert g.graph["outputs"] == f"output={a.layers[-1].name}"
     assert nx.dag_longest_path_length(g) == 6 and nx.shortest_path_length(g, "input", a.layers[-1].name) == 3  # via @a
     nx.write_graphml(g, tmp_path / "net.graphml")

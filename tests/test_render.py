@@ -1,6 +1,7 @@
 """``archdsl render``: diagrams from the graph and the Analysis. The SVG tests parse what Graphviz drew
 (ids and classes are copied from the DOT into the SVG); the TikZ tests check the .tex's structure and,
 where pdflatex is installed, compile it."""
+
 from __future__ import annotations
 
 import re
@@ -190,8 +191,9 @@ def test_a_block_at_depth_shows_its_totals_and_output(resnet18):
     assert box.kind == "block" and box.shape == (128, 28, 28)
     assert box.params == sum(x.params for x in resnet18.analyze().layers if x.name.startswith("layer2.0"))
     assert box.params == 230_144
-    assert box.notes == [dict(zip(report.COLUMNS, r))["op"] for r in report.rows(resnet18.analyze(), 2)
-                         if r[0] == "layer2.0"]
+    assert box.notes == [
+        dict(zip(report.COLUMNS, r))["op"] for r in report.rows(resnet18.analyze(), 2) if r[0] == "layer2.0"
+    ]
     assert set(d.clusters) == {"layer1", "layer2", "layer3", "layer4"}
 
 
@@ -375,8 +377,16 @@ def _balanced(text: str) -> bool:
     return depth == 0
 
 
-@pytest.mark.parametrize("spec, depth", [("resnet18", "auto"), ("resnet18", "2"), ("googlenet_paper", "auto"),
-                                         (UNET, "auto"), ("input 3x32x32\nconv_a: conv3-8 - relu - fc-10", "all")])
+@pytest.mark.parametrize(
+    "spec, depth",
+    [
+        ("resnet18", "auto"),
+        ("resnet18", "2"),
+        ("googlenet_paper", "auto"),
+        (UNET, "auto"),
+        ("input 3x32x32\nconv_a: conv3-8 - relu - fc-10", "all"),
+    ],
+)
 def test_tikz_picture_structure(tmp_path, spec, depth):
     out = tmp_path / "net.tex"
     assert cli(["render", spec, "-o", str(out), "--depth", depth]) == 0
@@ -391,8 +401,7 @@ def test_tikz_picture_structure(tmp_path, spec, depth):
     drawn = [ln for ln in lines if ln.startswith(("\\archbox{", "\\archball{"))]
     assert len(drawn) == sum(1 for b in d.boxes.values() if b.kind != "output")  # one box per layer or block
     assert sum(ln.startswith("\\archout{") for ln in lines) == len(net.analyze().outputs)
-    assert sum(ln.startswith("\\draw[archedge]") for ln in lines) == sum(e.kind in ("data", "output")
-                                                                        for e in d.edges)
+    assert sum(ln.startswith("\\draw[archedge]") for ln in lines) == sum(e.kind in ("data", "output") for e in d.edges)
     skips = sum(e.kind in ("skip", "shortcut") for e in d.edges)
     assert sum(ln.startswith(("\\draw[archskip]", "\\draw[archshortcut]")) for ln in lines) == skips
     if spec == "resnet18" and depth == "auto":
@@ -406,8 +415,12 @@ def test_tikz_compiles(tmp_path):
     for spec in ("resnet18", UNET):
         out = tmp_path / "net.tex"
         dot.render(archdsl.load(spec), out)
-        proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", out.name],
-                              cwd=tmp_path, capture_output=True, timeout=120)
+        proc = subprocess.run(
+            ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", out.name],
+            cwd=tmp_path,
+            capture_output=True,
+            timeout=120,
+        )
         assert proc.returncode == 0, proc.stdout.decode(errors="replace")[-2000:]
         assert (tmp_path / "net.pdf").read_bytes().startswith(b"%PDF")
 
@@ -436,6 +449,7 @@ def test_html_table(resnet18):
 
 def test_the_archdsl_command_has_render(tmp_path):
     from archdsl import cli as archcli
+
     if "render" not in archcli.parser()._subparsers._group_actions[0].choices:
         pytest.skip("archdsl.cli does not wire `render` yet")
     assert archcli.main(["render", "lenet5", "-o", str(tmp_path / "l.dot")]) == 0

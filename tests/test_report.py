@@ -1,4 +1,5 @@
 """The report's roll-up: ``--depth`` collapses blocks into one row each, with exact totals."""
+
 from __future__ import annotations
 
 import pytest
@@ -49,7 +50,19 @@ def test_resnet50_rolls_up_one_block_per_row(resnet50):
 
 def test_depth_one_is_one_row_per_stage(resnet50):
     names = [r[0] for r in report.rows(resnet50, 1)]
-    assert names == ["input", "conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4", "avgpool", "fc"]
+    assert names == [
+        "input",
+        "conv1",
+        "bn1",
+        "relu",
+        "maxpool",
+        "layer1",
+        "layer2",
+        "layer3",
+        "layer4",
+        "avgpool",
+        "fc",
+    ]
 
 
 def test_small_networks_show_every_layer():
@@ -116,8 +129,26 @@ def test_peak_follows_tensor_lifetimes():
 
 
 def test_batch_dtype_hwc_and_count_all_in_the_table(capsys):
-    assert main(["report", "vgg16", "--batch", "8", "--dtype", "float16", "--hwc", "--count", "all",
-                 "--format", "markdown", "--depth", "all"]) == 0
+    assert (
+        main(
+            [
+                "report",
+                "vgg16",
+                "--batch",
+                "8",
+                "--dtype",
+                "float16",
+                "--hwc",
+                "--count",
+                "all",
+                "--format",
+                "markdown",
+                "--depth",
+                "all",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "| features.0 | conv(out=64, k=3, s=1, p=1, d=1, groups=1, bias=true) | [224x224x64] |" in out
     assert "MACs 124,028,186,432 for a batch of 8 (conv, fc and every other op (--count all))" in out
@@ -141,9 +172,9 @@ def test_json_schema_is_documented_and_current():
     from pathlib import Path
 
     from archdsl.ir.analysis import SCHEMA_VERSION, Analysis
+
     doc = Path(__file__).resolve().parent.parent / "docs" / "report.schema.json"
-    assert json.loads(doc.read_text()) == Analysis.model_json_schema(), \
-        "regenerate docs/report.schema.json (make docs)"
+    assert json.loads(doc.read_text()) == Analysis.model_json_schema(), "regenerate docs/report.schema.json (make docs)"
     assert SCHEMA_VERSION == 2
     text = (doc.parent / "report.md").read_text()
     for field in Analysis.model_json_schema()["$defs"]["Totals"]["properties"]:

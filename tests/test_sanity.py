@@ -1,4 +1,5 @@
 """archdsl.sanity: the initial loss is about ln(C), and the network overfits 20 random samples."""
+
 import io
 import math
 
@@ -91,6 +92,7 @@ def test_what_is_not_a_classifier_of_that_many_classes():
 
 def test_the_progress_bar():
     from rich.console import Console
+
     buf = io.StringIO()
     r = sanity(archdsl.load("lenet5"), device="cpu", progress=True, console=Console(file=buf, width=120))
     assert r.passed
@@ -109,6 +111,22 @@ def test_the_command_exits_0_on_pass_and_1_on_fail(capsys):
     assert "sanity lenet5: 10 classes, 20 random 1x32x32 samples" in out
     code, out = run_cli(["sanity", "lenet5", "--steps", "0", "--device", "cpu", "--no-progress"], capsys)
     assert code == 1 and out.splitlines()[-1].startswith("FAIL")
-    code, out = run_cli(["sanity", "[CONV-POOL]x2-FC", "--input", "3x16x16", "--classes", "5", "--samples", "8",
-                         "--init", "he", "--device", "cpu", "--no-progress"], capsys)
+    code, out = run_cli(
+        [
+            "sanity",
+            "[CONV-POOL]x2-FC",
+            "--input",
+            "3x16x16",
+            "--classes",
+            "5",
+            "--samples",
+            "8",
+            "--init",
+            "he",
+            "--device",
+            "cpu",
+            "--no-progress",
+        ],
+        capsys,
+    )
     assert code == 0 and "5 classes, 8 random 3x16x16 samples" in out

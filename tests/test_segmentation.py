@@ -6,6 +6,7 @@ specs/segmentation/deconvnet.arch (Noh et al. 2015, Table 1) and specs/segmentat
 needed, the module is built on the meta device (shapes only, no memory) except for one small real forward.
 The forward at each network's declared size is tests/test_specs.py's.
 """
+
 from __future__ import annotations
 
 import json
@@ -36,6 +37,7 @@ def meta_forward(name: str, input: str) -> dict[str, tuple[int, ...]]:
     """The output shapes torch itself computes, on the meta device (no memory, no arithmetic), under the
     analysis' output names (a module with a single output returns it bare, as tests/test_specs.py reads it)."""
     import torch
+
     net = archdsl.load(name, input=input)
     a = net.analyze()
     gm = net.compile(device="meta")
@@ -96,14 +98,25 @@ def coordinate_maps(a) -> dict[str, tuple[tuple[Fraction, Fraction], ...]]:
 TRUNK = 14_714_688  # VGG-16's 13 convs (torchvision's vgg16 features)
 SHARED = TRUNK + 102_764_544 + 16_781_312 + 86_037  # + fc6 (7x7x512 -> 4096), fc7, score_fr
 FCN = [  # name, params, its layers beyond the shared ones, (crop, offset) in the order written
-    ("fcn32s", 136_152_917, {"upscore": 21 * 21 * 64 * 64},
-     [("score", 19)]),
-    ("fcn16s", 134_815_994, {"upscore2": 21 * 21 * 4 * 4, "score_pool4": 512 * 21 + 21,
-                             "upscore16": 21 * 21 * 32 * 32},
-     [("score_pool4c", 5), ("score", 27)]),
-    ("fcn8s", 134_489_759, {"upscore2": 7_056, "score_pool4": 10_773, "upscore_pool4": 7_056,
-                            "score_pool3": 256 * 21 + 21, "upscore8": 21 * 21 * 16 * 16},
-     [("score_pool4c", 5), ("score_pool3c", 9), ("score", 31)]),
+    ("fcn32s", 136_152_917, {"upscore": 21 * 21 * 64 * 64}, [("score", 19)]),
+    (
+        "fcn16s",
+        134_815_994,
+        {"upscore2": 21 * 21 * 4 * 4, "score_pool4": 512 * 21 + 21, "upscore16": 21 * 21 * 32 * 32},
+        [("score_pool4c", 5), ("score", 27)],
+    ),
+    (
+        "fcn8s",
+        134_489_759,
+        {
+            "upscore2": 7_056,
+            "score_pool4": 10_773,
+            "upscore_pool4": 7_056,
+            "score_pool3": 256 * 21 + 21,
+            "upscore8": 21 * 21 * 16 * 16,
+        },
+        [("score_pool4c", 5), ("score_pool3c", 9), ("score", 31)],
+    ),
 ]
 
 
@@ -152,6 +165,7 @@ def test_fcn_output_has_the_input_size(name):
 def test_fcn_at_500x375_in_torch():
     """torch's own shapes (meta device) at a VOC image size, and one small real forward."""
     import torch
+
     for name in ("fcn32s", "fcn16s", "fcn8s"):
         assert meta_forward(name, "3x500x375") == {"output": (21, 500, 375)}
     net = archdsl.load("fcn8s", input="3x21x30")
@@ -171,7 +185,11 @@ def test_fcn_trunk_loads_torchvision_vgg16_features():
         assert list(ours.items()) == list(vgg.items())
     ref = ref_state_dict("vgg16")
     a = analyze("fcn8s")
-    assert a.layer("fc6").params == 4096 * 25088 + 4096 == ref["classifier.0.weight"][0] * ref["classifier.0.weight"][1] + 4096
+    assert (
+        a.layer("fc6").params
+        == 4096 * 25088 + 4096
+        == ref["classifier.0.weight"][0] * ref["classifier.0.weight"][1] + 4096
+    )
     assert a.layer("fc7").params == 4096 * 4096 + 4096
     pools = [x for x in a.layers if x.op == "maxpool"]
     assert [x.name for x in pools] == [f"features.pool{i}" for i in range(1, 6)]
@@ -228,21 +246,44 @@ def test_fcn_resnet50_dilated_backbone():
             conv2 = a.layer(f"backbone.{stage}.{j}.conv2")
             assert conv2.args["p"] == conv2.args["d"]
             dilation[f"{stage}.{j}"] = (conv2.args["s"], conv2.args["d"])
-    assert dilation == {"layer1.0": (1, 1), "layer1.1": (1, 1), "layer1.2": (1, 1),
-                        "layer2.0": (2, 1), "layer2.1": (1, 1), "layer2.2": (1, 1), "layer2.3": (1, 1),
-                        "layer3.0": (1, 1), **{f"layer3.{j}": (1, 2) for j in range(1, 6)},
-                        "layer4.0": (1, 2), "layer4.1": (1, 4), "layer4.2": (1, 4)}
-    shapes = {n: a.layer(f"backbone.{n}").output_shape for n in ("maxpool", "layer1.2", "layer2.3", "layer3.5",
-                                                                "layer4.2")}  # each stage's last block
-    assert shapes == {"maxpool": (64, 56, 56), "layer1.2": (256, 56, 56), "layer2.3": (512, 28, 28),
-                      "layer3.5": (1024, 28, 28), "layer4.2": (2048, 28, 28)}
+    assert dilation == {
+        "layer1.0": (1, 1),
+        "layer1.1": (1, 1),
+        "layer1.2": (1, 1),
+        "layer2.0": (2, 1),
+        "layer2.1": (1, 1),
+        "layer2.2": (1, 1),
+        "layer2.3": (1, 1),
+        "layer3.0": (1, 1),
+        **{f"layer3.{j}": (1, 2) for j in range(1, 6)},
+        "layer4.0": (1, 2),
+        "layer4.1": (1, 4),
+        "layer4.2": (1, 4),
+    }
+    shapes = {
+        n: a.layer(f"backbone.{n}").output_shape for n in ("maxpool", "layer1.2", "layer2.3", "layer3.5", "layer4.2")
+    }  # each stage's last block
+    assert shapes == {
+        "maxpool": (64, 56, 56),
+        "layer1.2": (256, 56, 56),
+        "layer2.3": (512, 28, 28),
+        "layer3.5": (1024, 28, 28),
+        "layer4.2": (2048, 28, 28),
+    }
     # the shortcuts where the channels change: 1x1, stride 1 in the dilated stages
     downsample = {n: a.layer(f"backbone.{n}.downsample").param_shapes for n in ("layer3.0", "layer4.0")}
-    assert downsample == {"layer3.0": {"0.weight": (1024, 512, 1, 1), "1.weight": (1024,), "1.bias": (1024,)},
-                          "layer4.0": {"0.weight": (2048, 1024, 1, 1), "1.weight": (2048,), "1.bias": (2048,)}}
+    assert downsample == {
+        "layer3.0": {"0.weight": (1024, 512, 1, 1), "1.weight": (1024,), "1.bias": (1024,)},
+        "layer4.0": {"0.weight": (2048, 1024, 1, 1), "1.weight": (2048,), "1.bias": (2048,)},
+    }
     head = [(x.name, x.op) for x in a.layers if x.name.startswith("classifier.")]
-    assert head == [("classifier.0", "conv"), ("classifier.1", "bn"), ("classifier.2", "relu"),
-                    ("classifier.3", "dropout"), ("classifier.4", "conv")]
+    assert head == [
+        ("classifier.0", "conv"),
+        ("classifier.1", "bn"),
+        ("classifier.2", "relu"),
+        ("classifier.3", "dropout"),
+        ("classifier.4", "conv"),
+    ]
     assert a.layer("classifier.3").args["p"] == 0.1
     assert a.layer("upsample").op == "resize_to" and a.layer("upsample").args["mode"] == "bilinear"
 
@@ -256,17 +297,45 @@ def test_bottleneck_dilation_default_changes_nothing():
 
 # ----------------------------------------------------------------------------- DeconvNet
 DECONVNET_TABLE1 = [  # Noh et al. 2015, Table 1: layer, output size (HxWxC)
-    ("conv1_1", "224x224x64"), ("conv1_2", "224x224x64"), ("pool1", "112x112x64"),
-    ("conv2_1", "112x112x128"), ("conv2_2", "112x112x128"), ("pool2", "56x56x128"),
-    ("conv3_1", "56x56x256"), ("conv3_2", "56x56x256"), ("conv3_3", "56x56x256"), ("pool3", "28x28x256"),
-    ("conv4_1", "28x28x512"), ("conv4_2", "28x28x512"), ("conv4_3", "28x28x512"), ("pool4", "14x14x512"),
-    ("conv5_1", "14x14x512"), ("conv5_2", "14x14x512"), ("conv5_3", "14x14x512"), ("pool5", "7x7x512"),
-    ("fc6", "1x1x4096"), ("fc7", "1x1x4096"), ("fc6_deconv", "7x7x512"),
-    ("unpool5", "14x14x512"), ("deconv5_1", "14x14x512"), ("deconv5_2", "14x14x512"), ("deconv5_3", "14x14x512"),
-    ("unpool4", "28x28x512"), ("deconv4_1", "28x28x512"), ("deconv4_2", "28x28x512"), ("deconv4_3", "28x28x256"),
-    ("unpool3", "56x56x256"), ("deconv3_1", "56x56x256"), ("deconv3_2", "56x56x256"), ("deconv3_3", "56x56x128"),
-    ("unpool2", "112x112x128"), ("deconv2_1", "112x112x128"), ("deconv2_2", "112x112x64"),
-    ("unpool1", "224x224x64"), ("deconv1_1", "224x224x64"), ("deconv1_2", "224x224x64"),
+    ("conv1_1", "224x224x64"),
+    ("conv1_2", "224x224x64"),
+    ("pool1", "112x112x64"),
+    ("conv2_1", "112x112x128"),
+    ("conv2_2", "112x112x128"),
+    ("pool2", "56x56x128"),
+    ("conv3_1", "56x56x256"),
+    ("conv3_2", "56x56x256"),
+    ("conv3_3", "56x56x256"),
+    ("pool3", "28x28x256"),
+    ("conv4_1", "28x28x512"),
+    ("conv4_2", "28x28x512"),
+    ("conv4_3", "28x28x512"),
+    ("pool4", "14x14x512"),
+    ("conv5_1", "14x14x512"),
+    ("conv5_2", "14x14x512"),
+    ("conv5_3", "14x14x512"),
+    ("pool5", "7x7x512"),
+    ("fc6", "1x1x4096"),
+    ("fc7", "1x1x4096"),
+    ("fc6_deconv", "7x7x512"),
+    ("unpool5", "14x14x512"),
+    ("deconv5_1", "14x14x512"),
+    ("deconv5_2", "14x14x512"),
+    ("deconv5_3", "14x14x512"),
+    ("unpool4", "28x28x512"),
+    ("deconv4_1", "28x28x512"),
+    ("deconv4_2", "28x28x512"),
+    ("deconv4_3", "28x28x256"),
+    ("unpool3", "56x56x256"),
+    ("deconv3_1", "56x56x256"),
+    ("deconv3_2", "56x56x256"),
+    ("deconv3_3", "56x56x128"),
+    ("unpool2", "112x112x128"),
+    ("deconv2_1", "112x112x128"),
+    ("deconv2_2", "112x112x64"),
+    ("unpool1", "224x224x64"),
+    ("deconv1_1", "224x224x64"),
+    ("deconv1_2", "224x224x64"),
     ("seg_score", "224x224x21"),
 ]
 
@@ -302,7 +371,7 @@ def test_deconvnet_batch_norm_after_every_conv_and_deconv():
     weighted = [i for i, x in enumerate(a.layers) if x.op in ("conv", "upconv")]
     assert len(weighted) == 13 + 2 + 1 + 13 + 1
     for i in weighted[:-1]:
-        assert ops[i + 1:i + 3] == ["bn", "relu"], a.layers[i].name
+        assert ops[i + 1 : i + 3] == ["bn", "relu"], a.layers[i].name
     assert ops.count("bn") == 29 and "dropout" not in ops
     assert a.layers[-1].name == "seg_score" and a.layers[-1].op == "conv"
 
@@ -313,11 +382,25 @@ def test_deconvnet_parameters():
     assert round(a.totals.params / 1e6) == 252
     by = {"fc": 0, "conv": 0, "deconv": 0, "bn": 0, "score": 0}
     for x in a.layers:
-        kind = ("fc" if x.name in ("fc6", "fc7", "fc6_deconv") else "bn" if x.op == "bn" else
-                "score" if x.name == "seg_score" else "deconv" if x.op == "upconv" else "conv")
+        kind = (
+            "fc"
+            if x.name in ("fc6", "fc7", "fc6_deconv")
+            else "bn"
+            if x.op == "bn"
+            else "score"
+            if x.name == "seg_score"
+            else "deconv"
+            if x.op == "upconv"
+            else "conv"
+        )
         by[kind] += x.params
-    assert by == {"fc": 102_764_544 + 16_781_312 + 102_760_960, "conv": TRUNK, "deconv": 14_749_376,
-                  "bn": 8_448 + 8_192 + 8_192 + 1_024 + 7_552, "score": 64 * 21 + 21}
+    assert by == {
+        "fc": 102_764_544 + 16_781_312 + 102_760_960,
+        "conv": TRUNK,
+        "deconv": 14_749_376,
+        "bn": 8_448 + 8_192 + 8_192 + 1_024 + 7_552,
+        "score": 64 * 21 + 21,
+    }
 
 
 def test_deconvnet_other_sizes_in_torch():
@@ -332,15 +415,36 @@ def test_deconvnet_other_sizes_in_torch():
 
 # ----------------------------------------------------------------------------- U-Net
 UNET_FIG1 = [  # Ronneberger et al. 2015, Fig. 1: layer, (channels, size)
-    ("down1.0", 64, 570), ("down1.2", 64, 568), ("pool1", 64, 284),
-    ("down2.0", 128, 282), ("down2.2", 128, 280), ("pool2", 128, 140),
-    ("down3.0", 256, 138), ("down3.2", 256, 136), ("pool3", 256, 68),
-    ("down4.0", 512, 66), ("down4.2", 512, 64), ("pool4", 512, 32),
-    ("center.0", 1024, 30), ("center.2", 1024, 28),
-    ("up4", 512, 56), ("cat4", 1024, 56), ("dec4.0", 512, 54), ("dec4.2", 512, 52),
-    ("up3", 256, 104), ("cat3", 512, 104), ("dec3.0", 256, 102), ("dec3.2", 256, 100),
-    ("up2", 128, 200), ("cat2", 256, 200), ("dec2.0", 128, 198), ("dec2.2", 128, 196),
-    ("up1", 64, 392), ("cat1", 128, 392), ("dec1.0", 64, 390), ("dec1.2", 64, 388),
+    ("down1.0", 64, 570),
+    ("down1.2", 64, 568),
+    ("pool1", 64, 284),
+    ("down2.0", 128, 282),
+    ("down2.2", 128, 280),
+    ("pool2", 128, 140),
+    ("down3.0", 256, 138),
+    ("down3.2", 256, 136),
+    ("pool3", 256, 68),
+    ("down4.0", 512, 66),
+    ("down4.2", 512, 64),
+    ("pool4", 512, 32),
+    ("center.0", 1024, 30),
+    ("center.2", 1024, 28),
+    ("up4", 512, 56),
+    ("cat4", 1024, 56),
+    ("dec4.0", 512, 54),
+    ("dec4.2", 512, 52),
+    ("up3", 256, 104),
+    ("cat3", 512, 104),
+    ("dec3.0", 256, 102),
+    ("dec3.2", 256, 100),
+    ("up2", 128, 200),
+    ("cat2", 256, 200),
+    ("dec2.0", 128, 198),
+    ("dec2.2", 128, 196),
+    ("up1", 64, 392),
+    ("cat1", 128, 392),
+    ("dec1.0", 64, 390),
+    ("dec1.2", 64, 388),
     ("score", 2, 388),
 ]
 UNET_PARAMS = 31_030_658
@@ -353,8 +457,12 @@ def test_unet_fig1_map_sizes():
     assert a.outputs == {"output": (2, 388, 388)}
     # copy and crop: the contracting path's 64, 136, 280, 568 cropped (centred) to 56, 104, 200, 392
     crops = {x.inputs[0]: x.output_shape for x in a.layers if x.op == "crop"}
-    assert crops == {"down4.3": (512, 56, 56), "down3.3": (256, 104, 104), "down2.3": (128, 200, 200),
-                     "down1.3": (64, 392, 392)}  # @downN is the group's last layer, its second ReLU
+    assert crops == {
+        "down4.3": (512, 56, 56),
+        "down3.3": (256, 104, 104),
+        "down2.3": (128, 200, 200),
+        "down1.3": (64, 392, 392),
+    }  # @downN is the group's last layer, its second ReLU
     for level in (1, 2, 3, 4):  # the copy first, then the up-convolved map
         assert a.layer(f"cat{level}").inputs == [f"cat{level}.branch1", f"up{level}"]
     # and the centred crops align the copies with the up-convolved maps, pixel for pixel
@@ -368,10 +476,12 @@ def test_unet_layers_and_parameters():
     convs = [x for x in a.layers if x.op in ("conv", "upconv")]
     assert len(convs) == 23  # "In total the network has 23 convolutional layers"
     assert sorted({(x.op, x.args["k"], x.args["s"], x.args["p"]) for x in convs}) == [
-        ("conv", 1, 1, 0), ("conv", 3, 1, 0), ("upconv", 2, 2, 0)]
+        ("conv", 1, 1, 0),
+        ("conv", 3, 1, 0),
+        ("upconv", 2, 2, 0),
+    ]
     ups = {x.name: x.param_shapes["weight"] for x in convs if x.op == "upconv"}  # halve the channels
-    assert ups == {"up4": (1024, 512, 2, 2), "up3": (512, 256, 2, 2), "up2": (256, 128, 2, 2),
-                   "up1": (128, 64, 2, 2)}
+    assert ups == {"up4": (1024, 512, 2, 2), "up3": (512, 256, 2, 2), "up2": (256, 128, 2, 2), "up1": (128, 64, 2, 2)}
     assert a.totals.macs == 150_428_424_448
 
 
@@ -391,6 +501,7 @@ def test_unet_padded():
 
 def test_fcn_resnet50_returns_a_dict_like_torchvision():
     import torch
+
     model = archdsl.load("fcn_resnet50").compile(device="meta")
     y = model(torch.empty(1, 3, 224, 224, device="meta"))
     assert isinstance(y, dict) and list(y) == ["out"] and tuple(y["out"].shape) == (1, 21, 224, 224)

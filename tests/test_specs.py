@@ -6,6 +6,7 @@ For each one: parse → analyze → compile → forward on a random batch, then
 - every analytic output shape equals the real output's shape;
 and, in a separate process, ``analyze()`` never imports torch.
 """
+
 from __future__ import annotations
 
 import json
@@ -125,8 +126,9 @@ print("ok", len(cases))
 
 def test_analyze_does_not_import_torch():
     cases = json.dumps([[str(path), net] for path, net in CASES])
-    done = subprocess.run([sys.executable, "-c", _NO_TORCH, cases], capture_output=True, text=True, cwd=ROOT,
-                          timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", _NO_TORCH, cases], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["ok", str(len(CASES))]
 
@@ -136,6 +138,7 @@ def test_spec_through_the_cli_and_generated_source(path: Path, network: str | No
     """`archdsl check`, `report --format json`, `render` and `compile -o` agree with the analysis for every network;
     the generated source builds a module with the same state_dict layout."""
     from archdsl.cli import main
+
     extra = ["--network", network] if network else []
     a = _net(path, network).analyze()
     assert main(["check", str(path), *extra]) == 0
@@ -151,6 +154,7 @@ def test_spec_through_the_cli_and_generated_source(path: Path, network: str | No
     namespace: dict = {}
     exec(compile(out.read_text(), str(out), "exec"), namespace)  # the test runs our own generated file
     import torch
+
     with torch.device("meta"):
         model = namespace["build"]()
     assert {k: tuple(v.shape) for k, v in model.state_dict().items()} == a.state_dict_shapes()
@@ -159,6 +163,7 @@ def test_spec_through_the_cli_and_generated_source(path: Path, network: str | No
 def test_docs_library_md_is_current(capsys):
     """docs/library.md holds `archdsl list --format markdown`; regenerate it when a spec changes."""
     from archdsl.cli import main
+
     assert main(["list", "--format", "markdown"]) == 0
     table = capsys.readouterr().out
     doc = (ROOT / "docs" / "library.md").read_text(encoding="utf-8")

@@ -5,6 +5,7 @@ loads exactly where the stated condition (the sympy boolean) holds, every layer'
 formula there, and "exact" (no size rounded) holds exactly where the numeric shapes show every strided
 window tiling its input and every centre crop symmetric.
 """
+
 from __future__ import annotations
 
 import random
@@ -82,8 +83,7 @@ def check_against_numeric(r, name: str, sizes, channels: int, exact: bool = True
         for out, shape in r.outputs.items():
             assert tuple(int(d.subs(sym, size)) for d in shape) == a.outputs[out], (size, out)
         for layer in a.layers:
-            assert tuple(int(d.subs(sym, size)) for d in r.shapes[layer.name]) == layer.output_shape, \
-                (size, layer.name)
+            assert tuple(int(d.subs(sym, size)) for d in r.shapes[layer.name]) == layer.output_shape, (size, layer.name)
         if exact:
             assert bool(r.exact.subs(sym, size)) == numerically_exact(a), size
     return loaded
@@ -112,8 +112,12 @@ def test_unet_exact_sizes_are_the_papers_even_pools(unet):
     assert unet.exact_outputs["output"] == (2, H - 184, H - 184)
     # the pools one by one: pool_k sees an even size iff H ≡ 12 (mod 16) restricted to its first k levels
     text = format_result(unet)
-    for line, cond in (("pool1", "H ≡ 0 (mod 2)"), ("pool2", "H ≡ 0 (mod 4)"), ("pool3", "H ≡ 4 (mod 8)"),
-                       ("pool4", "H ≡ 12 (mod 16)")):
+    for line, cond in (
+        ("pool1", "H ≡ 0 (mod 2)"),
+        ("pool2", "H ≡ 0 (mod 4)"),
+        ("pool3", "H ≡ 4 (mod 8)"),
+        ("pool4", "H ≡ 12 (mod 16)"),
+    ):
         row = next(x for x in text.splitlines() if x.strip().startswith(line + " "))
         assert row.rstrip().endswith(cond), row
 
@@ -187,8 +191,10 @@ def test_vgg16():
     assert r.exact == sp.And(sp.Eq(sp.Mod(H, 32), 0), sp.Eq(sp.Mod(W, 32), 0))
     assert r.holds(H=32, W=224) and not r.holds(H=31, W=224)
     for h, w in ((224, 224), (32, 33), (100, 37)):
-        assert r.shape("features.pool5", H=h, W=w) == archdsl.load("vgg16", input=f"3x{h}x{w}").analyze() \
-            .layer("features.pool5").output_shape
+        assert (
+            r.shape("features.pool5", H=h, W=w)
+            == archdsl.load("vgg16", input=f"3x{h}x{w}").analyze().layer("features.pool5").output_shape
+        )
 
 
 def test_resnet50():
@@ -251,16 +257,19 @@ def test_sizes_that_must_be_equal():
 # ------------------------------------------------------------------ more of the library
 
 
-@pytest.mark.parametrize("name,channels,sizes", [
-    ("googlenet", 3, [14, 15, 16, 45, 77, 224]),  # ceil-mode pools
-    ("squeezenet1_0", 3, [20, 21, 35, 100, 227]),
-    ("densenet121", 3, [28, 29, 61, 224]),
-    ("resnet20_cifar", 3, [1, 2, 31, 32, 33]),  # decimate + pad_channels shortcuts
-    ("alexnet", 3, [62, 63, 95, 224]),
-    ("deconvnet", 3, [223, 224, 225, 256]),  # unpool to the pool's input size
-    ("unet_padded", 1, [15, 16, 17, 100, 256]),
-    ("inception_v3", 3, [74, 75, 107, 299]),
-])
+@pytest.mark.parametrize(
+    "name,channels,sizes",
+    [
+        ("googlenet", 3, [14, 15, 16, 45, 77, 224]),  # ceil-mode pools
+        ("squeezenet1_0", 3, [20, 21, 35, 100, 227]),
+        ("densenet121", 3, [28, 29, 61, 224]),
+        ("resnet20_cifar", 3, [1, 2, 31, 32, 33]),  # decimate + pad_channels shortcuts
+        ("alexnet", 3, [62, 63, 95, 224]),
+        ("deconvnet", 3, [223, 224, 225, 256]),  # unpool to the pool's input size
+        ("unet_padded", 1, [15, 16, 17, 100, 256]),
+        ("inception_v3", 3, [74, 75, 107, 299]),
+    ],
+)
 def test_library_networks_against_numeric_analysis(name, channels, sizes):
     r = symbolic_report(name, input=f"{channels}xHxH")
     assert len(r.regimes) == 1
@@ -326,6 +335,7 @@ def _random_set(rng) -> SizeSet:
 def test_size_set_operations_agree_with_the_sets_they_stand_for():
     """&, |, -, ~ and the normal form on runs, against the plain sets of members up to 200."""
     import random
+
     rng = random.Random(13)
     for _ in range(2000):
         a, b = _random_set(rng), _random_set(rng)

@@ -16,6 +16,7 @@ backward. ``ARCHDSL_SLOW_TESTS=1`` adds a real inductor compile (needs a C++ com
 
 Every test takes a ``device``: "cpu", and "cuda" where a GPU is present (skipped otherwise).
 """
+
 from __future__ import annotations
 
 import os
@@ -44,12 +45,11 @@ SPECS = {
     "fractalnet": lambda: archdsl.load("fractalnet", columns=3, widths=(8, 8, 8)),
 }
 
+
 def tol(device: str, cpu: float) -> dict:
     """Comparison tolerances: tight on the CPU; on a GPU, where cuDNN picks other algorithms for
     other memory formats and may use TF32, looser."""
     return {"rtol": cpu, "atol": cpu} if device == "cpu" else {"rtol": 1e-2, "atol": 1e-2}
-
-
 
 
 def model_and_input(name: str, device: str, batch: int = 2, seed: int = 0):
@@ -79,8 +79,9 @@ def test_stochastic_depth_spec_uses_droppath():
 
 
 # ------------------------------------------------------------------------ torch.compile
-FULLGRAPH_CASES = [pytest.param(name, train, id=f"{name}-{'train' if train else 'eval'}")
-                   for name in SPECS for train in (False, True)]
+FULLGRAPH_CASES = [
+    pytest.param(name, train, id=f"{name}-{'train' if train else 'eval'}") for name in SPECS for train in (False, True)
+]
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -171,8 +172,10 @@ def test_bf16_autocast_trains(device):
     with torch.autocast(device, dtype=torch.bfloat16):
         loss = F.cross_entropy(run(model, x, True), torch.tensor([1, 2], device=device))
     loss.backward()
-    assert all(p.grad is not None and p.grad.dtype == torch.float32 and torch.isfinite(p.grad).all()
-               for p in model.parameters())
+    assert all(
+        p.grad is not None and p.grad.dtype == torch.float32 and torch.isfinite(p.grad).all()
+        for p in model.parameters()
+    )
 
 
 # -------------------------------------------------------------------------------- meta

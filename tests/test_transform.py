@@ -1,4 +1,5 @@
 """OverFeat's sliding window: `fully_convolutional()` / `archdsl convert --fully-conv`."""
+
 from __future__ import annotations
 
 import pytest
@@ -29,12 +30,15 @@ def test_same_outputs_at_the_training_size(name, kw):
         assert torch.allclose(conv(x).flatten(1), original(x), atol=1e-5, rtol=1e-4)
 
 
-@pytest.mark.parametrize("name,input,scores", [
-    ("alexnet", "3x288x288", (1000, 3, 3)),  # features 8x8 → fc6 as a 6x6 conv: 3x3 windows, 32 px apart
-    ("vgg16", "3x320x320", (1000, 4, 4)),  # features 10x10 → fc6 as a 7x7 conv
-    ("resnet18", "3x256x256", (1000, 2, 2)),  # layer4 8x8 → the 7x7 average pool at stride 1 → 2x2
-    ("lenet5", "1x64x64", (10, 9, 9)),
-])
+@pytest.mark.parametrize(
+    "name,input,scores",
+    [
+        ("alexnet", "3x288x288", (1000, 3, 3)),  # features 8x8 → fc6 as a 6x6 conv: 3x3 windows, 32 px apart
+        ("vgg16", "3x320x320", (1000, 4, 4)),  # features 10x10 → fc6 as a 7x7 conv
+        ("resnet18", "3x256x256", (1000, 2, 2)),  # layer4 8x8 → the 7x7 average pool at stride 1 → 2x2
+        ("lenet5", "1x64x64", (10, 9, 9)),
+    ],
+)
 def test_a_larger_input_gives_a_map_of_scores(name, input, scores):
     net, fc = _converted(name, input)
     a = fc.analyze()
@@ -54,11 +58,17 @@ def test_the_converted_layers():
     assert layers["classifier.6"].describe.startswith("conv(out=1000, k=(1, 1)")
 
 
-@pytest.mark.parametrize("text,message", [
-    ("input 3x8x8\nconv3-8 - gap - fc-10 - reshape(5, 2)", "cannot make '3' fully convolutional: reshape"),
-    ("input 3x8x8\nconv3-8 - adaptive_avgpool(2) - fc-10", "cannot make '1' fully convolutional: it pools 8x8x8"),
-    ("input 3x8x8\nreshape(192) - fc-10", "cannot make '1' fully convolutional: its input is a vector that no convolution made"),
-])
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("input 3x8x8\nconv3-8 - gap - fc-10 - reshape(5, 2)", "cannot make '3' fully convolutional: reshape"),
+        ("input 3x8x8\nconv3-8 - adaptive_avgpool(2) - fc-10", "cannot make '1' fully convolutional: it pools 8x8x8"),
+        (
+            "input 3x8x8\nreshape(192) - fc-10",
+            "cannot make '1' fully convolutional: its input is a vector that no convolution made",
+        ),
+    ],
+)
 def test_what_has_no_convolutional_form_is_refused(text, message):
     with pytest.raises(ArchError, match=message) as info:
         archdsl.load(text).fully_convolutional()
@@ -75,8 +85,10 @@ def test_cli_convert(tmp_path, capsys):
     weights = tmp_path / "lenet5.pth"
     torch.save(net.compile().state_dict(), weights)
     out = tmp_path / "lenet5_fc.py"
-    assert main(["convert", "--fully-conv", "lenet5", "--input", "1x64x64", "-o", str(out),
-                 "--weights", str(weights)]) == 0
+    assert (
+        main(["convert", "--fully-conv", "lenet5", "--input", "1x64x64", "-o", str(out), "--weights", str(weights)])
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "lenet5 as a fully convolutional network: input 1x64x64 → output 10x9x9" in printed
     namespace: dict = {}

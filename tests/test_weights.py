@@ -1,5 +1,6 @@
 """compile()'s training options: seeded and named initialisation, loading weights with a clear account
 of what does not fit, and freezing for transfer learning (docs/training.md)."""
+
 import math
 
 import pytest
@@ -60,7 +61,7 @@ def _std(t: torch.Tensor) -> float:
 
 def test_he_init_is_kaiming_normal_fan_out():
     model = archdsl.load(BIG_CONV).compile(init="he", seed=0)
-    w = model.big.weight                      # 512x256x3x3: fan_out = 512 * 9
+    w = model.big.weight  # 512x256x3x3: fan_out = 512 * 9
     assert w.shape == (512, 256, 3, 3)
     assert _std(w) == pytest.approx(math.sqrt(2 / (512 * 9)), rel=0.02)
     assert abs(w.double().mean().item()) < 1e-3
@@ -108,9 +109,12 @@ def test_skipped_default_init_leaves_nothing_unset(scheme, monkeypatch):
                 p.fill_(float("nan"))
         made.append(cls.__name__)
         return module
+
     monkeypatch.setattr(torch.nn.utils, "skip_init", poisoned)
-    spec = "input 3x16x16\nconv3-8 - bn - relu - residual { conv3-8 - conv1-8(bias=false) } - " \
-           "deconv(8, k=2, s=2) - dwconv3 - gap - fc-10"
+    spec = (
+        "input 3x16x16\nconv3-8 - bn - relu - residual { conv3-8 - conv1-8(bias=false) } - "
+        "deconv(8, k=2, s=2) - dwconv3 - gap - fc-10"
+    )
     model = archdsl.load(spec).compile(init=scheme)
     assert made.count("Conv2d") == 4 and made.count("ConvTranspose2d") == 1
     assert made.count("Linear") == (1 if scheme == "xavier" else 0)
@@ -279,7 +283,9 @@ def test_reinit_keeps_a_head_of_the_same_shape_new(imagenet_resnet18):
     model = net.compile(seed=5, weights=path, reinit="fc")
     own = net.compile(seed=5).state_dict()
     state = model.state_dict()
-    assert torch.equal(state["fc.weight"], own["fc.weight"]) and not torch.equal(state["fc.weight"], source["fc.weight"])
+    assert torch.equal(state["fc.weight"], own["fc.weight"]) and not torch.equal(
+        state["fc.weight"], source["fc.weight"]
+    )
     assert torch.equal(state["layer4.1.conv2.weight"], source["layer4.1.conv2.weight"])
 
 
@@ -305,6 +311,7 @@ def test_freeze_an_unknown_label_suggests():
 def test_the_resnet_specs_declare_he_init():
     """specs/classic/resnet.arch says `init = "he"`: conv weights have std sqrt(2 / fan_out)."""
     import math
+
     model = archdsl.load("resnet18").compile(seed=0)
     w = model.get_submodule("layer4.0.conv2").weight.detach()  # 512 x 512 x 3 x 3: fan_out = 4608
     assert abs(float(w.std()) / math.sqrt(2 / (512 * 9)) - 1) < 0.02

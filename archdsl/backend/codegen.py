@@ -1,4 +1,5 @@
 """``archdsl compile -o model.py``: standalone, readable PyTorch source (imports torch only)."""
+
 from __future__ import annotations
 
 import ast
@@ -43,6 +44,7 @@ def custom_classes(specs) -> list[str]:
         for a in spec.args:
             if isinstance(a, ModuleSpec):
                 walk(a)
+
     for spec in specs:
         walk(spec)
     return found
@@ -57,9 +59,18 @@ def to_source(g: Graph, analysis: Analysis, contract=None) -> str:
         raise RuntimeError(f"generated forward needs {sorted(unknown)}")
     cls = class_name(analysis.name)
     shape = "x".join(map(str, analysis.input_shape))
-    lines = [HEADER.format(name=docstring_safe(analysis.name), file=docstring_safe(Path(g.graph.get("file", "?")).name),
-                           shape=shape, inputs=docstring_safe(contract.describe()) if contract else shape,
-                           params=analysis.totals.params, macs=analysis.totals.macs), inspect.getsource(attach), ""]
+    lines = [
+        HEADER.format(
+            name=docstring_safe(analysis.name),
+            file=docstring_safe(Path(g.graph.get("file", "?")).name),
+            shape=shape,
+            inputs=docstring_safe(contract.describe()) if contract else shape,
+            params=analysis.totals.params,
+            macs=analysis.totals.macs,
+        ),
+        inspect.getsource(attach),
+        "",
+    ]
     for name in custom_classes(spec for _, spec in em.modules):
         for needed in NEEDS.get(name, ()):
             lines += ["", inspect.getsource(needed), ""]

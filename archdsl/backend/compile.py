@@ -5,6 +5,7 @@ attached under their hierarchical names, so the ``state_dict`` reads like the
 spec (``features.0.weight``, ``layer1.0.downsample.0.weight``). The forward
 is fx's generated Python: no interpretation at run time.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -25,10 +26,19 @@ from .layers import CUSTOM, NEEDS
 CONTRACT = "input_contract"  # the input check's module name: model.input_contract
 
 # the functions ops may call by name in their ``emit``
-FUNCTIONS = {"flatten": torch.flatten, "cat": torch.cat, "add": operator.add, "mul": operator.mul,
-             "sub": operator.sub, "floordiv": operator.floordiv,
-             "relu": torch.relu, "pad": torch.nn.functional.pad, "stack": torch.stack,
-             "interpolate": torch.nn.functional.interpolate, "normalize": torch.nn.functional.normalize}
+FUNCTIONS = {
+    "flatten": torch.flatten,
+    "cat": torch.cat,
+    "add": operator.add,
+    "mul": operator.mul,
+    "sub": operator.sub,
+    "floordiv": operator.floordiv,
+    "relu": torch.relu,
+    "pad": torch.nn.functional.pad,
+    "stack": torch.stack,
+    "interpolate": torch.nn.functional.interpolate,
+    "normalize": torch.nn.functional.normalize,
+}
 
 
 def module_class(name: str) -> type[nn.Module]:
@@ -71,8 +81,9 @@ def check_module_path(path: str, span) -> None:
 def _unusable(part: str) -> tuple[str, str] | None:
     """Why ``part`` cannot be a module's name and what would do instead, or None."""
     if part in RESERVED:
-        what = ("it is a Python keyword" if keyword.iskeyword(part)
-                else "it is the name of a torch module's own attribute")
+        what = (
+            "it is a Python keyword" if keyword.iskeyword(part) else "it is the name of a torch module's own attribute"
+        )
         return what, f"'{part}_' or '{part}1'"
     if part == "self":
         return "the generated forward calls the network itself 'self'", "'self_' or 'net'"
@@ -187,8 +198,18 @@ class Emitter:
 
 # --- in place where it is safe, as hand-written models do (ReLU(inplace=True), `out += identity`) -----
 # producers whose output is a fresh tensor that their backward does not read: a later op may overwrite it
-_FRESH_MODULES = ("Conv1d", "Conv2d", "ConvTranspose2d", "Linear", "BatchNorm1d", "BatchNorm2d", "MaxPool2d",
-                  "AvgPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d")
+_FRESH_MODULES = (
+    "Conv1d",
+    "Conv2d",
+    "ConvTranspose2d",
+    "Linear",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "MaxPool2d",
+    "AvgPool2d",
+    "AdaptiveAvgPool2d",
+    "AdaptiveMaxPool2d",
+)
 _FRESH_FUNCTIONS = (torch.cat, operator.add, operator.iadd, operator.mul)
 _INPLACE_FUNCTIONS = {torch.relu: torch.relu_, operator.add: operator.iadd}
 
@@ -229,8 +250,11 @@ def make_inplace(em: Emitter) -> None:
             if _inplace_module(module) and not module.inplace:
                 module.inplace = True
                 kind, path, spec = em.made[specs[node.target]]
-                em.made[specs[node.target]] = (kind, path, ModuleSpec(spec.cls, spec.args,
-                                                                      {**spec.kwargs, "inplace": True}))
+                em.made[specs[node.target]] = (
+                    kind,
+                    path,
+                    ModuleSpec(spec.cls, spec.args, {**spec.kwargs, "inplace": True}),
+                )
         elif node.op == "call_function" and node.target in _INPLACE_FUNCTIONS:
             # `a += b` needs a to have the sum's shape: the only sums are add/residual's, whose
             # branches the analysis has checked to be equal (ops/merge.py _equal_shapes)
@@ -247,8 +271,17 @@ def class_name(name: str) -> str:
 
 
 # the names generated source defines or imports at module level (archdsl/backend/codegen.py)
-SOURCE_NAMES = frozenset({"torch", "nn", "attach", "attach_parameter", "build", *CUSTOM,
-                          *(c.__name__ for needed in NEEDS.values() for c in needed)})
+SOURCE_NAMES = frozenset(
+    {
+        "torch",
+        "nn",
+        "attach",
+        "attach_parameter",
+        "build",
+        *CUSTOM,
+        *(c.__name__ for needed in NEEDS.values() for c in needed),
+    }
+)
 
 
 def emit(g: Graph, analysis: Analysis, skip_init: tuple[type, ...] = (), device=None, contract=None) -> Emitter:
@@ -271,8 +304,9 @@ def emit(g: Graph, analysis: Analysis, skip_init: tuple[type, ...] = (), device=
     return em
 
 
-def compile_graph(g: Graph, analysis: Analysis, device="cpu", dtype=None, seed: int | None = None,
-                  init: str = "torch", contract=None) -> fx.GraphModule:
+def compile_graph(
+    g: Graph, analysis: Analysis, device="cpu", dtype=None, seed: int | None = None, init: str = "torch", contract=None
+) -> fx.GraphModule:
     """Build the module on ``device`` and initialise it by ``init`` (archdsl/backend/weights.py's schemes).
 
     With a ``seed`` the initial weights are a function of the seed alone: the module is built and
@@ -280,6 +314,7 @@ def compile_graph(g: Graph, analysis: Analysis, device="cpu", dtype=None, seed: 
     then moved to ``device``, so every process and every device gets the same weights. Without
     one, torch's global generator is used, as by any ``nn.Module``."""
     from .weights import REINITIALISED, initialize
+
     if seed is not None and str(device) != "meta":
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)

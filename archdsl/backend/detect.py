@@ -22,6 +22,7 @@ Conventions used throughout:
     >>> detect.ssd_default_boxes().shape
     torch.Size([8732, 4])
 """
+
 from __future__ import annotations
 
 import math
@@ -30,10 +31,26 @@ from collections.abc import Sequence
 import torch
 
 __all__ = [
-    "SSD300_ASPECT_RATIOS", "SSD300_FEATURE_SIZES", "SSD300_SCALES", "SSD300_STEPS", "SSD300_VOC_SCALES",
-    "batched_nms", "box_area", "box_iou", "cxcywh_to_xyxy", "decode_ssd", "decode_ssd_boxes", "decode_yolo_v1",
-    "detect", "nms", "rpn_anchors", "ssd300_default_boxes", "ssd_boxes_per_cell", "ssd_default_boxes",
-    "ssd_scales", "xyxy_to_cxcywh",
+    "SSD300_ASPECT_RATIOS",
+    "SSD300_FEATURE_SIZES",
+    "SSD300_SCALES",
+    "SSD300_STEPS",
+    "SSD300_VOC_SCALES",
+    "batched_nms",
+    "box_area",
+    "box_iou",
+    "cxcywh_to_xyxy",
+    "decode_ssd",
+    "decode_ssd_boxes",
+    "decode_yolo_v1",
+    "detect",
+    "nms",
+    "rpn_anchors",
+    "ssd300_default_boxes",
+    "ssd_boxes_per_cell",
+    "ssd_default_boxes",
+    "ssd_scales",
+    "xyxy_to_cxcywh",
 ]
 
 #: SSD300 source maps: conv4_3, fc7, conv8_2, conv9_2, conv10_2, conv11_2 (Liu et al. 2016, Fig. 2).
@@ -112,8 +129,7 @@ def nms(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: float) -> torc
     return torch.stack(keep).to(torch.int64)
 
 
-def batched_nms(boxes: torch.Tensor, scores: torch.Tensor, classes: torch.Tensor,
-                iou_threshold: float) -> torch.Tensor:
+def batched_nms(boxes: torch.Tensor, scores: torch.Tensor, classes: torch.Tensor, iou_threshold: float) -> torch.Tensor:
     """NMS done independently per class (``torchvision.ops.batched_nms``): boxes of different classes
     never suppress each other.
 
@@ -176,9 +192,17 @@ def _ssd_wh(scales: Sequence[float], aspect_ratios: Sequence[Sequence[float]], k
     return wh
 
 
-def ssd_default_boxes(feature_sizes=SSD300_FEATURE_SIZES, aspect_ratios=SSD300_ASPECT_RATIOS,
-                      min_ratio: float = 0.2, max_ratio: float = 0.9, steps=None, clip: bool = True,
-                      image_size=300, scales=None, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+def ssd_default_boxes(
+    feature_sizes=SSD300_FEATURE_SIZES,
+    aspect_ratios=SSD300_ASPECT_RATIOS,
+    min_ratio: float = 0.2,
+    max_ratio: float = 0.9,
+    steps=None,
+    clip: bool = True,
+    image_size=300,
+    scales=None,
+    dtype: torch.dtype = torch.float32,
+) -> torch.Tensor:
     """SSD default boxes, [sum_k H_k W_k n_k, 4] in ``(cx, cy, w, h)`` relative to the image.
 
     Follows Liu et al. 2016, Sec. 2.2 ("Choosing scales and aspect ratios for default boxes") with the
@@ -219,13 +243,14 @@ def ssd_default_boxes(feature_sizes=SSD300_FEATURE_SIZES, aspect_ratios=SSD300_A
         cy = (torch.arange(h, dtype=torch.float64) + 0.5) / f_y
         cx = (torch.arange(w, dtype=torch.float64) + 0.5) / f_x
         gy, gx = torch.meshgrid(cy, cx, indexing="ij")
-        centres = torch.stack((gx.reshape(-1), gy.reshape(-1)), dim=-1)           # [H*W, 2], row-major
+        centres = torch.stack((gx.reshape(-1), gy.reshape(-1)), dim=-1)  # [H*W, 2], row-major
         wh = torch.tensor(_ssd_wh(scales, aspect_ratios, k), dtype=torch.float64)  # [n_k, 2]
         if clip:
             wh = wh.clamp(0, 1)
         n_cells, n_boxes = centres.shape[0], wh.shape[0]
-        boxes = torch.cat((centres[:, None, :].expand(n_cells, n_boxes, 2),
-                           wh[None, :, :].expand(n_cells, n_boxes, 2)), dim=-1)
+        boxes = torch.cat(
+            (centres[:, None, :].expand(n_cells, n_boxes, 2), wh[None, :, :].expand(n_cells, n_boxes, 2)), dim=-1
+        )
         out.append(boxes.reshape(-1, 4))
     return torch.cat(out).to(dtype)
 
@@ -233,13 +258,25 @@ def ssd_default_boxes(feature_sizes=SSD300_FEATURE_SIZES, aspect_ratios=SSD300_A
 def ssd300_default_boxes(dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """The 8732 default boxes of torchvision's ``ssd300_vgg16``: :data:`SSD300_SCALES` and
     :data:`SSD300_STEPS` on a 300 x 300 input (first box: centre (4/300, 4/300), size 0.07)."""
-    return ssd_default_boxes(SSD300_FEATURE_SIZES, SSD300_ASPECT_RATIOS, steps=SSD300_STEPS,
-                             scales=SSD300_SCALES, image_size=300, clip=True, dtype=dtype)
+    return ssd_default_boxes(
+        SSD300_FEATURE_SIZES,
+        SSD300_ASPECT_RATIOS,
+        steps=SSD300_STEPS,
+        scales=SSD300_SCALES,
+        image_size=300,
+        clip=True,
+        dtype=dtype,
+    )
 
 
 # ---------------------------------------------------------------------------------------- RPN anchors
-def rpn_anchors(feature_size, stride=16, sizes: Sequence[float] = (128, 256, 512),
-                ratios: Sequence[float] = (0.5, 1, 2), dtype: torch.dtype = torch.float32) -> torch.Tensor:
+def rpn_anchors(
+    feature_size,
+    stride=16,
+    sizes: Sequence[float] = (128, 256, 512),
+    ratios: Sequence[float] = (0.5, 1, 2),
+    dtype: torch.dtype = torch.float32,
+) -> torch.Tensor:
     """Faster R-CNN RPN anchors (Ren et al. 2015, Sec. 3.1.1), [H * W * len(ratios) * len(sizes), 4]
     xyxy in input-image pixels. The default 3 sizes x 3 ratios give k = 9 anchors per position.
 
@@ -264,17 +301,19 @@ def rpn_anchors(feature_size, stride=16, sizes: Sequence[float] = (128, 256, 512
     w_ratio = 1 / h_ratio
     ws = (w_ratio[:, None] * s[None, :]).reshape(-1)
     hs = (h_ratio[:, None] * s[None, :]).reshape(-1)
-    base = (torch.stack((-ws, -hs, ws, hs), dim=1) / 2).round()                  # [A, 4]
-    gy, gx = torch.meshgrid(torch.arange(fh, dtype=torch.float64) * sy,
-                            torch.arange(fw, dtype=torch.float64) * sx, indexing="ij")
+    base = (torch.stack((-ws, -hs, ws, hs), dim=1) / 2).round()  # [A, 4]
+    gy, gx = torch.meshgrid(
+        torch.arange(fh, dtype=torch.float64) * sy, torch.arange(fw, dtype=torch.float64) * sx, indexing="ij"
+    )
     gx, gy = gx.reshape(-1), gy.reshape(-1)
-    shifts = torch.stack((gx, gy, gx, gy), dim=1)                                # [H*W, 4]
+    shifts = torch.stack((gx, gy, gx, gy), dim=1)  # [H*W, 4]
     return (shifts[:, None, :] + base[None, :, :]).reshape(-1, 4).to(dtype)
 
 
 # -------------------------------------------------------------------------------------------- SSD decode
-def decode_ssd_boxes(loc: torch.Tensor, default_boxes: torch.Tensor,
-                     variances: Sequence[float] = (0.1, 0.2)) -> torch.Tensor:
+def decode_ssd_boxes(
+    loc: torch.Tensor, default_boxes: torch.Tensor, variances: Sequence[float] = (0.1, 0.2)
+) -> torch.Tensor:
     """Apply SSD offsets ``loc`` [..., A, 4] = (tx, ty, tw, th) to cxcywh ``default_boxes`` [A, 4] -> xyxy.
 
     ``cx = d_cx + tx v0 d_w``, ``cy = d_cy + ty v0 d_h``, ``w = d_w exp(tw v1)``, ``h = d_h exp(th v1)``
@@ -290,12 +329,19 @@ def decode_ssd_boxes(loc: torch.Tensor, default_boxes: torch.Tensor,
     return cxcywh_to_xyxy(torch.stack((cx, cy, w, h), dim=-1))
 
 
-def _select(boxes: torch.Tensor, scores: torch.Tensor, score_threshold: float, iou_threshold: float,
-            top_k: int | None, class_offset: int, candidates_per_class: int | None) -> dict:
+def _select(
+    boxes: torch.Tensor,
+    scores: torch.Tensor,
+    score_threshold: float,
+    iou_threshold: float,
+    top_k: int | None,
+    class_offset: int,
+    candidates_per_class: int | None,
+) -> dict:
     """Shared tail of the decoders: boxes [A, 4] xyxy, class scores [A, K] -> filtered, NMS'd detections."""
     n_anchor, n_cls = scores.shape
     k = n_anchor if candidates_per_class is None else min(candidates_per_class, n_anchor)
-    top_scores, top_idx = scores.t().topk(k, dim=1)                                # [K, k] per class
+    top_scores, top_idx = scores.t().topk(k, dim=1)  # [K, k] per class
     cls = torch.arange(n_cls, device=scores.device)[:, None].expand(n_cls, k)
     keep = top_scores > score_threshold
     box_idx, cls, sc = top_idx[keep], cls[keep], top_scores[keep]
@@ -306,10 +352,17 @@ def _select(boxes: torch.Tensor, scores: torch.Tensor, score_threshold: float, i
     return {"boxes": cand[kept], "scores": sc[kept], "classes": (cls[kept] + class_offset).to(torch.int64)}
 
 
-def decode_ssd(loc: torch.Tensor, scores_logits: torch.Tensor, default_boxes: torch.Tensor,
-               variances: Sequence[float] = (0.1, 0.2), score_threshold: float = 0.01,
-               iou_threshold: float = 0.45, top_k: int | None = 200,
-               candidates_per_class: int | None = 400, clip_boxes: bool = False) -> list[dict]:
+def decode_ssd(
+    loc: torch.Tensor,
+    scores_logits: torch.Tensor,
+    default_boxes: torch.Tensor,
+    variances: Sequence[float] = (0.1, 0.2),
+    score_threshold: float = 0.01,
+    iou_threshold: float = 0.45,
+    top_k: int | None = 200,
+    candidates_per_class: int | None = 400,
+    clip_boxes: bool = False,
+) -> list[dict]:
     """SSD outputs -> detections, one dict per image.
 
     ``loc`` is [N, A, 4] offsets (or [A, 4] for one image), ``scores_logits`` [N, A, C] raw class
@@ -324,16 +377,20 @@ def decode_ssd(loc: torch.Tensor, scores_logits: torch.Tensor, default_boxes: to
     if loc.dim() == 2:
         loc, scores_logits = loc.unsqueeze(0), scores_logits.unsqueeze(0)
     if loc.dim() != 3 or loc.shape[-1] != 4 or scores_logits.shape[:2] != loc.shape[:2]:
-        raise ValueError(f"decode_ssd expects loc [N, A, 4] and scores [N, A, C], got {tuple(loc.shape)} "
-                         f"and {tuple(scores_logits.shape)}")
+        raise ValueError(
+            f"decode_ssd expects loc [N, A, 4] and scores [N, A, C], got {tuple(loc.shape)} "
+            f"and {tuple(scores_logits.shape)}"
+        )
     if default_boxes.shape != (loc.shape[1], 4):
         raise ValueError(f"{loc.shape[1]} predictions per image but default boxes {tuple(default_boxes.shape)}")
     boxes = decode_ssd_boxes(loc, default_boxes, variances)
     if clip_boxes:
         boxes = boxes.clamp(0, 1)
     probs = torch.softmax(scores_logits, dim=-1)[..., 1:]
-    return [_select(boxes[n], probs[n], score_threshold, iou_threshold, top_k, 1, candidates_per_class)
-            for n in range(loc.shape[0])]
+    return [
+        _select(boxes[n], probs[n], score_threshold, iou_threshold, top_k, 1, candidates_per_class)
+        for n in range(loc.shape[0])
+    ]
 
 
 # ------------------------------------------------------------------------------------------- YOLO decode
@@ -343,13 +400,15 @@ def _yolo_parts(output: torch.Tensor, S: int, B: int, C: int, layout: str):
     if output.dim() in (1, 3):
         output = output.unsqueeze(0)
     if output.dim() not in (2, 4) or output[0].numel() != per_image:
-        raise ValueError(f"decode_yolo_v1 expects [N, {S}, {S}, {5 * B + C}] or [N, {per_image}] "
-                         f"(S={S}, B={B}, C={C}), got {tuple(output.shape)}")
+        raise ValueError(
+            f"decode_yolo_v1 expects [N, {S}, {S}, {5 * B + C}] or [N, {per_image}] "
+            f"(S={S}, B={B}, C={C}), got {tuple(output.shape)}"
+        )
     n = output.shape[0]
     if layout == "cell":
         cells = output.reshape(n, S, S, 5 * B + C)
-        boxes = cells[..., :5 * B].reshape(n, S, S, B, 5)
-        return boxes[..., :4], boxes[..., 4], cells[..., 5 * B:]
+        boxes = cells[..., : 5 * B].reshape(n, S, S, B, 5)
+        return boxes[..., :4], boxes[..., 4], cells[..., 5 * B :]
     if layout == "darknet":
         flat = output.reshape(n, per_image)
         a, b = S * S * C, S * S * (C + B)
@@ -357,9 +416,18 @@ def _yolo_parts(output: torch.Tensor, S: int, B: int, C: int, layout: str):
     raise ValueError(f"unknown YOLO layout {layout!r}; use 'cell' or 'darknet'")
 
 
-def decode_yolo_v1(output: torch.Tensor, S: int = 7, B: int = 2, C: int = 20, score_threshold: float = 0.2,
-                   iou_threshold: float = 0.5, layout: str = "cell", sqrt_wh: bool = False,
-                   top_k: int | None = None, clip_boxes: bool = False) -> list[dict]:
+def decode_yolo_v1(
+    output: torch.Tensor,
+    S: int = 7,
+    B: int = 2,
+    C: int = 20,
+    score_threshold: float = 0.2,
+    iou_threshold: float = 0.5,
+    layout: str = "cell",
+    sqrt_wh: bool = False,
+    top_k: int | None = None,
+    clip_boxes: bool = False,
+) -> list[dict]:
     """YOLO v1 outputs (Redmon et al. 2016, Sec. 2) -> detections, one dict per image.
 
     ``output`` is [N, S, S, 5B + C] or flat [N, S*S*(5B + C)] (or either without N for one image).
@@ -389,7 +457,7 @@ def decode_yolo_v1(output: torch.Tensor, S: int = 7, B: int = 2, C: int = 20, sc
     if sqrt_wh:
         w, h = w * w, h * h
     cxcywh = torch.stack(((col + coords[..., 0]) / S, (row + coords[..., 1]) / S, w, h), dim=-1)
-    boxes = cxcywh_to_xyxy(cxcywh).reshape(n, S * S * B, 4)                     # order: cell, then box
+    boxes = cxcywh_to_xyxy(cxcywh).reshape(n, S * S * B, 4)  # order: cell, then box
     if clip_boxes:
         boxes = boxes.clamp(0, 1)
     scores = (conf[..., :, None] * probs[..., None, :]).reshape(n, S * S * B, C)

@@ -9,6 +9,7 @@ Either way the module is exported in eval mode (dropout and drop-path off, BN on
 statistics). ``Exported.check()`` runs the written file (onnxruntime, or ``torch.jit.load``) and
 returns the largest absolute difference from the torch module per output. See docs/export.md.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -37,10 +38,13 @@ class MissingPackage(ImportError):
 
 def _need(*packages: str, purpose: str) -> None:
     import importlib.util
+
     missing = [p for p in packages if importlib.util.find_spec(p) is None]
     if missing:
-        raise MissingPackage(f"{purpose} needs the package{'s' if len(missing) > 1 else ''} {', '.join(missing)}: "
-                             f"pip install {' '.join(missing)}")
+        raise MissingPackage(
+            f"{purpose} needs the package{'s' if len(missing) > 1 else ''} {', '.join(missing)}: "
+            f"pip install {' '.join(missing)}"
+        )
 
 
 class Diffs(dict):
@@ -108,19 +112,30 @@ class Exported:
                 ranges.append(f"{dims[i]} >= {least}" if step == 1 else f"{dims[i]} = {least} + {step}k")
         shape = "x".join(dims) + (f" ({', '.join(ranges)})" if ranges else "")
         kind = f"ONNX opset {self.opset}" if self.format == "onnx" else "TorchScript"
-        return (f"{self.path}: {kind} via {self.method}, input 'input' {shape}, "
-                f"output{'s' if len(self.outputs) > 1 else ''} {', '.join(repr(o) for o in self.outputs)}")
+        return (
+            f"{self.path}: {kind} via {self.method}, input 'input' {shape}, "
+            f"output{'s' if len(self.outputs) > 1 else ''} {', '.join(repr(o) for o in self.outputs)}"
+        )
 
 
 # --- the module to export -------------------------------------------------------------------------
 
-def _resolve(net_or_module, input, weights, seed: int, max_params: int | None = MAX_PARAMS, batch: int = 2,
-             max_memory: int | None = MAX_MEMORY):
+
+def _resolve(
+    net_or_module,
+    input,
+    weights,
+    seed: int,
+    max_params: int | None = MAX_PARAMS,
+    batch: int = 2,
+    max_memory: int | None = MAX_MEMORY,
+):
     """A loaded network (an :class:`archdsl.Net`) or a torch module → (module, input shape CxHxW, the Net
     or None). Networks are compiled under a fixed seed: the same network gives the same weights, so the
     same file."""
     import torch
     from torch import nn
+
     net = None
     if isinstance(net_or_module, nn.Module):
         if input is None:
@@ -134,8 +149,10 @@ def _resolve(net_or_module, input, weights, seed: int, max_params: int | None = 
             torch.manual_seed(seed)
             module = net.compile(max_params=max_params)
     else:
-        raise TypeError(f"expected an archdsl Net or a torch module, got {type(net_or_module).__name__} "
-                        "(a spec: archdsl.to_onnx(spec, ...), or archdsl.load(spec) first)")
+        raise TypeError(
+            f"expected an archdsl Net or a torch module, got {type(net_or_module).__name__} "
+            "(a spec: archdsl.to_onnx(spec, ...), or archdsl.load(spec) first)"
+        )
     if weights is not None:
         state = weights if isinstance(weights, dict) else torch.load(weights, map_location="cpu", weights_only=True)
         module.load_state_dict(state)
@@ -144,6 +161,7 @@ def _resolve(net_or_module, input, weights, seed: int, max_params: int | None = 
 
 def _example(module, shape: tuple[int, ...], batch: int, seed: int):
     import torch
+
     param = next(iter(module.parameters()), None)
     dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
     device = param.device if param is not None else "cpu"
@@ -154,11 +172,13 @@ def _example(module, shape: tuple[int, ...], batch: int, seed: int):
 def _flat(out) -> tuple[list[str], list]:
     """A module's result → (output names, tensors): one tensor is ``output``, a dict keeps its keys."""
     import torch
+
     if isinstance(out, torch.Tensor):
         return ["output"], [out]
     if isinstance(out, dict):
         return [str(k) for k in out], list(out.values())
     from torch.utils import _pytree
+
     leaves = _pytree.tree_leaves(out)
     return [f"output{i}" for i in range(len(leaves))], leaves
 
@@ -168,6 +188,7 @@ def _output_names(module, x) -> list[str]:
     (no forward pass), else from a forward on ``x``."""
     import torch
     from torch import fx
+
     if isinstance(module, fx.GraphModule):
         (node,) = [n for n in module.graph.nodes if n.op == "output"]
         result = node.args[0]
@@ -194,9 +215,18 @@ def _eval(module):
 def _quiet():
     """torch.onnx's notes (torchvision's ops are not registered), onnx_ir's (an empty attribute
     list defaults to INTS) and torch.jit's deprecation notice go nowhere."""
-    loggers = [logging.getLogger(n) for n in ("torch.onnx", "torch.onnx._internal.exporter._registration",
-                                               "torch.export", "torch._dynamo", "torch.fx.experimental",
-                                               "onnxscript", "onnx_ir")]
+    loggers = [
+        logging.getLogger(n)
+        for n in (
+            "torch.onnx",
+            "torch.onnx._internal.exporter._registration",
+            "torch.export",
+            "torch._dynamo",
+            "torch.fx.experimental",
+            "onnxscript",
+            "onnx_ir",
+        )
+    ]
     levels = [lg.level for lg in loggers]
     for lg in loggers:
         lg.setLevel(logging.ERROR)
@@ -211,10 +241,21 @@ def _quiet():
 
 # --- ONNX ------------------------------------------------------------------------------------------
 
-def to_onnx(net_or_module, path, input=None, opset: int | None = None, dynamic_batch: bool = True, *,
-            dynamic_size: bool = True,
-            weights=None, batch: int = 2, seed: int = 0, max_params: int | None = MAX_PARAMS,
-            max_memory: int | None = MAX_MEMORY) -> Exported:
+
+def to_onnx(
+    net_or_module,
+    path,
+    input=None,
+    opset: int | None = None,
+    dynamic_batch: bool = True,
+    *,
+    dynamic_size: bool = True,
+    weights=None,
+    batch: int = 2,
+    seed: int = 0,
+    max_params: int | None = MAX_PARAMS,
+    max_memory: int | None = MAX_MEMORY,
+) -> Exported:
     """Write ``net_or_module`` as an ONNX file at ``path``.
 
     ``net_or_module``: a loaded :class:`archdsl.Net` (``archdsl.to_onnx`` also takes a spec), or a torch
@@ -231,6 +272,7 @@ def to_onnx(net_or_module, path, input=None, opset: int | None = None, dynamic_b
     pass on ``batch``) as in ``Net.check_memory``."""
     _need(*ONNX_PACKAGES, purpose="ONNX export")
     import torch
+
     if batch < 1:
         raise ValueError(f"batch must be >= 1, got {batch}")
     module, shape, net = _resolve(net_or_module, input, weights, seed, max_params, batch, max_memory)
@@ -252,8 +294,19 @@ def to_onnx(net_or_module, path, input=None, opset: int | None = None, dynamic_b
                     if not sizes:
                         raise
             _save_onnx(program, module, path)
-    return Exported(path, "onnx", "torch.onnx.export(dynamo=True)", shape, names, dynamic_batch, opset,
-                    time.perf_counter() - start, module=module, batch=batch, sizes=sizes)
+    return Exported(
+        path,
+        "onnx",
+        "torch.onnx.export(dynamo=True)",
+        shape,
+        names,
+        dynamic_batch,
+        opset,
+        time.perf_counter() - start,
+        module=module,
+        batch=batch,
+        sizes=sizes,
+    )
 
 
 def _save_onnx(program, module, path: Path) -> None:
@@ -278,10 +331,20 @@ def _size_attempts(net, sizes: dict):
 
 def _onnx_program(module, x, names, opset: int, dynamic_batch: bool, sizes: dict):
     import torch
+
     dims = {0: torch.export.Dim("batch")} if dynamic_batch else {}
     dims |= {axis: size_dim(name, *sizes[name]) for axis, name in ((2, "height"), (3, "width")) if name in sizes}
-    return torch.onnx.export(module, (x,), None, dynamo=True, input_names=["input"], output_names=names,
-                             opset_version=opset, dynamic_shapes=(dims,) if dims else None, verbose=False)
+    return torch.onnx.export(
+        module,
+        (x,),
+        None,
+        dynamo=True,
+        input_names=["input"],
+        output_names=names,
+        opset_version=opset,
+        dynamic_shapes=(dims,) if dims else None,
+        verbose=False,
+    )
 
 
 def size_ranges(net, exact: bool = False) -> dict[str, tuple[int, int]]:
@@ -295,6 +358,7 @@ def size_ranges(net, exact: bool = False) -> dict[str, tuple[int, int]]:
     from dataclasses import replace
 
     from ..ir.contract import traceable_from
+
     contract = net.input_contract()
     if contract.fixed:
         return {}
@@ -311,6 +375,7 @@ def size_ranges(net, exact: bool = False) -> dict[str, tuple[int, int]]:
 def _exact_sets(net, contract) -> dict:
     """The contract's height and width sets narrowed to the exact sizes (one regime of shapes), else as they are."""
     from ..ir.symbolic.walk import symbolic_shapes
+
     result = symbolic_shapes(net.graph, f"{contract.shape[0]}xHxW")
     if len(result.regimes) != 1:
         return {}
@@ -322,6 +387,7 @@ def _exact_sets(net, contract) -> dict:
 def size_dim(name: str, least: int, step: int):
     """A torch.export dimension for the sizes least + step*k (k >= 0)."""
     import torch
+
     if step == 1:
         return torch.export.Dim(name, min=least)
     k = torch.export.Dim(f"{name}_steps", min=0)
@@ -334,6 +400,7 @@ def check_onnx(path, module, x) -> Diffs:
     _need("onnxruntime", purpose="checking an ONNX file")
     import onnxruntime
     import torch
+
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     got = session.run(None, {"input": x.detach().cpu().numpy()})
     with torch.no_grad(), _eval(module):
@@ -357,9 +424,19 @@ def _diffs(names, got, want) -> Diffs:
 
 # --- TorchScript -----------------------------------------------------------------------------------
 
-def to_torchscript(net_or_module, path, input=None, *, method: str = "auto", weights=None, batch: int = 2,
-                   seed: int = 0, max_params: int | None = MAX_PARAMS,
-                   max_memory: int | None = MAX_MEMORY) -> Exported:
+
+def to_torchscript(
+    net_or_module,
+    path,
+    input=None,
+    *,
+    method: str = "auto",
+    weights=None,
+    batch: int = 2,
+    seed: int = 0,
+    max_params: int | None = MAX_PARAMS,
+    max_memory: int | None = MAX_MEMORY,
+) -> Exported:
     """Write ``net_or_module`` (as for :func:`to_onnx`) as a TorchScript archive (``torch.jit.save``).
 
     ``method``: ``"script"`` (``torch.jit.script``: the archive keeps train/eval behaviour),
@@ -368,6 +445,7 @@ def to_torchscript(net_or_module, path, input=None, *, method: str = "auto", wei
     in ``Exported.note`` and a warning). FractalNet's ``MeanJoin`` (``mean`` joins) takes its
     inputs as ``*xs``, which TorchScript cannot compile, so such networks are traced."""
     import torch
+
     if method not in ("auto", "script", "trace"):
         raise ValueError(f"method is 'auto', 'script' or 'trace', not {method!r}")
     module, shape, _ = _resolve(net_or_module, input, weights, seed, max_params, batch, max_memory)
@@ -394,8 +472,19 @@ def to_torchscript(net_or_module, path, input=None, *, method: str = "auto", wei
                 archive = torch.jit.trace(module, (x,), strict=False, check_trace=False)
         with _quiet(), replacing(path) as f:  # to a file object: on a full disk torch.jit.save(path) aborts
             torch.jit.save(archive, f)
-    return Exported(path, "torchscript", f"torch.jit.{used}", shape, names, True, None,
-                    time.perf_counter() - start, note, module=module, batch=batch)
+    return Exported(
+        path,
+        "torchscript",
+        f"torch.jit.{used}",
+        shape,
+        names,
+        True,
+        None,
+        time.perf_counter() - start,
+        note,
+        module=module,
+        batch=batch,
+    )
 
 
 def first_line(err: BaseException) -> str:
@@ -410,7 +499,7 @@ def _script_error(err: BaseException) -> str:
     head = first_line(err).rstrip(":")
     for i, ln in enumerate(lines):
         if ln.strip().startswith('File "') and i + 1 < len(lines):
-            where = ln.strip()[len('File "'):].replace('", line', ", line")
+            where = ln.strip()[len('File "') :].replace('", line', ", line")
             return f"{head} ({where}: {lines[i + 1].strip()})"
     return head
 
@@ -419,6 +508,7 @@ def check_torchscript(path, module, x) -> Diffs:
     """Load the TorchScript archive at ``path``, run it in eval mode on ``x`` and return, per
     output, the largest absolute difference from ``module(x)``."""
     import torch
+
     with _quiet():
         loaded = torch.jit.load(str(path), map_location="cpu").eval()
     with torch.no_grad(), _eval(module):

@@ -13,6 +13,7 @@ networks"; CS231n's "sanity checks"):
 
 ``archdsl sanity SPEC --classes 10`` runs both with a progress bar and exits 0 on pass, 1 on fail.
 """
+
 from __future__ import annotations
 
 import math
@@ -23,10 +24,10 @@ from typing import Any
 from ..errors import ArchError
 from ..limits import MAX_MEMORY, MAX_PARAMS
 
-TOLERANCE = 0.5   # |initial loss - ln C| in nats
+TOLERANCE = 0.5  # |initial loss - ln C| in nats
 SAMPLES = 20
 STEPS = 300
-LR = 1e-3         # Adam's
+LR = 1e-3  # Adam's
 
 
 @dataclass
@@ -38,12 +39,12 @@ class SanityResult:
     samples: int
     input_shape: tuple[int, ...]
     device: str
-    initial_loss: float            # the expected cross-entropy over random labels at init
+    initial_loss: float  # the expected cross-entropy over random labels at init
     tolerance: float
     max_steps: int
-    steps: int = 0                 # optimizer steps taken before the training accuracy reached 100%
-    final_loss: float = math.nan   # the loss of the last forward
-    accuracy: float = 0.0          # the training accuracy of the last forward
+    steps: int = 0  # optimizer steps taken before the training accuracy reached 100%
+    final_loss: float = math.nan  # the loss of the last forward
+    accuracy: float = 0.0  # the training accuracy of the last forward
     seconds: float = 0.0
     losses: list[float] = field(default_factory=list, repr=False)  # the loss of every forward (on the labels)
 
@@ -70,26 +71,36 @@ class SanityResult:
         if self.overfit_ok:
             fit = f"100% training accuracy after {self.steps} steps (loss {self.final_loss:.4f})"
         else:
-            fit = (f"{self.accuracy:.0%} training accuracy after {self.steps} steps, the budget "
-                   f"(loss {self.final_loss:.4f}); it should reach 100%")
-        return [
-            f"sanity {self.name}: {self.classes} classes, {self.samples} random {shape} samples with random "
-            f"labels, on {self.device}",
-            f"  initial loss  {self.initial_loss:.4f}  vs ln({self.classes}) = {self.expected_loss:.4f}: "
-            f"off by {diff:+.4f}, tolerance {self.tolerance}  {mark[self.initial_ok]}",
-            f"                (expected over random labels; on the {self.samples} drawn labels "
-            f"{self.losses[0] if self.losses else math.nan:.4f})",
-            f"  overfit       {fit}  {mark[self.overfit_ok]}",
-        ] + self.hints() + [f"{mark[self.passed]} ({self.seconds:.1f} s)"]
+            fit = (
+                f"{self.accuracy:.0%} training accuracy after {self.steps} steps, the budget "
+                f"(loss {self.final_loss:.4f}); it should reach 100%"
+            )
+        return (
+            [
+                f"sanity {self.name}: {self.classes} classes, {self.samples} random {shape} samples with random "
+                f"labels, on {self.device}",
+                f"  initial loss  {self.initial_loss:.4f}  vs ln({self.classes}) = {self.expected_loss:.4f}: "
+                f"off by {diff:+.4f}, tolerance {self.tolerance}  {mark[self.initial_ok]}",
+                f"                (expected over random labels; on the {self.samples} drawn labels "
+                f"{self.losses[0] if self.losses else math.nan:.4f})",
+                f"  overfit       {fit}  {mark[self.overfit_ok]}",
+            ]
+            + self.hints()
+            + [f"{mark[self.passed]} ({self.seconds:.1f} s)"]
+        )
 
     def hints(self) -> list[str]:
         out = []
         if not self.initial_ok:
-            out.append("  hint: the logits start out large: look at the scale of the last layers' init, a missing "
-                       "normalisation, or residual branches whose sum grows with depth")
+            out.append(
+                "  hint: the logits start out large: look at the scale of the last layers' init, a missing "
+                "normalisation, or residual branches whose sum grows with depth"
+            )
         if not self.overfit_ok:
-            out.append("  hint: a network that cannot memorise a few samples: a frozen or disconnected part, a "
-                       "learning rate far off (--lr), or too few steps (--steps)")
+            out.append(
+                "  hint: a network that cannot memorise a few samples: a frozen or disconnected part, a "
+                "learning rate far off (--lr), or too few steps (--steps)"
+            )
         return out
 
     def __str__(self) -> str:
@@ -98,6 +109,7 @@ class SanityResult:
 
 def default_device() -> str:
     import torch
+
     if torch.cuda.is_available():
         return "cuda"
     mps = getattr(torch.backends, "mps", None)
@@ -108,11 +120,25 @@ def _logits(out: Any, key: str | None):
     return out[key] if key is not None else out
 
 
-def sanity(net: Any, classes: int | None = None, *, samples: int = SAMPLES, steps: int = STEPS, lr: float = LR,
-           device: Any = None, seed: int = 0, tolerance: float = TOLERANCE, model: Any = None,
-           init: str | None = None, weights: Any = None, output: str | None = None, progress: bool = False,
-           console: Any = None, max_params: int | None = MAX_PARAMS,
-           max_memory: int | None = MAX_MEMORY) -> SanityResult:
+def sanity(
+    net: Any,
+    classes: int | None = None,
+    *,
+    samples: int = SAMPLES,
+    steps: int = STEPS,
+    lr: float = LR,
+    device: Any = None,
+    seed: int = 0,
+    tolerance: float = TOLERANCE,
+    model: Any = None,
+    init: str | None = None,
+    weights: Any = None,
+    output: str | None = None,
+    progress: bool = False,
+    console: Any = None,
+    max_params: int | None = MAX_PARAMS,
+    max_memory: int | None = MAX_MEMORY,
+) -> SanityResult:
     """Check the initial loss and overfit ``samples`` random inputs with random labels.
 
     ``net`` is a :class:`archdsl.Net` (or anything :func:`archdsl.load` takes); ``classes``, if
@@ -135,15 +161,22 @@ def sanity(net: Any, classes: int | None = None, *, samples: int = SAMPLES, step
     name = output if output is not None else "output" if "output" in outputs else next(iter(outputs))
     if name not in outputs:
         from ..errors import UnknownNameError
+
         raise UnknownNameError("output", name, outputs, None)
     shape = outputs[name]
     if len(shape) != 1:
-        raise ArchError(f"sanity checks a classifier, but {a.name}'s output '{name}' is "
-                        f"{'x'.join(map(str, shape))}, not a vector of class scores", None)
+        raise ArchError(
+            f"sanity checks a classifier, but {a.name}'s output '{name}' is "
+            f"{'x'.join(map(str, shape))}, not a vector of class scores",
+            None,
+        )
     n_classes = shape[0]
     if classes is not None and classes != n_classes:
-        raise ArchError(f"{a.name} has {n_classes} outputs, not {classes} classes", None,
-                        f"load it with classes={classes} (archdsl sanity SPEC --classes {classes})")
+        raise ArchError(
+            f"{a.name} has {n_classes} outputs, not {classes} classes",
+            None,
+            f"load it with classes={classes} (archdsl sanity SPEC --classes {classes})",
+        )
     if n_classes < 2:
         raise ArchError(f"{a.name} has a single output: sanity needs at least 2 classes", None)
     device = str(device) if device is not None else default_device()
@@ -166,9 +199,16 @@ def sanity(net: Any, classes: int | None = None, *, samples: int = SAMPLES, step
     if progress:
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-        bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                       TextColumn("loss {task.fields[loss]:.4f}  accuracy {task.fields[acc]:>4.0%}"),
-                       TimeElapsedColumn(), console=console or Console(stderr=True), transient=False)
+
+        bar = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("loss {task.fields[loss]:.4f}  accuracy {task.fields[acc]:>4.0%}"),
+            TimeElapsedColumn(),
+            console=console or Console(stderr=True),
+            transient=False,
+        )
         task = bar.add_task(f"overfitting {samples} samples", total=steps, loss=math.nan, acc=0.0)
         bar.start()
     start = time.perf_counter()

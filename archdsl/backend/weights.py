@@ -8,6 +8,7 @@ of what does not fit, and freezing the part of a network that feeds a label (tra
                         skip_mismatched=True,             # fc keeps its own (new) initialisation
                         freeze="avgpool")                 # only fc trains
 """
+
 from __future__ import annotations
 
 import pickle
@@ -48,16 +49,23 @@ def resolve_scheme(init: str | None, variables: Mapping[str, Any]) -> str:
     scheme = variables["init"] if from_spec else init if init is not None else "torch"
     if not isinstance(scheme, str) or scheme.lower() not in SCHEMES:
         where = " (the spec's variable `init`)" if from_spec else ""
-        raise UnknownNameError("init scheme", str(scheme), SCHEMES, None,
-                               None if did_you_mean(str(scheme), SCHEMES) else
-                               f"choose one of {', '.join(SCHEMES)}", where=where)
+        raise UnknownNameError(
+            "init scheme",
+            str(scheme),
+            SCHEMES,
+            None,
+            None if did_you_mean(str(scheme), SCHEMES) else f"choose one of {', '.join(SCHEMES)}",
+            where=where,
+        )
     return scheme.lower()
 
 
 # the module classes whose every parameter a scheme overwrites: compile builds them without torch's default
 # initialisation (kept next to initialize(), which must cover all of their parameters)
-REINITIALISED: dict[str, tuple[type, ...]] = {"he": (nn.modules.conv._ConvNd,),
-                                              "xavier": (nn.modules.conv._ConvNd, nn.Linear)}
+REINITIALISED: dict[str, tuple[type, ...]] = {
+    "he": (nn.modules.conv._ConvNd,),
+    "xavier": (nn.modules.conv._ConvNd, nn.Linear),
+}
 
 
 def initialize(model: nn.Module, scheme: str) -> nn.Module:
@@ -98,12 +106,12 @@ class LoadReport:
     """What ``load_weights`` did with each key of the state_dict."""
 
     loaded: list[str] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)      # the model's, absent from the weights
-    unexpected: list[str] = field(default_factory=list)   # the weights', absent from the model
+    missing: list[str] = field(default_factory=list)  # the model's, absent from the weights
+    unexpected: list[str] = field(default_factory=list)  # the weights', absent from the model
     mismatched: list[tuple[str, tuple, tuple]] = field(default_factory=list)  # key, model's shape, weights'
-    skipped: list[str] = field(default_factory=list)      # not loaded: mismatched (skip_mismatched) or reinit
-    defaulted: list[str] = field(default_factory=list)    # BN's num_batches_tracked absent: left at 0
-    stripped: str = ""                                    # a wrapper prefix removed from every key
+    skipped: list[str] = field(default_factory=list)  # not loaded: mismatched (skip_mismatched) or reinit
+    defaulted: list[str] = field(default_factory=list)  # BN's num_batches_tracked absent: left at 0
+    stripped: str = ""  # a wrapper prefix removed from every key
 
     @property
     def ok(self) -> bool:
@@ -135,8 +143,11 @@ def read_state_dict(weights: Any, _error: type[WeightsError] | None = None) -> d
             if isinstance(weights.get(key), Mapping):
                 return read_state_dict(weights[key], error)
         bad = next(k for k, v in weights.items() if not isinstance(v, torch.Tensor))
-        raise error(f"weights must be a state_dict of tensors; '{_key(bad)}' holds a {type(weights[bad]).__name__}",
-                    None, "a training checkpoint? pass its state_dict: checkpoint['state_dict']")
+        raise error(
+            f"weights must be a state_dict of tensors; '{_key(bad)}' holds a {type(weights[bad]).__name__}",
+            None,
+            "a training checkpoint? pass its state_dict: checkpoint['state_dict']",
+        )
     return dict(weights)
 
 
@@ -150,8 +161,10 @@ def _load_file(path: Path) -> Any:
     """``torch.load(path, weights_only=True)``, with every way a file can fail to be weights as a
     WeightsFileError of one line (torch's own messages run to paragraphs)."""
     if not path.is_file():
-        raise WeightsFileError(f"no such weights file: {path}" if not path.exists()
-                               else f"the weights file is not a regular file: {path}", None)
+        raise WeightsFileError(
+            f"no such weights file: {path}" if not path.exists() else f"the weights file is not a regular file: {path}",
+            None,
+        )
     hint = "save the weights with torch.save(model.state_dict(), path)"
     if path.stat().st_size == 0:
         raise WeightsFileError(f"cannot read {path.name} as a state_dict: the file is empty", None, hint)
@@ -162,12 +175,16 @@ def _load_file(path: Path) -> Any:
     except OSError:
         raise
     except pickle.UnpicklingError as err:
-        why = ("it holds Python objects other than tensors, and loading those could run code (refused)"
-               if "weights only load failed" in str(err).lower() else "not a file torch.save wrote")
+        why = (
+            "it holds Python objects other than tensors, and loading those could run code (refused)"
+            if "weights only load failed" in str(err).lower()
+            else "not a file torch.save wrote"
+        )
         raise WeightsFileError(f"cannot read {path.name} as a state_dict: {why}", None, hint) from None
     except Exception as err:  # EOFError, a zip cut short (RuntimeError), bytes that are no pickle, ...
-        why = "it is cut short or damaged" if isinstance(err, (EOFError, RuntimeError)) else \
-            "not a file torch.save wrote"
+        why = (
+            "it is cut short or damaged" if isinstance(err, (EOFError, RuntimeError)) else "not a file torch.save wrote"
+        )
         raise WeightsFileError(f"cannot read {path.name} as a state_dict: {why}", None, hint) from None
 
 
@@ -187,7 +204,7 @@ def _strip_wrapper(sd: dict, own: Mapping) -> tuple[dict, str]:
     """``module.conv1.weight`` (saved from DistributedDataParallel) → ``conv1.weight``."""
     for prefix in WRAPPERS:
         if sd and all(k.startswith(prefix) for k in sd) and not any(k.startswith(prefix) for k in own):
-            stripped = {k[len(prefix):]: v for k, v in sd.items()}
+            stripped = {k[len(prefix) :]: v for k, v in sd.items()}
             if len(stripped.keys() & own.keys()) > len(sd.keys() & own.keys()):
                 return stripped, prefix
     return sd, ""
@@ -217,12 +234,16 @@ def _scope_of(keys: list[str]) -> str | None:
     return ".".join(common) or None
 
 
-def describe(report: LoadReport, own: Mapping[str, tuple], given: Mapping[str, tuple], name: str,
-             skip_mismatched: bool) -> tuple[str, str | None, list[str]]:
+def describe(
+    report: LoadReport, own: Mapping[str, tuple], given: Mapping[str, tuple], name: str, skip_mismatched: bool
+) -> tuple[str, str | None, list[str]]:
     """The message, hint and detail lines for a report with missing, unexpected or mismatched keys."""
     counts = []
-    for n, word in ((len(report.missing), "missing"), (len(report.unexpected), "unexpected"),
-                    (len(report.mismatched), "with another shape")):
+    for n, word in (
+        (len(report.missing), "missing"),
+        (len(report.unexpected), "unexpected"),
+        (len(report.mismatched), "with another shape"),
+    ):
         if n:
             counts.append(f"{n} {word}")
     message = f"the weights do not fit {name}: {', '.join(counts)} (of the model's {len(own)} tensors)"
@@ -247,19 +268,29 @@ def describe(report: LoadReport, own: Mapping[str, tuple], given: Mapping[str, t
     matched = len(own) - len(report.missing)
     hint = None
     if matched < len(own) / 2:
-        hint = (f"only {matched} of the model's {len(own)} tensors have a key in the weights: "
-                "are they another network's?")
+        hint = (
+            f"only {matched} of the model's {len(own)} tensors have a key in the weights: are they another network's?"
+        )
     elif report.mismatched and not skip_mismatched and not (report.missing or report.unexpected):
         scope = _scope_of([k for k, _, _ in report.mismatched])
-        hint = ("a different head (the spec's `classes`)? pass skip_mismatched=True to keep the model's own "
-                "initialisation for these" + (f", or reinit='{scope}'" if scope else ""))
+        hint = (
+            "a different head (the spec's `classes`)? pass skip_mismatched=True to keep the model's own "
+            "initialisation for these" + (f", or reinit='{scope}'" if scope else "")
+        )
     elif report.missing or report.unexpected:
         hint = "a renamed label in the spec? or pass strict=False to load what fits"
     return message, hint, lines
 
 
-def load_weights(model: nn.Module, weights: Any, *, strict: bool = True, skip_mismatched: bool = False,
-                 reinit: str | Iterable[str] | None = None, name: str = "the model") -> LoadReport:
+def load_weights(
+    model: nn.Module,
+    weights: Any,
+    *,
+    strict: bool = True,
+    skip_mismatched: bool = False,
+    reinit: str | Iterable[str] | None = None,
+    name: str = "the model",
+) -> LoadReport:
     """Copy a state_dict into ``model``: a file path, a dict or a module.
 
     Every key must fit (same names, same shapes) unless:
@@ -291,20 +322,24 @@ def load_weights(model: nn.Module, weights: Any, *, strict: bool = True, skip_mi
         message, hint, lines = describe(report, own, given, name, skip_mismatched)
         if strict:
             raise WeightsError(message + "\n" + "\n".join(lines), None, hint)
-        warnings.warn(WeightsWarning(f"{message}; loaded the {len(load)} that fit\n" + "\n".join(lines)),
-                      stacklevel=3)
+        warnings.warn(WeightsWarning(f"{message}; loaded the {len(load)} that fit\n" + "\n".join(lines)), stacklevel=3)
     elif skip_mismatched and report.mismatched:
         rows = [f"{k}: the model has {_fmt(a)}, the weights {_fmt(b)}" for k, a, b in report.mismatched]
-        warnings.warn(WeightsWarning(f"kept {name}'s own initialisation for {len(rows)} tensors of another shape; "
-                                     f"loaded the other {len(load)}\n" + "\n".join(_listing("skipped", rows))),
-                      stacklevel=3)
+        warnings.warn(
+            WeightsWarning(
+                f"kept {name}'s own initialisation for {len(rows)} tensors of another shape; "
+                f"loaded the other {len(load)}\n" + "\n".join(_listing("skipped", rows))
+            ),
+            stacklevel=3,
+        )
     missing_ok = model.load_state_dict(load, strict=False)
     assert not missing_ok.unexpected_keys, missing_ok.unexpected_keys  # only the model's own keys are passed
     return report
 
 
-def _compare(own: Mapping[str, tuple], given: Mapping[str, tuple], scopes: Iterable[str] = (),
-             skip_mismatched: bool = False) -> LoadReport:
+def _compare(
+    own: Mapping[str, tuple], given: Mapping[str, tuple], scopes: Iterable[str] = (), skip_mismatched: bool = False
+) -> LoadReport:
     """How a state_dict's shapes (``given``) fit a model's (``own``): loaded, skipped, missing, unexpected,
     mismatched keys."""
     report = LoadReport()
@@ -312,7 +347,7 @@ def _compare(own: Mapping[str, tuple], given: Mapping[str, tuple], scopes: Itera
         if _under(k, scopes):
             report.skipped.append(k)
         elif k not in given:
-            older = k.endswith(".num_batches_tracked") and k[:-len("num_batches_tracked")] + "running_mean" in given
+            older = k.endswith(".num_batches_tracked") and k[: -len("num_batches_tracked")] + "running_mean" in given
             (report.defaulted if older else report.missing).append(k)
         elif given[k] != shape:
             if skip_mismatched:

@@ -4,6 +4,7 @@ options take in :mod:`archdsl.cli.options`.
 
 Exit codes: 0 ok, 1 the spec is wrong (an ArchError), 2 a usage error (a bad option value, a file that
 cannot be read or written); render, export and sanity add their own (README, "Exit codes")."""
+
 from __future__ import annotations
 
 import argparse
@@ -23,10 +24,10 @@ COMMANDS = {
     "check": "validate a spec: exit 0, or print the error and exit 1",
     "compile": "write standalone PyTorch source (imports torch only)",
     "convert": "transform a network: --fully-conv turns its fc layers into convolutions (OverFeat's sliding "
-               "window); --input then sets the larger input",
+    "window); --input then sets the larger input",
     "render": "draw the network: SVG, PNG or PDF (with Graphviz), DOT, or TikZ (.tex)",
     "sanity": "before training: the initial loss is about ln(classes), and the network overfits a few random "
-              "samples to 100%% training accuracy (exit 0 pass, 1 fail)",
+    "samples to 100%% training accuracy (exit 0 pass, 1 fail)",
     "export": "write the compiled network as ONNX (.onnx) or TorchScript (.pt)",
     "list": "the spec library: every network with its input, params and MACs",
 }
@@ -80,14 +81,18 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as err:  # a bug: one line that says so, not a traceback (ARCHDSL_DEBUG=1 shows it)
         if os.environ.get("ARCHDSL_DEBUG"):
             raise
-        print(f"archdsl {args.command}: internal error: {one_line(f'{type(err).__name__}: {err}')} "
-              f"(a bug in archdsl; ARCHDSL_DEBUG=1 shows where)", file=sys.stderr)
+        print(
+            f"archdsl {args.command}: internal error: {one_line(f'{type(err).__name__}: {err}')} "
+            f"(a bug in archdsl; ARCHDSL_DEBUG=1 shows where)",
+            file=sys.stderr,
+        )
         return INTERNAL
 
 
 def _spec_error(args, err: ArchError) -> int:
     """1 for a spec that is wrong; 2 for a --weights file that holds no state_dict (like a missing one)."""
     from ..backend.weights import WeightsFileError
+
     if isinstance(err, WeightsFileError):
         hint = f"; {err.hint}" if err.hint else ""
         print(f"archdsl {args.command}: error: {one_line(err.message + hint)}", file=sys.stderr)

@@ -1,4 +1,5 @@
 """``archdsl check``: exit 0 with a one-line summary, or print the error and exit 1."""
+
 from __future__ import annotations
 
 import argparse
@@ -12,6 +13,5 @@ def arguments(c: argparse.ArgumentParser) -> None:
 
 def run(args) -> int:
     a = load_spec(args).analyze()
-    print(f"ok: {a.name}: {a.totals.params:,} params, {a.totals.macs:,} MACs, {len(a.layers)} nodes; "
-          f"{outputs_text(a)}")
+    print(f"ok: {a.name}: {a.totals.params:,} params, {a.totals.macs:,} MACs, {len(a.layers)} nodes; {outputs_text(a)}")
     return 0

@@ -1,5 +1,6 @@
 """What every command shares: the options that name a spec and its limits, loading the spec they name,
 and printing a message on one line."""
+
 from __future__ import annotations
 
 import argparse
@@ -12,30 +13,44 @@ from ..limits import MAX_EXACT, MAX_LINE, MAX_MEMORY, MAX_PARAMS
 from . import options
 
 
-def spec_arguments(s: argparse.ArgumentParser,
-                   input_help: str = "input shape CxHxW, e.g. 3x224x224 (overrides the spec's)") -> None:
+def spec_arguments(
+    s: argparse.ArgumentParser, input_help: str = "input shape CxHxW, e.g. 3x224x224 (overrides the spec's)"
+) -> None:
     """The options every command that loads a spec takes (report, render, export, sanity, ...)."""
     s.add_argument("spec", help="a .arch file, a library name (vgg16) or inline text ('[CONV-POOL]x2-FC')")
     s.add_argument("--input", help=input_help)
     s.add_argument("--classes", type=options.count_type(1, MAX_EXACT), help="sets the variable `classes`")
     s.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a spec variable")
     s.add_argument("--network", help="which network of the file (default: its main one)")
-    s.add_argument("--allow-imports-outside", action="store_true", help="let quoted imports read .arch files "
-                   "outside the spec's folder and the library (refused by default)")
+    s.add_argument(
+        "--allow-imports-outside",
+        action="store_true",
+        help="let quoted imports read .arch files outside the spec's folder and the library (refused by default)",
+    )
 
 
 def max_params_argument(s: argparse.ArgumentParser) -> None:
     """``--max-params``, for the commands that build the real module (sanity, export, convert --weights)."""
-    s.add_argument("--max-params", type=options.amount, default=MAX_PARAMS, metavar="N",
-                   help=f"refuse, before allocating anything, a network with more parameters and buffers than N "
-                   f"(25M, 1.5G, 'none'; default {MAX_PARAMS / 1e9:g}G)")
+    s.add_argument(
+        "--max-params",
+        type=options.amount,
+        default=MAX_PARAMS,
+        metavar="N",
+        help=f"refuse, before allocating anything, a network with more parameters and buffers than N "
+        f"(25M, 1.5G, 'none'; default {MAX_PARAMS / 1e9:g}G)",
+    )
 
 
 def max_memory_argument(s: argparse.ArgumentParser) -> None:
     """``--max-memory``, for the commands that run the module (sanity, export)."""
-    s.add_argument("--max-memory", type=options.amount, default=MAX_MEMORY, metavar="BYTES",
-                   help="refuse, before allocating anything, a run the analysis says needs more memory than this "
-                   f"(weights and activations; 64G, 500M, 'none'; default {MAX_MEMORY / 1e9:g}G)")
+    s.add_argument(
+        "--max-memory",
+        type=options.amount,
+        default=MAX_MEMORY,
+        metavar="BYTES",
+        help="refuse, before allocating anything, a run the analysis says needs more memory than this "
+        f"(weights and activations; 64G, 500M, 'none'; default {MAX_MEMORY / 1e9:g}G)",
+    )
 
 
 def variables(args) -> dict[str, Any]:
@@ -51,10 +66,16 @@ def load_spec(args, input_shape: bool = True, spec: str | None = None):
     option read by its own function in archdsl.cli.options (a bad value is a usage error, exit 2), a spec file
     that cannot be read a usage error too."""
     from ..pipeline import load
+
     spec = spec_file(spec or args.spec)
     shape = options.shape(args.input) if input_shape and args.input is not None else None
-    return load(spec, input=shape, network=getattr(args, "network", None),
-                allow_imports_outside=getattr(args, "allow_imports_outside", False), **variables(args))
+    return load(
+        spec,
+        input=shape,
+        network=getattr(args, "network", None),
+        allow_imports_outside=getattr(args, "allow_imports_outside", False),
+        **variables(args),
+    )
 
 
 def spec_file(spec: str) -> str:
@@ -83,7 +104,7 @@ def shown_path(path: Path | str) -> str:
 def one_line(text: str, limit: int = MAX_LINE) -> str:
     """``text`` on one printable line of at most ``limit`` characters."""
     line = options.printable(text).replace("\n", " ").replace("\t", " ")
-    return line if len(line) <= limit else line[:limit - 3] + "..."
+    return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
 def error_text(err: ArchError) -> str:
@@ -94,10 +115,11 @@ def error_text(err: ArchError) -> str:
     if span is None or span.file.endswith(".arch") or span.file == "<inline>":
         text = err.render()
     else:  # its message may quote the file (an unknown name, an unexpected character): say only where
-        text = (f"{span}: {type(err).__name__} in a file that is not a spec (.arch); what it holds is not shown"
-                "\nhint: import only .arch files")
-    return "\n".join(one_line(line) if len(line) > MAX_LINE else options.printable(line)
-                     for line in text.split("\n"))
+        text = (
+            f"{span}: {type(err).__name__} in a file that is not a spec (.arch); what it holds is not shown"
+            "\nhint: import only .arch files"
+        )
+    return "\n".join(one_line(line) if len(line) > MAX_LINE else options.printable(line) for line in text.split("\n"))
 
 
 def outputs_text(a) -> str:

@@ -1,4 +1,5 @@
 """``archdsl compile -o FILE``: the network as standalone PyTorch source (imports torch only)."""
+
 from __future__ import annotations
 
 import argparse
@@ -15,6 +16,7 @@ def arguments(c: argparse.ArgumentParser) -> None:
 
 def run(args) -> int:
     from .. import output
+
     out = output.check(args.output, inputs=[args.spec], force=args.force)
     net = load_spec(args)
     output.write_text(out, net.source())

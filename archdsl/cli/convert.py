@@ -1,5 +1,6 @@
 """``archdsl convert --fully-conv SPEC``: the network with its fc layers as convolutions (OverFeat's
 sliding window), its source and its converted weights."""
+
 from __future__ import annotations
 
 import argparse
@@ -26,6 +27,7 @@ def run(args) -> int:
         raise options.UsageError("convert needs a conversion: --fully-conv")
     from .. import output
     from ..views import report
+
     out, target = _targets(args)
     if args.input is not None:
         args.input = options.shape(args.input)  # read here too: fully_convolutional takes it as it is
@@ -39,8 +41,10 @@ def run(args) -> int:
         _convert_weights(args, original, net, target)
     if not args.output and not args.weights:
         report.table(a, depth=report.auto_depth(a))
-    print(f"{original.name} as a fully convolutional network: input {'x'.join(map(str, a.input_shape))} → "
-          f"{outputs_text(a)}")
+    print(
+        f"{original.name} as a fully convolutional network: input {'x'.join(map(str, a.input_shape))} → "
+        f"{outputs_text(a)}"
+    )
     return 0
 
 
@@ -59,10 +63,10 @@ def _convert_weights(args, original, net, target: Path) -> None:
 
     from .. import output
     from ..backend.weights import fitting
+
     original.check_params(args.max_params)
     own = original.compile(device="meta", max_params=args.max_params).state_dict()  # shapes, no memory
-    converted = net.convert_weights(fitting(args.weights, {k: tuple(v.shape) for k, v in own.items()},
-                                            original.name))
+    converted = net.convert_weights(fitting(args.weights, {k: tuple(v.shape) for k, v in own.items()}, original.name))
     with output.replacing(target) as f:
         torch.save(converted, f)
     print(f"wrote {shown_path(target)} (the fc weights reshaped into conv weights)")
@@ -72,6 +76,7 @@ def _targets(args) -> tuple[Path | None, Path | None]:
     """convert's -o and its converted weights (--save-weights, else WEIGHTS.fully_conv.pth beside them),
     checked before anything is loaded: none may be an input, nor an existing file archdsl did not write."""
     from .. import output
+
     inputs = [args.spec, args.weights]
     out = output.check(args.output, inputs=inputs, force=args.force) if args.output else None
     if args.save_weights and not args.weights:
@@ -79,6 +84,10 @@ def _targets(args) -> tuple[Path | None, Path | None]:
     if not args.weights:
         return out, None
     default = Path(args.weights).with_suffix(".fully_conv.pth")
-    target = output.check(args.save_weights or default, inputs=inputs + [args.output], force=args.force,
-                          option="--save-weights" if args.save_weights else "the converted weights")
+    target = output.check(
+        args.save_weights or default,
+        inputs=inputs + [args.output],
+        force=args.force,
+        option="--save-weights" if args.save_weights else "the converted weights",
+    )
     return out, target

@@ -1,6 +1,7 @@
 """``archdsl export``: the compiled network as ONNX (.onnx) or TorchScript (.pt). Exit codes: 0 written
 (and checked), 1 the spec is wrong, 2 a usage error, 3 a package is missing, 4 the export failed or
 ``--check`` found a difference."""
+
 from __future__ import annotations
 
 import argparse
@@ -16,30 +17,47 @@ from .common import load_spec, max_memory_argument, max_params_argument, spec_ar
 
 
 def arguments(e: argparse.ArgumentParser) -> None:
-    e.description = ("Export the compiled network, in eval mode: ONNX through torch.onnx.export "
-                       "(dynamo) with the input named 'input', a dynamic batch axis and the outputs named "
-                       "'output' or after the network's outputs; TorchScript through torch.jit.script (torch.jit."
-                       "trace where scripting fails). The format is the output's suffix: .onnx, or .pt/.ts/.jit/"
-                       ".torchscript. Exit codes: 0 written, 1 the spec is wrong, 2 usage, 3 a package is missing, "
-                       "4 the export or its --check failed.")
+    e.description = (
+        "Export the compiled network, in eval mode: ONNX through torch.onnx.export "
+        "(dynamo) with the input named 'input', a dynamic batch axis and the outputs named "
+        "'output' or after the network's outputs; TorchScript through torch.jit.script (torch.jit."
+        "trace where scripting fails). The format is the output's suffix: .onnx, or .pt/.ts/.jit/"
+        ".torchscript. Exit codes: 0 written, 1 the spec is wrong, 2 usage, 3 a package is missing, "
+        "4 the export or its --check failed."
+    )
     spec_arguments(e)
     max_params_argument(e)
     max_memory_argument(e)
     force_argument(e)
-    e.add_argument("-o", "--output", help="the file to write: .onnx, or .pt/.ts/.jit/.torchscript for TorchScript "
-                   "(default: NAME.onnx)")
+    e.add_argument(
+        "-o",
+        "--output",
+        help="the file to write: .onnx, or .pt/.ts/.jit/.torchscript for TorchScript (default: NAME.onnx)",
+    )
     e.add_argument("--format", choices=("onnx", "torchscript"), help="instead of the suffix")
     e.add_argument("--weights", help="a state_dict (.pth) to load first (default: the seeded initialisation)")
     e.add_argument("--opset", type=int, help=f"ONNX opset (default {OPSET})")
     e.add_argument("--static-batch", action="store_true", help="fix the ONNX batch axis at --batch")
-    e.add_argument("--static-size", action="store_true", help="fix the ONNX height and width at the input size "
-                   "(by default they are dynamic over the sizes the network's input contract admits)")
+    e.add_argument(
+        "--static-size",
+        action="store_true",
+        help="fix the ONNX height and width at the input size "
+        "(by default they are dynamic over the sizes the network's input contract admits)",
+    )
     e.add_argument("--batch", type=int, default=2, help="the example batch the graph is traced with (default 2)")
-    e.add_argument("--method", choices=("auto", "script", "trace"), default="auto",
-                   help="TorchScript: script, trace, or auto (script, trace where scripting fails)")
-    e.add_argument("--check", action="store_true", help="run the written file (onnxruntime, or torch.jit.load) on "
-                   f"a random batch and compare with the torch module: fails above a max abs diff of {TOLERANCE:g} "
-                   "(times the largest output value, where that is above 1)")
+    e.add_argument(
+        "--method",
+        choices=("auto", "script", "trace"),
+        default="auto",
+        help="TorchScript: script, trace, or auto (script, trace where scripting fails)",
+    )
+    e.add_argument(
+        "--check",
+        action="store_true",
+        help="run the written file (onnxruntime, or torch.jit.load) on "
+        f"a random batch and compare with the torch module: fails above a max abs diff of {TOLERANCE:g} "
+        "(times the largest output value, where that is above 1)",
+    )
 
 
 def _format(args) -> str | None:
@@ -48,13 +66,17 @@ def _format(args) -> str | None:
         return args.format or "onnx"
     fmt = FORMATS.get(Path(args.output).suffix.lower())
     if fmt is None:
-        print(f"archdsl export: writes .onnx or {'/'.join(TORCHSCRIPT_SUFFIXES)} (or give --format), not "
-              f"{Path(args.output).name!r}", file=sys.stderr)
+        print(
+            f"archdsl export: writes .onnx or {'/'.join(TORCHSCRIPT_SUFFIXES)} (or give --format), not "
+            f"{Path(args.output).name!r}",
+            file=sys.stderr,
+        )
     return fmt
 
 
 def run(args) -> int:
     from ..backend.export import MissingPackage, first_line, to_onnx, to_torchscript
+
     fmt = _format(args)
     if fmt is None:
         return 2
@@ -69,22 +91,39 @@ def run(args) -> int:
         check_output(out, inputs=[args.spec, args.weights], force=args.force)
     try:
         if fmt == "onnx":
-            done = to_onnx(net, out, opset=args.opset, dynamic_batch=not args.static_batch,
-                           dynamic_size=not args.static_size, weights=args.weights,
-                           batch=args.batch, max_params=args.max_params, max_memory=args.max_memory)
+            done = to_onnx(
+                net,
+                out,
+                opset=args.opset,
+                dynamic_batch=not args.static_batch,
+                dynamic_size=not args.static_size,
+                weights=args.weights,
+                batch=args.batch,
+                max_params=args.max_params,
+                max_memory=args.max_memory,
+            )
         else:
             with warnings.catch_warnings():  # a fallback to trace is printed as a note below
                 warnings.simplefilter("ignore")
-                done = to_torchscript(net, out, method=args.method, weights=args.weights, batch=args.batch,
-                                      max_params=args.max_params, max_memory=args.max_memory)
+                done = to_torchscript(
+                    net,
+                    out,
+                    method=args.method,
+                    weights=args.weights,
+                    batch=args.batch,
+                    max_params=args.max_params,
+                    max_memory=args.max_memory,
+                )
     except MissingPackage as err:
         print(f"archdsl export: {err}", file=sys.stderr)
         return 3
     except (ArchError, OSError):  # the spec, a limit, an unwritable -o: main() reports these
         raise
     except Exception as err:  # the exporters' own errors: report them, no traceback
-        print(f"archdsl export: {fmt} export of {net.name} failed: {type(err).__name__}: {first_line(err)}",
-              file=sys.stderr)
+        print(
+            f"archdsl export: {fmt} export of {net.name} failed: {type(err).__name__}: {first_line(err)}",
+            file=sys.stderr,
+        )
         return 4
     print(f"wrote {done.describe()} ({net.analyze().totals.params:,} params, {done.seconds:.1f} s)")
     if done.note:
@@ -103,6 +142,7 @@ def _checks(args, done, fmt: str) -> int:
 def _check(done, fmt: str, size: tuple[int, int] | None) -> int:
     """``export --check`` at one input size (None: the traced one): 0 ok, 3 a package missing, 4 a difference."""
     from ..backend.export import MissingPackage
+
     try:
         diffs = done.check(size=size)
     except MissingPackage as err:
@@ -110,10 +150,15 @@ def _check(done, fmt: str, size: tuple[int, int] | None) -> int:
         return 3
     runner = "onnxruntime" if fmt == "onnx" else "torch.jit.load"
     at = "x".join(map(str, (done.input_shape[0], *size))) if size else "x".join(map(str, done.input_shape))
-    print(f"check ({runner}, batch {1 if done.dynamic_batch else done.batch}, {at}): max abs diff "
-          + ", ".join(f"{k} {v:.2e} (of values up to {diffs.scale[k]:.3g})" for k, v in diffs.items()))
+    print(
+        f"check ({runner}, batch {1 if done.dynamic_batch else done.batch}, {at}): max abs diff "
+        + ", ".join(f"{k} {v:.2e} (of values up to {diffs.scale[k]:.3g})" for k, v in diffs.items())
+    )
     if not diffs.ok():
-        print(f"archdsl export: the file differs from the torch module by more than {TOLERANCE:g} "
-              "(relative to the outputs' size above 1)", file=sys.stderr)
+        print(
+            f"archdsl export: the file differs from the torch module by more than {TOLERANCE:g} "
+            "(relative to the outputs' size above 1)",
+            file=sys.stderr,
+        )
         return 4
     return 0

@@ -1,4 +1,5 @@
 """``archdsl list``: the spec library, one row per network with its input, params and MACs."""
+
 from __future__ import annotations
 
 import argparse
@@ -17,6 +18,7 @@ def library_rows() -> list[tuple[str, ...]]:
     from ..lang import library
     from ..pipeline import load
     from ..resources import spec_root
+
     root = spec_root()
     rows = []
     for name, entry in library.entries().items():
@@ -42,6 +44,7 @@ def run(args) -> int:
     from rich.table import Table
 
     from ..views.report import wide_console
+
     tab = Table(header_style="bold")
     for col in COLUMNS:
         tab.add_column(col, justify="right" if col in ("params", "MACs") else "left")

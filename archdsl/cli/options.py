@@ -5,6 +5,7 @@ before a spec is loaded or torch imported. Nothing here imports more than the st
 The argparse ``type=`` functions (:func:`count_type`, :func:`number_type`) raise
 ``argparse.ArgumentTypeError``; the others raise :class:`UsageError` with the option's name.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,8 +35,9 @@ def integer(text: str, option: str, least: int | None = None, most: int | None =
     return value
 
 
-def number(text: str, option: str, least: float | None = None, most: float | None = None,
-           above: float | None = None) -> float:
+def number(
+    text: str, option: str, least: float | None = None, most: float | None = None, above: float | None = None
+) -> float:
     """A finite decimal number (``0.001``, ``1e-3``) within the bounds; never nan or inf."""
     clean = str(text).strip().replace("_", "")
     if len(clean) > MAX_DIGITS or not _DECIMAL.fullmatch(clean):
@@ -43,8 +45,11 @@ def number(text: str, option: str, least: float | None = None, most: float | Non
     value = float(clean)
     if not math.isfinite(value):
         raise UsageError(f"{option} takes a finite number, got {shown(text)}")
-    if (least is not None and value < least) or (most is not None and value > most) \
-            or (above is not None and value <= above):
+    if (
+        (least is not None and value < least)
+        or (most is not None and value > most)
+        or (above is not None and value <= above)
+    ):
         bounds = f"> {above:g}" if above is not None else _bounds(least, most)
         raise UsageError(f"{option} takes a number {bounds}, got {shown(text)}")
     return value
@@ -58,11 +63,13 @@ def _bounds(least: float | None, most: float | None) -> str:
 
 def _argparse(read: Callable[..., Any], *bounds: Any, **kw: Any) -> Callable[[str], Any]:
     """An argparse ``type=`` that reads with ``read`` (its message then reads 'argument --x: ...')."""
+
     def parse(text: str) -> Any:
         try:
             return read(text, "it", *bounds, **kw)
         except UsageError as err:
             raise argparse.ArgumentTypeError(str(err).replace("it takes", "takes", 1)) from None
+
     return parse
 
 
@@ -71,8 +78,9 @@ def count_type(least: int | None = 0, most: int | None = None) -> Callable[[str]
     return _argparse(integer, least, most)
 
 
-def number_type(least: float | None = None, most: float | None = None,
-                above: float | None = None) -> Callable[[str], float]:
+def number_type(
+    least: float | None = None, most: float | None = None, above: float | None = None
+) -> Callable[[str], float]:
     """``type=`` for a decimal option (``--lr``, ``--tolerance``)."""
     return _argparse(number, least, most, above=above)
 
@@ -90,8 +98,9 @@ def amount(text: str) -> int | None:
         return None
     m = re.fullmatch(r"([0-9]{1,30}(?:\.[0-9]{1,30})?)([kmg]?)", low)
     if m is None:
-        raise argparse.ArgumentTypeError(f"takes a count such as 25000000, 800k, 25M, 1.5G or 'none', got "
-                                         f"{shown(text)}")
+        raise argparse.ArgumentTypeError(
+            f"takes a count such as 25000000, 800k, 25M, 1.5G or 'none', got {shown(text)}"
+        )
     return int(Fraction(m.group(1)) * {"": 1, "k": 10**3, "m": 10**6, "g": 10**9}[m.group(2)])
 
 
@@ -168,13 +177,16 @@ def device(text: str | None) -> str | None:
         raise UsageError(f"--device takes cpu, cuda, cuda:N or mps, got {shown(text)}")
     kind, index = m.group(1), m.group(2)
     import torch
+
     if kind == "cuda":
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0
         if count == 0:
             raise UsageError(f"--device {low}: this machine has no CUDA GPU that torch can use")
         if index is not None and int(index) >= count:
-            raise UsageError(f"--device {low}: this machine has {count} CUDA GPU{'s' if count > 1 else ''} "
-                             f"(cuda:0{f' to cuda:{count - 1}' if count > 1 else ''})")
+            raise UsageError(
+                f"--device {low}: this machine has {count} CUDA GPU{'s' if count > 1 else ''} "
+                f"(cuda:0{f' to cuda:{count - 1}' if count > 1 else ''})"
+            )
     elif kind == "mps":
         mps = getattr(torch.backends, "mps", None)
         if mps is None or not mps.is_available() or index not in (None, "0"):

@@ -1,6 +1,7 @@
 """``archdsl render``: the network as a diagram, SVG/PNG/PDF through Graphviz, DOT, or TikZ (.tex).
 Exit codes: 0 written, 1 the spec is wrong, 2 a usage error, 3 Graphviz's dot is missing, failed or ran
 out of time for SVG/PNG/PDF (the .dot file is written instead)."""
+
 from __future__ import annotations
 
 import argparse
@@ -14,24 +15,38 @@ from .common import error_text, load_spec, one_line, spec_arguments
 
 
 def arguments(r: argparse.ArgumentParser) -> None:
-    r.description = ("Draw the network as a diagram. The format is the output's suffix: .svg, .png, "
-                       ".pdf (these need Graphviz's dot program), .dot (Graphviz source) or .tex (a TikZ "
-                       "picture in the PlotNeuralNet style, for pdflatex).")
+    r.description = (
+        "Draw the network as a diagram. The format is the output's suffix: .svg, .png, "
+        ".pdf (these need Graphviz's dot program), .dot (Graphviz source) or .tex (a TikZ "
+        "picture in the PlotNeuralNet style, for pdflatex)."
+    )
     spec_arguments(r)
     r.add_argument("-o", "--output", help="the file to write: .svg, .png, .pdf, .dot or .tex (default: NAME.svg)")
-    r.add_argument("--depth", default="auto", help="roll blocks up to this naming level: a number (1 = top-level "
-                   "blocks, 2 = layer1.0, ...), 'all' for one box per layer, or 'auto' (default: the deepest level "
-                   f"that fits in about {MAX_BOXES} boxes, with bn and activations folded into their layer)")
+    r.add_argument(
+        "--depth",
+        default="auto",
+        help="roll blocks up to this naming level: a number (1 = top-level "
+        "blocks, 2 = layer1.0, ...), 'all' for one box per layer, or 'auto' (default: the deepest level "
+        f"that fits in about {MAX_BOXES} boxes, with bn and activations folded into their layer)",
+    )
     r.add_argument("--rankdir", choices=("TB", "LR"), default="TB", help="top to bottom (default) or left to right")
     r.add_argument("--hwc", action="store_true", help="write shapes HxWxC (as the papers' figures do), not CxHxW")
     fold = r.add_mutually_exclusive_group()
-    fold.add_argument("--fold", dest="fold", action="store_true", default=None,
-                      help="draw bn, activations and dropout inside the box of the layer before them "
-                      "(the default with --depth auto)")
+    fold.add_argument(
+        "--fold",
+        dest="fold",
+        action="store_true",
+        default=None,
+        help="draw bn, activations and dropout inside the box of the layer before them (the default with --depth auto)",
+    )
     fold.add_argument("--no-fold", dest="fold", action="store_false", help="one box per layer, bn and relu too")
-    r.add_argument("--layout", choices=("auto", "u", "chain"), default="auto",
-                   help="'u' draws an encoder-decoder as a U, the decoder climbing back up beside the encoder "
-                   "(auto: when skip connections cross from one to the other); 'chain' never does")
+    r.add_argument(
+        "--layout",
+        choices=("auto", "u", "chain"),
+        default="auto",
+        help="'u' draws an encoder-decoder as a U, the decoder climbing back up beside the encoder "
+        "(auto: when skip connections cross from one to the other); 'chain' never does",
+    )
     force_argument(r)
 
 
@@ -46,10 +61,10 @@ def run(args) -> int:
 def _render(args) -> int:
     from .. import output
     from ..views.dot import FORMATS, GraphvizError, render
+
     depth = options.depth(args.depth)
     if args.output and Path(args.output).suffix.lower().lstrip(".") not in FORMATS:
-        raise options.UsageError(f"writes .svg, .png, .pdf, .dot or .tex, not "
-                                 f"{options.shown(Path(args.output).name)}")
+        raise options.UsageError(f"writes .svg, .png, .pdf, .dot or .tex, not {options.shown(Path(args.output).name)}")
     if args.output:
         output.check(args.output, inputs=[args.spec], force=args.force)
     net = load_spec(args)

@@ -1,4 +1,5 @@
 """The Analysis: what the infer stage knows about every node, as pydantic models (the JSON schema)."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -111,15 +112,23 @@ html_view: Callable[[Analysis], str] | None = None
 
 def total(layers: list[Layer], outputs: list[str]) -> Totals:
     from .memory import peak_inference, saved_for_backward
+
     macs = sum(x.macs for x in layers)
     params = sum(x.params for x in layers)
     largest = max(layers, key=lambda x: x.activations)
-    return Totals.model_construct(params=params, trainable_params=params, buffers=sum(x.buffers for x in layers),
-                                  macs=macs,
-                  flops=2 * macs, activations=sum(x.activations for x in layers if not x.elementwise),
-                  macs_all=sum(x.macs_all for x in layers), peak_activations=peak_inference(layers, outputs),
-                  saved_activations=saved_for_backward(layers), largest_activation=largest.activations,
-                  largest_layer=largest.name)
+    return Totals.model_construct(
+        params=params,
+        trainable_params=params,
+        buffers=sum(x.buffers for x in layers),
+        macs=macs,
+        flops=2 * macs,
+        activations=sum(x.activations for x in layers if not x.elementwise),
+        macs_all=sum(x.macs_all for x in layers),
+        peak_activations=peak_inference(layers, outputs),
+        saved_activations=saved_for_backward(layers),
+        largest_activation=largest.activations,
+        largest_layer=largest.name,
+    )
 
 
 def count(shapes: dict[str, tuple[int, ...]]) -> int:

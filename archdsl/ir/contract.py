@@ -19,6 +19,7 @@ proof, the declared size alone, and says so.
 Pure Python like the analysis: no torch here. The compiled model checks the contract at the start of
 ``forward`` with :class:`archdsl.backend.layers.InputCheck`.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -123,9 +124,21 @@ def _from_data(data) -> InputContract | None:
     """The contract a cache entry holds, or None for an entry that is not one (then it is worked out again)."""
     try:
         network, shape, h, w, note = data
-        ok = isinstance(network, str) and isinstance(note, str) and all(type(d) is int for d in shape) and all(
-            x is None or (type(x[0]) is int and type(x[1]) is int and x[0] >= 1 and
-                          all(type(n) is int for n in (*x[2], *x[3]))) for x in (h, w))
+        ok = (
+            isinstance(network, str)
+            and isinstance(note, str)
+            and all(type(d) is int for d in shape)
+            and all(
+                x is None
+                or (
+                    type(x[0]) is int
+                    and type(x[1]) is int
+                    and x[0] >= 1
+                    and all(type(n) is int for n in (*x[2], *x[3]))
+                )
+                for x in (h, w)
+            )
+        )
         sets = [None if x is None else SizeSet.listing(x[0], x[1], frozenset(x[2]), x[3]) for x in (h, w)]
         return InputContract(network, tuple(shape), sets[0], sets[1], note) if ok else None
     except (TypeError, ValueError):
@@ -146,6 +159,7 @@ def solve_contract(g, analysis) -> InputContract:
         if spec is not None:
             fixed[name] = spec
     from .symbolic.walk import _walk
+
     c, h0, w0 = shape
     try:
         height, ok_h = _axis_set(_walk(g, *_symbolic(f"{c}xHx{w0}"), fixed))
@@ -168,13 +182,19 @@ def solve_contract(g, analysis) -> InputContract:
 
 def _declared_only(analysis, why: str) -> InputContract:
     _, h0, w0 = analysis.input_shape
-    return InputContract(analysis.name, analysis.input_shape, SizeSet.only(h0), SizeSet.only(w0),
-                         f"{why}: only the declared size is admitted")
+    return InputContract(
+        analysis.name,
+        analysis.input_shape,
+        SizeSet.only(h0),
+        SizeSet.only(w0),
+        f"{why}: only the declared size is admitted",
+    )
 
 
 def _symbolic(text: str) -> tuple[tuple, tuple]:
     """``"3xHx224"`` → the shape with its named sizes as sympy symbols, and those symbols."""
     from .symbolic.walk import parse_input
+
     shape = parse_input(text)
     return shape, tuple(d for d in shape if not isinstance(d, int))
 
@@ -192,6 +212,7 @@ def shapes_at(g, shape: tuple[int, ...]) -> dict[str, tuple] | None:
     """Every node's output shape for another input shape (None where a rule refuses it): the graph does
     not depend on the input size, so the ops' shape rules are simply run again."""
     from ..ops.base import OpProblem
+
     out: dict[str, tuple] = {}
     for name in g:
         data = g.nodes[name]

@@ -5,6 +5,7 @@ A small subset of networkx's DiGraph interface (``g.nodes[name]``, ``g.graph``, 
 insertion order, ``add_node``/``add_edge``, ``out_degree``, ``remove_nodes_from``, ``copy``) —
 all archdsl needs, without networkx's import time (a third of a report's run time).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator

@@ -3,6 +3,7 @@
 Walks the graph in its (topological) insertion order and asks each node's op
 for its output shape, parameter and buffer shapes, MACs and receptive field.
 """
+
 from __future__ import annotations
 
 from ..errors import ArchError, ShapeError
@@ -30,9 +31,12 @@ def infer(g: Graph) -> Analysis:
             rf = op.receptive_field([fields[i] for i in inputs], ins, out)
         except BranchMismatch as err:
             a, b = (_producer(g, inputs[i]) for i in (err.first, err.second))
-            raise ShapeError(f"{op.name} at {name or 'the network'}: {err.message} "
-                             f"({err.names[0]} comes from {a}, {err.names[1]} from {b})",
-                             span, err.hint) from None
+            raise ShapeError(
+                f"{op.name} at {name or 'the network'}: {err.message} "
+                f"({err.names[0]} comes from {a}, {err.names[1]} from {b})",
+                span,
+                err.hint,
+            ) from None
         except OpProblem as err:
             hint = err.hint
             if err.small:  # say what input size would work
@@ -40,16 +44,35 @@ def infer(g: Graph) -> Analysis:
             raise ShapeError(f"{op.name} at {name}: {err.message}", span, hint) from None
         shapes[name], fields[name] = out, rf
         data["shape"] = out
-        layers.append(Layer.model_construct(
-            name=name, op=op.name, describe=op.describe_in(ins, out), args=op.args_dict(), inputs=list(inputs),
-            output_shape=out, params=count(weights), buffers=count(buffers), param_shapes=weights,
-            buffer_shapes=buffers, macs=macs, macs_all=macs + extra, activations=numel(out),
-            elementwise=op.in_place(ins, out), saves=op.saves,
-            receptive_field=ReceptiveField.model_construct(size=rf.size, stride=tuple(float(j) for j in rf.jump)),
-            source=str(span)))
+        layers.append(
+            Layer.model_construct(
+                name=name,
+                op=op.name,
+                describe=op.describe_in(ins, out),
+                args=op.args_dict(),
+                inputs=list(inputs),
+                output_shape=out,
+                params=count(weights),
+                buffers=count(buffers),
+                param_shapes=weights,
+                buffer_shapes=buffers,
+                macs=macs,
+                macs_all=macs + extra,
+                activations=numel(out),
+                elementwise=op.in_place(ins, out),
+                saves=op.saves,
+                receptive_field=ReceptiveField.model_construct(size=rf.size, stride=tuple(float(j) for j in rf.jump)),
+                source=str(span),
+            )
+        )
     outputs = {k: shapes[v] for k, v in g.graph["outputs"].items()}
-    return Analysis.model_construct(name=g.graph["name"], input_shape=shapes["input"], outputs=outputs,
-                    totals=total(layers, list(g.graph["outputs"].values())), layers=layers)
+    return Analysis.model_construct(
+        name=g.graph["name"],
+        input_shape=shapes["input"],
+        outputs=outputs,
+        totals=total(layers, list(g.graph["outputs"].values())),
+        layers=layers,
+    )
 
 
 def _producer(g: Graph, node: str) -> str:
@@ -92,6 +115,7 @@ def _input_hint(g: Graph, hint: str | None) -> str | None:
             mid = (lo + hi) // 2
             lo, hi = (mid, hi) if probe(mid) == "small" else (lo, mid)
         return hi
+
     top = max(h, w, 1)
     while top < limit and fits(max(h, top), max(w, top)) == "small":
         top *= 2

@@ -4,6 +4,7 @@ A layer whose output may overwrite its input (an in-place activation, dropout, i
 ``Layer.elementwise``) makes no tensor of its own: it aliases its input's. Sizes are in
 values per sample; the report multiplies by the batch and the bytes of the dtype.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING

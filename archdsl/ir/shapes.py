@@ -1,5 +1,6 @@
 """Input shapes as people write them: ``3x224x224``, ``3×224×224``, ``3, 224, 224`` (and ``3xHxW`` with
 names, for the symbolic report). The one place that splits such text."""
+
 from __future__ import annotations
 
 import re

@@ -3,6 +3,7 @@
 The symbolic analysis (archdsl/ir/symbolic/) solves size conditions into these; the input contract
 (archdsl/ir/contract.py) keeps them. Plain Python: reading a contract needs no sympy.
 """
+
 from __future__ import annotations
 
 import bisect
@@ -37,8 +38,14 @@ class SizeSet:
         return cls(residues=frozenset())
 
     @classmethod
-    def listing(cls, period: int, start: int, residues: frozenset, members: Iterable[int] = (),
-                runs: Iterable[tuple[int, int]] = ()) -> SizeSet:
+    def listing(
+        cls,
+        period: int,
+        start: int,
+        residues: frozenset,
+        members: Iterable[int] = (),
+        runs: Iterable[tuple[int, int]] = (),
+    ) -> SizeSet:
         """The set with these sizes (and runs of sizes) below ``start``, in its normal form."""
         return cls(period, start, frozenset(residues), merge_runs([*runs, *((n, n + 1) for n in members)])).normal()
 
@@ -162,14 +169,18 @@ class SizeSet:
     def to_sympy(self, sym):
         """The set as a sympy condition on ``sym``."""
         import sympy as sp
+
         if self.empty:
             return sp.false
         if self.full:
             return sp.true
         terms = []
         if self.residues:
-            cong = sp.Or(*(sp.Eq(sp.Mod(sym, self.period), r) for r in sorted(self.residues))) \
-                if self.period > 1 else sp.true
+            cong = (
+                sp.Or(*(sp.Eq(sp.Mod(sym, self.period), r) for r in sorted(self.residues)))
+                if self.period > 1
+                else sp.true
+            )
             terms.append(sp.And(cong, sym >= self._lowest()) if self.start > 1 else cong)
         terms += [sp.Eq(sym, lo) if hi == lo + 1 else sp.And(sym >= lo, sym < hi) for lo, hi in self.runs]
         return sp.Or(*terms)
@@ -181,8 +192,9 @@ def _residue_list(rs: list[int]) -> str:
 
 def _describe_runs(runs: tuple) -> str:
     """``((1, 4), (7, 8))`` → ``1..3, 7`` (a run of two: ``4, 5``)."""
-    return ", ".join(str(lo) if hi == lo + 1 else f"{lo}, {lo + 1}" if hi == lo + 2 else f"{lo}..{hi - 1}"
-                     for lo, hi in runs)
+    return ", ".join(
+        str(lo) if hi == lo + 1 else f"{lo}, {lo + 1}" if hi == lo + 2 else f"{lo}..{hi - 1}" for lo, hi in runs
+    )
 
 
 def _runs(ns: list[int]) -> str:

@@ -9,6 +9,7 @@ layers keep their names, so a state_dict converts by reshaping the fc weights
 ``classes x 1 x 1``); on a larger input the network returns a ``classes x h x w`` map of
 scores, one per window position, at the size the analysis predicts.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -52,8 +53,11 @@ def _convert(name: str, data: dict, ins: list, shape: tuple, window: dict):
 
 
 def _refuse(name: str, data: dict, why: str) -> ArchError:
-    return ArchError(f"cannot make '{name}' fully convolutional: {why}", data["span"],
-                     "fully_convolutional() turns fc layers (and the flatten / pool before them) into convolutions")
+    return ArchError(
+        f"cannot make '{name}' fully convolutional: {why}",
+        data["span"],
+        "fully_convolutional() turns fc layers (and the flatten / pool before them) into convolutions",
+    )
 
 
 def convert_state_dict(state_dict: dict[str, Any], g: Graph, a: Analysis) -> dict[str, Any]:

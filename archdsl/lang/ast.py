@@ -1,4 +1,5 @@
 """The AST: small immutable nodes that keep their source span."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -1,4 +1,5 @@
 """The size of an expansion, before it runs: a lower bound on the nodes and steps an element expands to."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -167,13 +168,9 @@ def _memo_key(block: ast.BlockDef, bctx: FileCtx, local: Env) -> tuple | None:
     return key
 
 
-
-
 def _sum(bounds) -> tuple[int, int]:
     """(nodes, steps) pairs added up."""
     nodes = steps = 0
     for n, s in bounds:
         nodes, steps = nodes + n, steps + s
     return nodes, steps
-
-

@@ -1,5 +1,6 @@
 """Containers, for the elaborator: groups, block calls, merges with their branches, residuals with their
 shortcuts, and imported networks used as backbones (``upto=@label`` cuts them)."""
+
 from __future__ import annotations
 
 from ..errors import ArgumentError, LimitError, Span
@@ -42,15 +43,20 @@ class Containers:
                 return self.body(body, x, sub, ctx, env)
             return self.opcall(single, None, x, _Reuse(sub), ctx, local)
 
-    def block_into(self, block: ast.BlockDef, bctx: FileCtx, call: ast.OpCall, x: str, sub: Scope,
-                   env: Env) -> str:
+    def block_into(self, block: ast.BlockDef, bctx: FileCtx, call: ast.OpCall, x: str, sub: Scope, env: Env) -> str:
         if call.dash or call.slash or call.body:
             raise ArgumentError(f"block '{block.name}' is called with arguments: {block.name}(...)", call.span)
         local = bind_params(block.name, block.params, call, bctx.env, env)
         self.bound.start(self.nesting)
         nodes, steps = self.bound.body(block.body, bctx, local)
-        self.expect(f"the call of block '{block.name}'", nodes, steps, None, call.span,
-                    "a block that calls itself more than once per level grows exponentially; lower its depth")
+        self.expect(
+            f"the call of block '{block.name}'",
+            nodes,
+            steps,
+            None,
+            call.span,
+            "a block that calls itself more than once per level grows exponentially; lower its depth",
+        )
         self.enter(call.span)
         try:
             return self.group_into(block.body, x, sub, bctx, local)
@@ -60,8 +66,11 @@ class Containers:
     def enter(self, span: Span) -> None:
         self.depth += 1
         if self.depth > MAX_DEPTH:
-            raise LimitError(f"blocks nest deeper than {MAX_DEPTH} levels (does a block call itself?)", span,
-                             "a block may not call itself")
+            raise LimitError(
+                f"blocks nest deeper than {MAX_DEPTH} levels (does a block call itself?)",
+                span,
+                "a block may not call itself",
+            )
 
     def merge_into(self, call: ast.OpCall, cls: type[Op], x: str, sub: Scope, ctx: FileCtx, env: Env) -> str:
         _no_twice(cls.name, call.kwargs)
@@ -75,13 +84,17 @@ class Containers:
             raise ArgumentError(f"only residual takes a shortcut body, not {cls.name}", call.span)
         stmts = [s for s in call.body.stmts if isinstance(s, ast.Chain)]
         if len(stmts) < 2:
-            raise ArgumentError(f"{cls.name} needs at least two branches, one per line", call.span,
-                                "a branch that is the input itself is written `identity`")
+            raise ArgumentError(
+                f"{cls.name} needs at least two branches, one per line",
+                call.span,
+                "a branch that is the input itself is written `identity`",
+            )
         outs = [self.branch(s, i, x, sub, ctx, env) for i, s in enumerate(stmts, start=1)]
         return self.add_node(sub.path, op, outs, call.span)
 
-    def branch(self, chain: ast.Chain, i: int, x: str, sub: Scope, ctx: FileCtx, env: Env,
-               name: str | None = None) -> str:
+    def branch(
+        self, chain: ast.Chain, i: int, x: str, sub: Scope, ctx: FileCtx, env: Env, name: str | None = None
+    ) -> str:
         """Branch i: labelled elements live in the merge's scope; an unlabelled branch is ``branch{i}``."""
         name = name or f"branch{i}"
         if any(isinstance(e, ast.Labeled) for e in chain.elements):
@@ -111,8 +124,7 @@ class Containers:
             sc = self.add_node(sub.full(sub.name("downsample", call.span)), proj, [x, y], call.span)
         return self.add_node(sub.path, op, [y, sc], call.span)
 
-    def network_into(self, net: ast.NetworkDef, nctx: FileCtx, call: ast.OpCall, x: str, sub: Scope,
-                     env: Env) -> str:
+    def network_into(self, net: ast.NetworkDef, nctx: FileCtx, call: ast.OpCall, x: str, sub: Scope, env: Env) -> str:
         """An imported network used as a backbone; ``upto=@label`` cuts it after that label."""
         upto = None
         overrides = {}
@@ -125,8 +137,9 @@ class Containers:
             else:
                 overrides[kw.name] = (evaluate(kw.value, env, symbols=True), kw.span)
         if call.args or call.dash or call.slash:
-            raise ArgumentError(f"network '{net.name}' takes keyword arguments only (variables, upto=@label)",
-                                call.span)
+            raise ArgumentError(
+                f"network '{net.name}' takes keyword arguments only (variables, upto=@label)", call.span
+            )
         pending = {}
         if overrides:  # the file's variables, seen by its blocks too: its assignments run again
             for stmt in nctx.spec.top.stmts:
@@ -162,19 +175,15 @@ def _no_twice(what: str, kwargs: tuple[ast.Kwarg, ...]) -> None:
         seen.add(kw.name)
 
 
-
 def _all_labelled(call: ast.OpCall) -> bool:
     """Whether every branch of a merge body names its layers (has a label in it, or is a group)."""
     chains = [st for st in call.body.stmts if isinstance(st, ast.Chain)]
-    return bool(chains) and all(any(isinstance(e, ast.Labeled) or _is_group(e) for e in c.elements)
-                                for c in chains)
-
+    return bool(chains) and all(any(isinstance(e, ast.Labeled) or _is_group(e) for e in c.elements) for c in chains)
 
 
 def _is_group(el) -> bool:
     """``name { ... }``: a braced element that is neither a merge nor a library op."""
     return isinstance(el, ast.OpCall) and el.body is not None and lookup(el.name) is None
-
 
 
 def _single_scoped(body: ast.Body) -> ast.OpCall | None:
@@ -189,7 +198,6 @@ def _single_scoped(body: ast.Body) -> ast.OpCall | None:
         return None
     found = lookup(el.name)
     return el if found is not None and found[0].body else None
-
 
 
 def resolve_bare_fc(el, outs: list[str], env: Env) -> None:

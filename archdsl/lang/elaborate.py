@@ -6,6 +6,7 @@ the spec (``features.0``, ``layer1.0.conv1``, ``inception3a.branch2.1``).
 The result is a :class:`~archdsl.ir.graph.Graph` whose nodes carry the op (with resolved
 parameters), the ordered input list, and the source span.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -49,8 +50,15 @@ class Elaborator(Containers, OpNodes):
     def step(self, span: Span) -> None:
         self.steps += 1
         if self.steps > MAX_STEPS:
-            raise self.too_large("steps", "this step", 1, None, span,
-                                 "lower the repeat counts or the lengths of the loops", self.steps - 1)
+            raise self.too_large(
+                "steps",
+                "this step",
+                1,
+                None,
+                span,
+                "lower the repeat counts or the lengths of the loops",
+                self.steps - 1,
+            )
 
     def expect(self, what: str, nodes: int, steps: int, times: int | None, span: Span, hint: str) -> None:
         """Refuse, before expanding it, an element whose expansion would pass MAX_NODES or MAX_STEPS
@@ -61,8 +69,9 @@ class Elaborator(Containers, OpNodes):
         if self.steps + s > MAX_STEPS:
             raise self.too_large("steps", what, s, times, span, hint)
 
-    def too_large(self, unit: str, what: str, total: int, times: int | None, span: Span, hint: str,
-                  done: int | None = None) -> LimitError:
+    def too_large(
+        self, unit: str, what: str, total: int, times: int | None, span: Span, hint: str, done: int | None = None
+    ) -> LimitError:
         """``the repeat would expand past 20,000 nodes: 1,000 times at least 1,000``, or, when the
         network so far plus this element pass the limit, ``the network would expand past ... here``."""
         limit, done = (MAX_NODES, len(self.g)) if unit == "nodes" else (MAX_STEPS, self.steps if done is None else done)
@@ -91,8 +100,16 @@ class Elaborator(Containers, OpNodes):
             raise ArgumentError(err.message, (spans or {}).get(err.field, span), err.hint) from None
 
     # ------------------------------------------------------------- statements
-    def body(self, body: ast.Body, x: str | None, scope: Scope, ctx: FileCtx, env: Env,
-             on_input: Callable[[ast.InputStmt, Env], str] | None = None, network: bool = False) -> str | None:
+    def body(
+        self,
+        body: ast.Body,
+        x: str | None,
+        scope: Scope,
+        ctx: FileCtx,
+        env: Env,
+        on_input: Callable[[ast.InputStmt, Env], str] | None = None,
+        network: bool = False,
+    ) -> str | None:
         """Statements run in order; each chain continues from the previous one's output."""
         env = env.child()
         saved, self.on_input = self.on_input, on_input
@@ -112,17 +129,26 @@ class Elaborator(Containers, OpNodes):
                     env.set(stmt.name, evaluate(stmt.value, env), stmt.span)
             elif isinstance(stmt, ast.InputStmt):
                 if on_input is None:
-                    raise ArchError("'input' belongs at the start of a network", stmt.span,
-                                    "a block or group takes its input from the chain it stands in")
+                    raise ArchError(
+                        "'input' belongs at the start of a network",
+                        stmt.span,
+                        "a block or group takes its input from the chain it stands in",
+                    )
                 x = on_input(stmt, env)
             elif isinstance(stmt, ast.OutputStmt):
                 if on_input is None:
-                    raise ArchError("'output' belongs at the top level of a network", stmt.span,
-                                    "list the outputs by label after the network's chains")
+                    raise ArchError(
+                        "'output' belongs at the top level of a network",
+                        stmt.span,
+                        "list the outputs by label after the network's chains",
+                    )
                 if scope.path == "":  # an imported network's outputs are not this network's
                     if self.outputs_stmt is not None:
-                        raise ArchError("the network lists its outputs twice", stmt.span,
-                                        "list them all in one line: output a, b, c")
+                        raise ArchError(
+                            "the network lists its outputs twice",
+                            stmt.span,
+                            "list them all in one line: output a, b, c",
+                        )
                     self.outputs_stmt = stmt
             else:
                 if x is None and not (stmt.elements and isinstance(stmt.elements[0], ast.Ref)):
@@ -152,8 +178,11 @@ class Elaborator(Containers, OpNodes):
         for i, el in enumerate(chain.elements):
             if isinstance(el, ast.Ref):
                 if i:
-                    raise ArchError(f"a reference like @{el.path} can only start a chain", el.span,
-                                    "start a new line with it, or pass it as an argument: crop(@label)")
+                    raise ArchError(
+                        f"a reference like @{el.path} can only start a chain",
+                        el.span,
+                        "start a new line with it, or pass it as an argument: crop(@label)",
+                    )
                 x = self.resolve(el, scope, env)
             else:
                 x = self.element(el, x, scope, ctx, env)
@@ -164,9 +193,12 @@ class Elaborator(Containers, OpNodes):
         self.step(el.span)
         self.nesting += 1
         if self.nesting > MAX_NESTING:
-            raise LimitError(f"the spec nests deeper than {MAX_NESTING} levels (groups, repeats, merges, blocks, "
-                             "if and for inside one another)", el.span,
-                             "flatten the nesting; if a block calls itself, give the recursion an end")
+            raise LimitError(
+                f"the spec nests deeper than {MAX_NESTING} levels (groups, repeats, merges, blocks, "
+                "if and for inside one another)",
+                el.span,
+                "flatten the nesting; if a block calls itself, give the recursion an end",
+            )
         try:
             return self._element(el, x, scope, ctx, env)
         finally:
@@ -181,8 +213,11 @@ class Elaborator(Containers, OpNodes):
             if isinstance(el, (ast.If, ast.For)):
                 kind = "an if" if isinstance(el, ast.If) else "a for"
                 group = label if label.isidentifier() else f'"{label}"'
-                raise ArchError(f"{kind} cannot be labelled: its body runs in place", el.span,
-                                f"label the elements inside, or wrap it in a group: {group} {{ ... }}")
+                raise ArchError(
+                    f"{kind} cannot be labelled: its body runs in place",
+                    el.span,
+                    f"label the elements inside, or wrap it in a group: {group} {{ ... }}",
+                )
         if isinstance(el, ast.If):
             return self.if_into(el, x, scope, ctx, env)
         if isinstance(el, ast.For):
@@ -211,8 +246,11 @@ class Elaborator(Containers, OpNodes):
             return label
         text = "".join(p if isinstance(p, str) else _label_part(evaluate(p, env), p.span) for p in label.parts)
         if not text or not all(part.isidentifier() or part.isdigit() for part in text.split(".")) or "." in text:
-            raise ArgumentError(f"label \"{text}\" is not a name", label.span,
-                                "a label is letters, digits and _ (\"denselayer{i}\" with i = 1 gives denselayer1)")
+            raise ArgumentError(
+                f'label "{text}" is not a name',
+                label.span,
+                'a label is letters, digits and _ ("denselayer{i}" with i = 1 gives denselayer1)',
+            )
         return text
 
     def if_into(self, el: ast.If, x: str, scope: Scope, ctx: FileCtx, env: Env) -> str:
@@ -224,8 +262,11 @@ class Elaborator(Containers, OpNodes):
     def for_into(self, el: ast.For, x: str, scope: Scope, ctx: FileCtx, env: Env) -> str:
         items = evaluate(el.items, env)
         if not isinstance(items, tuple):
-            raise ArgumentError(f"for runs over a tuple or a range, not {shown(items)}", el.items.span,
-                                "for c in (64, 128, 256) { ... } or for i in range(1, n + 1) { ... }")
+            raise ArgumentError(
+                f"for runs over a tuple or a range, not {shown(items)}",
+                el.items.span,
+                "for c in (64, 128, 256) { ... } or for i in range(1, n + 1) { ... }",
+            )
         if len(items) > 1:
             unknown = env.child()
             for name in el.names:
@@ -240,9 +281,11 @@ class Elaborator(Containers, OpNodes):
                 local.set(el.names[0], item, el.span)
             else:
                 if not isinstance(item, tuple) or len(item) != len(el.names):
-                    raise ArgumentError(f"for {', '.join(el.names)} needs items of {len(el.names)} values, "
-                                        f"got {shown(item)}", el.items.span,
-                                        "write each item as a tuple: for c, n in ((64, 2), (128, 3)) { ... }")
+                    raise ArgumentError(
+                        f"for {', '.join(el.names)} needs items of {len(el.names)} values, got {shown(item)}",
+                        el.items.span,
+                        "write each item as a tuple: for c, n in ((64, 2), (128, 3)) { ... }",
+                    )
                 for name, value in zip(el.names, item):
                     local.set(name, value, el.span)
             x = self.body(el.body, x, scope, ctx, local, self.on_input)
@@ -255,8 +298,9 @@ class Elaborator(Containers, OpNodes):
         if not isinstance(n, int) or isinstance(n, bool) or n < 1:
             raise ArgumentError(f"a repeat count must be a positive integer, got {shown(n)}", rep.count.span)
         if n > MAX_NODES:
-            raise LimitError(f"repeat count {n:,} would expand past {MAX_NODES:,} nodes", rep.count.span,
-                             "lower the repeat count")
+            raise LimitError(
+                f"repeat count {n:,} would expand past {MAX_NODES:,} nodes", rep.count.span, "lower the repeat count"
+            )
         return n
 
     def repeat_into(self, rep: ast.Repeat, count: int, x: str, sub: Scope, ctx: FileCtx, env: Env) -> str:
@@ -276,8 +320,12 @@ class Elaborator(Containers, OpNodes):
         if call.body is not None:
             found = lookup(call.name)
             if found and found[0].body:
-                if label is None and found[0].body == "branches" and _all_labelled(call) \
-                        and not isinstance(scope, _Reuse):
+                if (
+                    label is None
+                    and found[0].body == "branches"
+                    and _all_labelled(call)
+                    and not isinstance(scope, _Reuse)
+                ):
                     # every branch names its layers: they join the enclosing group, like a residual's
                     # body (Inception-ResNet's `residual { concat { branch0: ... } - conv2d: ... }`)
                     sub = _Transparent(scope, scope.full(scope.name(None, call.span)))
@@ -285,11 +333,17 @@ class Elaborator(Containers, OpNodes):
                     sub = scope.child(scope.name(label, call.span))
                 return self.merge_into(call, found[0], x, sub, ctx, env)
             if found:
-                raise ArgumentError(f"{found[0].name} takes no {{ ... }} body", call.span,
-                                    "only concat, add and residual have branches; a group needs a new name")
+                raise ArgumentError(
+                    f"{found[0].name} takes no {{ ... }} body",
+                    call.span,
+                    "only concat, add and residual have branches; a group needs a new name",
+                )
             if call.has_call or call.dash or call.slash:
-                raise ArgumentError(f"group '{call.name}' takes no arguments", call.span,
-                                    "write a parameterised `block` to pass arguments")
+                raise ArgumentError(
+                    f"group '{call.name}' takes no arguments",
+                    call.span,
+                    "write a parameterised `block` to pass arguments",
+                )
             name = scope.name(label if label else call.name, call.span)
             out = self.group_into(call.body, x, scope.child(name), ctx, env)
             self.labels[scope.full(name)] = out
@@ -320,10 +374,16 @@ class Elaborator(Containers, OpNodes):
             return main_network(imp, call.span), imp
         found = lookup(name)
         if found is None:
-            known = list(REGISTRY) + [a for c in REGISTRY.values() for a in c.aliases] + list(ctx.blocks) \
-                + list(ctx.imports) + [f"{a}.{b}" for a, f in ctx.imports.items() for b in f.blocks]
-            raise UnknownNameError("op or block" if ctx.blocks or ctx.imports else "op", name, known, call.span,
-                                   shorthand_hint(name))
+            known = (
+                list(REGISTRY)
+                + [a for c in REGISTRY.values() for a in c.aliases]
+                + list(ctx.blocks)
+                + list(ctx.imports)
+                + [f"{a}.{b}" for a, f in ctx.imports.items() for b in f.blocks]
+            )
+            raise UnknownNameError(
+                "op or block" if ctx.blocks or ctx.imports else "op", name, known, call.span, shorthand_hint(name)
+            )
         return found
 
 
@@ -342,8 +402,11 @@ def elaborate(ctx: FileCtx, network: str | None = None, input_shape: tuple[int, 
         span = stmt.span if stmt else net.span
         dims = input_shape or (tuple(evaluate(d, env) for d in stmt.dims) if stmt else None)
         if not dims:
-            raise ArchError(f"network '{net.name}' has no input shape", span,
-                            "declare one (`input 3x224x224`) or pass --input 3x224x224")
+            raise ArchError(
+                f"network '{net.name}' has no input shape",
+                span,
+                "declare one (`input 3x224x224`) or pass --input 3x224x224",
+            )
         if any(not isinstance(d, int) or isinstance(d, bool) or d < 1 for d in dims):
             raise ShapeError(f"input sizes must be positive integers, got {dims}", span)
         el.add_node(INPUT, el.make_op(Input, {"shape": tuple(dims)}, span), [], span)
@@ -353,12 +416,18 @@ def elaborate(ctx: FileCtx, network: str | None = None, input_shape: tuple[int, 
     try:
         out = el.body(net.body, None, Scope(""), ctx, ctx.env, on_input, network=True)
     except RecursionError:  # a backstop: MAX_NESTING and the parser's limits keep this from happening
-        raise LimitError("the spec nests too deeply to expand", net.span,
-                         "flatten the nesting of groups, repeats and blocks") from None
+        raise LimitError(
+            "the spec nests too deeply to expand", net.span, "flatten the nesting of groups, repeats and blocks"
+        ) from None
     for name in el.pending:  # set from outside, but neither the file nor this network defines it
         own = [st.name for st in net.body.stmts if isinstance(st, ast.Assign)]
-        raise UnknownNameError("variable", name, [*ctx.env.names(), *own], net.span,
-                               f"network '{net.name}' does not define '{name}' (another network of the file does)")
+        raise UnknownNameError(
+            "variable",
+            name,
+            [*ctx.env.names(), *own],
+            net.span,
+            f"network '{net.name}' does not define '{name}' (another network of the file does)",
+        )
     if out is None or len(g) == 1:
         raise ArchError(f"network '{net.name}' has no layers", net.span)
     outputs = _outputs(el, out)
@@ -386,8 +455,9 @@ def _check_sinks(g: Graph, outputs: dict[str, str]) -> None:
     used = set(outputs.values())
     for node in g:
         if g.out_degree(node) == 0 and node not in used:
-            raise ArchError(f"the chain ending at '{node}' leads nowhere", g.nodes[node]["span"],
-                            _sink_hint(g, node, outputs))
+            raise ArchError(
+                f"the chain ending at '{node}' leads nowhere", g.nodes[node]["span"], _sink_hint(g, node, outputs)
+            )
 
 
 def _sink_hint(g: Graph, node: str, outputs: dict[str, str]) -> str:
@@ -400,6 +470,8 @@ def _sink_hint(g: Graph, node: str, outputs: dict[str, str]) -> str:
             break
         for name, target in outputs.items():
             if target == back:
-                return (f"output '{name}' is only the {g.nodes[back]['op'].name} it labels: a label names one "
-                        "element, not the rest of its chain; put the label on the chain's last layer")
+                return (
+                    f"output '{name}' is only the {g.nodes[back]['op'].name} it labels: a label names one "
+                    "element, not the rest of its chain; put the label on the chain's last layer"
+                )
     return "list it in `output`, or remove it"

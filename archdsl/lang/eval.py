@@ -1,4 +1,5 @@
 """Variables and integer arithmetic, evaluated over the AST (never with ``eval``)."""
+
 from __future__ import annotations
 
 import reprlib
@@ -55,16 +56,22 @@ def outside(name: str, value: Any) -> Any:
             return value
         if isinstance(value, (int, float)):
             if not abs(value) <= MAX_INT:  # inf, nan and 10**30 alike
-                raise ArgumentError(f"variable '{name}' takes a number of at most 2^53, got {shown(value)}", None,
-                                    "sizes this large cannot be built")
+                raise ArgumentError(
+                    f"variable '{name}' takes a number of at most 2^53, got {shown(value)}",
+                    None,
+                    "sizes this large cannot be built",
+                )
             return value
         if isinstance(value, (tuple, list)):
             count[0] += len(value)  # a list holding one list a thousand times counts it a thousand times
             if count[0] > MAX_VALUES:
                 raise LimitError(f"variable '{name}' holds more than {MAX_VALUES:,} values", None)
             return tuple(read(v) for v in value)
-        raise ArgumentError(f"variable '{name}' takes a number, text, true/false/none or a tuple of those, "
-                            f"got {type(value).__name__}", None)
+        raise ArgumentError(
+            f"variable '{name}' takes a number, text, true/false/none or a tuple of those, got {type(value).__name__}",
+            None,
+        )
+
     return read(value)
 
 
@@ -83,8 +90,11 @@ def _charge(n: int, span: Span) -> None:
     count the values made, so that a spec cannot spend minutes evaluating."""
     _work.values = getattr(_work, "values", 0) + n
     if _work.values > MAX_VALUES:
-        raise LimitError(f"the spec's expressions make more than {MAX_VALUES:,} values", span,
-                         "a range() inside a loop is made again on every pass: make it once, before the loop")
+        raise LimitError(
+            f"the spec's expressions make more than {MAX_VALUES:,} values",
+            span,
+            "a range() inside a loop is made again on every pass: make it once, before the loop",
+        )
 
 
 class Env:
@@ -123,8 +133,9 @@ class Env:
 
     def override(self, name: str, value: Any, span: Span | None) -> None:
         if not self.lookup(name)[0]:
-            raise UnknownNameError("variable", name, self.names(), span,
-                                   None if self.names() else "the spec defines no variables")
+            raise UnknownNameError(
+                "variable", name, self.names(), span, None if self.names() else "the spec defines no variables"
+            )
         self.values[name] = value
 
 
@@ -168,13 +179,22 @@ def evaluate(expr: ast.Expr, env: Env, symbols: bool = False) -> Any:
         b = _number(evaluate(expr.right, env), expr.right.span)
         return _checked(_apply(expr.op, a, b, expr.span), expr.span)
     if isinstance(expr, ast.Ref):
-        raise ArgumentError(f"@{expr.path} cannot be used as a value here", expr.span,
-                            "references go where an op takes one, like crop(@label)")
+        raise ArgumentError(
+            f"@{expr.path} cannot be used as a value here",
+            expr.span,
+            "references go where an op takes one, like crop(@label)",
+        )
     raise TypeError(expr)
 
 
-COMPARISONS = {"==": lambda a, b: a == b, "!=": lambda a, b: a != b, "<": lambda a, b: a < b,
-               "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}
+COMPARISONS = {
+    "==": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+}
 FUNCTIONS = ("range", "min", "max", "len", "int", "round")
 
 
@@ -183,8 +203,9 @@ def truth(v, span: Span) -> bool:
         return v
     if isinstance(v, (int, float)) and not isinstance(v, bool):
         return v != 0
-    raise ArgumentError(f"a condition needs a number or true/false, got {shown(v)}", span,
-                        "compare it: if mode == \"bn\" { ... }")
+    raise ArgumentError(
+        f"a condition needs a number or true/false, got {shown(v)}", span, 'compare it: if mode == "bn" { ... }'
+    )
 
 
 def _compare(expr: ast.BinOp, a, b) -> bool:
@@ -210,14 +231,16 @@ def _call(expr: ast.Call, args: list):
         return len(args[0])
     if name == "range":
         if not 1 <= len(args) <= 3 or not all(isinstance(a, int) and not isinstance(a, bool) for a in args):
-            raise ArgumentError("range takes one to three integers: range(n), range(1, n + 1), range(0, n, 2)",
-                                span)
+            raise ArgumentError("range takes one to three integers: range(n), range(1, n + 1), range(0, n, 2)", span)
         if len(args) == 3 and args[2] == 0:
             raise ArgumentError("range's step cannot be 0", span)
         r = range(*args)
         if len(r) > MAX_RANGE:
-            raise LimitError(f"range of {len(r):,} items is longer than {MAX_RANGE:,}", span,
-                             "a network this long cannot be built; lower the count")
+            raise LimitError(
+                f"range of {len(r):,} items is longer than {MAX_RANGE:,}",
+                span,
+                "a network this long cannot be built; lower the count",
+            )
         _charge(len(r), span)
         return tuple(r)
     if name in ("int", "round"):  # int truncates toward zero, round goes to the nearest (halves to even)
@@ -237,8 +260,11 @@ def _index(expr: ast.Index, target, i):
     if not isinstance(i, int) or isinstance(i, bool):
         raise ArgumentError(f"an index is an integer, got {shown(i)}", expr.index.span)
     if not -len(target) <= i < len(target):
-        raise ArgumentError(f"index {i} is out of range for {len(target)} items", expr.index.span,
-                            f"indices run from 0 to {len(target) - 1}" if target else "the tuple is empty")
+        raise ArgumentError(
+            f"index {i} is out of range for {len(target)} items",
+            expr.index.span,
+            f"indices run from 0 to {len(target) - 1}" if target else "the tuple is empty",
+        )
     return target[i]
 
 

@@ -1,4 +1,5 @@
 """Spec files: reading, parsing, variables with overrides, blocks, networks and imports."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
@@ -49,12 +50,21 @@ def main_network(ctx: FileCtx, span: Span | None, name: str | None = None) -> as
         return ctx.networks[ctx.stem]
     if ctx.networks:
         return list(ctx.networks.values())[-1]
-    raise ArchError("the spec defines no network", Span(ctx.spec.path, 1, 1, ctx.spec.source),
-                    "write a chain like `conv3-64 - relu - maxpool - fc` or a `network name { ... }`")
+    raise ArchError(
+        "the spec defines no network",
+        Span(ctx.spec.path, 1, 1, ctx.spec.source),
+        "write a chain like `conv3-64 - relu - maxpool - fc` or a `network name { ... }`",
+    )
 
 
-def load_file(text: str, file: str = "<inline>", overrides: dict[str, Any] | None = None,
-              stack: tuple[str, ...] = (), allow_outside: bool = False, root: Path | None = None) -> FileCtx:
+def load_file(
+    text: str,
+    file: str = "<inline>",
+    overrides: dict[str, Any] | None = None,
+    stack: tuple[str, ...] = (),
+    allow_outside: bool = False,
+    root: Path | None = None,
+) -> FileCtx:
     """Parse a spec and resolve its variables (with ``overrides``), blocks and imports.
 
     A quoted import is confined to ``root`` (the folder of the spec that was loaded, or the current
@@ -86,13 +96,17 @@ class Loading:
         """Reading a file costs a step per character of it."""
         self.steps += size
         if self.steps > MAX_STEPS:
-            raise LimitError(f"the imports would take more than {MAX_STEPS:,} steps to load: {self.steps - size:,} "
-                             f"so far, and {name} adds {size:,}", span,
-                             "each character read is a step; import fewer or smaller files")
+            raise LimitError(
+                f"the imports would take more than {MAX_STEPS:,} steps to load: {self.steps - size:,} "
+                f"so far, and {name} adds {size:,}",
+                span,
+                "each character read is a step; import fewer or smaller files",
+            )
 
 
-def _load(text: str, file: str, overrides: dict[str, Any] | None, stack: tuple[str, ...],
-          loading: Loading, span: Span | None) -> FileCtx:
+def _load(
+    text: str, file: str, overrides: dict[str, Any] | None, stack: tuple[str, ...], loading: Loading, span: Span | None
+) -> FileCtx:
     """load_file's work for one file of the load; ``span`` is the import that reads it."""
     spec = parse_spec(text, file)
     loading.charge(len(text), span, Path(file).name if file != "<inline>" else "the spec")
@@ -129,9 +143,13 @@ def _variables(spec: ast.SpecFile, overrides: dict[str, Any]) -> tuple[Env, dict
             env.override(name, value, None)
         else:
             known = env.names() | in_networks
-            raise UnknownNameError("variable", name, known, None,
-                                   None if did_you_mean(name, known) else
-                                   f"the spec's variables are {', '.join(sorted(known))}")
+            raise UnknownNameError(
+                "variable",
+                name,
+                known,
+                None,
+                None if did_you_mean(name, known) else f"the spec's variables are {', '.join(sorted(known))}",
+            )
     return env, pending
 
 
@@ -156,8 +174,9 @@ def spec_folder(file: str) -> Path:
     return (Path(file).parent if file != "<inline>" else Path.cwd()).resolve()
 
 
-def with_overrides(ctx: FileCtx, overrides: dict[str, tuple[Any, Span | None]], network: ast.NetworkDef
-                   ) -> tuple[FileCtx, dict[str, Any]]:
+def with_overrides(
+    ctx: FileCtx, overrides: dict[str, tuple[Any, Span | None]], network: ast.NetworkDef
+) -> tuple[FileCtx, dict[str, Any]]:
     """The file again with variables set from outside, as an import's call sets them
     (``vgg16(classes=10)``): the file's assignments run again in order with those values, so that
     its blocks and the values computed from them see them too. Returns the new context and the
@@ -175,9 +194,14 @@ def with_overrides(ctx: FileCtx, overrides: dict[str, tuple[Any, Span | None]], 
         elif name in own:
             pending[name] = value
         else:
-            raise UnknownNameError("variable", name, env.names() | own, overrides[name][1],
-                                   None if env.names() | own else f"network '{network.name}' has no variables",
-                                   where=f" of network '{network.name}'")
+            raise UnknownNameError(
+                "variable",
+                name,
+                env.names() | own,
+                overrides[name][1],
+                None if env.names() | own else f"network '{network.name}' has no variables",
+                where=f" of network '{network.name}'",
+            )
     return FileCtx(ctx.spec, env, ctx.blocks, ctx.imports, ctx.networks, ctx.default), pending
 
 
@@ -188,8 +212,11 @@ def _import(imp: ast.Import, file: str, stack: tuple[str, ...], loading: Loading
     key = str(path)
     if key in stack or key == str(Path(file).resolve()):
         chain = (*stack, str(Path(file).resolve()), key)  # the files above, this one, and the one it imports
-        raise ArchError(f"import cycle: {' -> '.join(Path(s).name for s in chain)}", imp.span,
-                        "specs may not import each other in a circle")
+        raise ArchError(
+            f"import cycle: {' -> '.join(Path(s).name for s in chain)}",
+            imp.span,
+            "specs may not import each other in a circle",
+        )
     if len(stack) >= MAX_DEPTH:
         raise LimitError(f"imports nest deeper than {MAX_DEPTH}", imp.span)
     ctx = loading.files.get(key)
@@ -199,15 +226,19 @@ def _import(imp: ast.Import, file: str, stack: tuple[str, ...], loading: Loading
     return ctx if entry is None else replace(ctx, default=entry.network)
 
 
-def _resolve(imp: ast.Import, file: str, stack: tuple[str, ...], loading: Loading
-             ) -> tuple[Path, library.Entry | None]:
+def _resolve(imp: ast.Import, file: str, stack: tuple[str, ...], loading: Loading) -> tuple[Path, library.Entry | None]:
     """The resolved path of the file an import names (a quoted path, confined to the load's root
     and the library, or a library name), and the library entry a name stands for."""
     if not imp.is_path:
         entry = library.lookup(imp.target)
         if entry is None:
-            raise UnknownNameError("library spec", imp.target, library.library(), imp.span,
-                                   None if library.library() else "the spec library is empty")
+            raise UnknownNameError(
+                "library spec",
+                imp.target,
+                library.library(),
+                imp.span,
+                None if library.library() else "the spec library is empty",
+            )
         return entry.path.resolve(), entry
     shown = _shown(imp.target)
     if "\0" in imp.target:
@@ -216,12 +247,18 @@ def _resolve(imp: ast.Import, file: str, stack: tuple[str, ...], loading: Loadin
     try:
         path = (base / imp.target).resolve()
         if not loading.allow_outside and (Path(imp.target).is_absolute() or not _inside(path, loading.root)):
-            where = ("the current folder" if file == "<inline>" else f"the folder of {Path(file).name}") \
-                if not stack else f"the folder of the spec ({loading.root})"
+            where = (
+                ("the current folder" if file == "<inline>" else f"the folder of {Path(file).name}")
+                if not stack
+                else f"the folder of the spec ({loading.root})"
+            )
             what = "an absolute path" if Path(imp.target).is_absolute() else f"a path outside {where}"
-            raise ArchError(f"cannot import '{shown}': {what}", imp.span,
-                            "imports are confined to the spec's folder and the spec library; copy the file "
-                            "beside the spec, or load it with archdsl.load(..., allow_imports_outside=True)")
+            raise ArchError(
+                f"cannot import '{shown}': {what}",
+                imp.span,
+                "imports are confined to the spec's folder and the spec library; copy the file "
+                "beside the spec, or load it with archdsl.load(..., allow_imports_outside=True)",
+            )
         regular = path.is_file()
     except (OSError, ValueError, RuntimeError) as err:  # a name too long, a symlink loop
         reason = getattr(err, "strerror", None) or "not a usable path"
@@ -229,15 +266,18 @@ def _resolve(imp: ast.Import, file: str, stack: tuple[str, ...], loading: Loadin
     if not regular:
         where = "the current folder" if file == "<inline>" else f"the folder of {Path(file).name}"
         what = "not a regular file" if path.exists() else "no such file"
-        raise ArchError(f"cannot import '{shown}': {what}", imp.span,
-                        f"a quoted import path is relative to {where}; a bare name imports a library spec")
+        raise ArchError(
+            f"cannot import '{shown}': {what}",
+            imp.span,
+            f"a quoted import path is relative to {where}; a bare name imports a library spec",
+        )
     return path, None
 
 
 def _shown(target: str, most: int = 80) -> str:
     """An import path as an error message shows it: at most ``most`` characters, control characters escaped."""
     target = escaped(target)
-    return target if len(target) <= most else f"{target[:most // 2]}...{target[-most // 2 + 3:]}"
+    return target if len(target) <= most else f"{target[: most // 2]}...{target[-most // 2 + 3 :]}"
 
 
 def _inside(path: Path, root: Path) -> bool:
@@ -248,9 +288,12 @@ def _inside(path: Path, root: Path) -> bool:
 def parse_spec(text: str, file: str) -> ast.SpecFile:
     """``parse.parse``; a library file's AST comes from the per-user cache when it holds one
     (archdsl/cache.py), and then the parser (and lark) is not even imported."""
+
     def parse() -> ast.SpecFile:
         from .parse import parse
+
         return parse(text, file)
+
     if file == "<inline>" or not _in_library(Path(file)):
         return parse()
     return cache.cached("ast", (file, text), parse, lambda tree: isinstance(tree, ast.SpecFile) and tree.path == file)
@@ -272,13 +315,16 @@ def read_spec(path: Path, span: Span | None = None) -> str:
     except OSError as err:
         raise ArchError(f"cannot read {path}: {err.strerror or err}", span) from None
     if len(data) > MAX_SOURCE_BYTES:
-        raise LimitError(f"{path.name} is larger than {MAX_SOURCE_BYTES:,} bytes", span,
-                         "split it into files joined with `import`")
+        raise LimitError(
+            f"{path.name} is larger than {MAX_SOURCE_BYTES:,} bytes", span, "split it into files joined with `import`"
+        )
     try:
         return data.decode("utf-8-sig")  # a byte order mark, as some editors write, is not part of the text
     except UnicodeDecodeError as err:
         line = data.count(b"\n", 0, err.start) + 1
-        column = len(data[data.rfind(b"\n", 0, err.start) + 1:err.start].decode("utf-8", "replace")) + 1
-        raise ArchError(f"{path.name} is not UTF-8 text (byte 0x{data[err.start]:02x})",
-                        Span(str(path), line, column, data.decode("utf-8", "replace")),
-                        "save the spec as UTF-8") from None
+        column = len(data[data.rfind(b"\n", 0, err.start) + 1 : err.start].decode("utf-8", "replace")) + 1
+        raise ArchError(
+            f"{path.name} is not UTF-8 text (byte 0x{data[err.start]:02x})",
+            Span(str(path), line, column, data.decode("utf-8", "replace")),
+            "save the spec as UTF-8",
+        ) from None

@@ -4,6 +4,7 @@ A file may hold one network (``lenet5.arch``) or a family (``vgg.arch`` defines 
 ``vgg19_bn``); every ``network NAME`` is a library name of its own, and so is every file stem
 (``import residual`` reads a file of blocks).
 """
+
 from __future__ import annotations
 
 import functools

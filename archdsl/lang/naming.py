@@ -1,4 +1,5 @@
 """Naming scopes: children are named by label, or by position as in nn.Sequential."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -19,8 +20,11 @@ class Scope:
         self.position += 1
         if name in self.names:
             where = f" in '{self.path}'" if self.path else ""
-            raise ArchError(f"the name '{name}' is used twice{where}", span,
-                            "labels name modules and must be unique within their group")
+            raise ArchError(
+                f"the name '{name}' is used twice{where}",
+                span,
+                "labels name modules and must be unique within their group",
+            )
         self.names.add(name)
         return name
 

@@ -1,6 +1,7 @@
 """Op nodes and references, for the elaborator: an op call's arguments bound and checked (positional,
 keyword, ``-N`` and ``/N`` shorthands, variables' defaults, ``@label`` references) into one node, and a
 reference resolved to the node it names."""
+
 from __future__ import annotations
 
 from ..errors import ArchError, ArgumentError, Span, UnknownNameError
@@ -14,8 +15,7 @@ from .naming import Scope
 class OpNodes:
     """The part of :class:`~archdsl.lang.elaborate.Elaborator` that makes op nodes and resolves references."""
 
-    def op_node(self, cls: type[Op], preset: dict, call: ast.OpCall, name: str, x: str, scope: Scope,
-                env: Env) -> str:
+    def op_node(self, cls: type[Op], preset: dict, call: ast.OpCall, name: str, x: str, scope: Scope, env: Env) -> str:
         values = dict(preset)
         spans: dict[str, Span] = {}
         extra_inputs: list[str] = []
@@ -26,11 +26,18 @@ class OpNodes:
             positional = []
         if len(positional) > len(cls.positional):
             n = len(cls.positional)
-            takes = ("takes no positional arguments" if n == 0 else
-                     f"takes at most {n} positional argument{'s' if n > 1 else ''} ({', '.join(cls.positional)})")
-            raise ArgumentError(f"{cls.name} {takes}, got {len(positional)}", positional[n].span,
-                                f"its arguments are: {', '.join(cls.Params.model_fields)}; pass them by keyword"
-                                if cls.Params.model_fields else f"{cls.name} takes no arguments")
+            takes = (
+                "takes no positional arguments"
+                if n == 0
+                else f"takes at most {n} positional argument{'s' if n > 1 else ''} ({', '.join(cls.positional)})"
+            )
+            raise ArgumentError(
+                f"{cls.name} {takes}, got {len(positional)}",
+                positional[n].span,
+                f"its arguments are: {', '.join(cls.Params.model_fields)}; pass them by keyword"
+                if cls.Params.model_fields
+                else f"{cls.name} takes no arguments",
+            )
         for field_name, arg in zip(cls.positional, positional):
             values[field_name] = self.arg(cls, field_name, arg, env, scope, extra_inputs)
             spans[field_name] = arg.span
@@ -48,8 +55,9 @@ class OpNodes:
             key = getattr(cls, attr)
             if key is None:
                 sign = "-N" if attr == "dash" else "/N"
-                raise ArgumentError(f"{cls.name} takes no {sign} shorthand", part.span,
-                                    f"write {cls.name}(...) with keywords instead")
+                raise ArgumentError(
+                    f"{cls.name} takes no {sign} shorthand", part.span, f"write {cls.name}(...) with keywords instead"
+                )
             values[key] = evaluate(part, env)
             spans[key] = part.span
         bare_fc = False
@@ -82,25 +90,30 @@ class OpNodes:
             return self.ref_path(expr, env)
         if key in cls.refs:
             shown = expr.name if isinstance(expr, ast.Var) else "label"
-            raise ArgumentError(f"'{key}' of {cls.name} takes a reference to a label", expr.span,
-                                f"write {cls.name}(@{shown})")
+            raise ArgumentError(
+                f"'{key}' of {cls.name} takes a reference to a label", expr.span, f"write {cls.name}(@{shown})"
+            )
         # a bare word is a value (p=same, mode=bilinear) only where the argument takes words;
         # elsewhere it is a variable, so a typo gets "unknown variable ... did you mean"
         try:
             return evaluate(expr, env, symbols=takes_word(cls, key))
         except UnknownNameError as err:
             if err.hint is None and isinstance(expr, ast.Var) and err.name == expr.name:
-                raise UnknownNameError("variable", expr.name, (), expr.span,
-                                       f"'{key}' of {cls.name} takes a number; a bare name is a variable, "
-                                       f"defined with `{expr.name} = ...`") from None
+                raise UnknownNameError(
+                    "variable",
+                    expr.name,
+                    (),
+                    expr.span,
+                    f"'{key}' of {cls.name} takes a number; a bare name is a variable, "
+                    f"defined with `{expr.name} = ...`",
+                ) from None
             raise
 
     def ref_path(self, ref: ast.Ref, env: Env | None) -> str:
         """The path a reference names: as written, or ``@"pool{s}"`` with its parts filled in."""
         if ref.template is None or env is None:
             return ref.path
-        text = "".join(p if isinstance(p, str) else _label_part(evaluate(p, env), p.span)
-                       for p in ref.template.parts)
+        text = "".join(p if isinstance(p, str) else _label_part(evaluate(p, env), p.span) for p in ref.template.parts)
         if not all(part.isidentifier() or part.isdigit() for part in text.split(".")):
             raise ArgumentError(f'@"{text}" is not a path of names', ref.span, 'write @"pool{s}" or @"layer{i}.0"')
         return text
@@ -126,13 +139,21 @@ class OpNodes:
         if len(tails) == 1:
             return self.labels[tails[0]]
         if len(tails) > 1:
-            raise ArchError(f"@{path} is ambiguous: it could be {', '.join('@' + t for t in sorted(tails))}",
-                            ref.span, "write the full path")
+            raise ArchError(
+                f"@{path} is ambiguous: it could be {', '.join('@' + t for t in sorted(tails))}",
+                ref.span,
+                "write the full path",
+            )
         later = "" if self.labels else " (no label is defined before it)"
-        inside = [k[len(scope.path) + 1:] for k in self.labels if scope.path and k.startswith(scope.path + ".")]
+        inside = [k[len(scope.path) + 1 :] for k in self.labels if scope.path and k.startswith(scope.path + ".")]
         last = [k.rpartition(".")[2] for k in self.labels]  # @pool5 finds features.pool5 when unique
-        raise UnknownNameError("label", "@" + path, ["@" + k for k in [*self.labels, *inside, *last]], ref.span,
-                               None if self.labels else f"a reference names a label defined earlier{later}")
+        raise UnknownNameError(
+            "label",
+            "@" + path,
+            ["@" + k for k in [*self.labels, *inside, *last]],
+            ref.span,
+            None if self.labels else f"a reference names a label defined earlier{later}",
+        )
 
 
 def _label_part(value, span: Span) -> str:

@@ -4,6 +4,7 @@ The grammar lives in ``grammar/arch.lark`` (top level in the repository,
 ``archdsl/grammar`` in an installed wheel). Lark errors are wrapped into
 :class:`~archdsl.errors.SpecSyntaxError` with file:line:column and a caret.
 """
+
 from __future__ import annotations
 
 import functools
@@ -26,17 +27,62 @@ from . import ast
 _OPEN = {"LPAR": "RPAR", "LSQB": "RSQB", "LBRACE": "RBRACE", "DASH_LBRACE": "RBRACE"}
 _CLOSE_TEXT = {"RPAR": ")", "RSQB": "]", "RBRACE": "}"}
 # after these tokens a newline continues the statement
-_CONTINUES = {"ARROW", "COMMA", "COLON", "EQUAL", "LBRACE", "LPAR", "LSQB", "DASH_LBRACE", "PLUS",
-              "STAR", "SLASH", "PERCENT", "MINUS"}
+_CONTINUES = {
+    "ARROW",
+    "COMMA",
+    "COLON",
+    "EQUAL",
+    "LBRACE",
+    "LPAR",
+    "LSQB",
+    "DASH_LBRACE",
+    "PLUS",
+    "STAR",
+    "SLASH",
+    "PERCENT",
+    "MINUS",
+}
 
 _DESCRIBE = {
-    "NAME": "a name", "INT": "an integer", "FLOAT": "a number", "DASH_INT": "-N", "SHAPE": "a shape like 3x224x224",
-    "STRING": "a quoted string", "RPAR": "')'", "LPAR": "'('", "RSQB": "']'", "LSQB": "'['", "RBRACE": "'}'",
-    "LBRACE": "'{'", "COMMA": "','", "COLON": "':'", "EQUAL": "'='", "ARROW": "'->'", "_NL": "a new line",
-    "TIMES": "a repeat count like x2", "AT": "'@'", "SLASH": "'/'", "DASH_LBRACE": "'-{'", "$END": "end of input",
-    "INPUT": "'input'", "SOFTMAX_WORD": "soft-max", "DOT": "'.'", "PLUS": "'+'", "STAR": "'*'", "MINUS": "'-'",
-    "DASH_FLOAT": "-N", "_SHORTCUT": "'shortcut'", "PERCENT": "'%'", "COMPARE": "a comparison",
-    "IF": "'if'", "ELSE": "'else'", "FOR": "'for'", "IN": "'in'", "AND": "'and'", "OR": "'or'", "NOT": "'not'",
+    "NAME": "a name",
+    "INT": "an integer",
+    "FLOAT": "a number",
+    "DASH_INT": "-N",
+    "SHAPE": "a shape like 3x224x224",
+    "STRING": "a quoted string",
+    "RPAR": "')'",
+    "LPAR": "'('",
+    "RSQB": "']'",
+    "LSQB": "'['",
+    "RBRACE": "'}'",
+    "LBRACE": "'{'",
+    "COMMA": "','",
+    "COLON": "':'",
+    "EQUAL": "'='",
+    "ARROW": "'->'",
+    "_NL": "a new line",
+    "TIMES": "a repeat count like x2",
+    "AT": "'@'",
+    "SLASH": "'/'",
+    "DASH_LBRACE": "'-{'",
+    "$END": "end of input",
+    "INPUT": "'input'",
+    "SOFTMAX_WORD": "soft-max",
+    "DOT": "'.'",
+    "PLUS": "'+'",
+    "STAR": "'*'",
+    "MINUS": "'-'",
+    "DASH_FLOAT": "-N",
+    "_SHORTCUT": "'shortcut'",
+    "PERCENT": "'%'",
+    "COMPARE": "a comparison",
+    "IF": "'if'",
+    "ELSE": "'else'",
+    "FOR": "'for'",
+    "IN": "'in'",
+    "AND": "'and'",
+    "OR": "'or'",
+    "NOT": "'not'",
 }
 
 
@@ -53,8 +99,12 @@ class _Layout:
         self.stack = []
         self.last = last = None
         for tok in stream:
-            if tok.type == "_NL" and (last is None or last.type in _CONTINUES or last.type == "_NL"
-                                      or (self.stack and self.stack[-1].type in ("LPAR", "LSQB"))):
+            if tok.type == "_NL" and (
+                last is None
+                or last.type in _CONTINUES
+                or last.type == "_NL"
+                or (self.stack and self.stack[-1].type in ("LPAR", "LSQB"))
+            ):
                 continue
             self._track(tok)
             self.last = last = tok
@@ -88,14 +138,17 @@ def _check_depth(tree, file: str, text: str) -> None:
         node, depth, stmt = stack.pop()  # stmt: the top-level statement the node belongs to
         if depth > MAX_TREE_DEPTH:
             meta = stmt.meta
-            raise LimitError(f"this statement nests deeper than {MAX_TREE_DEPTH} levels", Span(file, 1, 1, text)
-                             if meta.empty else Span(file, meta.line, meta.column, text),
-                             "split long expressions with variables (a = ..., b = a + ...)")
+            raise LimitError(
+                f"this statement nests deeper than {MAX_TREE_DEPTH} levels",
+                Span(file, 1, 1, text) if meta.empty else Span(file, meta.line, meta.column, text),
+                "split long expressions with variables (a = ..., b = a + ...)",
+            )
         stack.extend((c, depth + 1, c if depth == 1 else stmt) for c in node.children if hasattr(c, "children"))
 
 
-_OPTIONS = dict(parser="lalr", lexer="contextual", start=["start", "expr"], propagate_positions=True,
-                maybe_placeholders=False)
+_OPTIONS = dict(
+    parser="lalr", lexer="contextual", start=["start", "expr"], propagate_positions=True, maybe_placeholders=False
+)
 _AT_LOAD = ("postlex", "propagate_positions")  # options lark takes again when loading its tables (not stored)
 
 
@@ -132,8 +185,12 @@ def _tables() -> dict:
 
 
 def _are_tables(value) -> bool:
-    return isinstance(value, dict) and set(value) == {"data", "memo"} and isinstance(value["data"], dict) \
+    return (
+        isinstance(value, dict)
+        and set(value) == {"data", "memo"}
+        and isinstance(value["data"], dict)
         and isinstance(value["memo"], dict)
+    )
 
 
 _TEMPLATE_PART = re.compile(r"\{([^{}]*)\}")
@@ -145,14 +202,17 @@ def _template(tok: Token, file: str, text: str) -> ast.Template:
     parts: list = []
     pos = 0
     for m in _TEMPLATE_PART.finditer(raw):
-        parts.append(raw[pos:m.start()])
+        parts.append(raw[pos : m.start()])
         try:
             # padded so that the expression's spans point into the label where it stands
             pad = "\n" * (tok.line - 1) + " " * (tok.column + m.start(1))
             tree = _parser().parse(pad + m.group(1), start="expr")
         except UnexpectedInput:
-            raise SpecSyntaxError(f"'{{{m.group(1)}}}' in a label is not an expression", span,
-                                  'a label like "denselayer{i}" puts a variable or an expression in braces') from None
+            raise SpecSyntaxError(
+                f"'{{{m.group(1)}}}' in a label is not an expression",
+                span,
+                'a label like "denselayer{i}" puts a variable or an expression in braces',
+            ) from None
         parts.append(_ToAst(file, text).transform(tree))
         pos = m.end()
     parts.append(raw[pos:])
@@ -164,8 +224,11 @@ def _template(tok: Token, file: str, text: str) -> ast.Template:
 def parse(text: str, file: str = "<inline>") -> ast.SpecFile:
     """Parse spec text into an :class:`~archdsl.lang.ast.SpecFile`."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_SOURCE_BYTES:
-        raise LimitError(f"spec is larger than {MAX_SOURCE_BYTES:,} bytes", Span(file, 1, 1, text[:200]),
-                         "split it into files joined with `import`")
+        raise LimitError(
+            f"spec is larger than {MAX_SOURCE_BYTES:,} bytes",
+            Span(file, 1, 1, text[:200]),
+            "split it into files joined with `import`",
+        )
     parser = _parser()
     try:
         tree = parser.parse(text + "\n", start="start")
@@ -187,14 +250,16 @@ def _span(file: str, text: str, tok) -> Span:
     return Span(file, getattr(tok, "line", 1) or 1, getattr(tok, "column", 1) or 1, text, max(1, len(str(tok))))
 
 
-def _syntax_error(err: UnexpectedInput, file: str, text: str, stack: list[Token],
-                  last: Token | None = None) -> SpecSyntaxError:
+def _syntax_error(
+    err: UnexpectedInput, file: str, text: str, stack: list[Token], last: Token | None = None
+) -> SpecSyntaxError:
     terms = set(getattr(err, "expected", ()) or getattr(err, "allowed", ()))
     element = {"NAME", "LSQB", "AT", "IF", "FOR", "STRING", "SOFTMAX_WORD"}
     if element <= terms:  # where an element of a chain may start, say so in words
         terms = (terms - element) | {"an element (an op or block, a [repeat], @label, if, for)"}
-    expected = sorted({_DESCRIBE.get(t, f"'{t}'" if t.isupper() or " " not in t else t) for t in terms
-                       if not t.startswith("__")})
+    expected = sorted(
+        {_DESCRIBE.get(t, f"'{t}'" if t.isupper() or " " not in t else t) for t in terms if not t.startswith("__")}
+    )
     want = f"; expected {', '.join(expected)}" if expected else ""
     if isinstance(err, UnexpectedCharacters):
         ch = text[err.pos_in_stream] if err.pos_in_stream < len(text) else "?"
@@ -209,8 +274,11 @@ def _syntax_error(err: UnexpectedInput, file: str, text: str, stack: list[Token]
         span = Span(file, line_count, len(last) + 1, text)
         if stack:
             opened = stack[-1]
-            return SpecSyntaxError(f"'{opened}' is never closed", _span(file, text, opened),
-                                   f"add '{_CLOSE_TEXT[_OPEN[opened.type]]}' to close it")
+            return SpecSyntaxError(
+                f"'{opened}' is never closed",
+                _span(file, text, opened),
+                f"add '{_CLOSE_TEXT[_OPEN[opened.type]]}' to close it",
+            )
         return SpecSyntaxError(f"unexpected end of input{want}", span)
     if token.type in _CLOSE_TEXT and token is not last and (not stack or _OPEN[stack[-1].type] != token.type):
         # a closing bracket the lexer refused before the layout pass could pair it up
@@ -219,8 +287,10 @@ def _syntax_error(err: UnexpectedInput, file: str, text: str, stack: list[Token]
     shown = "a new line" if token.type == "_NL" else repr(str(token))
     hint = _token_hint(token, err)
     if stack and stack[-1].type == "LSQB" and re.fullmatch(r"[xX×*]\d+", str(token)):
-        hint = (f"the '[' at line {stack[-1].line}, column {stack[-1].column} is still open; "
-                f"close it before the count: [conv3-64 - relu]{token}")
+        hint = (
+            f"the '[' at line {stack[-1].line}, column {stack[-1].column} is still open; "
+            f"close it before the count: [conv3-64 - relu]{token}"
+        )
     return SpecSyntaxError(f"unexpected {shown}{want}", _span(file, text, token), hint)
 
 
@@ -254,9 +324,15 @@ def _token_hint(token: Token, err: UnexpectedInput) -> str | None:
 
 
 def _pos(file: str, text: str, meta) -> Span:
-    return Span(file, getattr(meta, "line", 1), getattr(meta, "column", 1), text,
-                max(1, (getattr(meta, "end_column", 2) - getattr(meta, "column", 1)))
-                if getattr(meta, "line", 1) == getattr(meta, "end_line", 1) else 1)
+    return Span(
+        file,
+        getattr(meta, "line", 1),
+        getattr(meta, "column", 1),
+        text,
+        max(1, (getattr(meta, "end_column", 2) - getattr(meta, "column", 1)))
+        if getattr(meta, "line", 1) == getattr(meta, "end_line", 1)
+        else 1,
+    )
 
 
 @v_args(meta=True)
@@ -279,8 +355,14 @@ class _ToAst(Transformer):
         top = []
         for item in items:
             groups.get(type(item), top).append(item)
-        return ast.SpecFile(self.file, self.text, tuple(groups[ast.Import]), tuple(groups[ast.BlockDef]),
-                            tuple(groups[ast.NetworkDef]), ast.Body(tuple(top)))
+        return ast.SpecFile(
+            self.file,
+            self.text,
+            tuple(groups[ast.Import]),
+            tuple(groups[ast.BlockDef]),
+            tuple(groups[ast.NetworkDef]),
+            ast.Body(tuple(top)),
+        )
 
     def import_stmt(self, meta, c):
         target = c[0]
@@ -343,8 +425,7 @@ class _ToAst(Transformer):
         cond, then, *rest = [x for x in c if not (isinstance(x, Token) and x.type == "ELSE")]
         otherwise = None
         if rest:
-            otherwise = rest[0] if isinstance(rest[0], ast.Body) else \
-                ast.Body((ast.Chain((rest[0],), rest[0].span),))
+            otherwise = rest[0] if isinstance(rest[0], ast.Body) else ast.Body((ast.Chain((rest[0],), rest[0].span),))
         return ast.If(cond, then, otherwise, self._s(meta))
 
     def for_unit(self, meta, c):
@@ -358,9 +439,17 @@ class _ToAst(Transformer):
             kind, value = part
             fields[kind] = value
         args = fields.get("args", ((), (), False))
-        return ast.OpCall(name, self._s(meta), dash=fields.get("dash"), slash=fields.get("slash"),
-                          args=args[0], kwargs=args[1], has_call=args[2], body=fields.get("body"),
-                          shortcut=fields.get("shortcut"))
+        return ast.OpCall(
+            name,
+            self._s(meta),
+            dash=fields.get("dash"),
+            slash=fields.get("slash"),
+            args=args[0],
+            kwargs=args[1],
+            has_call=args[2],
+            body=fields.get("body"),
+            shortcut=fields.get("shortcut"),
+        )
 
     def softmax_word(self, meta, c):
         return "softmax"
@@ -383,8 +472,11 @@ class _ToAst(Transformer):
             if isinstance(x, ast.Kwarg):
                 seen_kw = True
             elif seen_kw:
-                raise SpecSyntaxError("positional argument after a keyword argument", x.span,
-                                      "put positional arguments first: conv(64, k=3)")
+                raise SpecSyntaxError(
+                    "positional argument after a keyword argument",
+                    x.span,
+                    "put positional arguments first: conv(64, k=3)",
+                )
         return ("args", (pos, kws, True))
 
     def posarg(self, meta, c):
@@ -438,6 +530,7 @@ class _ToAst(Transformer):
     def _bin(op):  # noqa: N805 - a tiny factory for the five arithmetic rules
         def rule(self, meta, c):
             return ast.BinOp(op, c[0], c[-1], self._s(meta))
+
         return rule
 
     add, sub, mul, div, mod = _bin("+"), _bin("-"), _bin("*"), _bin("/"), _bin("%")

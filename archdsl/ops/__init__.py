@@ -1,19 +1,32 @@
 """Every op archdsl knows, one module per family; importing this package registers them all.
 
 ``python -m archdsl.ops`` prints the table of ops that docs/language.md holds (each op's own ``reference``)."""
+
 from . import activation, conv, linear, merge, norm, pool, spatial  # noqa: F401  (registration)
 from .base import ALIASES, REGISTRY, RF, ModuleSpec, Op, OpProblem, Shape, fmt_shape, lookup
 
-__all__ = ["ALIASES", "REGISTRY", "RF", "ModuleSpec", "Op", "OpProblem", "Shape", "fmt_shape", "lookup",
-           "reference_table"]
+__all__ = [
+    "ALIASES",
+    "REGISTRY",
+    "RF",
+    "ModuleSpec",
+    "Op",
+    "OpProblem",
+    "Shape",
+    "fmt_shape",
+    "lookup",
+    "reference_table",
+]
 
 _FAMILIES = (conv, linear, pool, activation, norm, spatial, merge)  # the table's order: a family's ops together
 
 
 def reference_table() -> str:
     """The markdown table of every op: name, aliases, arguments (defaults), shorthands, what it is."""
-    rows = ["| op | aliases | arguments (defaults) | shorthands; positional order | what it is |",
-            "|---|---|---|---|---|"]
+    rows = [
+        "| op | aliases | arguments (defaults) | shorthands; positional order | what it is |",
+        "|---|---|---|---|---|",
+    ]
     for module in _FAMILIES:
         for cls in REGISTRY.values():
             if cls.__module__ == module.__name__:

@@ -1,4 +1,5 @@
 """Element-wise activations and softmax; shape-preserving, parameter-free."""
+
 from __future__ import annotations
 
 from .base import ModuleSpec, Op, OpProblem, Params, fmt_shape, numel
@@ -151,8 +152,10 @@ class Softmax(Op):
     def infer(self, ins):
         rank = len(ins[0]) + 1  # the batched tensor's dimensions
         if not -rank <= self.p.dim < rank:
-            raise OpProblem(f"dim={self.p.dim} is not a dimension of the batched {fmt_shape(ins[0])} input",
-                            f"dims run from 0 (the batch) to {rank - 1}; 1 is the channels")
+            raise OpProblem(
+                f"dim={self.p.dim} is not a dimension of the batched {fmt_shape(ins[0])} input",
+                f"dims run from 0 (the batch) to {rank - 1}; 1 is the channels",
+            )
         return ins[0]
 
     def extra_macs(self, ins, out):

@@ -7,6 +7,7 @@ Nothing else in archdsl switches on op names: what the other stages ask of an op
 diagram, whether it folds, merges or upsamples, its fully convolutional form, ...) is a property or a
 method here.
 """
+
 from __future__ import annotations
 
 import re
@@ -22,10 +23,24 @@ Shape = tuple[int, ...]  # per-sample shape: (C, H, W) or (N,)
 REGISTRY: dict[str, type[Op]] = {}  # canonical name → class
 ALIASES: dict[str, type[Op]] = {}  # lower-case alias → class
 # keyword spellings users know from torch and the papers, mapped to our short field names
-KWARG_ALIASES = {"kernel": "k", "kernel_size": "k", "stride": "s", "padding": "p", "dilation": "d",
-                 "out_channels": "out", "channels": "out", "filters": "out", "out_features": "out",
-                 "units": "out", "g": "groups", "ceil_mode": "ceil", "negative_slope": "slope",
-                 "scale_factor": "scale", "output_size": "size", "rate": "p"}
+KWARG_ALIASES = {
+    "kernel": "k",
+    "kernel_size": "k",
+    "stride": "s",
+    "padding": "p",
+    "dilation": "d",
+    "out_channels": "out",
+    "channels": "out",
+    "filters": "out",
+    "out_features": "out",
+    "units": "out",
+    "g": "groups",
+    "ceil_mode": "ceil",
+    "negative_slope": "slope",
+    "scale_factor": "scale",
+    "output_size": "size",
+    "rate": "p",
+}
 
 
 class Params(BaseModel):
@@ -61,8 +76,10 @@ class RF:
 
     @staticmethod
     def merge(fields: list[RF]) -> RF:
-        return RF(tuple(max(f.size[i] for f in fields) for i in range(2)),
-                  tuple(max(f.jump[i] for f in fields) for i in range(2)))
+        return RF(
+            tuple(max(f.size[i] for f in fields) for i in range(2)),
+            tuple(max(f.jump[i] for f in fields) for i in range(2)),
+        )
 
 
 @dataclass(frozen=True)
@@ -80,8 +97,9 @@ class ModuleSpec:
 def spatial(shape: Shape) -> tuple[int, int]:
     if len(shape) != 3:
         got = f"a flat vector of {shape[0]} values" if len(shape) == 1 else fmt_shape(shape)
-        raise OpProblem(f"needs a CxHxW feature map, got {got}",
-                        "put it before any fc/flatten, or reshape back to CxHxW")
+        raise OpProblem(
+            f"needs a CxHxW feature map, got {got}", "put it before any fc/flatten, or reshape back to CxHxW"
+        )
     return shape[1], shape[2]
 
 
@@ -184,8 +202,9 @@ class Op:
         for key, v in values.items():  # pydantic would quietly read true as 1
             field = cls.Params.model_fields.get(key)
             if isinstance(v, bool) and field is not None and _takes_number(field.annotation):
-                raise OpProblem(f"{cls.name}: '{key}' takes a number, not {_shown(v)}", f"its arguments are: {fields}",
-                                key)
+                raise OpProblem(
+                    f"{cls.name}: '{key}' takes a number, not {_shown(v)}", f"its arguments are: {fields}", key
+                )
         try:
             return cls(cls.Params(**values))
         except ValidationError as err:
@@ -194,23 +213,34 @@ class Op:
             loc = key or "arguments"
             if first["type"] == "extra_forbidden":
                 from ..errors import did_you_mean
+
                 guess = did_you_mean(loc, cls.Params.model_fields)
-                raise OpProblem(f"{cls.name} takes no argument '{loc}'",
-                                f"did you mean '{guess}'?" if guess else f"its arguments are: {fields}", key) from None
+                raise OpProblem(
+                    f"{cls.name} takes no argument '{loc}'",
+                    f"did you mean '{guess}'?" if guess else f"its arguments are: {fields}",
+                    key,
+                ) from None
             got = first.get("input")
             union = sum(1 for e in err.errors() if e["loc"] and str(e["loc"][0]) == key) > 1
             if union and key in cls.Params.model_fields:  # every alternative failed: say what it takes
-                raise OpProblem(f"{cls.name}: bad value {_shown(got)} for "
-                                f"'{loc}': expected "
-                                f"{_expects(cls.Params.model_fields[key].annotation)}",
-                                f"its arguments are: {fields}", key) from None
+                raise OpProblem(
+                    f"{cls.name}: bad value {_shown(got)} for "
+                    f"'{loc}': expected "
+                    f"{_expects(cls.Params.model_fields[key].annotation)}",
+                    f"its arguments are: {fields}",
+                    key,
+                ) from None
             if first["type"] == "value_error":
-                raise OpProblem(f"{cls.name}: {first['msg'].removeprefix('Value error, ')}",
-                                f"its arguments are: {fields}") from None
+                raise OpProblem(
+                    f"{cls.name}: {first['msg'].removeprefix('Value error, ')}", f"its arguments are: {fields}"
+                ) from None
             if first["type"] == "missing":
                 raise OpProblem(f"{cls.name} needs the argument '{loc}'", f"its arguments are: {fields}") from None
-            raise OpProblem(f"{cls.name}: bad value {_shown(got)} for "
-                            f"'{loc}': {first['msg'].lower()}", f"its arguments are: {fields}", key) from None
+            raise OpProblem(
+                f"{cls.name}: bad value {_shown(got)} for '{loc}': {first['msg'].lower()}",
+                f"its arguments are: {fields}",
+                key,
+            ) from None
 
     def check_ref(self, field: str, target: Op) -> None:
         """Refuse a reference to the wrong kind of node (raise OpProblem); most ops take any."""
@@ -257,8 +287,9 @@ class Op:
         return (cls.data_inputs, 0) if cls.data_inputs is not None else (n, 0)
 
     # --- transforms ---
-    def convolutional(self, ins: list[Shape], out: Shape, kernel: tuple[int, int] | None
-                      ) -> tuple[Op | None, tuple[int, int] | None]:
+    def convolutional(
+        self, ins: list[Shape], out: Shape, kernel: tuple[int, int] | None
+    ) -> tuple[Op | None, tuple[int, int] | None]:
         """OverFeat's sliding window (archdsl.ir.transform): the op that replaces this one in the fully
         convolutional network (None: itself), and the kernel an fc reading its output becomes (None: its
         output is a map). ``kernel`` is what its first input, a vector that became a map, stands for (None

@@ -1,4 +1,5 @@
 """Convolutions: conv (incl. grouped, dilated, `same` padding) and transposed conv."""
+
 from __future__ import annotations
 
 from typing import Literal
@@ -93,12 +94,17 @@ class Conv(Op):
         if self.p.padding() == "same":
             self._pad()
             return (self.p.out, *hw)
-        out = tuple((n + 2 * p - d * (k - 1) - 1) // s + 1
-                    for n, p, d, k, s in zip(hw, self._pad(), pair(self.p.d), pair(self.p.k), pair(self.p.s)))
+        out = tuple(
+            (n + 2 * p - d * (k - 1) - 1) // s + 1
+            for n, p, d, k, s in zip(hw, self._pad(), pair(self.p.d), pair(self.p.k), pair(self.p.s))
+        )
         if any(n < 1 for n in out):  # per axis: also decides symbolic sizes (archdsl.ir.symbolic)
-            raise OpProblem(f"input {fmt_shape(ins[0])} is too small for kernel {fmt_shape(pair(self.p.k))} "
-                            f"with padding {fmt_shape(self._pad())}: the output would be {fmt_shape(out)}",
-                            "use a larger input, more padding, or fewer downsampling layers before it", small=True)
+            raise OpProblem(
+                f"input {fmt_shape(ins[0])} is too small for kernel {fmt_shape(pair(self.p.k))} "
+                f"with padding {fmt_shape(self._pad())}: the output would be {fmt_shape(out)}",
+                "use a larger input, more padding, or fewer downsampling layers before it",
+                small=True,
+            )
         return (self.p.out, *out)
 
     def weights(self, ins, out):
@@ -114,9 +120,18 @@ class Conv(Op):
 
     def torch(self, ins, out):
         pad = self.p.padding()
-        return ModuleSpec("Conv2d", (ins[0][0], self.p.out), dict(
-            kernel_size=pair(self.p.k), stride=pair(self.p.s), padding=pad, dilation=pair(self.p.d),
-            groups=self.p.groups, bias=self.p.bias))
+        return ModuleSpec(
+            "Conv2d",
+            (ins[0][0], self.p.out),
+            dict(
+                kernel_size=pair(self.p.k),
+                stride=pair(self.p.s),
+                padding=pad,
+                dilation=pair(self.p.d),
+                groups=self.p.groups,
+                bias=self.p.bias,
+            ),
+        )
 
     @classmethod
     def title(cls, args, ins, out):
@@ -151,7 +166,7 @@ class DwConv(Op):
     reference = (
         "`k`=3, `s`=1, `p`=auto, `d`=1, `multiplier`=1, `bias`=true",
         "`dwconvN` → k; `/N` → s; `k, s, p`",
-        "depthwise convolution: a conv with groups = input channels (MobileNet's \"Conv dw\")",
+        'depthwise convolution: a conv with groups = input channels (MobileNet\'s "Conv dw")',
     )
     family = "dwconv"
     aliases = ("depthwise", "conv_dw", "dw", "depthwise_conv")
@@ -246,8 +261,12 @@ class UpConv(Op):
         hw = spatial(ins[0])
         if cin % self.p.groups:
             raise OpProblem(f"{cin} input channels are not divisible by groups={self.p.groups}")
-        out = tuple((n - 1) * s - 2 * p + d * (k - 1) + op + 1 for n, s, p, d, k, op in zip(
-            hw, self.p.stride(), pair(self.p.p), pair(self.p.d), pair(self.p.k), pair(self.p.output_padding)))
+        out = tuple(
+            (n - 1) * s - 2 * p + d * (k - 1) + op + 1
+            for n, s, p, d, k, op in zip(
+                hw, self.p.stride(), pair(self.p.p), pair(self.p.d), pair(self.p.k), pair(self.p.output_padding)
+            )
+        )
         if any(n < 1 for n in out):  # per axis: also decides symbolic sizes (archdsl.ir.symbolic)
             raise OpProblem(f"output would be {fmt_shape(out)}", "reduce the padding", small=True)
         if any(op >= max(s, d) for op, s, d in zip(pair(self.p.output_padding), self.p.stride(), pair(self.p.d))):
@@ -271,10 +290,19 @@ class UpConv(Op):
         return RF(size, tuple(j / ss for j, ss in zip(rf.jump, s)))
 
     def torch(self, ins, out):
-        return ModuleSpec("ConvTranspose2d", (ins[0][0], self.p.out), dict(
-            kernel_size=pair(self.p.k), stride=self.p.stride(), padding=pair(self.p.p),
-            output_padding=pair(self.p.output_padding), groups=self.p.groups, bias=self.p.bias,
-            dilation=pair(self.p.d)))
+        return ModuleSpec(
+            "ConvTranspose2d",
+            (ins[0][0], self.p.out),
+            dict(
+                kernel_size=pair(self.p.k),
+                stride=self.p.stride(),
+                padding=pair(self.p.p),
+                output_padding=pair(self.p.output_padding),
+                groups=self.p.groups,
+                bias=self.p.bias,
+                dilation=pair(self.p.d),
+            ),
+        )
 
     @classmethod
     def title(cls, args, ins, out):

@@ -1,4 +1,5 @@
 """Fully connected layers and shape changes: fc (auto-flatten), flatten, reshape."""
+
 from __future__ import annotations
 
 from math import prod
@@ -142,8 +143,10 @@ class Reshape(Op):
                 raise OpProblem(f"cannot reshape {fmt_shape(ins[0])} ({total} values) to {tuple(dims)}")
             dims[dims.index(-1)] = total // known
         if prod(dims) != total:
-            raise OpProblem(f"cannot reshape {fmt_shape(ins[0])} ({total} values) into "
-                            f"{fmt_shape(tuple(dims))} ({prod(dims)} values)")
+            raise OpProblem(
+                f"cannot reshape {fmt_shape(ins[0])} ({total} values) into "
+                f"{fmt_shape(tuple(dims))} ({prod(dims)} values)"
+            )
         return tuple(dims)
 
     def emit(self, g, args, ins, out):
@@ -180,8 +183,10 @@ class Permute(Op):
 
     def infer(self, ins):
         if sorted(self.p.dims) != list(range(len(ins[0]))):
-            raise OpProblem(f"permute{tuple(self.p.dims)} is not an order of the {len(ins[0])} dimensions of "
-                            f"{fmt_shape(ins[0])}", f"list each of 0..{len(ins[0]) - 1} once")
+            raise OpProblem(
+                f"permute{tuple(self.p.dims)} is not an order of the {len(ins[0])} dimensions of {fmt_shape(ins[0])}",
+                f"list each of 0..{len(ins[0]) - 1} once",
+            )
         return tuple(ins[0][d] for d in self.p.dims)
 
     def receptive_field(self, rfs, ins, out):

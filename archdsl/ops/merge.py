@@ -1,4 +1,5 @@
 """Ops that join tensors: concat, add, residual (add + automatic projection shortcut)."""
+
 from __future__ import annotations
 
 from typing import Literal
@@ -11,8 +12,9 @@ from .base import ModuleSpec, Op, OpProblem, Params, fmt_shape, numel, spatial
 class BranchMismatch(OpProblem):
     """Two inputs of a merge disagree; carries which ones so the infer stage can name their producers."""
 
-    def __init__(self, message: str, first: int, second: int, hint: str | None = None,
-                 names: tuple[str, str] | None = None):
+    def __init__(
+        self, message: str, first: int, second: int, hint: str | None = None, names: tuple[str, str] | None = None
+    ):
         super().__init__(message, hint)
         self.first, self.second = first, second
         self.names = names or (f"branch {first + 1}", f"branch {second + 1}")  # what the message calls them
@@ -46,9 +48,12 @@ class Concat(Op):
         first = ins[0]
         for i, shape in enumerate(ins[1:], start=2):
             if len(shape) != len(first) or shape[1:] != first[1:]:
-                raise BranchMismatch(f"branch {i} is {fmt_shape(shape[1:] or shape)}, "
-                                     f"branch 1 is {fmt_shape(first[1:] or first)}", 0, i - 1,
-                                     "concat joins along channels; every other size must agree (crop or pad)")
+                raise BranchMismatch(
+                    f"branch {i} is {fmt_shape(shape[1:] or shape)}, branch 1 is {fmt_shape(first[1:] or first)}",
+                    0,
+                    i - 1,
+                    "concat joins along channels; every other size must agree (crop or pad)",
+                )
         return (sum(s[0] for s in ins), *first[1:])
 
     def emit(self, g, args, ins, out):
@@ -154,9 +159,14 @@ class Residual(Add):
     def infer(self, ins):
         body, shortcut = ins
         if body != shortcut:
-            raise BranchMismatch(f"the shortcut gives {fmt_shape(shortcut)}, the body {fmt_shape(body)}", 0, 1,
-                                 "make the shortcut give the body's shape (a strided conv1 for a strided body), "
-                                 "or leave it out for the automatic projection", ("the body", "the shortcut"))
+            raise BranchMismatch(
+                f"the shortcut gives {fmt_shape(shortcut)}, the body {fmt_shape(body)}",
+                0,
+                1,
+                "make the shortcut give the body's shape (a strided conv1 for a strided body), "
+                "or leave it out for the automatic projection",
+                ("the body", "the shortcut"),
+            )
         return body
 
     def emit(self, g, args, ins, out):
@@ -197,8 +207,10 @@ class Projection(Op):
         (h, w), (oh, ow) = spatial(x), spatial(y)
         s = (-(-h // oh), -(-w // ow))
         if tuple((n - 1) // ss + 1 for n, ss in zip((h, w), s)) != (oh, ow):
-            raise OpProblem(f"the body turns {fmt_shape(x)} into {fmt_shape(y)}: no strided 1x1 conv maps one "
-                            "onto the other", "give the shortcut explicitly: residual { ... } shortcut { ... }")
+            raise OpProblem(
+                f"the body turns {fmt_shape(x)} into {fmt_shape(y)}: no strided 1x1 conv maps one onto the other",
+                "give the shortcut explicitly: residual { ... } shortcut { ... }",
+            )
         return s
 
     def infer(self, ins):

@@ -1,4 +1,5 @@
 """Normalisation and regularisation: batch norm, local response norm, dropout."""
+
 from __future__ import annotations
 
 from pydantic import Field
@@ -29,8 +30,9 @@ class BatchNorm(Op):
 
     def infer(self, ins):
         if len(ins[0]) > 3:  # BatchNorm1d / 2d take (N, C), (N, C, L) and (N, C, H, W)
-            raise OpProblem(f"normalises a vector, a CxL sequence or a CxHxW map, got {fmt_shape(ins[0])}",
-                            "reshape to CxHxW first")
+            raise OpProblem(
+                f"normalises a vector, a CxL sequence or a CxHxW map, got {fmt_shape(ins[0])}", "reshape to CxHxW first"
+            )
         return ins[0]
 
     def extra_macs(self, ins, out):
@@ -73,8 +75,10 @@ class Lrn(Op):
 
     def infer(self, ins):
         if len(ins[0]) < 2:  # torch normalises across channels at each position: (N, C, ...) with a position
-            raise OpProblem(f"needs a CxHxW feature map, got a flat vector of {ins[0][0]} values",
-                            "put it before any fc/flatten, or reshape back to CxHxW")
+            raise OpProblem(
+                f"needs a CxHxW feature map, got a flat vector of {ins[0][0]} values",
+                "put it before any fc/flatten, or reshape back to CxHxW",
+            )
         return ins[0]
 
     def torch(self, ins, out):
@@ -133,8 +137,7 @@ class DropPath(_Drop):
     reference = (
         "`p`=0.0",
         "`p`",
-        "stochastic depth: drops a whole sample's input in training (survivors scaled by 1/(1-p)); "
-        "identity at eval",
+        "stochastic depth: drops a whole sample's input in training (survivors scaled by 1/(1-p)); identity at eval",
     )
     pointwise = True
     aliases = ("droppath", "stochastic_depth")
@@ -158,8 +161,7 @@ class L2Norm(Op):
     reference = (
         "`scale`=20.0",
         "`scale`",
-        "unit L2 norm over channels times a learnable per-channel weight held by the node itself (SSD's "
-        "conv4_3)",
+        "unit L2 norm over channels times a learnable per-channel weight held by the node itself (SSD's conv4_3)",
     )
     aliases = ("l2_norm", "l2normalize")
     Params = L2NormParams

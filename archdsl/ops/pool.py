@@ -1,4 +1,5 @@
 """Pooling: max and average (incl. ceil mode), global and adaptive average pooling."""
+
 from __future__ import annotations
 
 from pydantic import Field, model_validator
@@ -47,12 +48,17 @@ class _Pool(Op):
 
     def infer(self, ins):
         hw = spatial(ins[0])
-        out = tuple(pool_size(n, k, s, p, self.p.ceil)
-                    for n, k, s, p in zip(hw, pair(self.p.k), self.p.stride(), pair(self.p.p)))
+        out = tuple(
+            pool_size(n, k, s, p, self.p.ceil)
+            for n, k, s, p in zip(hw, pair(self.p.k), self.p.stride(), pair(self.p.p))
+        )
         if any(n < 1 for n in out):  # per axis: also decides symbolic sizes (archdsl.ir.symbolic)
-            raise OpProblem(f"input {fmt_shape(ins[0])} is smaller than the {fmt_shape(pair(self.p.k))} window: "
-                            f"the output would be {fmt_shape(out)}",
-                            "use a larger input or remove a downsampling layer before it", small=True)
+            raise OpProblem(
+                f"input {fmt_shape(ins[0])} is smaller than the {fmt_shape(pair(self.p.k))} window: "
+                f"the output would be {fmt_shape(out)}",
+                "use a larger input or remove a downsampling layer before it",
+                small=True,
+            )
         return (ins[0][0], *out)
 
     def receptive_field(self, rfs, ins, out):
@@ -79,8 +85,7 @@ class MaxPool(_Pool):
 
     name = "maxpool"
     reference = (
-        "`k`=2, `s`=auto (=k), `p`=0, `ceil`=false, `indices`=false (keep the argmax positions for "
-        "`unpool`)",
+        "`k`=2, `s`=auto (=k), `p`=0, `ceil`=false, `indices`=false (keep the argmax positions for `unpool`)",
         "`maxpoolN` → k; `/N` → s; `k, s, p`",
         "max pooling",
     )
@@ -113,8 +118,7 @@ class Unpool(Op):
     reference = (
         "`ref` (a reference to a `maxpool(indices=true)`)",
         "`ref`",
-        "max unpooling: each value goes back where its pool took it from; output = the pool's input size "
-        "(DeconvNet)",
+        "max unpooling: each value goes back where its pool took it from; output = the pool's input size (DeconvNet)",
     )
     upsampling = True
     resizes = True
@@ -129,15 +133,19 @@ class Unpool(Op):
     def infer(self, ins):
         x, pooled, before = ins
         if x != pooled:
-            raise OpProblem(f"unpool(@{self.p.ref}) needs a map of the pool's output shape {fmt_shape(pooled)}, "
-                            f"got {fmt_shape(x)}", "unpool mirrors its pool: put it where the decoder has "
-                            "the pool's channels and size")
+            raise OpProblem(
+                f"unpool(@{self.p.ref}) needs a map of the pool's output shape {fmt_shape(pooled)}, got {fmt_shape(x)}",
+                "unpool mirrors its pool: put it where the decoder has the pool's channels and size",
+            )
         return (x[0], *before[1:])
 
     def check_ref(self, field, target):
         if target.name != "maxpool" or not target.p.indices:
-            raise OpProblem(f"unpool(@{self.p.ref}) needs a max-pool that keeps its indices, "
-                            f"not a {target.name}", "write the pool as maxpool(indices=true)", field)
+            raise OpProblem(
+                f"unpool(@{self.p.ref}) needs a max-pool that keeps its indices, not a {target.name}",
+                "write the pool as maxpool(indices=true)",
+                field,
+            )
 
     def receptive_field(self, rfs, ins, out):
         return rfs[0]
@@ -148,8 +156,7 @@ class Unpool(Op):
         if indices is None:
             raise RuntimeError(f"unpool(@{self.p.ref}): the pool was not written maxpool(indices=true)")
         op = g.op_of(pool)
-        spec = ModuleSpec("MaxUnpool2d", (), dict(kernel_size=pair(op.p.k), stride=op.p.stride(),
-                                                    padding=pair(op.p.p)))
+        spec = ModuleSpec("MaxUnpool2d", (), dict(kernel_size=pair(op.p.k), stride=op.p.stride(), padding=pair(op.p.p)))
         return g.module(spec, [args[0], indices, g.spatial_size(args[2])])  # the pool's input size, at run time
 
     def describe(self):
@@ -222,8 +229,10 @@ class AdaptiveAvgPool(Op):
     def convolutional(self, ins, out, kernel):
         """Gone where it does nothing at the training size; elsewhere it has no sliding-window form."""
         if out != ins[0]:
-            raise OpProblem(f"it pools {fmt_shape(ins[0])} to {fmt_shape(out)}; only an adaptive pool that does "
-                            "nothing at the training size can go")
+            raise OpProblem(
+                f"it pools {fmt_shape(ins[0])} to {fmt_shape(out)}; only an adaptive pool that does "
+                "nothing at the training size can go"
+            )
         return Identity.make({}), None
 
     @classmethod

@@ -1,4 +1,5 @@
 """Spatial resizing: crop and resize to a reference, upsampling, zero padding, subsampling; channel padding."""
+
 from __future__ import annotations
 
 from typing import Literal
@@ -35,14 +36,18 @@ class Crop(Op):
     def _box(self, ins):
         (h, w), (th, tw) = spatial(ins[0]), spatial(ins[1])
         if th > h or tw > w:
-            raise OpProblem(f"cannot crop {h}x{w} to the larger {th}x{tw} of @{self.p.ref}",
-                            "crop the larger map to the smaller one")
+            raise OpProblem(
+                f"cannot crop {h}x{w} to the larger {th}x{tw} of @{self.p.ref}",
+                "crop the larger map to the smaller one",
+            )
         if self.p.offset is None:
             return (h - th) // 2, (w - tw) // 2, th, tw
         top, left = self._offset(0), self._offset(1)
         if top < 0 or left < 0 or top + th > h or left + tw > w:
-            raise OpProblem(f"a {th}x{tw} crop at offset ({top}, {left}) does not fit in {h}x{w}",
-                            f"offsets run from 0 to ({h - th}, {w - tw}) here")
+            raise OpProblem(
+                f"a {th}x{tw} crop at offset ({top}, {left}) does not fit in {h}x{w}",
+                f"offsets run from 0 to ({h - th}, {w - tw}) here",
+            )
         return top, left, th, tw
 
     def infer(self, ins):
@@ -234,8 +239,11 @@ class Decimate(Op):
 
     def emit(self, g, args, ins, out):
         s = self.p.s
-        return args[0] if s == 1 else g.getitem(args[0], (slice(None), slice(None), slice(None, None, s),
-                                                          slice(None, None, s)))
+        return (
+            args[0]
+            if s == 1
+            else g.getitem(args[0], (slice(None), slice(None), slice(None, None, s), slice(None, None, s)))
+        )
 
     @classmethod
     def title(cls, args, ins, out):

@@ -13,6 +13,7 @@ and edges, built by :func:`diagram`.
 :mod:`archdsl.views.layout` draws an encoder-decoder as a U; :mod:`archdsl.views.dot` writes DOT and runs
 Graphviz, :mod:`archdsl.views.tikz` writes TikZ.
 """
+
 from __future__ import annotations
 
 import re
@@ -30,8 +31,16 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # newlines and tabs too: a box's
 
 # fill colours by op family (``Op.family``; PlotNeuralNet's palette, lightened), and for the boxes that are no op
 PALETTE = {
-    "conv": "#FFE9A8", "dwconv": "#FFF2C7", "upsampling": "#BFDDF5", "pool": "#F6C1BD", "classifier": "#DCC8F0",
-    "spatial": "#CDEFE6", "reshape": "#E8E8E8", "io": "#C9E7C9", "output": "#C9E7C9", "block": "#DDE6F3",
+    "conv": "#FFE9A8",
+    "dwconv": "#FFF2C7",
+    "upsampling": "#BFDDF5",
+    "pool": "#F6C1BD",
+    "classifier": "#DCC8F0",
+    "spatial": "#CDEFE6",
+    "reshape": "#E8E8E8",
+    "io": "#C9E7C9",
+    "output": "#C9E7C9",
+    "block": "#DDE6F3",
 }
 DEFAULT_COLOR = "#EEEEEE"
 SKIP_COLOR = "#D9480F"
@@ -112,7 +121,7 @@ def printable(text: Any) -> str:
 def clip(text: Any, limit: int = MAX_TEXT) -> str:
     """Printable text of at most ``limit`` characters, ending in '…' when cut."""
     text = printable(text)
-    return text if len(text) <= limit else text[:limit - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def notes_text(notes: list[str]) -> str:
@@ -145,8 +154,9 @@ def _outputs(obj: Any, a: Analysis) -> dict[str, str]:
     sinks = [x for x in a.layers if x.name not in used]
     out: dict[str, str] = {}
     for key, shape in a.outputs.items():
-        match = next((x for x in sinks if x.name == key), None) or \
-            next((x for x in sinks if tuple(x.output_shape) == tuple(shape) and x.name not in out.values()), None)
+        match = next((x for x in sinks if x.name == key), None) or next(
+            (x for x in sinks if tuple(x.output_shape) == tuple(shape) and x.name not in out.values()), None
+        )
         if match is not None:
             out[key] = match.name
     return out
@@ -160,8 +170,9 @@ def analysis_of(obj: Any) -> Analysis:
     raise TypeError(f"expected an archdsl Net or Analysis, got {type(obj).__name__}")
 
 
-def diagram(obj: Any, depth: int | str | None = "auto", fold: bool | None = None, hwc: bool = False,
-            layout: str = "auto") -> Diagram:
+def diagram(
+    obj: Any, depth: int | str | None = "auto", fold: bool | None = None, hwc: bool = False, layout: str = "auto"
+) -> Diagram:
     """The diagram of a Net (or an Analysis) at ``depth``: ``"auto"`` (the deepest naming level that keeps
     about MAX_BOXES boxes), ``None``/``"all"`` (every layer), or a naming level (1 = top-level blocks).
 
@@ -189,8 +200,13 @@ def diagram(obj: Any, depth: int | str | None = "auto", fold: bool | None = None
     return d
 
 
-def auto_depth(a: Analysis, fold: bool = True, max_boxes: int = MAX_BOXES, _g: LayerGraph | None = None,
-               _outputs: dict[str, str] | None = None) -> int | None:
+def auto_depth(
+    a: Analysis,
+    fold: bool = True,
+    max_boxes: int = MAX_BOXES,
+    _g: LayerGraph | None = None,
+    _outputs: dict[str, str] | None = None,
+) -> int | None:
     """The deepest naming level whose diagram has at most ``max_boxes`` boxes (at least level 1); None
     (every layer) when the whole network fits."""
     g = _g or LayerGraph(a)
@@ -258,8 +274,9 @@ def _fold_map(g: LayerGraph, groups: dict[str, list[Layer]], outputs: dict[str, 
     return target
 
 
-def _build(g: LayerGraph, kinds: dict[tuple[str, str], str], outputs: dict[str, str], depth: int | None, fold: bool,
-           hwc: bool) -> Diagram:
+def _build(
+    g: LayerGraph, kinds: dict[tuple[str, str], str], outputs: dict[str, str], depth: int | None, fold: bool, hwc: bool
+) -> Diagram:
     a = g.a
     groups = _groups(g, depth)
     target = _fold_map(g, groups, outputs) if fold else {k: k for k in groups}
@@ -308,8 +325,9 @@ def _build(g: LayerGraph, kinds: dict[tuple[str, str], str], outputs: dict[str, 
     out_edges = []
     for name, node in outputs.items():
         node = g.resolve(node)
-        box = Box(id=f"output:{name}", kind="output", layers=[], title=name, shape=tuple(g.by[node].output_shape),
-                  op="output")
+        box = Box(
+            id=f"output:{name}", kind="output", layers=[], title=name, shape=tuple(g.by[node].output_shape), op="output"
+        )
         boxes[box.id] = box
         out_edges.append(Edge(box_of_layer[node], box.id, "output", box.shape))
 
@@ -330,14 +348,15 @@ def _build(g: LayerGraph, kinds: dict[tuple[str, str], str], outputs: dict[str, 
     for box in boxes.values():
         box.clusters = tuple(c for c in box.clusters if c in clusters)
         if box.kind == "block" and box.clusters:  # inside its frame, a block is named by its own part
-            own = box.id[len(box.clusters[-1]) + 1:]
+            own = box.id[len(box.clusters[-1]) + 1 :]
             if not own.rpartition(".")[2].isdigit():
                 if box.op == "block":
                     box.title = own
                 else:
                     box.name = own
-    return Diagram(a.name, depth, boxes, list(edges.values()) + out_edges, clusters, a.totals.params, a.totals.macs,
-                   hwc)
+    return Diagram(
+        a.name, depth, boxes, list(edges.values()) + out_edges, clusters, a.totals.params, a.totals.macs, hwc
+    )
 
 
 def enclosing(name: str, blocks) -> str | None:
@@ -354,8 +373,16 @@ def _box(g: LayerGraph, k: str, layers: list[Layer], rows: dict[str, tuple[str, 
         last = x.name.rsplit(".", 1)[-1]
         # a layer's own label is worth showing (conv1, downsample), a position (features.3) is not
         name = "" if last.isdigit() or kind in ("merge", "input") else last
-        return Box(id=x.name, kind=kind, layers=[x], title=op_title(x, ins), name=name,
-                   shape=tuple(x.output_shape), params=x.params, op=x.op)
+        return Box(
+            id=x.name,
+            kind=kind,
+            layers=[x],
+            title=op_title(x, ins),
+            name=name,
+            shape=tuple(x.output_shape),
+            params=x.params,
+            op=x.op,
+        )
     # a rolled-up block: its output is its own node's (a residual's sum, a concat) or else its last layer's
     last = next((x for x in layers if x.name == k), layers[-1])
     major = [x for x in layers if not x.kind.pointwise]
@@ -364,10 +391,27 @@ def _box(g: LayerGraph, k: str, layers: list[Layer], rows: dict[str, tuple[str, 
         # conv + bn + relu as a block (Inception v3's BasicConv2d): draw it as the conv it is
         x = major[0]
         ins = [tuple(g.by[i].output_shape) for i in g.data[x.name]]
-        return Box(id=k, kind="block", layers=list(layers), title=op_title(x, ins),
-                   notes=[y.kind.note(y.args) for y in layers[1:]], name=k, shape=tuple(last.output_shape),
-                   params=params, op=x.op)
+        return Box(
+            id=k,
+            kind="block",
+            layers=list(layers),
+            title=op_title(x, ins),
+            notes=[y.kind.note(y.args) for y in layers[1:]],
+            name=k,
+            shape=tuple(last.output_shape),
+            params=params,
+            op=x.op,
+        )
     row = rows.get(k)
     summary = row[report.COLUMNS.index("op")] if row else f"[{len(layers)} layers]"
-    return Box(id=k, kind="block", layers=list(layers), title=k, notes=[summary], name="",
-               shape=tuple(last.output_shape), params=params, op="block")
+    return Box(
+        id=k,
+        kind="block",
+        layers=list(layers),
+        title=k,
+        notes=[summary],
+        name="",
+        shape=tuple(last.output_shape),
+        params=params,
+        op="block",
+    )

@@ -1,5 +1,6 @@
 """A diagram as DOT text, and Graphviz's ``dot`` run on it for SVG, PNG and PDF; :func:`render` writes
 any format to a file (.tex through :mod:`archdsl.views.tikz`)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -30,11 +31,15 @@ from .diagram import (
 )
 
 FORMATS = ("svg", "png", "pdf", "dot", "tex")
-TOO_BIG_HINT = ("draw fewer boxes (--depth auto, 1, 2, ...), or render the .dot file with Graphviz yourself "
-                "(dot -Tsvg net.dot -o net.svg), with all the time it needs")
-INSTALL_HINT = ("install Graphviz for SVG/PNG/PDF: `apt-get install graphviz` (Debian/Ubuntu), "
-                "`brew install graphviz` (macOS), `conda install graphviz`; or render the .dot file "
-                "elsewhere with `dot -Tsvg net.dot -o net.svg`")
+TOO_BIG_HINT = (
+    "draw fewer boxes (--depth auto, 1, 2, ...), or render the .dot file with Graphviz yourself "
+    "(dot -Tsvg net.dot -o net.svg), with all the time it needs"
+)
+INSTALL_HINT = (
+    "install Graphviz for SVG/PNG/PDF: `apt-get install graphviz` (Debian/Ubuntu), "
+    "`brew install graphviz` (macOS), `conda install graphviz`; or render the .dot file "
+    "elsewhere with `dot -Tsvg net.dot -o net.svg`"
+)
 
 
 class GraphvizError(ArchError):
@@ -60,7 +65,7 @@ def esc(text: str) -> str:
 def _q(text: str) -> str:
     text = printable(text)
     if len(text) > MAX_ID:  # cut, with a digest of the whole so that two long names stay two ids
-        text = text[:MAX_ID - 9] + "~" + hashlib.sha256(text.encode()).hexdigest()[:8]
+        text = text[: MAX_ID - 9] + "~" + hashlib.sha256(text.encode()).hexdigest()[:8]
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
@@ -93,17 +98,23 @@ def _attrs(**kw: Any) -> str:
 
 
 def _node_line(box: Box, hwc: bool) -> str:
-    cls = {"layer": f"layer {box.op}", "merge": f"layer merge {box.op}", "input": "layer input", "output": "output",
-           "block": "block" if box.op == "block" else f"block {box.op}"}[box.kind]
-    attrs: dict[str, Any] = dict(id=f"node:{box.id}", **{"class": cls}, label=_label(box, hwc),
-                                 fillcolor=color(box.op))
+    cls = {
+        "layer": f"layer {box.op}",
+        "merge": f"layer merge {box.op}",
+        "input": "layer input",
+        "output": "output",
+        "block": "block" if box.op == "block" else f"block {box.op}",
+    }[box.kind]
+    attrs: dict[str, Any] = dict(id=f"node:{box.id}", **{"class": cls}, label=_label(box, hwc), fillcolor=color(box.op))
     if box.kind == "merge":
         attrs.update(shape="ellipse", fillcolor="#FFFFFF", margin="0.02,0.02")
     elif box.kind == "block":  # box3d: several layers in one box (coloured as its op when it is one op + bn/relu)
         attrs.update(shape="box3d", style="filled", fillcolor=color(box.op, PALETTE["block"]))
     elif box.kind == "output":
-        attrs.update(style="rounded,filled,bold", label=f"<<b>{esc(box.title)}</b><br/>"
-                     f'<font point-size="9">{esc(shape_text(box.shape, hwc))}</font>>')
+        attrs.update(
+            style="rounded,filled,bold",
+            label=f'<<b>{esc(box.title)}</b><br/><font point-size="9">{esc(shape_text(box.shape, hwc))}</font>>',
+        )
     layers = ", ".join(x.name for x in box.layers) if box.kind != "output" else f"output {box.title}"
     attrs["tooltip"] = layers if len(layers) < 400 else layers[:400] + " ..."
     return f"{_q(box.id)} {_attrs(**attrs)};"
@@ -119,13 +130,24 @@ def to_dot(d: Diagram, rankdir: str = "TB") -> str:
     title = f"{d.name}: {d.params:,} params, {d.macs:,} MACs"
     if d.depth is not None:
         title += f" (blocks rolled up at depth {d.depth})"
-    graph = _attrs(rankdir=rankdir, label=title, labelloc="t", fontname="Helvetica", fontsize="14", nodesep="0.25",
-                   ranksep="0.3", newrank="true", id="graph:" + d.name)
-    lines = [f"digraph {_q(d.name)} {{",
-             f"  graph {graph};",
-             "  node [shape=box style=\"rounded,filled\" fontname=\"Helvetica\" fontsize=10 margin=\"0.1,0.04\" "
-             "color=\"#555555\" penwidth=0.8];",
-             "  edge [fontname=\"Helvetica\" fontsize=8 color=\"#555555\" arrowsize=0.6 penwidth=0.9];"]
+    graph = _attrs(
+        rankdir=rankdir,
+        label=title,
+        labelloc="t",
+        fontname="Helvetica",
+        fontsize="14",
+        nodesep="0.25",
+        ranksep="0.3",
+        newrank="true",
+        id="graph:" + d.name,
+    )
+    lines = [
+        f"digraph {_q(d.name)} {{",
+        f"  graph {graph};",
+        '  node [shape=box style="rounded,filled" fontname="Helvetica" fontsize=10 margin="0.1,0.04" '
+        'color="#555555" penwidth=0.8];',
+        '  edge [fontname="Helvetica" fontsize=8 color="#555555" arrowsize=0.6 penwidth=0.9];',
+    ]
     # the boxes, nested in their clusters
     tree: dict[str | None, list[str]] = {}
     for c in d.clusters:
@@ -137,9 +159,18 @@ def to_dot(d: Diagram, rankdir: str = "TB") -> str:
     def emit(c: str | None, indent: str, level: int) -> None:
         if c is not None:
             lines.append(f"{indent}subgraph {_q('cluster_' + c)} {{")
-            attrs = _attrs(id="cluster:" + c, **{"class": "block"}, label=c, style="rounded,filled",
-                           fillcolor=CLUSTER_FILLS[level % 2], color="#8FA3BF", fontname="Helvetica", fontsize="10",
-                           labeljust="l", margin="8")
+            attrs = _attrs(
+                id="cluster:" + c,
+                **{"class": "block"},
+                label=c,
+                style="rounded,filled",
+                fillcolor=CLUSTER_FILLS[level % 2],
+                color="#8FA3BF",
+                fontname="Helvetica",
+                fontsize="10",
+                labeljust="l",
+                margin="8",
+            )
             lines.append(f"{indent}  graph {attrs};")
             indent += "  "
         for box in direct.get(c, []):
@@ -195,8 +226,9 @@ def run_dot(dot_text: str, fmt: str, timeout: float | None = None) -> bytes:
     runs past ``timeout`` seconds (DOT_TIMEOUT by default)."""
     exe = dot_program()
     if exe is None:
-        raise GraphvizMissing("Graphviz's `dot` program is not installed (SVG, PNG and PDF need it)", None,
-                              INSTALL_HINT)
+        raise GraphvizMissing(
+            "Graphviz's `dot` program is not installed (SVG, PNG and PDF need it)", None, INSTALL_HINT
+        )
     limit = DOT_TIMEOUT if timeout is None else timeout
     try:
         proc = subprocess.run([exe, f"-T{fmt}"], input=dot_text.encode(), capture_output=True, timeout=limit)
@@ -208,15 +240,28 @@ def run_dot(dot_text: str, fmt: str, timeout: float | None = None) -> bytes:
     return proc.stdout
 
 
-def svg(obj: Any, depth: int | str | None = "auto", rankdir: str = "TB", hwc: bool = False,
-        fold: bool | None = None, layout: str = "auto") -> str:
+def svg(
+    obj: Any,
+    depth: int | str | None = "auto",
+    rankdir: str = "TB",
+    hwc: bool = False,
+    fold: bool | None = None,
+    layout: str = "auto",
+) -> str:
     """The diagram as SVG text (for notebooks: ``Net._repr_svg_``). Raises GraphvizMissing without dot."""
     d = diagram(obj, depth=depth, fold=fold, hwc=hwc, layout=layout)
     return run_dot(to_dot(d, rankdir), "svg").decode()
 
 
-def render(obj: Any, path: str | Path, depth: int | str | None = "auto", rankdir: str = "TB", hwc: bool = False,
-           fold: bool | None = None, layout: str = "auto") -> Diagram:
+def render(
+    obj: Any,
+    path: str | Path,
+    depth: int | str | None = "auto",
+    rankdir: str = "TB",
+    hwc: bool = False,
+    fold: bool | None = None,
+    layout: str = "auto",
+) -> Diagram:
     """Write the diagram of a Net (or Analysis) to ``path`` and return it; the format is the suffix: .svg, .png,
     .pdf (these run Graphviz's dot), .dot or .tex (TikZ). See :func:`diagram` for the other arguments.
 
@@ -225,12 +270,15 @@ def render(obj: Any, path: str | Path, depth: int | str | None = "auto", rankdir
     path = Path(path)
     fmt = path.suffix.lower().lstrip(".")
     if fmt not in FORMATS:
-        raise ArchError(f"cannot render to '{path.suffix or path.name}'", None,
-                        "name the output .svg, .png, .pdf, .dot or .tex")
+        raise ArchError(
+            f"cannot render to '{path.suffix or path.name}'", None, "name the output .svg, .png, .pdf, .dot or .tex"
+        )
     d = diagram(obj, depth=depth, fold=fold, hwc=hwc, layout=layout)
     from .. import output
+
     if fmt == "tex":
         from .tikz import to_tikz
+
         output.write_text(path, to_tikz(d))
         return d
     text = to_dot(d, rankdir)
@@ -240,8 +288,9 @@ def render(obj: Any, path: str | Path, depth: int | str | None = "auto", rankdir
     try:
         output.write_bytes(path, run_dot(text, fmt))
     except GraphvizError as err:
-        raise type(err)(f"{err.message}, so {printable(path)} was not written; {_fallback(path, text)}", None,
-                        err.hint) from None
+        raise type(err)(
+            f"{err.message}, so {printable(path)} was not written; {_fallback(path, text)}", None, err.hint
+        ) from None
     return d
 
 
@@ -249,6 +298,7 @@ def _fallback(path: Path, text: str) -> str:
     """Write the DOT source beside ``path`` when dot cannot draw it, unless that would replace a file
     archdsl did not write; say which."""
     from .. import output
+
     dot = path.with_suffix(".dot")
     if dot.exists() and not output.ours(dot):
         return f"{printable(dot)} exists and archdsl did not write it, so the .dot source was not written either"

@@ -1,5 +1,6 @@
 """The symbolic report as text (``archdsl report --input 3xHxW``): output formulas, where the network is
 well formed and exact, the key layers, and why other sizes fail."""
+
 from __future__ import annotations
 
 import math
@@ -37,8 +38,9 @@ def format_result(result: SymbolicResult, key_layers: bool = True) -> str:
     if not result.regimes:
         lines.append("  well formed for no size")
     if result.failures:
-        lines.append("  ill formed otherwise; where the largest failing sizes stop:" if result.regimes
-                     else "  ill formed:")
+        lines.append(
+            "  ill formed otherwise; where the largest failing sizes stop:" if result.regimes else "  ill formed:"
+        )
         lines += [f"    {f}" for f in _failure_summary(result.failures)]
     return "\n".join(lines)
 
@@ -83,11 +85,8 @@ def _failure_summary(failures: list[Failure], limit: int = 4) -> list[str]:
     lines = []
     for (node, op), (region, f) in items:
         ex = f.example()
-        why = f.message if ex is None else \
-            f"at {', '.join(f'{k} = {v}' for k, v in ex[0].items())}: {ex[1]}"
+        why = f.message if ex is None else f"at {', '.join(f'{k} = {v}' for k, v in ex[0].items())}: {ex[1]}"
         lines.append(f"{region.describe()}: {op} at {node}, {why}")
     more = len(lines) - limit
     tail = [f"... and {more} more layer{'s' if more > 1 else ''} on smaller sizes"] if more > 0 else []
     return lines[:limit] + tail
-
-

@@ -1,4 +1,5 @@
 """What a notebook shows: the diagram as SVG, the report as an HTML table."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -23,14 +24,19 @@ def html_table(a: Any, depth: int | str | None = "auto") -> str:
     elif depth == "all":
         depth = None
     numeric = {"params", "MACs", "activations"}
-    head = "".join(f"<th style=\"text-align:{'right' if c in numeric else 'left'}\">{esc(c)}</th>"
-                   for c in report.COLUMNS)
+    head = "".join(
+        f'<th style="text-align:{"right" if c in numeric else "left"}">{esc(c)}</th>' for c in report.COLUMNS
+    )
     body = []
     for row in report.rows(a, depth):
-        cells = "".join(f"<td style=\"text-align:{'right' if c in numeric else 'left'}\">{esc(v)}</td>"
-                        for c, v in zip(report.COLUMNS, row))
+        cells = "".join(
+            f'<td style="text-align:{"right" if c in numeric else "left"}">{esc(v)}</td>'
+            for c, v in zip(report.COLUMNS, row)
+        )
         body.append(f"<tr>{cells}</tr>")
     caption = esc(a.name) + ("" if depth is None else f" (blocks rolled up at depth {depth})")
     foot = "".join(f"<li>{esc(line)}</li>" for line in report.summary_lines(a))
-    return (f'<table class="archdsl-report"><caption>{caption}</caption><thead><tr>{head}</tr></thead>'
-            f"<tbody>{''.join(body)}</tbody></table><ul>{foot}</ul>")
+    return (
+        f'<table class="archdsl-report"><caption>{caption}</caption><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table><ul>{foot}</ul>"
+    )

@@ -1,5 +1,6 @@
 """The U of encoder-decoders: a network whose spatial size goes down and comes back up with skip
 connections across (UNet, FCN) is drawn with the decoder climbing back up beside the encoder."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING

@@ -4,6 +4,7 @@ Every column is defined in docs/report.md. ``Options`` holds what the command li
 the roll-up depth, the dtype's bytes, the batch, whether MACs count everything
 (``--count all``) and whether shapes are written HxWxC (``--hwc``).
 """
+
 from __future__ import annotations
 
 import csv
@@ -123,8 +124,9 @@ def table_rows(a: Analysis, opts: Options = Options()) -> list[Row]:
             continue
         last = next((x for x in layers if x.name == name), layers[-1])  # a block's own node, or its last
         acts = sum(x.activations for x in layers if not x.elementwise)
-        out.append(Row(name, _ops_summary(layers), last.output_shape, sum(x.params for x in layers), macs, acts,
-                       rf_str(last)))
+        out.append(
+            Row(name, _ops_summary(layers), last.output_shape, sum(x.params for x in layers), macs, acts, rf_str(last))
+        )
     return out
 
 
@@ -142,8 +144,9 @@ def _bar(part: int, whole: int, width: int = 10) -> str:
     return f"{100 * frac:5.1f}% {bar}"
 
 
-def rows(a: Analysis, depth: int | None = None, opts: Options | None = None,
-         bars: bool = False) -> list[tuple[str, ...]]:
+def rows(
+    a: Analysis, depth: int | None = None, opts: Options | None = None, bars: bool = False
+) -> list[tuple[str, ...]]:
     """The table as text cells, in ``COLUMNS`` order. The shares are of the totals: params, and the
     activation memory (the values each row keeps, of the forward total)."""
     opts = opts or Options(depth=depth)
@@ -153,8 +156,19 @@ def rows(a: Analysis, depth: int | None = None, opts: Options | None = None,
     for r in table_rows(a, opts):
         acts = f"{r.activations * opts.batch:,}"
         memory = "in place" if r.in_place else share(r.activations, t.activations)
-        cells.append((r.name, r.op, shape_str(r.output_shape, opts.hwc), f"{r.params:,}", share(r.params, t.params),
-                      f"{r.macs * opts.batch:,}", acts, memory, r.receptive_field))
+        cells.append(
+            (
+                r.name,
+                r.op,
+                shape_str(r.output_shape, opts.hwc),
+                f"{r.params:,}",
+                share(r.params, t.params),
+                f"{r.macs * opts.batch:,}",
+                acts,
+                memory,
+                r.receptive_field,
+            )
+        )
     return cells
 
 
@@ -185,6 +199,7 @@ def summary_lines(a: Analysis, opts: Options = Options()) -> list[str]:
 def wide_console(width: int = 200) -> Console:
     """The terminal's width on a terminal; ``width`` columns when piped, so tables do not wrap."""
     import sys
+
     terminal = sys.stdout.isatty()
     # no guessing at colours for numbers and brackets in the text: the table styles what it means to
     return Console(width=None if terminal else width, highlight=False, emoji=False)
@@ -193,12 +208,19 @@ def wide_console(width: int = 200) -> Console:
 def table(a: Analysis, console: Console | None = None, depth: int | None = None, opts: Options | None = None) -> None:
     opts = opts or Options(depth=depth)
     console = console or wide_console()
-    title = a.name if opts.depth is None else \
-        f"{a.name} (blocks rolled up at depth {opts.depth}; --depth all shows every layer)"
+    title = (
+        a.name
+        if opts.depth is None
+        else f"{a.name} (blocks rolled up at depth {opts.depth}; --depth all shows every layer)"
+    )
     tab = Table(title=title, show_lines=False, header_style="bold")
     for col in COLUMNS:  # names and ops may fold on a narrow terminal; numbers and shapes stay whole
-        tab.add_column(col, justify="right" if col in ("params", "MACs", "activations") else "left",
-                       overflow="fold", no_wrap=col not in ("layer", "op"))
+        tab.add_column(
+            col,
+            justify="right" if col in ("params", "MACs", "activations") else "left",
+            overflow="fold",
+            no_wrap=col not in ("layer", "op"),
+        )
     for row in rows(a, opts=opts, bars=True):
         tab.add_row(*row)
     console.print(tab)
@@ -224,8 +246,18 @@ def to_csv(a: Analysis, opts: Options = Options()) -> str:
     w.writerow(CSV_COLUMNS)
     for r in table_rows(a, opts):
         size, stride = r.receptive_field.split("/")
-        w.writerow((r.name, r.op, shape_str(r.output_shape, opts.hwc), r.params, r.macs * opts.batch,
-                    r.activations * opts.batch, size, stride))
+        w.writerow(
+            (
+                r.name,
+                r.op,
+                shape_str(r.output_shape, opts.hwc),
+                r.params,
+                r.macs * opts.batch,
+                r.activations * opts.batch,
+                size,
+                stride,
+            )
+        )
     return buf.getvalue()
 
 
@@ -233,8 +265,17 @@ def to_json(a: Analysis) -> str:
     return json.dumps(a.model_dump(mode="json"), indent=2)
 
 
-DIFF_COLUMNS = ("stage", "output A", "output B", "params A", "params B", "MACs A", "MACs B", "activations A",
-                "activations B")
+DIFF_COLUMNS = (
+    "stage",
+    "output A",
+    "output B",
+    "params A",
+    "params B",
+    "MACs A",
+    "MACs B",
+    "activations A",
+    "activations B",
+)
 
 
 def diff_rows(a: Analysis, b: Analysis, depth: int | None = 1) -> list[tuple[str, ...]]:
@@ -259,10 +300,13 @@ def diff_rows(a: Analysis, b: Analysis, depth: int | None = 1) -> list[tuple[str
 def diff_totals(a: Analysis, b: Analysis) -> list[tuple[str, int, int, str]]:
     """(what, A, B, B/A) for the totals that matter when comparing two designs."""
     ta, tb = a.totals, b.totals
-    pairs = [("params", ta.params, tb.params), ("MACs", ta.macs, tb.macs),
-             ("activations", ta.activations, tb.activations),
-             ("inference peak", ta.peak_activations, tb.peak_activations),
-             ("saved for backward", ta.saved_activations, tb.saved_activations)]
+    pairs = [
+        ("params", ta.params, tb.params),
+        ("MACs", ta.macs, tb.macs),
+        ("activations", ta.activations, tb.activations),
+        ("inference peak", ta.peak_activations, tb.peak_activations),
+        ("saved for backward", ta.saved_activations, tb.saved_activations),
+    ]
     return [(what, x, y, f"{y / x:.3f}x" if x else "-") for what, x, y in pairs]
 
 

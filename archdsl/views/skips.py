@@ -1,5 +1,6 @@
 """Which edges of a diagram are residual shortcuts, skip connections or size references: the walks
 over the graph of layers that find them."""
+
 from __future__ import annotations
 
 from ..ir.analysis import Analysis
@@ -20,7 +21,7 @@ class LayerGraph:
         for x in a.layers:
             n_data, n_refs = x.kind.split_inputs(len(x.inputs))
             self.data[x.name] = [self.resolve(i) for i in x.inputs[:n_data]]
-            self.refs[x.name] = [self.resolve(i) for i in x.inputs[n_data:n_data + n_refs]]
+            self.refs[x.name] = [self.resolve(i) for i in x.inputs[n_data : n_data + n_refs]]
         self.consumers: dict[str, int] = {x.name: 0 for x in a.layers}
         self.succ: dict[str, list[str]] = {x.name: [] for x in a.layers}
         for x in a.layers:
@@ -126,8 +127,9 @@ def _branch(g: LayerGraph, u: str) -> tuple[list[str], str]:
     return nodes, u
 
 
-def _through_coarser(g: LayerGraph, fork: str, nodes: list[str], merge: str,
-                     coarsest: dict[tuple[str, str], int | None]) -> bool:
+def _through_coarser(
+    g: LayerGraph, fork: str, nodes: list[str], merge: str, coarsest: dict[tuple[str, str], int | None]
+) -> bool:
     """Whether another path from ``fork`` to ``merge`` passes through a map smaller than both of theirs
     while this branch (``nodes``) does not: it skips across the bottom of an encoder-decoder. The smallest
     map between a fork and a merge is found once for all the branches they share (``coarsest``)."""
@@ -139,6 +141,7 @@ def _through_coarser(g: LayerGraph, fork: str, nodes: list[str], merge: str,
     def coarser(n: str) -> bool:
         a = area(tuple(g.by[n].output_shape))
         return a is not None and a < lowest
+
     if any(coarser(n) for n in nodes):
         return False
     if (fork, merge) not in coarsest:
@@ -168,8 +171,7 @@ class _Jumps:
         if fork not in self.outside:
             g = self.g
             grown = g.reach(fork, self.until[fork])
-            self.outside[fork] = min((g.order[x] for x in grown if not x.startswith(self.scope)),
-                                     default=len(g.order))
+            self.outside[fork] = min((g.order[x] for x in grown if not x.startswith(self.scope)), default=len(g.order))
         return self.outside[fork] < self.g.order[first]
 
 

@@ -6,6 +6,7 @@ The file is a ``standalone`` document that needs only TikZ (``pdflatex net.tex``
 ``tikzpicture`` inside can be pasted into a paper that loads tikz. Layout: left to right by the longest
 path from the input, parallel branches one above the other.
 """
+
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right, insort
@@ -228,8 +229,14 @@ def to_tikz(d: Diagram) -> str:
     colw = [0.0] * ncols
     for b, box in d.boxes.items():
         w, h, dp = sizes[b]
-        text = max([len(clip(box.title)), len(notes_text(box.notes)) if box.kind != "block" else 0,
-                    len(box.name) if box.kind == "block" else 0, 3 * len(box.shape) + 4])
+        text = max(
+            [
+                len(clip(box.title)),
+                len(notes_text(box.notes)) if box.kind != "block" else 0,
+                len(box.name) if box.kind == "block" else 0,
+                3 * len(box.shape) + 4,
+            ]
+        )
         colw[rank[b]] = max(colw[rank[b]], w + DEPTH * dp, CHAR * text)
     xs, x = [], 0.0
     for w in colw:
@@ -250,8 +257,14 @@ def to_tikz(d: Diagram) -> str:
         w, h, dp = sizes[b]
         pos[b] = (xs[rank[b]] + (colw[rank[b]] - w - DEPTH * dp) / 2, row_y[lane[b]])
 
-    colours = {"archblock": PALETTE["block"], "archoutput": PALETTE["output"], "archdefault": DEFAULT_COLOR,
-               "archskip": SKIP_COLOR, "archshortcut": SHORTCUT_COLOR, "archref": REF_COLOR}
+    colours = {
+        "archblock": PALETTE["block"],
+        "archoutput": PALETTE["output"],
+        "archdefault": DEFAULT_COLOR,
+        "archskip": SKIP_COLOR,
+        "archshortcut": SHORTCUT_COLOR,
+        "archref": REF_COLOR,
+    }
     for box in d.boxes.values():
         name = _colour_name(box)
         if name not in colours:
@@ -262,14 +275,20 @@ def to_tikz(d: Diagram) -> str:
     # TeX's lengths stop at about 575 cm (and PDF viewers' pages at 508 cm): shrink a very long picture whole
     extent = max(x, max(row_y.values()) - min(row_y.values()) + max(tall.values(), default=0.0) + LABEL)
     scale = min(1.0, MAX_EXTENT / extent) if extent else 1.0
-    units = "" if scale == 1.0 else (f"  x={_f(scale)}cm, y={_f(scale)}cm, "
-                                     f"every node/.append style={{scale={_f(scale)}}},")
-    out += ["\\begin{document}", f"% {latex(title)}", "\\begin{tikzpicture}[", *([units] if units else []),
-            "  archedge/.style={->, >=latex, draw=black!70, line width=0.5pt},",
-            "  archskip/.style={->, >=latex, dashed, draw=archskip, line width=0.7pt},",
-            "  archshortcut/.style={->, >=latex, dashed, draw=archshortcut, line width=0.7pt},",
-            "  archref/.style={->, >=stealth, dotted, draw=archref, line width=0.5pt},",
-            "]"]
+    units = (
+        "" if scale == 1.0 else (f"  x={_f(scale)}cm, y={_f(scale)}cm, every node/.append style={{scale={_f(scale)}}},")
+    )
+    out += [
+        "\\begin{document}",
+        f"% {latex(title)}",
+        "\\begin{tikzpicture}[",
+        *([units] if units else []),
+        "  archedge/.style={->, >=latex, draw=black!70, line width=0.5pt},",
+        "  archskip/.style={->, >=latex, dashed, draw=archskip, line width=0.7pt},",
+        "  archshortcut/.style={->, >=latex, dashed, draw=archshortcut, line width=0.7pt},",
+        "  archref/.style={->, >=stealth, dotted, draw=archref, line width=0.5pt},",
+        "]",
+    ]
     # clusters first, under everything: a dashed frame round each block's boxes
     top = {b: pos[b][1] + sizes[b][1] / 2 + DEPTH * sizes[b][2] for b in d.boxes}
     bottom = {b: pos[b][1] - sizes[b][1] / 2 - 0.75 for b in d.boxes}
@@ -282,23 +301,29 @@ def to_tikz(d: Diagram) -> str:
         x1 = max(right[b] for b in members) + m
         y0 = min(bottom[b] for b in members) - m
         y1 = max(top[b] for b in members) + m + 0.3
-        out.append(f"\\draw[dashed, draw=black!35, rounded corners=3pt] ({_f(x0)},{_f(y0)}) rectangle "
-                   f"({_f(x1)},{_f(y1)}) node[anchor=north west, font=\\tiny, text=black!60] at "
-                   f"({_f(x0)},{_f(y1)}) {{{latex(c)}}};")
+        out.append(
+            f"\\draw[dashed, draw=black!35, rounded corners=3pt] ({_f(x0)},{_f(y0)}) rectangle "
+            f"({_f(x1)},{_f(y1)}) node[anchor=north west, font=\\tiny, text=black!60] at "
+            f"({_f(x0)},{_f(y1)}) {{{latex(c)}}};"
+        )
     for b, box in d.boxes.items():
         x, y = pos[b]
         w, h, dp = sizes[b]
         out.append(f"% {latex(b)}")
         if box.kind == "output":
-            out.append(f"\\archout{{{ids[b]}}}{{{_f(x + 0.4)}}}{{{_f(y)}}}{{\\textbf{{{latex(box.title)}}}\\\\"
-                       f"{_shape(box.shape, d.hwc)}}}")
+            out.append(
+                f"\\archout{{{ids[b]}}}{{{_f(x + 0.4)}}}{{{_f(y)}}}{{\\textbf{{{latex(box.title)}}}\\\\"
+                f"{_shape(box.shape, d.hwc)}}}"
+            )
         elif box.kind == "merge":
             sign = box.layers[0].kind.symbol
             symbol = "+" if sign == "+" else rf"\textbf{{{sign}}}" if sign else latex(box.title)
             out.append(f"\\archball{{{ids[b]}}}{{{_f(x + 0.25)}}}{{{_f(y)}}}{{{symbol}}}{{{_label(box, d.hwc)}}}")
         else:
-            out.append(f"\\archbox{{{ids[b]}}}{{{_f(x)}}}{{{_f(y)}}}{{{_f(w)}}}{{{_f(h)}}}{{{_f(dp)}}}"
-                       f"{{{_colour_name(box)}}}{{{_label(box, d.hwc)}}}")
+            out.append(
+                f"\\archbox{{{ids[b]}}}{{{_f(x)}}}{{{_f(y)}}}{{{_f(w)}}}{{{_f(h)}}}{{{_f(dp)}}}"
+                f"{{{_colour_name(box)}}}{{{_label(box, d.hwc)}}}"
+            )
     # edges: straight between neighbours, over the top for shortcuts and skips (stacked when they overlap)
     spans, highest = _Spans(), _Highest([(pos[b][0], top[b]) for b in d.boxes])
     for e in d.edges:
@@ -314,8 +339,10 @@ def to_tikz(d: Diagram) -> str:
                     level = lv + 0.3
             spans.add(x0, x1, level)
             label = f" node[midway, above, font=\\tiny] {{{_shape(e.shape, d.hwc)}}}" if e.label else ""
-            out.append(f"\\draw[arch{e.kind}] ({u}-n) -- ({u}-n |- 0,{_f(level)}) --{label} "
-                       f"({v}-n |- 0,{_f(level)}) -- ({v}-n);")
+            out.append(
+                f"\\draw[arch{e.kind}] ({u}-n) -- ({u}-n |- 0,{_f(level)}) --{label} "
+                f"({v}-n |- 0,{_f(level)}) -- ({v}-n);"
+            )
         elif e.kind == "ref":
             out.append(f"\\draw[archref] ({u}-e) -- ({v}-w);")
         else:

@@ -13,6 +13,7 @@ Generation is plain Python driven by a ``random.Random``; hypothesis chooses the
 (``seeds()``), so that a run is reproducible (``derandomize=True``) and fast: drawing every
 token through hypothesis costs ~70 ms a spec, this ~0.1 ms. A failing case prints its text.
 """
+
 from __future__ import annotations
 
 import builtins
@@ -31,8 +32,21 @@ ALIASES = sorted({a for c in REGISTRY.values() for a in c.aliases if c.name not 
 PLAIN = [n for n in OPS if REGISTRY[n].body is None]
 MERGES = ["concat", "add", "mean", "cat", "sum", "join"]
 TYPOS = ["maxpol", "covn", "rleu", "FC", "CONV", "POOL", "RELU", "softmx", "conv3x3", "relu3", "bnn", "lineer"]
-SPELLINGS = ["kernel", "stride", "padding", "dilation", "out_channels", "filters", "units", "g", "ceil_mode",
-             "negative_slope", "scale_factor", "output_size", "rate"]
+SPELLINGS = [
+    "kernel",
+    "stride",
+    "padding",
+    "dilation",
+    "out_channels",
+    "filters",
+    "units",
+    "g",
+    "ceil_mode",
+    "negative_slope",
+    "scale_factor",
+    "output_size",
+    "rate",
+]
 VARS = ["n", "c", "w", "k", "cfg", "classes", "filters", "hidden", "i", "j", "x", "aux"]
 LABELS = ["a", "b", "c1", "stem", "layer1", "pool5", "head", "x"]
 WORDS = ["same", "valid", "bilinear", "nearest", "relu", "none", "conv", "conv_bn", "true", "false"]
@@ -51,15 +65,92 @@ KEYWORDS = sorted(set(keyword.kwlist) | set(keyword.softkwlist) | {"match", "cas
 MODULE_ATTRIBUTES = _module_attributes()  # forward, training, state_dict, to, _modules, graph, meta, _code, ...
 BUILTINS = sorted(dir(builtins))  # print, len, getattr, super, object, __import__, ...
 # what generated source defines or uses itself (archdsl/codegen.py, archdsl/layers.py, fx's forward)
-GENERATED = ["self", "torch", "nn", "attach", "attach_parameter", "build", "InputCheck", "InputSizeError",
-             "DropPath", "MeanJoin", "input_check", "input_size_error", "drop_path", "mean_join", "input_contract",
-             "x", "inf", "nan", "device", "NoneType", "fx_pytree", "pytree", "getattr", "Tensor", "Main", "main",
-             "output", "input", "flatten", "cat", "add", "relu", "conv", "_tensor_constant0", "_param_constant0",
-             "submod_0", "getattr_1", "forward_1", "l_x_", "__builtins__", "__name__", "__file__", "__class__"]
+GENERATED = [
+    "self",
+    "torch",
+    "nn",
+    "attach",
+    "attach_parameter",
+    "build",
+    "InputCheck",
+    "InputSizeError",
+    "DropPath",
+    "MeanJoin",
+    "input_check",
+    "input_size_error",
+    "drop_path",
+    "mean_join",
+    "input_contract",
+    "x",
+    "inf",
+    "nan",
+    "device",
+    "NoneType",
+    "fx_pytree",
+    "pytree",
+    "getattr",
+    "Tensor",
+    "Main",
+    "main",
+    "output",
+    "input",
+    "flatten",
+    "cat",
+    "add",
+    "relu",
+    "conv",
+    "_tensor_constant0",
+    "_param_constant0",
+    "submod_0",
+    "getattr_1",
+    "forward_1",
+    "l_x_",
+    "__builtins__",
+    "__name__",
+    "__file__",
+    "__class__",
+]
 # only as quoted labels: not names, or names Python reads as others (NFKC: "ℌ" is H, "ﬁ" is fi, "µ" is μ)
-ODD_NAMES = ["", " ", "a b", "x'y", "\\", "é", "e\u0301", "ℌ", "ﬁ", "Ａ", "ǅ", "µ", "1", "0", "01", "1a", "a.b",
-             ".", "a..b", ".a", "a.", "x-y", "#", "a#b", "\t", "self.x", "a.self", "training.a", "__init__",
-             "\u200b", "\u0435", "😀", "'''", "x\\n", "{1}", "l{1}", "forward{1}", "{'a'}"]
+ODD_NAMES = [
+    "",
+    " ",
+    "a b",
+    "x'y",
+    "\\",
+    "é",
+    "e\u0301",
+    "ℌ",
+    "ﬁ",
+    "Ａ",
+    "ǅ",
+    "µ",
+    "1",
+    "0",
+    "01",
+    "1a",
+    "a.b",
+    ".",
+    "a..b",
+    ".a",
+    "a.",
+    "x-y",
+    "#",
+    "a#b",
+    "\t",
+    "self.x",
+    "a.self",
+    "training.a",
+    "__init__",
+    "\u200b",
+    "\u0435",
+    "😀",
+    "'''",
+    "x\\n",
+    "{1}",
+    "l{1}",
+    "forward{1}",
+    "{'a'}",
+]
 # open bugs, each with a strict xfail in tests/fuzz/test_regressions.py: a name a role's predicate matches is drawn
 # again (hostile_name), a Net "contract" matches ends its case (harness.known_bug), unless ARCHDSL_FUZZ_KNOWN_BUGS=1,
 # so that a campaign goes on past them; delete an entry once its bug is fixed (none is open now)
@@ -87,8 +178,12 @@ def templates(forms: list[str]) -> list[str]:
 
 def is_name(name: str) -> bool:
     """Whether ``name`` is a NAME token of the language (``[A-Za-z_][A-Za-z0-9_]*``); else only quotes hold it."""
-    return bool(name) and name.isascii() and (name[0].isalpha() or name[0] == "_") and \
-        all(c.isalnum() or c == "_" for c in name)
+    return (
+        bool(name)
+        and name.isascii()
+        and (name[0].isalpha() or name[0] == "_")
+        and all(c.isalnum() or c == "_" for c in name)
+    )
 
 
 def label_text(name: str, r: random.Random) -> str:
@@ -106,14 +201,37 @@ JUNK_NUMBERS = [".5", "1e", "0x10", "007", "1_000", "½", "٣"]
 
 
 # values that an argument of this name takes (the op may still refuse them for its input)
-GOOD = {"out": ["4", "8", "16", "1", "{c}"], "k": ["1", "2", "3", "5", "(1, 3)"], "s": ["1", "2", "1"],
-        "p": ["0", "1", "same", "valid", "(0, 1)"], "d": ["1", "2"], "groups": ["1", "2"], "bias": ["true", "false"],
-        "slope": ["0.1", "0.2"], "inplace": ["true", "false"], "dim": ["1", "-1"], "eps": ["1e-5", "0.001"],
-        "momentum": ["0.1", "0.9"], "affine": ["true", "false"], "size": ["1", "2", "3", "(2, 3)"], "alpha": ["1e-4"],
-        "beta": ["0.75"], "scale": ["2", "20.0", "0.5"], "mode": ["nearest", "bilinear"], "ceil": ["true", "false"],
-        "indices": ["true", "false"], "count_include_pad": ["true", "false"], "dims": ["-1", "1", "2"],
-        "ref": ["@a", "@b"], "offset": ["0", "1", "(1, 0)"], "multiplier": ["1", "2"], "output_padding": ["0", "1"],
-        "act": ["relu", "none"], "proj": ["conv", "conv_bn"], "drop": ["0.1", "0.0"]}
+GOOD = {
+    "out": ["4", "8", "16", "1", "{c}"],
+    "k": ["1", "2", "3", "5", "(1, 3)"],
+    "s": ["1", "2", "1"],
+    "p": ["0", "1", "same", "valid", "(0, 1)"],
+    "d": ["1", "2"],
+    "groups": ["1", "2"],
+    "bias": ["true", "false"],
+    "slope": ["0.1", "0.2"],
+    "inplace": ["true", "false"],
+    "dim": ["1", "-1"],
+    "eps": ["1e-5", "0.001"],
+    "momentum": ["0.1", "0.9"],
+    "affine": ["true", "false"],
+    "size": ["1", "2", "3", "(2, 3)"],
+    "alpha": ["1e-4"],
+    "beta": ["0.75"],
+    "scale": ["2", "20.0", "0.5"],
+    "mode": ["nearest", "bilinear"],
+    "ceil": ["true", "false"],
+    "indices": ["true", "false"],
+    "count_include_pad": ["true", "false"],
+    "dims": ["-1", "1", "2"],
+    "ref": ["@a", "@b"],
+    "offset": ["0", "1", "(1, 0)"],
+    "multiplier": ["1", "2"],
+    "output_padding": ["0", "1"],
+    "act": ["relu", "none"],
+    "proj": ["conv", "conv_bn"],
+    "drop": ["0.1", "0.0"],
+}
 
 
 def seeds():
@@ -236,8 +354,9 @@ class SpecGen:
             out += str(self.pick([1, 2, 3, 5, 7, 1, 3, 0, 11, 100000]))
         if self.p(0.35):
             n = self.num().lstrip("-")
-            out += "-" + (n if n.isdigit() or self.junk() else "{" + n + "}") if self.p(0.8) else \
-                "-{" + self.expr(1) + "}"
+            out += (
+                "-" + (n if n.isdigit() or self.junk() else "{" + n + "}") if self.p(0.8) else "-{" + self.expr(1) + "}"
+            )
         if self.p(0.15):
             out += "/" + (str(self.r.randint(1, 3)) if self.p(0.8) else "{" + self.expr(1) + "}")
         if self.p(0.4) and cls is not None and self.p(self.sane):  # well-formed keyword arguments
@@ -248,8 +367,10 @@ class SpecGen:
             fields = list(cls.Params.model_fields) if cls else []
             args = [self.value() for _ in range(self.r.randint(0, 2 if fields else 1))]
             names = fields + SPELLINGS + ["kk", "upto", "act"]
-            args += [f"{self.pick(fields if fields and self.p(0.7) else names)}={self.value()}"
-                     for _ in range(self.r.randint(0, 3))]
+            args += [
+                f"{self.pick(fields if fields and self.p(0.7) else names)}={self.value()}"
+                for _ in range(self.r.randint(0, 3))
+            ]
             out += "(" + ", ".join(args) + ")"
         if name == "softmax" and self.p(0.2):
             out = "soft-max"
@@ -286,8 +407,18 @@ class SpecGen:
             if self.p(0.5):
                 el += f" else {{ {self.chain(depth - 1)} }}"
         elif kind <= 17:  # for
-            items = self.pick([self.expr(2), "range(3)", "(8, 16)", "((8, 1), (16, 2))", "cfg", "range(1, 4)",
-                               "range(100000)", "range(n)"])
+            items = self.pick(
+                [
+                    self.expr(2),
+                    "range(3)",
+                    "(8, 16)",
+                    "((8, 1), (16, 2))",
+                    "cfg",
+                    "range(1, 4)",
+                    "range(100000)",
+                    "range(n)",
+                ]
+            )
             el = f"for {self.pick(['i', 'c', 'c, n', 'i, j, k'])} in {items} {{ {self.chain(depth - 1)} }}"
         elif kind == 18:
             el = f"{self.pick(['crop', 'resize_to'])}(@{self.label()})"
@@ -295,8 +426,13 @@ class SpecGen:
             el = f"unpool(@{self.label()})"
         if self.p(0.3) and not el.startswith('"'):  # a label or a quoted label template
             roll = self.r.random()
-            label = self.pick(LABELS) if roll < 0.6 else self.hostile() if roll < 0.85 else \
-                self.pick(['"l{i}"', '"{c}"', '"a.b"', '"x{1/0}"', '"{1}"', '"self{i}"', '"{i}forward"'])
+            label = (
+                self.pick(LABELS)
+                if roll < 0.6
+                else self.hostile()
+                if roll < 0.85
+                else self.pick(['"l{i}"', '"{c}"', '"a.b"', '"x{1/0}"', '"{1}"', '"self{i}"', '"{i}forward"'])
+            )
             el = f"{label}: {el}"
             self.labels.append(label)
         return el
@@ -314,34 +450,62 @@ class SpecGen:
     # --------------------------------------------------------------- the file
     def statement(self, depth: int = 2) -> str:
         if self.junk():
-            return self.pick(UNICODE) + self.op() if self.p(0.5) else \
-                self.pick(["# a comment", "", "\\", "]", "}", "{", ";", "$", "conv3-8 - \\\n relu", "x =", "import"])
+            return (
+                self.pick(UNICODE) + self.op()
+                if self.p(0.5)
+                else self.pick(
+                    ["# a comment", "", "\\", "]", "}", "{", ";", "$", "conv3-8 - \\\n relu", "x =", "import"]
+                )
+            )
         kind = self.r.randint(0, 9)
         if kind <= 6:
             return self.chain(depth)
         if kind == 7:
             return f"{self.pick(VARS)} = {self.expr()}"
         if kind == 8:
-            items = [self.pick(LABELS + ["a as out", "b as a", f"{self.label()} as {self.hostile_name()}"])
-                     for _ in range(self.r.randint(1, 3))]
+            items = [
+                self.pick(LABELS + ["a as out", "b as a", f"{self.label()} as {self.hostile_name()}"])
+                for _ in range(self.r.randint(1, 3))
+            ]
             return "output " + ", ".join(items)
         return self.input_line()
 
     def input_line(self) -> str:
         if self.p(0.7):
-            return "input " + self.pick(["3x32x32", "1x8x8", "3x16x16", "3x224x224", "3×8×8", "3x1x1", "(16)",
-                                         "(784)", "(3, 8, 8)", "2x12x10"])
-        return "input " + self.pick(["0x8x8", "(3, n, n)", "(1, 2, 3, 4)", "(a, 8, 8)", "(0)", "(-3, 8, 8)",
-                                     "3x8", "(3, 8.5, 8)", "1x100000x100000", "(2**9)"])
+            return "input " + self.pick(
+                ["3x32x32", "1x8x8", "3x16x16", "3x224x224", "3×8×8", "3x1x1", "(16)", "(784)", "(3, 8, 8)", "2x12x10"]
+            )
+        return "input " + self.pick(
+            [
+                "0x8x8",
+                "(3, n, n)",
+                "(1, 2, 3, 4)",
+                "(a, 8, 8)",
+                "(0)",
+                "(-3, 8, 8)",
+                "3x8",
+                "(3, 8.5, 8)",
+                "1x100000x100000",
+                "(2**9)",
+            ]
+        )
 
     def block_def(self, name: str) -> str:
-        params = self.pick(["", "c", "c, k=3", "c, k=c", "n", "c=4", "n=2"] if self.p(self.sane) else
-                           ["c, c", "x=1, y", "k=c, c"])
+        params = self.pick(
+            ["", "c", "c, k=3", "c, k=c", "n", "c=4", "n=2"] if self.p(self.sane) else ["c, c", "x=1, y", "k=c, c"]
+        )
         body = self.lines(1, 1, 2)
         if name == "rec" and self.p(0.6):  # a block that calls itself, maybe only under a condition
-            body = self.pick(["if n > 0 { rec(n - 1) - relu }", "rec(c) - relu", "[rec(n)]x2",
-                              "if n > 0 { rec(n - 1) - rec(n - 1) } else { relu }", "if n > 0 { rec(n + 1) }",
-                              "if n > 0 { [rec(n - 1)]x3 } else { conv1-4 }"])
+            body = self.pick(
+                [
+                    "if n > 0 { rec(n - 1) - relu }",
+                    "rec(c) - relu",
+                    "[rec(n)]x2",
+                    "if n > 0 { rec(n - 1) - rec(n - 1) } else { relu }",
+                    "if n > 0 { rec(n + 1) }",
+                    "if n > 0 { [rec(n - 1)]x3 } else { conv1-4 }",
+                ]
+            )
             params = "n"
         return f"block {name}({params}) {{\n{body}\n}}"
 
@@ -349,8 +513,19 @@ class SpecGen:
         """A whole spec: imports, variables, blocks, an input line, statements; sometimes in networks."""
         parts = []
         if self.p(0.1):
-            parts.append(self.pick(["import residual as res", "import vgg16", "import vggg16", 'import "../x.arch"',
-                                    'import "/etc/hostname"', "import residual", 'import "lenet5.arch" as t']))
+            parts.append(
+                self.pick(
+                    [
+                        "import residual as res",
+                        "import vgg16",
+                        "import vggg16",
+                        'import "../x.arch"',
+                        'import "/etc/hostname"',
+                        "import residual",
+                        'import "lenet5.arch" as t',
+                    ]
+                )
+            )
         for _ in range(self.r.randint(0, 2)):
             name = self.pick(VARS)
             parts.append(f"{name} = {self.expr() if self.p(1 - self.sane) else self.num()}")
@@ -370,8 +545,11 @@ class SpecGen:
             net = self.hostile_name("network") if self.p(0.4) else "n"
             parts.append(f"network {net} {{\n" + "\n".join(["input 3x16x16", *body]) + "\n}")
             if self.p(0.5):
-                parts.append(f"network {self.hostile_name('network') if self.p(0.4) else 'm'} {{\n input 1x8x8\n"
-                             + self.chain(1) + "\n}")
+                parts.append(
+                    f"network {self.hostile_name('network') if self.p(0.4) else 'm'} {{\n input 1x8x8\n"
+                    + self.chain(1)
+                    + "\n}"
+                )
         else:
             parts += body
         text = "\n".join(parts)
@@ -464,8 +642,11 @@ class NameGen:
                 aux = self.bare()
                 text += f"\n@{ref} - {aux}: gap"
                 out[0] += f", {aux}" + (f" as {self.bare('output', 'p')}" if self.r.random() < 0.5 else "")
-        inner = [f"block {block}(c) {{\n    {self.label()}: conv3-{{c}} - {self.label()}: relu\n}}"] \
-            if f"{block}(" in text or self.r.random() < 0.3 else []
+        inner = (
+            [f"block {block}(c) {{\n    {self.label()}: conv3-{{c}} - {self.label()}: relu\n}}"]
+            if f"{block}(" in text or self.r.random() < 0.3
+            else []
+        )
         lines = ["input 4x8x8", text, *out]
         if self.r.random() < 0.3:
             body = "\n".join(lines).split("\n")

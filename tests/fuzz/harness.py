@@ -3,6 +3,7 @@
 Anything else fails the case: another exception (a traceback a user would see), a
 RecursionError or MemoryError, or a case that runs longer than ``CASE_SECONDS`` (a hang).
 """
+
 from __future__ import annotations
 
 import ast
@@ -38,8 +39,10 @@ class Hang(BaseException):
 @contextmanager
 def time_limit(seconds: float = CASE_SECONDS):
     """Raise Hang in the main thread when the block runs longer than ``seconds``."""
+
     def expire(signum, frame):
         raise Hang(f"ran longer than {seconds:g} s")
+
     old = signal.signal(signal.SIGALRM, expire)
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
@@ -92,8 +95,9 @@ def outcome(text: str, seconds: float = CASE_SECONDS, **kwargs):
     except (RecursionError, MemoryError) as err:
         raise Failure(f"{type(err).__name__} on\n{text!r}\n{kwargs}") from err
     except Exception as err:  # noqa: BLE001 - the point of the fuzzer
-        raise Failure(f"{type(err).__name__}: {err}\non\n{text!r}\n{kwargs}\n"
-                      f"after {time.perf_counter() - start:.2f} s") from err
+        raise Failure(
+            f"{type(err).__name__}: {err}\non\n{text!r}\n{kwargs}\nafter {time.perf_counter() - start:.2f} s"
+        ) from err
 
 
 def module_from_source(source: str, name: str = "archdsl_generated") -> types.ModuleType:
@@ -126,6 +130,7 @@ def known_bug(kind: str, subject) -> bool:
     """Whether ``subject`` meets the open bug ``grammar.KNOWN_BUGS[kind]`` (then the case stops there, counted as a
     hypothesis event); never with ARCHDSL_FUZZ_KNOWN_BUGS=1."""
     from .grammar import KNOWN_BUGS
+
     if kind not in KNOWN_BUGS or not KNOWN_BUGS[kind](subject):
         return False
     try:

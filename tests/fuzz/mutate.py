@@ -6,6 +6,7 @@ number turned into 0, a negative, a huge value or a float, a name replaced by an
 the same file or a typo, a line deleted or duplicated, a bracket dropped, a stray unicode
 character inserted. The result is loaded as inline text, one of its networks chosen at random.
 """
+
 from __future__ import annotations
 
 import random
@@ -16,8 +17,25 @@ from pathlib import Path
 SPECS = Path(__file__).resolve().parents[2] / "specs"
 TOKEN = re.compile(r'"[^"\n]*"|\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|[A-Za-z_][A-Za-z0-9_]*|->|#[^\n]*|\n|[ \t]+|.', re.S)
 NETWORK = re.compile(r"^network\s+([A-Za-z_][A-Za-z0-9_]*)", re.M)
-NUMBERS = ["0", "-1", "-64", "1", "2", "3", "7", "100000", "1000000000", "9007199254740993", "99999999999999999999",
-           "0.5", "1.5", "1e-9", "1e400", "2.0", "-0.0"]
+NUMBERS = [
+    "0",
+    "-1",
+    "-64",
+    "1",
+    "2",
+    "3",
+    "7",
+    "100000",
+    "1000000000",
+    "9007199254740993",
+    "99999999999999999999",
+    "0.5",
+    "1.5",
+    "1e-9",
+    "1e400",
+    "2.0",
+    "-0.0",
+]
 UNICODE = ["é", "×", "\u0435", "\u00a0", "\ufeff", "\u200b", "→", "\x00", "😀", "\ud800", "\r", "\\", "ß"]
 TYPOS = ["maxpol", "covn", "rleu", "bnn", "inputt", "blok", "netwrk", "improt", "shortcutt", "concta"]
 

@@ -9,6 +9,7 @@ the output) and from random text. ``export`` is left out: each valid case of it 
 (seconds), and ``list`` reads the whole library. ``ARCHDSL_FUZZ_EXAMPLES`` scales the number of cases as for
 the rest of tests/fuzz (300 here in CI).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -36,46 +37,119 @@ SPEC = "n = 2\ninput 3x8x8\nconv3-4 - relu\nfc(3)\n"
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 # each kind of value: (values that work, values that must be refused cleanly)
-WHOLE = (["1", "2", "3", "10"], ["0", "-1", "²", "٣", "1e3", "123456789012345678901234567890", "", " 2 ", "0x10",
-                                 "nan", "abc", "2" * 50])
-DECIMAL = (["0.001", "1e-3", "0.5", "1"], ["0", "-1", "nan", "inf", "-inf", "1e400", "1e-400", "1,5", "²", "",
-                                          "1e99999999"])
-SHAPE = (["3x8x8", "3x16x16", "3 x 8 x 8", "3×8×8", "3,8,8", "3xHxW", "1xHxH"],
-         ["²x8x8", "3x0x8", "3x99999999999999999999x8", "3x8", "8", "x", "", "3xx8", "3x8x8x8", "\x1b[31m3x8x8"])
+WHOLE = (
+    ["1", "2", "3", "10"],
+    ["0", "-1", "²", "٣", "1e3", "123456789012345678901234567890", "", " 2 ", "0x10", "nan", "abc", "2" * 50],
+)
+DECIMAL = (
+    ["0.001", "1e-3", "0.5", "1"],
+    ["0", "-1", "nan", "inf", "-inf", "1e400", "1e-400", "1,5", "²", "", "1e99999999"],
+)
+SHAPE = (
+    ["3x8x8", "3x16x16", "3 x 8 x 8", "3×8×8", "3,8,8", "3xHxW", "1xHxH"],
+    ["²x8x8", "3x0x8", "3x99999999999999999999x8", "3x8", "8", "x", "", "3xx8", "3x8x8x8", "\x1b[31m3x8x8"],
+)
 DEPTH = (["auto", "all", "1", "2"], ["0", "-1", "²", "x", "", "99999999999999999999999"])
-SET = (["n=2", "n=1", "classes=4", "n=true", "n=0.5"],
-       ["n=1e400", "n=nan", "n=inf", "n=12345678901234567890123", "n", "=3", "not a name=1", "n=\x1b[2J", "n=he",
-        "width=3", "n=-5", "n=3x8x8"])
+SET = (
+    ["n=2", "n=1", "classes=4", "n=true", "n=0.5"],
+    [
+        "n=1e400",
+        "n=nan",
+        "n=inf",
+        "n=12345678901234567890123",
+        "n",
+        "=3",
+        "not a name=1",
+        "n=\x1b[2J",
+        "n=he",
+        "width=3",
+        "n=-5",
+        "n=3x8x8",
+    ],
+)
 DEVICE = (["cpu", "CPU", "cpu:0"], ["cuda", "cuda:0", "cuda:99", "mps", "meta", "bogus", "", "cpu:1", "cuda:-1"])
 SEED = (["0", "1", str(2**63 - 1)], [str(2**63), str(2**70), "-1", "nan", "²"])
 AMOUNT = (["none", "25M", "1.5G", "100k"], ["10k", "0", "1" + "0" * 400, "lots", "1e9", "-5", ""])
-OUTPUT = (["out.py", "x.dot", "x.svg", "x.tex", "x.png", "sub/new/x.dot", "/dev/null"],
-          ["x.jpg", "spec.arch", "notes.txt", "notes.py", "/dev/full", "folder", "bad\x1bname.dot", "n" * 300 + ".dot",
-           "", "good.pth", "x.fully_conv.pth"])
-WEIGHTS = (["good.pth"], ["evil.pth", "empty.pth", "cut.pth", "list.pth", "shape.pth", "missing.pth", "folder",
-                          "spec.arch", "/dev/null"])
-SPECS = (["spec.arch", "conv3-4 - relu - gap - fc(3)", "lenet5", "input 3x8x8\nconv3-{n} - relu - fc(3)"],
-         ["esc.arch", "missing.arch", "folder.arch", "conv3-4 - [relu", "\x1b[2J", "vgg1"])
+OUTPUT = (
+    ["out.py", "x.dot", "x.svg", "x.tex", "x.png", "sub/new/x.dot", "/dev/null"],
+    [
+        "x.jpg",
+        "spec.arch",
+        "notes.txt",
+        "notes.py",
+        "/dev/full",
+        "folder",
+        "bad\x1bname.dot",
+        "n" * 300 + ".dot",
+        "",
+        "good.pth",
+        "x.fully_conv.pth",
+    ],
+)
+WEIGHTS = (
+    ["good.pth"],
+    ["evil.pth", "empty.pth", "cut.pth", "list.pth", "shape.pth", "missing.pth", "folder", "spec.arch", "/dev/null"],
+)
+SPECS = (
+    ["spec.arch", "conv3-4 - relu - gap - fc(3)", "lenet5", "input 3x8x8\nconv3-{n} - relu - fc(3)"],
+    ["esc.arch", "missing.arch", "folder.arch", "conv3-4 - [relu", "\x1b[2J", "vgg1"],
+)
 CHOICE = lambda *good: (list(good), ["x", "", "yaml"])  # noqa: E731 - argparse's choices
 
-COMMON = {"--input": SHAPE, "--classes": WHOLE, "--set": SET, "--network": (["main"], ["nope", ""]),
-          "--allow-imports-outside": None}
+COMMON = {
+    "--input": SHAPE,
+    "--classes": WHOLE,
+    "--set": SET,
+    "--network": (["main"], ["nope", ""]),
+    "--allow-imports-outside": None,
+}
 OPTIONS = {
     "check": COMMON,
-    "report": {**COMMON, "--format": CHOICE("table", "json", "markdown", "csv"), "--depth": DEPTH,
-               "--batch": WHOLE, "--dtype": CHOICE("float32", "int8"), "--count": CHOICE("default", "all"),
-               "--hwc": None},
+    "report": {
+        **COMMON,
+        "--format": CHOICE("table", "json", "markdown", "csv"),
+        "--depth": DEPTH,
+        "--batch": WHOLE,
+        "--dtype": CHOICE("float32", "int8"),
+        "--count": CHOICE("default", "all"),
+        "--hwc": None,
+    },
     "diff": {**COMMON, "--depth": DEPTH},
     "compile": {**COMMON, "-o": OUTPUT, "--force": None},
-    "convert": {**COMMON, "--fully-conv": None, "-o": OUTPUT, "--weights": WEIGHTS, "--save-weights": OUTPUT,
-                "--max-params": AMOUNT, "--force": None},
-    "render": {**COMMON, "-o": OUTPUT, "--depth": DEPTH, "--rankdir": CHOICE("TB", "LR"), "--hwc": None,
-               "--fold": None, "--no-fold": None, "--layout": CHOICE("auto", "u", "chain"), "--force": None},
-    "sanity": {**COMMON, "--steps": (["0", "1", "2"], ["-1", "²", "nan"]),
-               "--samples": (["1", "2", "4"], ["0", "-1", "²", str(10**20)]), "--lr": DECIMAL,
-               "--tolerance": DECIMAL, "--seed": SEED, "--init": CHOICE("torch", "he", "xavier"),
-               "--weights": WEIGHTS, "--device": DEVICE, "--output": (["output"], ["nope"]),
-               "--max-params": AMOUNT, "--max-memory": AMOUNT},
+    "convert": {
+        **COMMON,
+        "--fully-conv": None,
+        "-o": OUTPUT,
+        "--weights": WEIGHTS,
+        "--save-weights": OUTPUT,
+        "--max-params": AMOUNT,
+        "--force": None,
+    },
+    "render": {
+        **COMMON,
+        "-o": OUTPUT,
+        "--depth": DEPTH,
+        "--rankdir": CHOICE("TB", "LR"),
+        "--hwc": None,
+        "--fold": None,
+        "--no-fold": None,
+        "--layout": CHOICE("auto", "u", "chain"),
+        "--force": None,
+    },
+    "sanity": {
+        **COMMON,
+        "--steps": (["0", "1", "2"], ["-1", "²", "nan"]),
+        "--samples": (["1", "2", "4"], ["0", "-1", "²", str(10**20)]),
+        "--lr": DECIMAL,
+        "--tolerance": DECIMAL,
+        "--seed": SEED,
+        "--init": CHOICE("torch", "he", "xavier"),
+        "--weights": WEIGHTS,
+        "--device": DEVICE,
+        "--output": (["output"], ["nope"]),
+        "--max-params": AMOUNT,
+        "--max-memory": AMOUNT,
+    },
 }
 TEXT = st.text(st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), max_size=12)
 

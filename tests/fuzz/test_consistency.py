@@ -8,6 +8,7 @@ few channels, so that a case costs a few milliseconds of torch; a share of their
 blocks, networks and outputs are named like Python keywords, nn.Module attributes and builtins, so
 compile() may refuse a spec (then source() must refuse it too).
 """
+
 from __future__ import annotations
 
 import pytest
@@ -34,7 +35,6 @@ BATCH = 2
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding=.same. with even kernel lengths")
 
 
-
 def check_consistent(text: str, may_refuse: bool = False) -> bool:
     """The analysis is the compiled module, and the module ``source()`` generates is the same model: built on
     the CPU, it takes the compiled module's state_dict (strict), and gives the same outputs in eval mode.
@@ -44,8 +44,9 @@ def check_consistent(text: str, may_refuse: bool = False) -> bool:
     a = net.analyze()
     if known_bug("contract", net):
         return False
-    assert net.input_contract().admits(a.input_shape), f"{text}\nthe contract {net.input_contract().describe()} " \
-        f"refuses the declared input {a.input_shape}"
+    assert net.input_contract().admits(a.input_shape), (
+        f"{text}\nthe contract {net.input_contract().describe()} refuses the declared input {a.input_shape}"
+    )
     try:
         gm = net.compile()
     except ArchError as err:
@@ -85,14 +86,16 @@ def check_consistent(text: str, may_refuse: bool = False) -> bool:
     y_source = y_source if isinstance(y_source, dict) else {next(iter(a.outputs)): y_source}
     assert set(y_source) == set(ys), text
     for name, out in ys.items():
-        assert y_source[name].shape == out.shape and torch.allclose(y_source[name], out, atol=1e-5), \
-            f"{text}\n{name}: generated source differs from the compiled module by " \
+        assert y_source[name].shape == out.shape and torch.allclose(y_source[name], out, atol=1e-5), (
+            f"{text}\n{name}: generated source differs from the compiled module by "
             f"{(y_source[name] - out).abs().max().item() if y_source[name].shape == out.shape else 'shape'}"
+        )
     return True
 
 
-@settings(max_examples=examples(200), derandomize=True, database=None, deadline=None,
-          suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=examples(200), derandomize=True, database=None, deadline=None, suppress_health_check=list(HealthCheck)
+)
 @given(seeds())
 def test_analysis_equals_compiled_module(seed):
     """...and, on the way, that the size estimate of every repeat, loop and block call was at most what
@@ -115,6 +118,7 @@ class _Recorder:
 
     def __init__(self, monkeypatch):
         from archdsl.lang.elaborate import Elaborator
+
         self.checked = 0
         records: list[tuple[int, int, int, int, int]] = []
         expect, element = Elaborator.expect, Elaborator._element
@@ -150,7 +154,7 @@ def test_the_bound_is_a_lower_bound_on_the_library(recorder):
     """Refusing before expanding is only safe if the estimate never exceeds what is built: on every
     network of the library (loops, recursive blocks, imports), the estimate is at most the expansion."""
     from archdsl.lang import library
+
     for name in library.entries():
         archdsl.load(name)
     assert recorder.checked > 1000
-

@@ -8,6 +8,7 @@ exception (a traceback), a RecursionError or MemoryError, or a case running long
 few seconds fails. The runs are reproducible (``derandomize=True``, no example database);
 ``ARCHDSL_FUZZ_EXAMPLES=200000`` makes a long campaign of them (see tests/fuzz/README.md).
 """
+
 from __future__ import annotations
 
 import pytest
@@ -125,6 +126,7 @@ def test_hostile_names(seed):
 def test_mutated_library_specs(path):
     """Each library spec with tokens deleted, duplicated or swapped, numbers made 0, negative, huge or
     fractional, names changed, lines dropped or doubled, brackets lost, unicode put in."""
+
     @settings(max_examples=examples(10), **FAST)
     @given(seeds())
     def mutated(seed):
@@ -132,14 +134,67 @@ def test_mutated_library_specs(path):
         with_network = {"network": network} if network else {}
         outcome_of = outcome(text, seconds=2 * CASE_SECONDS, **with_network)  # no compile: large networks
         assert outcome_of is not None
+
     mutated()
 
 
-PIECES = ["conv3-8", "conv", "relu", "maxpool", "pool2", "fc-10", "FC", "bn", "[", "]", "(", ")", "{", "}",
-          "x2", "x{n}", "*3", "-", "->", " - ", ",", "=", "k=3", "@a", "a:", "a", "n = 2", "\n", "concat {",
-          "residual {", "} shortcut {", "identity", "block b(c) {", "b(4)", "input 3x16x16", "output a",
-          "crop(@a)", "#c", "\\\n", "1.5", "-{n*2}", "/2", "soft-max", "import x", "network n {", '"s"', ";", "$",
-          "if n {", "} else {", "for i in range(3) {", '"l{i}":', "x100000", "for i in (1, 2) {", "upto=@a"]
+PIECES = [
+    "conv3-8",
+    "conv",
+    "relu",
+    "maxpool",
+    "pool2",
+    "fc-10",
+    "FC",
+    "bn",
+    "[",
+    "]",
+    "(",
+    ")",
+    "{",
+    "}",
+    "x2",
+    "x{n}",
+    "*3",
+    "-",
+    "->",
+    " - ",
+    ",",
+    "=",
+    "k=3",
+    "@a",
+    "a:",
+    "a",
+    "n = 2",
+    "\n",
+    "concat {",
+    "residual {",
+    "} shortcut {",
+    "identity",
+    "block b(c) {",
+    "b(4)",
+    "input 3x16x16",
+    "output a",
+    "crop(@a)",
+    "#c",
+    "\\\n",
+    "1.5",
+    "-{n*2}",
+    "/2",
+    "soft-max",
+    "import x",
+    "network n {",
+    '"s"',
+    ";",
+    "$",
+    "if n {",
+    "} else {",
+    "for i in range(3) {",
+    '"l{i}":',
+    "x100000",
+    "for i in (1, 2) {",
+    "upto=@a",
+]
 
 
 @settings(max_examples=examples(300), **FAST)
@@ -149,6 +204,6 @@ def test_token_soup(text):
 
 
 @settings(max_examples=examples(200), **FAST)
-@given(st.text(alphabet="[]{}()-x*@:=,.#/\\\n 0123456789abcfknoprsuvxCFOP\"é×", max_size=40))
+@given(st.text(alphabet='[]{}()-x*@:=,.#/\\\n 0123456789abcfknoprsuvxCFOP"é×', max_size=40))
 def test_character_soup(text):
     check(text, input="3x16x16")

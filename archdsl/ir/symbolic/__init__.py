@@ -32,5 +32,5 @@ Modules: ``relations`` (deciding a relation for every size), ``dim`` (Dim, Cond,
 :mod:`archdsl.views.formulas`. Nothing here is imported with the package: sympy loads only when a
 symbolic size is asked for.
 """
-from __future__ import annotations
 
+from __future__ import annotations

@@ -1,6 +1,7 @@
 """Sizes that depend on a name: :class:`Dim`, a sympy expression the ops' shape rules compute with as
 with ints; :class:`Cond`, a comparison of sizes a rule asks the truth of; the regions of sizes a run of
 a rule holds on, and :func:`explore`, which runs a rule again for each answer (a fork)."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -122,8 +123,10 @@ class _Run:
             rel = relation(op, diff)
             if rel in (sp.true, sp.false):
                 return bool(rel)
-            branches = (Region(self.region.sets, self.region.raw + (rel,)),
-                        Region(self.region.sets, self.region.raw + (relation(_NOT[op], diff),)))
+            branches = (
+                Region(self.region.sets, self.region.raw + (rel,)),
+                Region(self.region.sets, self.region.raw + (relation(_NOT[op], diff),)),
+            )
         i = len(self.choices)
         if i < len(self.prefix):
             choice = self.prefix[i]
@@ -290,5 +293,3 @@ def explore(fn: Callable[[], Any], region: Region) -> list[_Outcome]:
             _RUN = saved
         pending.extend(reversed(run.alternatives))
     return outcomes
-
-

@@ -1,6 +1,7 @@
 """Deciding a relation between sizes for every positive integer value of one name: writing
 ``H = M*q + r`` for each residue ``r`` modulo the strides' product ``M`` turns every floor into a linear
 function of ``q`` (:func:`truth_set`)."""
+
 from __future__ import annotations
 
 import math
@@ -17,8 +18,14 @@ _Q = sp.Symbol("q", integer=True, nonnegative=True)
 
 # ------------------------------------------------------------------ deciding a relation
 
-_OPS = {"lt": lambda v: v < 0, "le": lambda v: v <= 0, "gt": lambda v: v > 0, "ge": lambda v: v >= 0,
-        "eq": lambda v: v == 0, "ne": lambda v: v != 0}
+_OPS = {
+    "lt": lambda v: v < 0,
+    "le": lambda v: v <= 0,
+    "gt": lambda v: v > 0,
+    "ge": lambda v: v >= 0,
+    "eq": lambda v: v == 0,
+    "ne": lambda v: v != 0,
+}
 _REL = {"lt": sp.Lt, "le": sp.Le, "gt": sp.Gt, "ge": sp.Ge, "eq": sp.Eq, "ne": sp.Ne}
 _NOT = {"lt": "ge", "le": "gt", "gt": "le", "ge": "lt", "eq": "ne", "ne": "eq"}
 
@@ -188,8 +195,10 @@ def _linear_residues(op: str, diff: sp.Expr, sym: sp.Symbol, m: int) -> list | N
     slope: with ``sym = m*q + r`` each floor is then exactly linear in q (its slope times m is an integer),
     so ``diff = a*q + diff(r)`` for every q >= 0, with the same ``a`` for every r. None when that does not
     apply; [] when it does but the relation settles past MAX_START (left unsolved)."""
-    if any(not _linear_in_floors(f.args[0], sym) or not sp.diff(_linear_part(f.args[0]), sym).is_Rational
-           for f in diff.atoms(sp.floor, sp.ceiling)):
+    if any(
+        not _linear_in_floors(f.args[0], sym) or not sp.diff(_linear_part(f.args[0]), sym).is_Rational
+        for f in diff.atoms(sp.floor, sp.ceiling)
+    ):
         return None
     line = _linear_part(diff)
     if not line.is_polynomial(sym) or sp.degree(line, sym) > 1:
@@ -249,5 +258,3 @@ def truth_set(op: str, diff: sp.Expr, sym: sp.Symbol) -> SizeSet | None:
             runs += [(q1 + r, start)] if m == 1 else [(n, n + 1) for n in range(m * q1 + r, start, m)]
     residues = frozenset(r % m for r, _, _, tail in found if tail)
     return SizeSet.listing(m, start, residues, runs=runs)
-
-

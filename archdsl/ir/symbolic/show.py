@@ -1,4 +1,5 @@
 """Formulas in sizes as text: floors merged and written over one denominator."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -21,8 +22,14 @@ def tidy(e: Any) -> Any:
         if len(inner) == 1:
             coeff, atom = inner[0].as_coeff_Mul()
             rest = sp.expand(arg - inner[0])
-            if isinstance(atom, f) and coeff.is_Rational and coeff > 0 and (1 / coeff).is_Integer \
-                    and rest.is_Rational and (rest / coeff).is_Integer:
+            if (
+                isinstance(atom, f)
+                and coeff.is_Rational
+                and coeff > 0
+                and (1 / coeff).is_Integer
+                and rest.is_Rational
+                and (rest / coeff).is_Integer
+            ):
                 return tidy(f((atom.args[0] + rest / coeff) * coeff))
     return e
 
@@ -31,8 +38,9 @@ def show(e: Any) -> str:
     """A formula as text: floors' arguments over one denominator, ``floor((H + 4)/16)``."""
     if not isinstance(e, sp.Basic):
         return str(e)
-    e = e.replace(lambda a: isinstance(a, (sp.floor, sp.ceiling)),
-                  lambda a: type(a)(sp.together(a.args[0]), evaluate=False))
+    e = e.replace(
+        lambda a: isinstance(a, (sp.floor, sp.ceiling)), lambda a: type(a)(sp.together(a.args[0]), evaluate=False)
+    )
     return sp.sstr(e)
 
 
@@ -44,5 +52,3 @@ def _show_rel(rel: sp.Basic) -> str:
 def show_shape(shape: tuple) -> str:
     parts = [show(d) for d in shape]
     return " x ".join(f"({p})" if any(c in p for c in " +-") and not p.lstrip("-").isalnum() else p for p in parts)
-
-

@@ -1,5 +1,6 @@
 """The walk over a network: every node's output shape as formulas in the named input sizes, the regions
 where it is well formed, the floor divisions its rules make, and the failures elsewhere."""
+
 from __future__ import annotations
 
 import re
@@ -188,8 +189,11 @@ def parse_input(text: str | tuple | list) -> tuple:
         elif isinstance(p, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", p) and p not in ("x", "X"):
             out.append(syms.setdefault(p, sp.Symbol(p, integer=True, positive=True)))
         else:
-            raise ArchError(f"bad symbolic input shape {text!r}", None,
-                            "write it as CxHxW with numbers or names, e.g. 3xHxW or 1xHxH")
+            raise ArchError(
+                f"bad symbolic input shape {text!r}",
+                None,
+                "write it as CxHxW with numbers or names, e.g. 3xHxW or 1xHxH",
+            )
     return tuple(out)
 
 
@@ -228,19 +232,24 @@ def _walk(g, shape: tuple, symbols: tuple, fixed: dict | None = None) -> Symboli
             ins = [st.shapes[i] for i in inputs]
             groups: dict[tuple, list[_Outcome]] = {}
             try:
-                found = explore(lambda op=op, ins=ins, name=name: _rule(op, ins, fixed.get(name) if fixed else None),
-                                st.region)
+                found = explore(
+                    lambda op=op, ins=ins, name=name: _rule(op, ins, fixed.get(name) if fixed else None), st.region
+                )
             except (TypeError, ValueError, AttributeError) as err:  # a rule that cannot take symbolic sizes
-                raise ArchError(f"{op.name} at {name}: its shape rule cannot run on symbolic sizes ({err})",
-                                data.get("span"), "give that size as a number") from None
+                raise ArchError(
+                    f"{op.name} at {name}: its shape rule cannot run on symbolic sizes ({err})",
+                    data.get("span"),
+                    "give that size as a number",
+                ) from None
             for oc in found:
                 if oc.error is not None:
                     failures.append(Failure(oc.region, name, op.name, oc.error.message, op, ins))
                 else:
                     groups.setdefault(tuple(_e(d) for d in oc.value), []).append(oc)
             for i, ocs in enumerate(_unify(groups).values()):
-                divisions = st.divisions + list(dict.fromkeys(
-                    Division(name, op.name, num, den) for oc in ocs for num, den in oc.divisions))
+                divisions = st.divisions + list(
+                    dict.fromkeys(Division(name, op.name, num, den) for oc in ocs for num, den in oc.divisions)
+                )
                 for region in _merge([oc.region for oc in ocs]):
                     shapes = st.shapes if len(groups) == 1 and i == 0 and region is not None else dict(st.shapes)
                     shapes[name] = tuple(Dim.of(tidy(_e(d))) for d in ocs[0].value)
@@ -251,9 +260,15 @@ def _walk(g, shape: tuple, symbols: tuple, fixed: dict | None = None) -> Symboli
         if not states:
             break
     outputs = g.graph["outputs"]
-    regimes = [Regime(st.region, {k: tuple(_e(d) for d in v) for k, v in st.shapes.items()},
-                      {k: tuple(_e(d) for d in st.shapes[v]) for k, v in outputs.items()}, st.divisions)
-               for st in states]
+    regimes = [
+        Regime(
+            st.region,
+            {k: tuple(_e(d) for d in v) for k, v in st.shapes.items()},
+            {k: tuple(_e(d) for d in st.shapes[v]) for k, v in outputs.items()},
+            st.divisions,
+        )
+        for st in states
+    ]
     return SymbolicResult(g.graph["name"], shape, symbols, regimes, failures, ops)
 
 
@@ -261,8 +276,10 @@ def _rule(op, ins: list, module) -> tuple:
     """The op's shape rule; with ``module``, also the condition that it compiles to that module."""
     out = op.infer(ins)
     if module is not None and op.torch(ins, out) != module:
-        raise OpProblem(f"the compiled module is {_spec_text(module)}, built for the declared input size",
-                        "compile the network at this size (load(..., input=...))")
+        raise OpProblem(
+            f"the compiled module is {_spec_text(module)}, built for the declared input size",
+            "compile the network at this size (load(..., input=...))",
+        )
     return out
 
 
