@@ -354,21 +354,21 @@ def symbolic_report(spec_or_net: Any, input: str | tuple, **variables: Any):
 
 
 def to_onnx(net_or_spec: Any, path: str | Path, input: Any = None, **options: Any):
-    """Write a network as an ONNX file: :func:`archdsl.backend.export.to_onnx`, which also takes a spec
+    """Write a network as an ONNX file: :func:`archdsl.backend.export_onnx.to_onnx`, which also takes a spec
     here (its variables among ``options``: every keyword the exporter does not take sets one)."""
-    from .backend import export
+    from .backend import export_onnx
 
-    target = _export_target(export.to_onnx, net_or_spec, input, options)
-    return export.to_onnx(target, path, input, **options)
+    target = _export_target(export_onnx.to_onnx, net_or_spec, input, options)
+    return export_onnx.to_onnx(target, path, input, **options)
 
 
 def to_torchscript(net_or_spec: Any, path: str | Path, input: Any = None, **options: Any):
-    """Write a network as a TorchScript archive: :func:`archdsl.backend.export.to_torchscript`, which also
+    """Write a network as a TorchScript archive: :func:`archdsl.backend.export_torchscript.to_torchscript`, which also
     takes a spec here (as :func:`to_onnx`)."""
-    from .backend import export
+    from .backend import export_torchscript
 
-    target = _export_target(export.to_torchscript, net_or_spec, input, options)
-    return export.to_torchscript(target, path, input, **options)
+    target = _export_target(export_torchscript.to_torchscript, net_or_spec, input, options)
+    return export_torchscript.to_torchscript(target, path, input, **options)
 
 
 def _export_target(exporter, net_or_spec: Any, input: Any, options: dict) -> Any:

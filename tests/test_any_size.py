@@ -234,7 +234,7 @@ DYNAMIC = ["resnet18", "fcn32s", "unet_padded"]  # a classifier with global pool
 
 
 def _small_sizes(name: str) -> list[tuple[int, int]]:
-    from archdsl.backend.export import size_ranges
+    from archdsl.backend.export_onnx import size_ranges
 
     net = archdsl.load(name)
     ranges = size_ranges(net)
@@ -264,7 +264,7 @@ def test_torch_compile_dynamic(name: str):
 # exporter falls back to runtime assertions there); torchvision's FCN stands for the FCNs here
 @pytest.mark.parametrize("name", ["resnet18", "fcn_resnet50", "unet_padded"])
 def test_torch_export_dynamic_height_and_width(name: str):
-    from archdsl.backend.export import size_dim, size_ranges
+    from archdsl.backend.export_onnx import size_dim, size_ranges
 
     net = archdsl.load(name)
     model = net.compile(seed=0).eval()

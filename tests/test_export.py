@@ -12,8 +12,8 @@ import torch
 
 import archdsl
 from archdsl import to_onnx, to_torchscript
-from archdsl.backend import export
-from archdsl.backend.export import check_onnx
+from archdsl.backend import export, export_onnx
+from archdsl.backend.export_onnx import check_onnx
 from archdsl.cli import parser
 
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")  # deprecated in torch 2.13
@@ -95,7 +95,7 @@ def test_onnx_matches_torch(tmp_path, name, variables, batches):
         assert names == ["output"]
     for o, dims in outs:
         assert dims[0] == in_dims[0] and dims[1:] == list(a.outputs[o])
-    assert [op.version for op in opsets if op.domain in ("", "ai.onnx")] == [export.OPSET]
+    assert [op.version for op in opsets if op.domain in ("", "ai.onnx")] == [export_onnx.OPSET]
     assert not (tmp_path / f"{name}.onnx.data").exists()  # under 2 GB the weights are in the file
     for batch in batches:
         diffs = done.check(batch=batch)
@@ -145,7 +145,7 @@ def test_onnx_static_batch_and_opset(tmp_path):
 
 
 def test_missing_package_is_named(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(export, "ONNX_PACKAGES", ("archdsl_no_such_package",))
+    monkeypatch.setattr(export_onnx, "ONNX_PACKAGES", ("archdsl_no_such_package",))
     with pytest.raises(export.MissingPackage, match="pip install archdsl_no_such_package"):
         to_onnx("conv3-8", tmp_path / "m.onnx", input="3x8x8")
     assert cli(["conv3-8", "--input", "3x8x8", "-o", str(tmp_path / "m.onnx")]) == 3
@@ -223,7 +223,7 @@ def test_cli_onnx_with_check(tmp_path, capsys):
     out = tmp_path / "lenet.onnx"
     assert cli(["lenet5", "--classes", "7", "-o", str(out), "--check"]) == 0
     text = capsys.readouterr().out
-    assert f"wrote {out}: ONNX opset {export.OPSET}" in text
+    assert f"wrote {out}: ONNX opset {export_onnx.OPSET}" in text
     assert "check (onnxruntime, batch 1, 1x32x32): max abs diff output" in text and "(of values up to" in text
     assert "1x33x33" not in text  # lenet5 takes 32..35 only: its file keeps the sizes fixed, one check
     assert onnx_io(out)[1][0][1][1:] == [7]

@@ -141,7 +141,7 @@ def sanity(
 ) -> SanityResult:
     """Check the initial loss and overfit ``samples`` random inputs with random labels.
 
-    ``net`` is a :class:`archdsl.Net` (or anything :func:`archdsl.load` takes); ``classes``, if
+    ``net`` is a loaded :class:`archdsl.Net` (``archdsl.load(spec)``); ``classes``, if
     given, must equal the size of its output. The model is ``net.compile(device=..., seed=seed,
     init=init, weights=weights)`` unless ``model`` (already compiled) is given. Training: full
     batch, Adam with ``lr``, in train mode (dropout and batch statistics on) until a forward
@@ -150,13 +150,37 @@ def sanity(
     several outputs (default: ``output``, else the first). ``max_params`` as in ``Net.compile``;
     ``max_memory`` (bytes) as in ``Net.check_memory``, for a training step on ``samples``."""
     import torch
-    from torch.nn.functional import cross_entropy
 
     if not hasattr(net, "analyze"):
         raise TypeError(f"sanity takes a loaded network (archdsl.load(spec)), not {type(net).__name__}")
     a = net.analyze()
     if samples < 1 or steps < 0:
         raise ArchError(f"sanity needs samples >= 1 and steps >= 0, got samples={samples}, steps={steps}", None)
+    name, n_classes = _classifier_output(a, output, classes)
+    device = str(device) if device is not None else default_device()
+    key = name if (len(a.outputs) > 1 or net.graph.graph.get("named_outputs")) else None
+    net.check_memory(samples, training=True, max_memory=max_memory)
+    if model is None:
+        model = net.compile(device=device, seed=seed, init=init, weights=weights, max_params=max_params)
+    else:
+        model = model.to(device)
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(samples, *a.input_shape, generator=gen).to(device)
+    y = torch.randint(0, n_classes, (samples,), generator=gen).to(device)
+    result = SanityResult(a.name, n_classes, samples, tuple(a.input_shape), device, math.nan, tolerance, steps)
+    bar = _progress_bar(console) if progress else None
+    start = time.perf_counter()
+    try:
+        _overfit(model, key, x, y, lr, steps, result, bar)
+    finally:
+        if bar is not None:
+            bar.stop()
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _classifier_output(a, output: str | None, classes: int | None) -> tuple[str, int]:
+    """The output checked (``output``, else ``output``, else the first) and its number of classes."""
     outputs = a.outputs
     name = output if output is not None else "output" if "output" in outputs else next(iter(outputs))
     if name not in outputs:
@@ -179,60 +203,52 @@ def sanity(
         )
     if n_classes < 2:
         raise ArchError(f"{a.name} has a single output: sanity needs at least 2 classes", None)
-    device = str(device) if device is not None else default_device()
-    key = name if (len(outputs) > 1 or net.graph.graph.get("named_outputs")) else None
+    return name, n_classes
 
-    net.check_memory(samples, training=True, max_memory=max_memory)
-    if model is None:
-        model = net.compile(device=device, seed=seed, init=init, weights=weights, max_params=max_params)
-    else:
-        model = model.to(device)
-    gen = torch.Generator().manual_seed(seed)
-    x = torch.randn(samples, *a.input_shape, generator=gen).to(device)
-    y = torch.randint(0, n_classes, (samples,), generator=gen).to(device)
+
+def _progress_bar(console: Any):
+    """A started rich progress bar: steps, loss and accuracy."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("loss {task.fields[loss]:.4f}  accuracy {task.fields[acc]:>4.0%}"),
+        TimeElapsedColumn(),
+        console=console or Console(stderr=True),
+        transient=False,
+    )
+    bar.start()
+    return bar
+
+
+def _overfit(model, key: str | None, x, y, lr: float, steps: int, result: SanityResult, bar) -> None:
+    """Full-batch Adam in train mode until every sample is classified right or ``steps`` updates are spent,
+    recording the losses, the accuracy and (on the first forward) the expected initial loss in ``result``."""
+    import torch
+    from torch.nn.functional import cross_entropy
+
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=lr) if params else None
     model.train()
-
-    result = SanityResult(a.name, n_classes, samples, tuple(a.input_shape), device, math.nan, tolerance, steps)
-    bar = None
-    if progress:
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        bar = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("loss {task.fields[loss]:.4f}  accuracy {task.fields[acc]:>4.0%}"),
-            TimeElapsedColumn(),
-            console=console or Console(stderr=True),
-            transient=False,
-        )
-        task = bar.add_task(f"overfitting {samples} samples", total=steps, loss=math.nan, acc=0.0)
-        bar.start()
-    start = time.perf_counter()
-    try:
-        step = 0
-        while True:
-            logits = _logits(model(x), key)
-            loss = cross_entropy(logits.float(), y)
-            acc = (logits.argmax(1) == y).float().mean().item()
-            result.losses.append(loss.item())
-            result.final_loss, result.accuracy, result.steps = result.losses[-1], acc, step
-            if step == 0:
-                z = logits.detach().float()
-                result.initial_loss = (torch.logsumexp(z, 1) - z.mean(1)).mean().item()
-            if bar is not None:
-                bar.update(task, completed=step, loss=result.final_loss, acc=acc)
-            if acc == 1.0 or step >= steps or opt is None:
-                break
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            step += 1
-    finally:
+    task = None if bar is None else bar.add_task(f"overfitting {len(x)} samples", total=steps, loss=math.nan, acc=0.0)
+    step = 0
+    while True:
+        logits = _logits(model(x), key)
+        loss = cross_entropy(logits.float(), y)
+        acc = (logits.argmax(1) == y).float().mean().item()
+        result.losses.append(loss.item())
+        result.final_loss, result.accuracy, result.steps = result.losses[-1], acc, step
+        if step == 0:
+            z = logits.detach().float()
+            result.initial_loss = (torch.logsumexp(z, 1) - z.mean(1)).mean().item()
         if bar is not None:
-            bar.stop()
-    result.seconds = time.perf_counter() - start
-    return result
+            bar.update(task, completed=step, loss=result.final_loss, acc=acc)
+        if acc == 1.0 or step >= steps or opt is None:
+            return
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1

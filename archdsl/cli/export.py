@@ -9,7 +9,8 @@ import sys
 import warnings
 from pathlib import Path
 
-from ..backend.export import FORMATS, OPSET, TOLERANCE, TORCHSCRIPT_SUFFIXES
+from ..backend.export import FORMATS, TOLERANCE, TORCHSCRIPT_SUFFIXES
+from ..backend.export_onnx import OPSET
 from ..errors import ArchError
 from ..output import check as check_output
 from ..output import force_argument
@@ -75,7 +76,9 @@ def _format(args) -> str | None:
 
 
 def run(args) -> int:
-    from ..backend.export import MissingPackage, first_line, to_onnx, to_torchscript
+    from ..backend.export import MissingPackage, first_line
+    from ..backend.export_onnx import to_onnx
+    from ..backend.export_torchscript import to_torchscript
 
     fmt = _format(args)
     if fmt is None:

@@ -4,6 +4,8 @@ reference resolved to the node it names."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..errors import ArchError, ArgumentError, Span, UnknownNameError
 from ..ops import Op, OpProblem
 from . import ast
@@ -16,28 +18,40 @@ class OpNodes:
     """The part of :class:`~archdsl.lang.elaborate.Elaborator` that makes op nodes and resolves references."""
 
     def op_node(self, cls: type[Op], preset: dict, call: ast.OpCall, name: str, x: str, scope: Scope, env: Env) -> str:
+        """The node of an op call: its arguments bound and checked, its references resolved into inputs."""
+        extra_inputs: list[str] = []
+        values, spans, bare_fc = self.arguments(cls, preset, call, scope, env, extra_inputs)
+        missing = [r for r in cls.refs if r not in values]
+        if missing:
+            raise ArgumentError(f"{cls.name} needs a reference: {cls.name}(@label)", call.span)
+        op = self.make_op(cls, values, call.span, spans)
+        for key in cls.refs:  # crop(@a) takes any node; unpool(@pool5) only a max-pool with indices
+            target = self.g.nodes[extra_inputs[cls.refs.index(key)]]["op"]
+            try:
+                op.check_ref(key, target)
+            except OpProblem as err:
+                raise ArgumentError(err.message, spans.get(key, call.span), err.hint) from None
+        if cls.ref_source:
+            extra_inputs += [self.g.nodes[i]["inputs"][0] for i in list(extra_inputs)]
+        node = self.add_node(name, op, [x, *extra_inputs], call.span)
+        if bare_fc:
+            self.bare_fc.append(node)
+        return node
+
+    def arguments(
+        self, cls: type[Op], preset: dict, call: ast.OpCall, scope: Scope, env: Env, extra_inputs: list[str]
+    ) -> tuple[dict[str, Any], dict[str, Span], bool]:
+        """(values, where each was written, whether a bare FC takes ``classes``): positional arguments, keywords,
+        the ``-N`` and ``/N`` shorthands, then the variables' defaults; references append to ``extra_inputs``."""
         values = dict(preset)
         spans: dict[str, Span] = {}
-        extra_inputs: list[str] = []
         positional = list(call.args)
         if cls.variadic and positional:
             vals = [evaluate(a, env) for a in positional]
             values[cls.positional[0]] = vals[0] if len(vals) == 1 else tuple(vals)
             positional = []
         if len(positional) > len(cls.positional):
-            n = len(cls.positional)
-            takes = (
-                "takes no positional arguments"
-                if n == 0
-                else f"takes at most {n} positional argument{'s' if n > 1 else ''} ({', '.join(cls.positional)})"
-            )
-            raise ArgumentError(
-                f"{cls.name} {takes}, got {len(positional)}",
-                positional[n].span,
-                f"its arguments are: {', '.join(cls.Params.model_fields)}; pass them by keyword"
-                if cls.Params.model_fields
-                else f"{cls.name} takes no arguments",
-            )
+            _too_many(cls, positional)
         for field_name, arg in zip(cls.positional, positional):
             values[field_name] = self.arg(cls, field_name, arg, env, scope, extra_inputs)
             spans[field_name] = arg.span
@@ -65,22 +79,7 @@ class OpNodes:
             if key not in values:
                 values[key] = env.get(var, call.span)
                 bare_fc = bare_fc or key == cls.classes_field
-        missing = [r for r in cls.refs if r not in values]
-        if missing:
-            raise ArgumentError(f"{cls.name} needs a reference: {cls.name}(@label)", call.span)
-        op = self.make_op(cls, values, call.span, spans)
-        for key in cls.refs:  # crop(@a) takes any node; unpool(@pool5) only a max-pool with indices
-            target = self.g.nodes[extra_inputs[cls.refs.index(key)]]["op"]
-            try:
-                op.check_ref(key, target)
-            except OpProblem as err:
-                raise ArgumentError(err.message, spans.get(key, call.span), err.hint) from None
-        if cls.ref_source:
-            extra_inputs += [self.g.nodes[i]["inputs"][0] for i in list(extra_inputs)]
-        node = self.add_node(name, op, [x, *extra_inputs], call.span)
-        if bare_fc:
-            self.bare_fc.append(node)
-        return node
+        return values, spans, bare_fc
 
     def arg(self, cls, key, expr, env, scope, extra_inputs):
         if isinstance(expr, ast.Ref):
@@ -160,3 +159,19 @@ def _label_part(value, span: Span) -> str:
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise ArgumentError(f"a label part must be an integer or a word, got {shown(value)}", span)
     return str(value)
+
+
+def _too_many(cls: type[Op], positional: list) -> None:
+    n = len(cls.positional)
+    takes = (
+        "takes no positional arguments"
+        if n == 0
+        else f"takes at most {n} positional argument{'s' if n > 1 else ''} ({', '.join(cls.positional)})"
+    )
+    raise ArgumentError(
+        f"{cls.name} {takes}, got {len(positional)}",
+        positional[n].span,
+        f"its arguments are: {', '.join(cls.Params.model_fields)}; pass them by keyword"
+        if cls.Params.model_fields
+        else f"{cls.name} takes no arguments",
+    )

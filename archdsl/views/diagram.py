@@ -281,7 +281,22 @@ def _build(
     groups = _groups(g, depth)
     target = _fold_map(g, groups, outputs) if fold else {k: k for k in groups}
     box_of_layer = {x.name: target[k] for k, v in groups.items() for x in v}
-    rows = {r[0]: r for r in report.rows(a, depth)} if depth is not None else {}
+    boxes = _boxes(g, groups, target, depth)
+    edges = _edges(g, kinds, boxes, box_of_layer)
+    for name, node in outputs.items():
+        node = g.resolve(node)
+        box = Box(
+            id=f"output:{name}", kind="output", layers=[], title=name, shape=tuple(g.by[node].output_shape), op="output"
+        )
+        boxes[box.id] = box
+        edges.append(Edge(box_of_layer[node], box.id, "output", box.shape))
+    clusters = _clusters(boxes)
+    return Diagram(a.name, depth, boxes, edges, clusters, a.totals.params, a.totals.macs, hwc)
+
+
+def _boxes(g: LayerGraph, groups: dict[str, list[Layer]], target: dict[str, str], depth: int | None) -> dict[str, Box]:
+    """A box per group, with the groups folded into it (``target``) as its notes."""
+    rows = {r[0]: r for r in report.rows(g.a, depth)} if depth is not None else {}
     boxes: dict[str, Box] = {}
     for k, layers in groups.items():
         t = target[k]
@@ -299,7 +314,13 @@ def _build(
         act = box.layers[0].args.get("act", "none") if box.kind == "merge" else "none"
         if act != "none" and act not in box.notes:  # a merge's own activation (add(act=relu)) is a note
             box.notes.insert(0, act)
+    return boxes
 
+
+def _edges(
+    g: LayerGraph, kinds: dict[tuple[str, str], str], boxes: dict[str, Box], box_of_layer: dict[str, str]
+) -> list[Edge]:
+    """An edge per pair of boxes a tensor flows between (data, skip, shortcut), then the size references."""
     edges: dict[tuple[str, str], Edge] = {}
     for x in g.layers():
         v = box_of_layer[x.name]
@@ -322,15 +343,12 @@ def _build(
     for e in edges.values():
         dst = boxes[e.dst]
         e.label = e.kind in ("skip", "shortcut") or (dst.kind == "merge" and dst.layers[0].kind.shows_inputs)
-    out_edges = []
-    for name, node in outputs.items():
-        node = g.resolve(node)
-        box = Box(
-            id=f"output:{name}", kind="output", layers=[], title=name, shape=tuple(g.by[node].output_shape), op="output"
-        )
-        boxes[box.id] = box
-        out_edges.append(Edge(box_of_layer[node], box.id, "output", box.shape))
+    return list(edges.values())
 
+
+def _clusters(boxes: dict[str, Box]) -> dict[str, list[str]]:
+    """The blocks drawn as frames: those holding two boxes or more, and not just what one block inside
+    holds. Each box keeps the frames it is in; a block box inside its frame is named by its own part."""
     clusters: dict[str, list[str]] = {}
     for box in boxes.values():
         for c in box.clusters:
@@ -354,9 +372,7 @@ def _build(
                     box.title = own
                 else:
                     box.name = own
-    return Diagram(
-        a.name, depth, boxes, list(edges.values()) + out_edges, clusters, a.totals.params, a.totals.macs, hwc
-    )
+    return clusters
 
 
 def enclosing(name: str, blocks) -> str | None:

@@ -10,6 +10,7 @@ path from the input, parallel branches one above the other.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right, insort
+from dataclasses import dataclass
 from math import log2, sqrt
 
 from ..limits import MAX_EXTENT
@@ -219,25 +220,45 @@ def _label(box: Box, hwc: bool) -> str:
     return r"\\".join(lines)
 
 
+@dataclass
+class _Place:
+    """Where each box goes: its column (rank) and row (lane), its size (w, h, depth) and lower left corner;
+    the picture's width and the rows' heights."""
+
+    rank: dict[str, int]
+    lane: dict[str, int]
+    sizes: dict[str, tuple[float, float, float]]
+    pos: dict[str, tuple[float, float]]
+    width: float
+    row_y: dict[int, float]
+    tall: dict[int, float]
+
+    def top(self, b: str) -> float:
+        return self.pos[b][1] + self.sizes[b][1] / 2 + DEPTH * self.sizes[b][2]
+
+
 def to_tikz(d: Diagram) -> str:
+    """The diagram as a standalone LaTeX document with one TikZ picture (PlotNeuralNet's look)."""
+    place = _place(d)
+    ids = {b: f"n{i}" for i, b in enumerate(d.boxes)}
+    out = [PREAMBLE, *_colour_lines(d), *_picture_head(d, place)]
+    out += _cluster_lines(d, place)
+    out += _box_lines(d, place, ids)
+    out += _edge_lines(d, place, ids)
+    out += ["\\end{tikzpicture}", "\\end{document}"]
+    return "\n".join(out) + "\n"
+
+
+def _place(d: Diagram) -> _Place:
     geo = _Geometry(d)
-    rank, ids = _ranks(d), {b: f"n{i}" for i, b in enumerate(d.boxes)}
+    rank = _ranks(d)
     lane = _lanes(d, rank)
     sizes = {b: geo.size(box) for b, box in d.boxes.items()}
     # columns: as wide as their widest box (with its depth) or label
-    ncols = max(rank.values(), default=0) + 1
-    colw = [0.0] * ncols
+    colw = [0.0] * (max(rank.values(), default=0) + 1)
     for b, box in d.boxes.items():
         w, h, dp = sizes[b]
-        text = max(
-            [
-                len(clip(box.title)),
-                len(notes_text(box.notes)) if box.kind != "block" else 0,
-                len(box.name) if box.kind == "block" else 0,
-                3 * len(box.shape) + 4,
-            ]
-        )
-        colw[rank[b]] = max(colw[rank[b]], w + DEPTH * dp, CHAR * text)
+        colw[rank[b]] = max(colw[rank[b]], w + DEPTH * dp, CHAR * _text_width(box))
     xs, x = [], 0.0
     for w in colw:
         xs.append(x)
@@ -256,7 +277,22 @@ def to_tikz(d: Diagram) -> str:
     for b in d.boxes:
         w, h, dp = sizes[b]
         pos[b] = (xs[rank[b]] + (colw[rank[b]] - w - DEPTH * dp) / 2, row_y[lane[b]])
+    return _Place(rank, lane, sizes, pos, x, row_y, tall)
 
+
+def _text_width(box: Box) -> int:
+    """Characters of the widest line written under a box."""
+    return max(
+        [
+            len(clip(box.title)),
+            len(notes_text(box.notes)) if box.kind != "block" else 0,
+            len(box.name) if box.kind == "block" else 0,
+            3 * len(box.shape) + 4,
+        ]
+    )
+
+
+def _colour_lines(d: Diagram) -> list[str]:
     colours = {
         "archblock": PALETTE["block"],
         "archoutput": PALETTE["output"],
@@ -269,16 +305,19 @@ def to_tikz(d: Diagram) -> str:
         name = _colour_name(box)
         if name not in colours:
             colours[name] = color(box.op)
-    out = [PREAMBLE]
-    out += [f"\\definecolor{{{k}}}{{HTML}}{{{v.lstrip('#')}}}" for k, v in colours.items()]
+    return [f"\\definecolor{{{k}}}{{HTML}}{{{v.lstrip('#')}}}" for k, v in colours.items()]
+
+
+def _picture_head(d: Diagram, place: _Place) -> list[str]:
     title = f"{d.name}: {d.params:,} params, {d.macs:,} MACs"
     # TeX's lengths stop at about 575 cm (and PDF viewers' pages at 508 cm): shrink a very long picture whole
-    extent = max(x, max(row_y.values()) - min(row_y.values()) + max(tall.values(), default=0.0) + LABEL)
+    rows = place.row_y.values()
+    extent = max(place.width, max(rows) - min(rows) + max(place.tall.values(), default=0.0) + LABEL)
     scale = min(1.0, MAX_EXTENT / extent) if extent else 1.0
     units = (
         "" if scale == 1.0 else (f"  x={_f(scale)}cm, y={_f(scale)}cm, every node/.append style={{scale={_f(scale)}}},")
     )
-    out += [
+    return [
         "\\begin{document}",
         f"% {latex(title)}",
         "\\begin{tikzpicture}[",
@@ -289,26 +328,35 @@ def to_tikz(d: Diagram) -> str:
         "  archref/.style={->, >=stealth, dotted, draw=archref, line width=0.5pt},",
         "]",
     ]
-    # clusters first, under everything: a dashed frame round each block's boxes
-    top = {b: pos[b][1] + sizes[b][1] / 2 + DEPTH * sizes[b][2] for b in d.boxes}
+
+
+def _cluster_lines(d: Diagram, place: _Place) -> list[str]:
+    """Clusters first, under everything: a dashed frame round each block's boxes."""
+    pos, sizes = place.pos, place.sizes
     bottom = {b: pos[b][1] - sizes[b][1] / 2 - 0.75 for b in d.boxes}
     right = {b: pos[b][0] + sizes[b][0] + DEPTH * sizes[b][2] for b in d.boxes}
     nest = max((len(b.clusters) for b in d.boxes.values()), default=0)
+    out = []
     for c, members in sorted(d.clusters.items(), key=lambda kv: kv[0].count(".")):
         level = next(i for i, b in enumerate(d.boxes[members[0]].clusters) if b == c)
         m = 0.12 + 0.14 * (nest - level)
         x0 = min(pos[b][0] for b in members) - m
         x1 = max(right[b] for b in members) + m
         y0 = min(bottom[b] for b in members) - m
-        y1 = max(top[b] for b in members) + m + 0.3
+        y1 = max(place.top(b) for b in members) + m + 0.3
         out.append(
             f"\\draw[dashed, draw=black!35, rounded corners=3pt] ({_f(x0)},{_f(y0)}) rectangle "
             f"({_f(x1)},{_f(y1)}) node[anchor=north west, font=\\tiny, text=black!60] at "
             f"({_f(x0)},{_f(y1)}) {{{latex(c)}}};"
         )
+    return out
+
+
+def _box_lines(d: Diagram, place: _Place, ids: dict[str, str]) -> list[str]:
+    out = []
     for b, box in d.boxes.items():
-        x, y = pos[b]
-        w, h, dp = sizes[b]
+        x, y = place.pos[b]
+        w, h, dp = place.sizes[b]
         out.append(f"% {latex(b)}")
         if box.kind == "output":
             out.append(
@@ -324,8 +372,14 @@ def to_tikz(d: Diagram) -> str:
                 f"\\archbox{{{ids[b]}}}{{{_f(x)}}}{{{_f(y)}}}{{{_f(w)}}}{{{_f(h)}}}{{{_f(dp)}}}"
                 f"{{{_colour_name(box)}}}{{{_label(box, d.hwc)}}}"
             )
-    # edges: straight between neighbours, over the top for shortcuts and skips (stacked when they overlap)
-    spans, highest = _Spans(), _Highest([(pos[b][0], top[b]) for b in d.boxes])
+    return out
+
+
+def _edge_lines(d: Diagram, place: _Place, ids: dict[str, str]) -> list[str]:
+    """Straight between neighbours, over the top for shortcuts and skips (stacked when they overlap)."""
+    pos, rank, lane = place.pos, place.rank, place.lane
+    spans, highest = _Spans(), _Highest([(pos[b][0], place.top(b)) for b in d.boxes])
+    out = []
     for e in d.edges:
         u, v = ids[e.src], ids[e.dst]
         if e.kind in ("skip", "shortcut") and (lane[e.src] != lane[e.dst] and rank[e.dst] - rank[e.src] <= 1):
@@ -347,5 +401,4 @@ def to_tikz(d: Diagram) -> str:
             out.append(f"\\draw[archref] ({u}-e) -- ({v}-w);")
         else:
             out.append(f"\\draw[archedge] ({u}-e) -- ({v}-w);")
-    out += ["\\end{tikzpicture}", "\\end{document}"]
-    return "\n".join(out) + "\n"
+    return out
