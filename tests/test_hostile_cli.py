@@ -349,7 +349,7 @@ def test_render_fallback_keeps_a_dot_file_nobody_named(spec, tmp_path, monkeypat
     code, _, err = run(["render", str(spec), "-o", str(tmp_path / "x.svg")], capsys)
     assert code == 3 and mine.read_text() == "digraph mine { a -> b }\n" and "not written either" in err
     code, _, err = run(["render", str(spec), "-o", str(tmp_path / "y.svg")], capsys)
-    assert code == 3 and (tmp_path / "y.dot").read_text().startswith('digraph "spec"')
+    assert code == 3 and (tmp_path / "y.dot").read_text().startswith("digraph spec {")
 
 
 def test_convert_never_replaces_its_weights(weights, spec, capsys):

@@ -62,11 +62,20 @@ def esc(text: str) -> str:
     return html.escape(clip(text), quote=True)
 
 
-def _q(text: str) -> str:
+def _text(text: str) -> str:
+    """A name or plain label as DOT reads it literally: printable, at most MAX_ID characters (cut with a digest
+    of the whole, so that two long names stay two ids), backslashes doubled (DOT reads ``\\l`` and ``\\N`` as
+    escapes). The graphviz package quotes it and escapes its quotes."""
     text = printable(text)
-    if len(text) > MAX_ID:  # cut, with a digest of the whole so that two long names stay two ids
+    if len(text) > MAX_ID:
         text = text[: MAX_ID - 9] + "~" + hashlib.sha256(text.encode()).hexdigest()[:8]
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return text.replace("\\", "\\\\")
+
+
+def _node_name(box_id: str) -> str:
+    """A box's node in the DOT source: its id, with ':' (an output box, ``output:NAME``) as '/', which
+    DOT would read as a port."""
+    return _text(box_id.replace(":", "/"))
 
 
 def _label(box: Box, hwc: bool) -> str:
@@ -85,19 +94,7 @@ def _label(box: Box, hwc: bool) -> str:
     return "<" + "<br/>".join(parts) + ">"
 
 
-def _attrs(**kw: Any) -> str:
-    out = []
-    for k, v in kw.items():
-        if v is None:
-            continue
-        if isinstance(v, str) and v.startswith("<") and v.endswith(">"):
-            out.append(f"{k}={v}")
-        else:
-            out.append(f"{k}={_q(v)}")
-    return "[" + " ".join(out) + "]"
-
-
-def _node_line(box: Box, hwc: bool) -> str:
+def _node_attrs(box: Box, hwc: bool) -> dict[str, str]:
     cls = {
         "layer": f"layer {box.op}",
         "merge": f"layer merge {box.op}",
@@ -105,7 +102,7 @@ def _node_line(box: Box, hwc: bool) -> str:
         "output": "output",
         "block": "block" if box.op == "block" else f"block {box.op}",
     }[box.kind]
-    attrs: dict[str, Any] = dict(id=f"node:{box.id}", **{"class": cls}, label=_label(box, hwc), fillcolor=color(box.op))
+    attrs = {"id": f"node:{box.id}", "class": cls, "label": _label(box, hwc), "fillcolor": color(box.op)}
     if box.kind == "merge":
         attrs.update(shape="ellipse", fillcolor="#FFFFFF", margin="0.02,0.02")
     elif box.kind == "block":  # box3d: several layers in one box (coloured as its op when it is one op + bn/relu)
@@ -117,38 +114,41 @@ def _node_line(box: Box, hwc: bool) -> str:
         )
     layers = ", ".join(x.name for x in box.layers) if box.kind != "output" else f"output {box.title}"
     attrs["tooltip"] = layers if len(layers) < 400 else layers[:400] + " ..."
-    return f"{_q(box.id)} {_attrs(**attrs)};"
+    return {k: v if v.startswith("<") else _text(v) for k, v in attrs.items()}
 
 
-def to_dot(d: Diagram, rankdir: str = "TB") -> str:
-    """The diagram as DOT text: nodes with ids ``node:NAME`` and classes (``layer conv``, ``layer merge
-    residual``, ``block``, ``output``), clusters with ids ``cluster:NAME``, edges with ids ``edge:SRC:DST``
-    and classes ``data``, ``skip``, ``shortcut``, ``ref``, ``output`` (Graphviz copies ids and classes into
-    the SVG)."""
+def to_graph(d: Diagram, rankdir: str = "TB"):
+    """The diagram as a ``graphviz.Digraph``: nodes with ids ``node:NAME`` and classes (``layer conv``,
+    ``layer merge residual``, ``block``, ``output``), clusters with ids ``cluster:NAME``, edges with ids
+    ``edge:SRC:DST`` and classes ``data``, ``skip``, ``shortcut``, ``ref``, ``output`` (Graphviz copies ids and
+    classes into the SVG). The graphviz package writes the DOT and quotes it; it displays in Jupyter."""
+    import graphviz
+
     if rankdir not in ("TB", "LR", "BT", "RL"):
         raise ValueError(f"rankdir must be TB or LR, not {rankdir!r}")
     title = f"{d.name}: {d.params:,} params, {d.macs:,} MACs"
     if d.depth is not None:
         title += f" (blocks rolled up at depth {d.depth})"
-    graph = _attrs(
-        rankdir=rankdir,
-        label=title,
-        labelloc="t",
-        fontname="Helvetica",
-        fontsize="14",
-        nodesep="0.25",
-        ranksep="0.3",
-        newrank="true",
-        id="graph:" + d.name,
-    )
-    lines = [
-        f"digraph {_q(d.name)} {{",
-        f"  graph {graph};",
-        '  node [shape=box style="rounded,filled" fontname="Helvetica" fontsize=10 margin="0.1,0.04" '
-        'color="#555555" penwidth=0.8];',
-        '  edge [fontname="Helvetica" fontsize=8 color="#555555" arrowsize=0.6 penwidth=0.9];',
-    ]
-    # the boxes, nested in their clusters
+    g = graphviz.Digraph(name=_text(d.name))
+    g.attr("graph", rankdir=rankdir, label=_text(title), labelloc="t", fontname="Helvetica", fontsize="14",
+           nodesep="0.25", ranksep="0.3", newrank="true", id=_text("graph:" + d.name))  # fmt: skip
+    g.attr("node", shape="box", style="rounded,filled", fontname="Helvetica", fontsize="10", margin="0.1,0.04",
+           color="#555555", penwidth="0.8")  # fmt: skip
+    g.attr("edge", fontname="Helvetica", fontsize="8", color="#555555", arrowsize="0.6", penwidth="0.9")
+    _add_boxes(g, d)
+    for e in d.edges:
+        src, dst, attrs = _edge(d, e)
+        g.edge(_node_name(src), _node_name(dst), _attributes=attrs)
+    return g
+
+
+def to_dot(d: Diagram, rankdir: str = "TB") -> str:
+    """The diagram as DOT text (:func:`to_graph`'s source)."""
+    return to_graph(d, rankdir).source
+
+
+def _add_boxes(g, d: Diagram) -> None:
+    """The boxes, nested in their clusters (a block's frame inside the frame of the block that holds it)."""
     tree: dict[str | None, list[str]] = {}
     for c in d.clusters:
         tree.setdefault(enclosing(c, d.clusters), []).append(c)
@@ -156,39 +156,22 @@ def to_dot(d: Diagram, rankdir: str = "TB") -> str:
     for box in d.boxes.values():
         direct.setdefault(box.clusters[-1] if box.clusters else None, []).append(box)
 
-    def emit(c: str | None, indent: str, level: int) -> None:
-        if c is not None:
-            lines.append(f"{indent}subgraph {_q('cluster_' + c)} {{")
-            attrs = _attrs(
-                id="cluster:" + c,
-                **{"class": "block"},
-                label=c,
-                style="rounded,filled",
-                fillcolor=CLUSTER_FILLS[level % 2],
-                color="#8FA3BF",
-                fontname="Helvetica",
-                fontsize="10",
-                labeljust="l",
-                margin="8",
-            )
-            lines.append(f"{indent}  graph {attrs};")
-            indent += "  "
+    def emit(graph, c: str | None, level: int) -> None:
         for box in direct.get(c, []):
-            lines.append(f"{indent}{_node_line(box, d.hwc)}")
+            graph.node(_node_name(box.id), _attributes=_node_attrs(box, d.hwc))
         for child in tree.get(c, []):
-            emit(child, indent, level + 1)
-        if c is not None:
-            lines.append(indent[:-2] + "}")
+            with graph.subgraph(name=_text("cluster_" + child)) as sub:
+                sub.attr("graph", id=_text("cluster:" + child), label=_text(child), style="rounded,filled",
+                         fillcolor=CLUSTER_FILLS[(level + 1) % 2], color="#8FA3BF", fontname="Helvetica",
+                         fontsize="10", labeljust="l", margin="8", _attributes={"class": "block"})  # fmt: skip
+                emit(sub, child, level + 1)
 
-    emit(None, "  ", -1)
-    for e in d.edges:
-        lines.append("  " + _edge_line(d, e))
-    lines.append("}")
-    return "\n".join(lines) + "\n"
+    emit(g, None, -1)
 
 
-def _edge_line(d: Diagram, e: Edge) -> str:
-    attrs: dict[str, Any] = {"id": f"edge:{e.src}:{e.dst}", "class": e.kind}
+def _edge(d: Diagram, e: Edge) -> tuple[str, str, dict[str, str]]:
+    """(tail, head, attributes) of an edge; on the way back up of a U, drawn reversed (``dir=back``)."""
+    attrs: dict[str, str] = {"id": _text(f"edge:{e.src}:{e.dst}"), "class": e.kind}
     if e.label:
         attrs["label"] = " " + shape_text(e.shape, d.hwc)
     if e.kind == "skip":
@@ -210,7 +193,7 @@ def _edge_line(d: Diagram, e: Edge) -> str:
         elif e.kind == "output" and up_src:
             src, dst = dst, src
             attrs["dir"] = "back"
-    return f"{_q(src)} -> {_q(dst)} {_attrs(**attrs)};"
+    return src, dst, attrs
 
 
 # ---------------------------------------------------------------------------------------------------------
