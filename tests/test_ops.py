@@ -154,9 +154,7 @@ def test_every_op_is_in_the_table_above():
     from archdsl.ops import REGISTRY
 
     source = open(__file__, encoding="utf-8").read()
-    table = source[
-        source.index('"text,input,shape"') : source.index("def test_op_matches_torch")
-    ]
+    table = source[source.index('"text,input,shape"') : source.index("def test_op_matches_torch")]
     made_by_the_language = {"input", "projection", "concat", "add", "flatten", "group"}
     for name, cls in REGISTRY.items():
         if name in made_by_the_language:
