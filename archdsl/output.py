@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import secrets
@@ -149,7 +150,7 @@ def write_bytes(path: str | Path, data: bytes) -> None:
         f.write(data)
 
 
-def force_argument(parser) -> None:
+def force_argument(parser: argparse.ArgumentParser) -> None:
     """``--force``, for the commands that write files."""
     parser.add_argument(
         "--force",

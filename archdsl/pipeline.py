@@ -6,6 +6,16 @@ The only module that names every stage (archdsl.lang, archdsl.ir, archdsl.backen
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # for annotations only
+    import networkx as nx
+    from torch import fx
+
+    from .backend.export import Exported
+    from .ir.contract import InputContract
+    from .ir.symbolic.walk import SymbolicResult
+
 import math
 import re
 from functools import cached_property
@@ -78,7 +88,7 @@ class Net:
         """Shapes, parameters, MACs, activations and receptive fields; pure Python, no torch."""
         return self._analysis
 
-    def input_contract(self):
+    def input_contract(self) -> InputContract:
         """The inputs the compiled network takes (:class:`archdsl.ir.contract.InputContract`): its channels,
         and the heights and widths at which the modules compiled at the declared size are still this
         network (``.describe()``: ``3xHxW with H >= 32, W >= 32``). Pure Python, like the analysis."""
@@ -104,7 +114,7 @@ class Net:
         reinit: str | list[str] | None = None,
         freeze: str | list[str] | None = None,
         check_input: bool = True,
-    ):
+    ) -> fx.GraphModule:
         """A ``torch.fx.GraphModule`` built directly on ``device`` (``"meta"`` allocates nothing).
 
         It reads the sizes it needs from its tensors, so it runs at every input size of
@@ -263,7 +273,7 @@ class Net:
         """...and, where it cannot draw, as the report's table."""
         return _html_table(self.analyze())
 
-    def to_networkx(self):
+    def to_networkx(self) -> nx.DiGraph:
         """The network as a ``networkx.DiGraph`` (networkx is imported here only): a node per layer, named as
         its module, with its op, its arguments (``describe``), output shape, parameters, MACs and source
         place; an edge per input, ``role`` "data" or "ref" (an input that only lends its size, ``crop(@x)``);
@@ -337,7 +347,7 @@ def _spec_net(spec_or_net: Any, input: Any = None, **variables: Any) -> Net:
     raise TypeError(f"expected a spec or an archdsl Net, got {type(spec_or_net).__name__}")
 
 
-def symbolic_report(spec_or_net: Any, input: str | tuple, **variables: Any):
+def symbolic_report(spec_or_net: Any, input: str | tuple, **variables: Any) -> SymbolicResult:
     """Every node's output shape as formulas in the named sizes of ``input`` (``"3xHxW"``), the sizes
     for which the network is well formed, and the floor divisions its rules make
     (:mod:`archdsl.ir.symbolic`).
@@ -353,7 +363,7 @@ def symbolic_report(spec_or_net: Any, input: str | tuple, **variables: Any):
     return symbolic_shapes(_spec_net(spec_or_net, concrete, **variables).graph, input)
 
 
-def to_onnx(net_or_spec: Any, path: str | Path, input: Any = None, **options: Any):
+def to_onnx(net_or_spec: Any, path: str | Path, input: Any = None, **options: Any) -> Exported:
     """Write a network as an ONNX file: :func:`archdsl.backend.export_onnx.to_onnx`, which also takes a spec
     here (its variables among ``options``: every keyword the exporter does not take sets one)."""
     from .backend import export_onnx
@@ -362,7 +372,7 @@ def to_onnx(net_or_spec: Any, path: str | Path, input: Any = None, **options: An
     return export_onnx.to_onnx(target, path, input, **options)
 
 
-def to_torchscript(net_or_spec: Any, path: str | Path, input: Any = None, **options: Any):
+def to_torchscript(net_or_spec: Any, path: str | Path, input: Any = None, **options: Any) -> Exported:
     """Write a network as a TorchScript archive: :func:`archdsl.backend.export_torchscript.to_torchscript`, which also
     takes a spec here (as :func:`to_onnx`)."""
     from .backend import export_torchscript

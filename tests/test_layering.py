@@ -4,6 +4,10 @@
   units ranked below its own in ``RANKS``, imports inside functions included. ``archdsl.ir`` never
   imports the language, torch's backend, a view or the command line; nothing but ``archdsl/__init__``
   imports the CLI.
+- Public functions and methods (and every op method) say the types they take and give. Two exceptions:
+  ``backend/layers.py``, whose classes' source is copied into every generated model as it stands (the
+  golden sources pin it), and ``lang/to_ast.py``, lark's callbacks (``meta``, children), one per grammar
+  rule, which nobody calls by hand.
 - Ops own everything about themselves: no module outside ``archdsl/ops/`` compares an op with an op's
   name (``layer.op == "conv"``, ``op.name in ("add", "residual")``) or keeps a set of op names; it asks
   the op (``layer.kind.pointwise``, ``Op.title``). Adding an op then touches its own file.
@@ -184,3 +188,47 @@ def test_no_module_outside_ops_switches_on_op_names(path: Path):
 )
 def test_the_rule_catches_what_it_should(source: str, caught: list):
     assert op_name_uses(source) == caught
+
+
+UNTYPED = {"backend/layers.py", "lang/to_ast.py"}  # the module docstring says why
+
+
+def untyped_public(source: str) -> list[str]:
+    """The public functions and methods (not ``_x``, not in a ``_X`` class) missing a parameter's or the
+    return's annotation."""
+    out = []
+
+    def visit(body: list, private: bool) -> None:
+        for node in body:
+            if isinstance(node, ast.ClassDef):
+                visit(node.body, private or node.name.startswith("_"))
+            elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and not private:
+                if node.name.startswith("_"):
+                    continue
+                a = node.args
+                params = [p for p in a.posonlyargs + a.args + a.kwonlyargs if p.arg not in ("self", "cls")]
+                params += [p for p in (a.vararg, a.kwarg) if p is not None]
+                if node.returns is None or any(p.annotation is None for p in params):
+                    out.append(f"{node.lineno}: {node.name}")
+
+    visit(ast.parse(source).body, False)
+    return out
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in every_module() if str(p.relative_to(ROOT)) not in UNTYPED],
+    ids=lambda p: str(p.relative_to(ROOT)),
+)
+def test_public_functions_have_type_hints(path: Path):
+    missing = untyped_public(path.read_text(encoding="utf-8"))
+    assert not missing, f"{path.relative_to(ROOT)}: annotate " + ", ".join(missing)
+
+
+def test_the_type_hint_rule_catches_what_it_should():
+    source = (
+        "def a(x: int) -> int: ...\ndef b(x): ...\ndef c(x: int): ...\ndef _d(x): ...\n"
+        "class E:\n    def f(self, *xs: int) -> None: ...\n    def g(self, **kw) -> None: ...\n"
+        "class _F:\n    def h(self, x): ...\n"
+    )
+    assert untyped_public(source) == ["2: b", "3: c", "7: g"]

@@ -11,6 +11,7 @@ import torch
 
 from ..errors import escaped
 from ..ir.analysis import Analysis
+from ..ir.contract import InputContract
 from ..ir.graph import Graph
 from ..ops import ModuleSpec
 from .compile import attach, attach_parameter, class_name, emit
@@ -34,7 +35,7 @@ def render_spec(spec: ModuleSpec) -> str:
     return f"{prefix}{spec.cls}({', '.join(args)})"
 
 
-def custom_classes(specs) -> list[str]:
+def custom_classes(specs: list[ModuleSpec]) -> list[str]:
     """archdsl's own module classes the model uses, in first-use order (their source is inlined)."""
     found: list[str] = []
 
@@ -50,7 +51,7 @@ def custom_classes(specs) -> list[str]:
     return found
 
 
-def to_source(g: Graph, analysis: Analysis, contract=None) -> str:
+def to_source(g: Graph, analysis: Analysis, contract: InputContract | None = None) -> str:
     with torch.device("meta"):  # the modules are only printed: allocate nothing
         em = emit(g, analysis, contract=contract)
     code = em.graph.python_code(root_module="self")

@@ -8,6 +8,15 @@ is fx's generated Python: no interpretation at run time.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+from ..errors import Span
+from ..ops import Op
+
+if TYPE_CHECKING:  # for annotations only
+    from ..ir.contract import InputContract
+
+
 import contextlib
 import keyword
 import operator
@@ -46,7 +55,9 @@ def module_class(name: str) -> type[nn.Module]:
     return CUSTOM[name] if name in CUSTOM else getattr(nn, name)
 
 
-def build_module(spec: ModuleSpec, skip_init: tuple[type, ...] = (), device=None) -> nn.Module:
+def build_module(
+    spec: ModuleSpec, skip_init: tuple[type, ...] = (), device: str | torch.device | None = None
+) -> nn.Module:
     """The module ``spec`` describes. Classes in ``skip_init`` are made without torch's default
     initialisation (their storage is left as allocated): the caller's init scheme overwrites every
     parameter of theirs at once (archdsl/backend/weights.py REINITIALISED), so drawing it twice is waste."""
@@ -68,7 +79,7 @@ def _reserved_names() -> frozenset[str]:
 RESERVED = _reserved_names()
 
 
-def check_module_path(path: str, span) -> None:
+def check_module_path(path: str, span: Span | None) -> None:
     """Refuse (an ArchError at the label) a module path with a part that cannot be a module's name: a part
     the generated forward (fx's, and source()'s) could not write as ``self.<part>`` and read back."""
     for part in path.split("."):
@@ -135,24 +146,24 @@ class Emitter:
         """The source span of the node being emitted (None without a graph)."""
         return self._graph.nodes[self.current].get("span") if self._graph else None
 
-    def keep(self, node: str, key: str, value) -> None:
+    def keep(self, node: str, key: str, value: Any) -> None:
         """A second result of a node for a later op (a max-pool's indices for unpool)."""
         self._kept[node, key] = value
 
-    def kept(self, node: str, key: str):
+    def kept(self, node: str, key: str) -> Any:
         return self._kept.get((node, key))
 
-    def op_of(self, node: str):
+    def op_of(self, node: str) -> Op:
         return self._graph.nodes[node]["op"]
 
-    def placeholder(self):
+    def placeholder(self) -> fx.Node:
         """The input, through the input contract's check when there is one (``model.input_contract``)."""
         x = self.graph.placeholder("x")
         if self.contract is None:
             return x
         return self._call_module(CONTRACT, ModuleSpec("InputCheck", self.contract.module_args()), (x,))
 
-    def module(self, spec: ModuleSpec, args, child: str | None = None):
+    def module(self, spec: ModuleSpec, args: list, child: str | None = None) -> fx.Node:
         """Attach the module at this node's name (or at ``name.child``, for a merge whose name is
         also the scope of its branches) and call it."""
         path = f"{self.current}.{child}" if child else self.current
@@ -166,10 +177,10 @@ class Emitter:
         self.made.append(("module", path, spec))
         return self.graph.call_module(path, tuple(args))
 
-    def function(self, name: str, args, kwargs: dict | None = None):
+    def function(self, name: str, args: list, kwargs: dict | None = None) -> fx.Node:
         return self.graph.call_function(FUNCTIONS[name], tuple(args), kwargs or {})
 
-    def parameter(self, shape: tuple[int, ...], fill: float):
+    def parameter(self, shape: tuple[int, ...], fill: float) -> fx.Node:
         """A parameter held by the node itself (its state_dict key is the node's name, like
         torchvision SSD's ``backbone.scale_weight``), read with get_attr."""
         check_module_path(self.current, self._span())
@@ -177,22 +188,22 @@ class Emitter:
         self.made.append(("parameter", self.current, tuple(shape), float(fill)))
         return self.graph.get_attr(self.current)
 
-    def method(self, name: str, args):
+    def method(self, name: str, args: list) -> fx.Node:
         return self.graph.call_method(name, tuple(args))
 
-    def getitem(self, x, index):
+    def getitem(self, x: fx.Node, index: Any) -> fx.Node:
         return self.graph.call_function(operator.getitem, (x, index))
 
     # sizes read from tensors at run time: what an op needs of its inputs' sizes beyond its module's
     # settings (a crop's box, a resize's target) comes from here, never from the analysis at the declared size
-    def size(self, x, dim: int):
+    def size(self, x: fx.Node, dim: int) -> fx.Node:
         return self.graph.call_method("size", (x, dim))
 
-    def spatial_size(self, x):
+    def spatial_size(self, x: fx.Node) -> fx.Node:
         """``x.shape[-2:]``: the height and width of a feature map, at run time."""
         return self.getitem(self.graph.call_method("size", (x,)), slice(2, None))
 
-    def arith(self, name: str, a, b):
+    def arith(self, name: str, a: Any, b: Any) -> fx.Node:
         return self.function(name, [a, b])
 
 
@@ -284,7 +295,13 @@ SOURCE_NAMES = frozenset(
 )
 
 
-def emit(g: Graph, analysis: Analysis, skip_init: tuple[type, ...] = (), device=None, contract=None) -> Emitter:
+def emit(
+    g: Graph,
+    analysis: Analysis,
+    skip_init: tuple[type, ...] = (),
+    device: str | torch.device | None = None,
+    contract: InputContract | None = None,
+) -> Emitter:
     """The fx graph and modules of ``g``; with a ``contract`` (archdsl/ir/contract.py) the input is checked
     against it first."""
     em = Emitter(g, skip_init, device, contract)
@@ -305,7 +322,13 @@ def emit(g: Graph, analysis: Analysis, skip_init: tuple[type, ...] = (), device=
 
 
 def compile_graph(
-    g: Graph, analysis: Analysis, device="cpu", dtype=None, seed: int | None = None, init: str = "torch", contract=None
+    g: Graph,
+    analysis: Analysis,
+    device: str | torch.device = "cpu",
+    dtype: torch.dtype | None = None,
+    seed: int | None = None,
+    init: str = "torch",
+    contract: InputContract | None = None,
 ) -> fx.GraphModule:
     """Build the module on ``device`` and initialise it by ``init`` (archdsl/backend/weights.py's schemes).
 

@@ -5,6 +5,7 @@ per image, sorted by decreasing score; :func:`detect` picks the decoder by name.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 
@@ -168,7 +169,7 @@ def decode_yolo_v1(
 
 
 # ------------------------------------------------------------------------------------------------ detect
-def detect(output, kind: str = "ssd", **options) -> list[dict]:
+def detect(output: Any, kind: str = "ssd", **options: Any) -> list[dict]:
     """Decode a detector's output: ``kind="ssd"`` or ``"yolo"`` (YOLO v1).
 
     * ``"ssd"``: ``output`` is ``(loc, scores_logits)`` (a tuple/list, or a dict with those keys);

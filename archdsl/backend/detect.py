@@ -190,14 +190,14 @@ def _ssd_wh(scales: Sequence[float], aspect_ratios: Sequence[Sequence[float]], k
 
 
 def ssd_default_boxes(
-    feature_sizes=SSD300_FEATURE_SIZES,
-    aspect_ratios=SSD300_ASPECT_RATIOS,
+    feature_sizes: Sequence[int | tuple[int, int]] = SSD300_FEATURE_SIZES,
+    aspect_ratios: Sequence[Sequence[float]] = SSD300_ASPECT_RATIOS,
     min_ratio: float = 0.2,
     max_ratio: float = 0.9,
-    steps=None,
+    steps: Sequence[float] | None = None,
     clip: bool = True,
-    image_size=300,
-    scales=None,
+    image_size: int | tuple[int, int] = 300,
+    scales: Sequence[float] | None = None,
     dtype: torch.dtype = torch.float32,
 ) -> torch.Tensor:
     """SSD default boxes, [sum_k H_k W_k n_k, 4] in ``(cx, cy, w, h)`` relative to the image.
@@ -268,8 +268,8 @@ def ssd300_default_boxes(dtype: torch.dtype = torch.float32) -> torch.Tensor:
 
 # ---------------------------------------------------------------------------------------- RPN anchors
 def rpn_anchors(
-    feature_size,
-    stride=16,
+    feature_size: int | tuple[int, int],
+    stride: int | tuple[int, int] = 16,
     sizes: Sequence[float] = (128, 256, 512),
     ratios: Sequence[float] = (0.5, 1, 2),
     dtype: torch.dtype = torch.float32,

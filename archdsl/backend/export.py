@@ -14,6 +14,14 @@ returns the largest absolute difference from the torch module per output. See do
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # for annotations only
+    import torch
+    from torch import nn
+
+
 import contextlib
 import logging
 import warnings
@@ -123,14 +131,14 @@ class Exported:
 
 
 def resolve(
-    net_or_module,
-    input,
-    weights,
+    net_or_module: Any,
+    input: str | tuple[int, ...] | None,
+    weights: str | Path | dict | None,
     seed: int,
     max_params: int | None = MAX_PARAMS,
     batch: int = 2,
     max_memory: int | None = MAX_MEMORY,
-):
+) -> tuple[nn.Module, tuple[int, ...], Any]:
     """A loaded network (an :class:`archdsl.Net`) or a torch module → (module, input shape CxHxW, the Net
     or None). Networks are compiled under a fixed seed: the same network gives the same weights, so the
     same file."""
@@ -160,7 +168,7 @@ def resolve(
     return module, tuple(shape), net
 
 
-def example(module, shape: tuple[int, ...], batch: int, seed: int):
+def example(module: nn.Module, shape: tuple[int, ...], batch: int, seed: int) -> torch.Tensor:
     import torch
 
     param = next(iter(module.parameters()), None)
@@ -170,7 +178,7 @@ def example(module, shape: tuple[int, ...], batch: int, seed: int):
     return torch.randn((batch, *shape), generator=gen).to(device=device, dtype=dtype)
 
 
-def flat(out) -> tuple[list[str], list]:
+def flat(out: Any) -> tuple[list[str], list]:
     """A module's result → (output names, tensors): one tensor is ``output``, a dict keeps its keys."""
     import torch
 
@@ -184,7 +192,7 @@ def flat(out) -> tuple[list[str], list]:
     return [f"output{i}" for i in range(len(leaves))], leaves
 
 
-def output_names(module, x) -> list[str]:
+def output_names(module: nn.Module, x: torch.Tensor) -> list[str]:
     """The names :func:`flat` gives the module's result: read off a compiled module's fx graph
     (no forward pass), else from a forward on ``x``."""
     import torch
@@ -202,7 +210,7 @@ def output_names(module, x) -> list[str]:
 
 
 @contextlib.contextmanager
-def eval_mode(module):
+def eval_mode(module: nn.Module) -> Iterator[None]:
     """The module in eval mode for the block, then back in the mode it was in."""
     was = module.training
     module.eval()
@@ -213,7 +221,7 @@ def eval_mode(module):
 
 
 @contextlib.contextmanager
-def quiet():
+def quiet() -> Iterator[None]:
     """torch.onnx's notes (torchvision's ops are not registered), onnx_ir's (an empty attribute
     list defaults to INTS) and torch.jit's deprecation notice go nowhere."""
     loggers = [
@@ -240,7 +248,7 @@ def quiet():
             lg.setLevel(level)
 
 
-def differences(names, got, want) -> Diffs:
+def differences(names: list[str], got: list, want: list) -> Diffs:
     """Per output, the largest absolute difference between the file's results and the module's."""
     diffs, scale = {}, {}
     for n, g, w in zip(names, got, want):

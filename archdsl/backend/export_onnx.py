@@ -4,6 +4,13 @@ the input contract admits, height and width dynamic; the file checked with onnxr
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # for annotations only
+    import torch
+    from torch import nn
+
+
 import time
 from pathlib import Path
 
@@ -17,14 +24,14 @@ ONNX_PROTO_LIMIT = 2**31 - 2**26  # bytes of weights beyond which torch saves th
 
 
 def to_onnx(
-    net_or_module,
-    path,
-    input=None,
+    net_or_module: Any,
+    path: str | Path,
+    input: str | tuple[int, ...] | None = None,
     opset: int | None = None,
     dynamic_batch: bool = True,
     *,
     dynamic_size: bool = True,
-    weights=None,
+    weights: str | Path | dict | None = None,
     batch: int = 2,
     seed: int = 0,
     max_params: int | None = MAX_PARAMS,
@@ -121,7 +128,7 @@ def _onnx_program(module, x, names, opset: int, dynamic_batch: bool, sizes: dict
     )
 
 
-def size_ranges(net, exact: bool = False) -> dict[str, tuple[int, int]]:
+def size_ranges(net: Any, exact: bool = False) -> dict[str, tuple[int, int]]:
     """The input sizes an export can keep dynamic: per axis ("height", "width"), (least, step) for the
     sizes least + step*k, k >= 0, that the network's input contract admits and torch.export can trace
     (every feature map that follows the input at least 2 wide: torch specialises a size that may be 1).
@@ -158,7 +165,7 @@ def _exact_sets(net, contract) -> dict:
     return {"height": contract.height & region.get(h), "width": contract.width & region.get(w)}
 
 
-def size_dim(name: str, least: int, step: int):
+def size_dim(name: str, least: int, step: int) -> Any:
     """A torch.export dimension for the sizes least + step*k (k >= 0)."""
     import torch
 
@@ -168,7 +175,7 @@ def size_dim(name: str, least: int, step: int):
     return step * k + least
 
 
-def check_onnx(path, module, x) -> Diffs:
+def check_onnx(path: str | Path, module: nn.Module, x: torch.Tensor) -> Diffs:
     """Run the ONNX file at ``path`` with onnxruntime (CPU) on ``x`` and return, per output, the
     largest absolute difference from ``module(x)`` (``module`` in eval mode)."""
     need("onnxruntime", purpose="checking an ONNX file")

@@ -3,9 +3,17 @@ fails; the archive checked with ``torch.jit.load``."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # for annotations only
+    import torch
+    from torch import nn
+
+
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 from ..limits import MAX_MEMORY, MAX_PARAMS
 from ..output import replacing
@@ -13,12 +21,12 @@ from .export import Diffs, Exported, differences, eval_mode, example, first_line
 
 
 def to_torchscript(
-    net_or_module,
-    path,
-    input=None,
+    net_or_module: Any,
+    path: str | Path,
+    input: str | tuple[int, ...] | None = None,
     *,
     method: str = "auto",
-    weights=None,
+    weights: str | Path | dict | None = None,
     batch: int = 2,
     seed: int = 0,
     max_params: int | None = MAX_PARAMS,
@@ -86,7 +94,7 @@ def _script_error(err: BaseException) -> str:
     return head
 
 
-def check_torchscript(path, module, x) -> Diffs:
+def check_torchscript(path: str | Path, module: nn.Module, x: torch.Tensor) -> Diffs:
     """Load the TorchScript archive at ``path``, run it in eval mode on ``x`` and return, per
     output, the largest absolute difference from ``module(x)``."""
     import torch

@@ -11,7 +11,7 @@ def arguments(c: argparse.ArgumentParser) -> None:
     spec_arguments(c)
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     a = load_spec(args).analyze()
     print(f"ok: {a.name}: {a.totals.params:,} params, {a.totals.macs:,} MACs, {len(a.layers)} nodes; {outputs_text(a)}")
     return 0

@@ -3,6 +3,13 @@ and printing a message on one line."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # for annotations only
+    from ..ir.analysis import Analysis
+    from ..pipeline import Net
+
+
 import argparse
 import stat
 from pathlib import Path
@@ -53,7 +60,7 @@ def max_memory_argument(s: argparse.ArgumentParser) -> None:
     )
 
 
-def variables(args) -> dict[str, Any]:
+def variables(args: argparse.Namespace) -> dict[str, Any]:
     """``--set NAME=VALUE`` and ``--classes``, as the spec's variables."""
     out = dict(options.variable(item) for item in args.set or [])
     if args.classes is not None:
@@ -61,7 +68,7 @@ def variables(args) -> dict[str, Any]:
     return out
 
 
-def load_spec(args, input_shape: bool = True, spec: str | None = None):
+def load_spec(args: argparse.Namespace, input_shape: bool = True, spec: str | None = None) -> Net:
     """The spec named on the command line (or ``spec``), with its --input, --network, --set, --classes: each
     option read by its own function in archdsl.cli.options (a bad value is a usage error, exit 2), a spec file
     that cannot be read a usage error too."""
@@ -122,6 +129,6 @@ def error_text(err: ArchError) -> str:
     return "\n".join(one_line(line) if len(line) > MAX_LINE else options.printable(line) for line in text.split("\n"))
 
 
-def outputs_text(a) -> str:
+def outputs_text(a: Analysis) -> str:
     """The network's outputs as one line: ``output 1000, aux 10``."""
     return ", ".join(f"{k} {'x'.join(map(str, v))}" for k, v in a.outputs.items())

@@ -14,7 +14,7 @@ def arguments(c: argparse.ArgumentParser) -> None:
     force_argument(c)
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     from .. import output
 
     out = output.check(args.output, inputs=[args.spec], force=args.force)

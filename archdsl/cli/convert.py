@@ -22,7 +22,7 @@ def arguments(cv: argparse.ArgumentParser) -> None:
     force_argument(cv)
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     if not args.fully_conv:
         raise options.UsageError("convert needs a conversion: --fully-conv")
     from .. import output

@@ -23,7 +23,7 @@ def arguments(d: argparse.ArgumentParser) -> None:
     d.add_argument("--depth", default="1", help="the naming level of a stage (default 1: layer1, features, ...)")
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     from ..views import report
 
     depth = options.depth(args.depth, auto=False)

@@ -75,7 +75,7 @@ def _format(args) -> str | None:
     return fmt
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     from ..backend.export import MissingPackage, first_line
     from ..backend.export_onnx import to_onnx
     from ..backend.export_torchscript import to_torchscript

@@ -33,7 +33,7 @@ def library_rows() -> list[tuple[str, ...]]:
     return rows
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     rows = library_rows()
     if args.format == "markdown":
         print("| " + " | ".join(COLUMNS) + " |")

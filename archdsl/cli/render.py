@@ -50,7 +50,7 @@ def arguments(r: argparse.ArgumentParser) -> None:
     force_argument(r)
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     try:
         return _render(args)
     except options.UsageError as err:  # also when called without archdsl.cli's main (its handler says the same)

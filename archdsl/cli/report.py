@@ -3,6 +3,12 @@ report for an input with named sizes (``--input 3xHxW``)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # for annotations only
+    from ..ir.analysis import Analysis
+
+
 import argparse
 
 from ..limits import MAX_EXACT
@@ -44,7 +50,7 @@ def arguments(r: argparse.ArgumentParser) -> None:
     r.add_argument("--hwc", action="store_true", help="shapes as the slides write them: [55x55x96]")
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     from ..views import report
 
     if options.symbolic(args.input):  # 3xHxW: formulas rather than numbers
@@ -88,7 +94,7 @@ def run(args) -> int:
     return 0
 
 
-def depth(text: str, a) -> int | None:
+def depth(text: str, a: Analysis) -> int | None:
     """``--depth``: auto (about one screen), all, or a naming level (1 = top-level groups)."""
     from ..views import report
 

@@ -48,7 +48,7 @@ def arguments(s: argparse.ArgumentParser) -> None:
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     from ..backend.sanity import sanity
 
     run_on = options.device(args.device)  # a device this machine lacks is a usage error before the spec is read

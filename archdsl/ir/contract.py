@@ -22,6 +22,13 @@ Pure Python like the analysis: no torch here. The compiled model checks the cont
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # for annotations only
+    from .analysis import Analysis
+    from .graph import Graph
+
+
 import hashlib
 from dataclasses import dataclass
 
@@ -98,7 +105,7 @@ def _axis_set(result) -> tuple[SizeSet, bool]:
     return found, solved
 
 
-def input_contract(g, analysis) -> InputContract:
+def input_contract(g: Graph, analysis: Analysis) -> InputContract:
     """The contract of ``g`` compiled at ``analysis``'s (the declared) sizes; kept in the per-user cache
     (archdsl/cache.py) under a digest of the graph, so that reading it again needs no sympy."""
     data = cache.cached("contract", (graph_digest(g),), lambda: _to_data(solve_contract(g, analysis)))
@@ -106,7 +113,7 @@ def input_contract(g, analysis) -> InputContract:
     return contract if contract is not None else solve_contract(g, analysis)
 
 
-def graph_digest(g) -> str:
+def graph_digest(g: Graph) -> str:
     """A digest of everything the contract depends on: every node's name, op, settings and inputs, in order."""
     h = hashlib.sha256(g.graph["name"].encode())
     for name in g:
@@ -145,7 +152,7 @@ def _from_data(data) -> InputContract | None:
         return None
 
 
-def solve_contract(g, analysis) -> InputContract:
+def solve_contract(g: Graph, analysis: Analysis) -> InputContract:
     """The contract worked out on symbolic sizes (see the module's docstring)."""
     shape = analysis.input_shape
     if len(shape) != 3:
@@ -208,7 +215,7 @@ def _product_region(result) -> tuple[SizeSet, SizeSet] | None:
     return region.get(h), region.get(w)
 
 
-def shapes_at(g, shape: tuple[int, ...]) -> dict[str, tuple] | None:
+def shapes_at(g: Graph, shape: tuple[int, ...]) -> dict[str, tuple] | None:
     """Every node's output shape for another input shape (None where a rule refuses it): the graph does
     not depend on the input size, so the ops' shape rules are simply run again."""
     from ..ops.base import OpProblem
@@ -223,7 +230,7 @@ def shapes_at(g, shape: tuple[int, ...]) -> dict[str, tuple] | None:
     return out
 
 
-def traceable_from(g, contract: InputContract, axis: int) -> int | None:
+def traceable_from(g: Graph, contract: InputContract, axis: int) -> int | None:
     """The smallest admitted size along ``axis`` (1: height, 2: width; the other at its declared size) from
     which every feature map is at least 2 wide along it, and so are all larger admitted sizes of the same
     progression: torch.export specialises a size that may be 1 (broadcasting), so a dynamic export starts

@@ -10,6 +10,7 @@ import bisect
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -166,7 +167,7 @@ class SizeSet:
             parts.append(f"{name} = {_describe_runs(self.runs)}")
         return " or ".join(parts)
 
-    def to_sympy(self, sym):
+    def to_sympy(self, sym: Any) -> Any:
         """The set as a sympy condition on ``sym``."""
         import sympy as sp
 

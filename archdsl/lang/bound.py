@@ -36,7 +36,7 @@ class Bound:
         """Before an estimate: a fresh work budget; the depth the expansion already stands at."""
         self.work, self.depth = 0, nesting
 
-    def value(self, expr, env: Env) -> Any:
+    def value(self, expr: ast.Expr, env: Env) -> Any:
         """The expression's value, or UNKNOWN when it uses an unknown value or does not evaluate."""
         stack = [expr]
         while stack:
@@ -72,7 +72,7 @@ class Bound:
     def chain(self, chain: ast.Chain, ctx: FileCtx, env: Env) -> tuple[int, int]:
         return _sum(self.element(el, ctx, env) for el in chain.elements)
 
-    def element(self, el, ctx: FileCtx, env: Env) -> tuple[int, int]:
+    def element(self, el: ast.Element, ctx: FileCtx, env: Env) -> tuple[int, int]:
         if isinstance(el, ast.Ref):
             return 0, 0  # a chain that starts from a reference: no node, no step
         self.work += 1

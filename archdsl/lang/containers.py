@@ -3,6 +3,12 @@ shortcuts, and imported networks used as backbones (``upto=@label`` cuts them)."
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # for annotations only
+    from .elaborate import Elaborator
+
+
 from ..errors import ArgumentError, LimitError, Span
 from ..ir.graph import ancestors
 from ..limits import MAX_DEPTH
@@ -200,7 +206,7 @@ def _single_scoped(body: ast.Body) -> ast.OpCall | None:
     return el if found is not None and found[0].body else None
 
 
-def resolve_bare_fc(el, outs: list[str], env: Env) -> None:
+def resolve_bare_fc(el: Elaborator, outs: list[str], env: Env) -> None:
     """A bare ``FC`` that is the last learnable layer before an output gets ``classes`` outputs."""
     for out in outs:
         node = out

@@ -190,7 +190,7 @@ class Elaborator(Containers, Control, OpNodes):
         return x
 
     # --------------------------------------------------------------- elements
-    def element(self, el, x: str, scope: Scope, ctx: FileCtx, env: Env) -> str:
+    def element(self, el: ast.Element, x: str, scope: Scope, ctx: FileCtx, env: Env) -> str:
         self.step(el.span)
         self.nesting += 1
         if self.nesting > MAX_NESTING:
@@ -297,7 +297,7 @@ class Elaborator(Containers, Control, OpNodes):
         name = scope.full(scope.name(label, call.span))
         return self.op_node(cls, preset, call, name, x, scope, env)
 
-    def find_callable(self, call: ast.OpCall, ctx: FileCtx):
+    def find_callable(self, call: ast.OpCall, ctx: FileCtx) -> tuple:
         name = call.name
         if "." in name:
             alias, _, rest = name.partition(".")

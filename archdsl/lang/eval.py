@@ -198,7 +198,7 @@ COMPARISONS = {
 FUNCTIONS = ("range", "min", "max", "len", "int", "round")
 
 
-def truth(v, span: Span) -> bool:
+def truth(v: Any, span: Span) -> bool:
     if isinstance(v, bool):
         return v
     if isinstance(v, (int, float)) and not isinstance(v, bool):

@@ -81,7 +81,7 @@ class OpNodes:
                 bare_fc = bare_fc or key == cls.classes_field
         return values, spans, bare_fc
 
-    def arg(self, cls, key, expr, env, scope, extra_inputs):
+    def arg(self, cls: type[Op], key: str, expr: ast.Expr, env: Env, scope: Scope, extra_inputs: list[str]) -> Any:
         if isinstance(expr, ast.Ref):
             if key not in cls.refs:
                 raise ArgumentError(f"'{key}' of {cls.name} is not a reference", expr.span)

@@ -74,7 +74,7 @@ _DESCRIBE = {
 }
 
 
-def span_of(file: str, text: str, tok) -> Span:
+def span_of(file: str, text: str, tok: Token | None) -> Span:
     return Span(file, getattr(tok, "line", 1) or 1, getattr(tok, "column", 1) or 1, text, max(1, len(str(tok))))
 
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from .base import ModuleSpec, Op, OpProblem, Params, fmt_shape, numel
+from typing import TYPE_CHECKING
+
+from .base import Emitter, ModuleSpec, Op, OpProblem, Params, Shape, fmt_shape, numel
+
+if TYPE_CHECKING:
+    from torch import fx
 
 
 class InplaceParams(Params):
@@ -24,10 +29,10 @@ class Relu(Op):
     saves = "output"
     module = "ReLU"  # torch.nn's class
 
-    def extra_macs(self, ins, out):
+    def extra_macs(self, ins: list[Shape], out: Shape) -> int:
         return numel(out)
 
-    def torch(self, ins, out):
+    def torch(self, ins: list[Shape], out: Shape) -> ModuleSpec | None:
         return ModuleSpec(self.module, (), {"inplace": True} if self.p.inplace else {})
 
 
@@ -66,10 +71,10 @@ class LeakyRelu(Op):
     positional = ("slope",)
     saves = "output"
 
-    def extra_macs(self, ins, out):
+    def extra_macs(self, ins: list[Shape], out: Shape) -> int:
         return numel(out)
 
-    def torch(self, ins, out):
+    def torch(self, ins: list[Shape], out: Shape) -> ModuleSpec | None:
         return ModuleSpec("LeakyReLU", (self.p.slope,), {"inplace": True} if self.p.inplace else {})
 
 
@@ -84,10 +89,10 @@ class Tanh(Op):
     pointwise = True
     saves = "output"
 
-    def extra_macs(self, ins, out):
+    def extra_macs(self, ins: list[Shape], out: Shape) -> int:
         return numel(out)
 
-    def torch(self, ins, out):
+    def torch(self, ins: list[Shape], out: Shape) -> ModuleSpec | None:
         return ModuleSpec("Tanh")
 
 
@@ -104,10 +109,10 @@ class Sigmoid(Op):
     aliases = ("logistic",)
     saves = "output"
 
-    def extra_macs(self, ins, out):
+    def extra_macs(self, ins: list[Shape], out: Shape) -> int:
         return numel(out)
 
-    def torch(self, ins, out):
+    def torch(self, ins: list[Shape], out: Shape) -> ModuleSpec | None:
         return ModuleSpec("Sigmoid")
 
 
@@ -122,10 +127,10 @@ class Silu(Op):
     Params = InplaceParams
     saves = "input"  # its gradient reads x
 
-    def extra_macs(self, ins, out):
+    def extra_macs(self, ins: list[Shape], out: Shape) -> int:
         return numel(out)
 
-    def torch(self, ins, out):
+    def torch(self, ins: list[Shape], out: Shape) -> ModuleSpec | None:
         return ModuleSpec("SiLU", (), {"inplace": True} if self.p.inplace else {})
 
 
@@ -149,7 +154,7 @@ class Softmax(Op):
     Params = SoftmaxParams
     saves = "output"
 
-    def infer(self, ins):
+    def infer(self, ins: list[Shape]) -> Shape:
         rank = len(ins[0]) + 1  # the batched tensor's dimensions
         if not -rank <= self.p.dim < rank:
             raise OpProblem(
@@ -158,10 +163,10 @@ class Softmax(Op):
             )
         return ins[0]
 
-    def extra_macs(self, ins, out):
+    def extra_macs(self, ins: list[Shape], out: Shape) -> int:
         return numel(out)
 
-    def torch(self, ins, out):
+    def torch(self, ins: list[Shape], out: Shape) -> ModuleSpec | None:
         return ModuleSpec("Softmax", (), {"dim": self.p.dim})
 
 
@@ -179,5 +184,5 @@ class Identity(Op):
     pointwise = True
     aliases = ("id", "skip")
 
-    def emit(self, g, args, ins, out):
+    def emit(self, g: Emitter, args: list, ins: list[Shape], out: Shape) -> fx.Node:
         return args[0]

@@ -14,9 +14,12 @@ import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 from math import prod
-from typing import Any, ClassVar, Literal, get_args, get_origin
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, ValidationError
+
+if TYPE_CHECKING:  # the compile stage builds torch.fx graphs; an op only says what to add
+    from torch import fx
 
 Shape = tuple[int, ...]  # per-sample shape: (C, H, W) or (N,)
 
@@ -128,6 +131,24 @@ def show_stride(v: Any) -> str:
 
 def show_number(v: Any) -> str:
     return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+class Emitter(Protocol):
+    """What an op's ``emit`` may ask of the compile stage (``archdsl.backend.compile.Emitter``): fx nodes
+    for a module, a function, a method, an item or a size, a learnable parameter, and values kept per node."""
+
+    def module(self, spec: ModuleSpec, args: list, child: str | None = None) -> fx.Node: ...
+    def function(self, name: str, args: list, kwargs: dict | None = None) -> fx.Node: ...
+    def method(self, name: str, args: list) -> fx.Node: ...
+    def getitem(self, x: fx.Node, index: Any) -> fx.Node: ...
+    def size(self, x: fx.Node, dim: int) -> fx.Node: ...
+    def spatial_size(self, x: fx.Node) -> fx.Node: ...
+    def arith(self, name: str, a: Any, b: Any) -> fx.Node: ...
+    def parameter(self, shape: tuple[int, ...], fill: float) -> fx.Node: ...
+    def placeholder(self) -> fx.Node: ...
+    def keep(self, node: str, key: str, value: Any) -> None: ...
+    def kept(self, node: str, key: str) -> Any: ...
+    def op_of(self, node: str) -> Op: ...
 
 
 class Op:
@@ -270,7 +291,7 @@ class Op:
         """The module this op compiles to, or None for a purely functional op (see ``emit``)."""
         return None
 
-    def emit(self, g, args: list, ins: list[Shape], out: Shape):
+    def emit(self, g: Emitter, args: list, ins: list[Shape], out: Shape) -> fx.Node:
         """Add this op to a torch.fx graph through the compile stage's emitter ``g``."""
         spec = self.torch(ins, out)
         if spec is None:
@@ -356,13 +377,13 @@ def _shown(v: Any, depth: int = 0) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _expects(tp) -> str:
+def _expects(tp: Any) -> str:
     """A field type in words: ``int | tuple[int, int]`` → 'an integer or a pair (height, width)'."""
     parts = _alternatives(tp)
     return ", ".join(parts[:-1]) + " or " + parts[-1] if len(parts) > 1 else "".join(parts) or str(tp)
 
 
-def _alternatives(tp) -> list[str]:
+def _alternatives(tp: Any) -> list[str]:
     args = get_args(tp)
     if tp in _WORDS:
         return [_WORDS[tp]] if _WORDS[tp] else []
@@ -376,7 +397,7 @@ def _alternatives(tp) -> list[str]:
 _WORDS = {int: "an integer", float: "a number", bool: "true or false", str: "a word", type(None): ""}
 
 
-def _takes_number(tp) -> bool:
+def _takes_number(tp: Any) -> bool:
     """Whether a field's type accepts a number (so a bool would pass as 0/1)."""
     return tp in (int, float) or any(_takes_number(a) for a in get_args(tp))
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -73,7 +73,7 @@ class Conv(Op):
     learnable = True
     saves = "input"
 
-    def extra_macs(self, ins, out):
+    def extra_macs(self, ins: list[Shape], out: Shape) -> int:
         return numel(out) if self.p.bias else 0  # one add per output for the bias
 
     def _pad(self) -> tuple[int, int]:
@@ -107,18 +107,18 @@ class Conv(Op):
             )
         return (self.p.out, *out)
 
-    def weights(self, ins, out):
+    def weights(self, ins: list[Shape], out: Shape) -> dict[str, Shape]:
         w = {"weight": (self.p.out, ins[0][0] // self.p.groups, *pair(self.p.k))}
         return w | ({"bias": (self.p.out,)} if self.p.bias else {})
 
-    def macs(self, ins, out):
+    def macs(self, ins: list[Shape], out: Shape) -> int:
         kh, kw = pair(self.p.k)
         return out[0] * out[1] * out[2] * (ins[0][0] // self.p.groups) * kh * kw
 
-    def receptive_field(self, rfs, ins, out):
+    def receptive_field(self, rfs: list[RF], ins: list[Shape], out: Shape) -> RF:
         return rfs[0].window(pair(self.p.k), pair(self.p.s), pair(self.p.d))
 
-    def torch(self, ins, out):
+    def torch(self, ins: list[Shape], out: Shape) -> ModuleSpec | None:
         pad = self.p.padding()
         return ModuleSpec(
             "Conv2d",
@@ -134,7 +134,7 @@ class Conv(Op):
         )
 
     @classmethod
-    def title(cls, args, ins, out):
+    def title(cls, args: dict[str, Any], ins: list[Shape], out: Shape) -> str:
         text = f"conv {show_kernel(args['k'])}{show_stride(args['s'])}, {args['out']}"
         if args.get("groups", 1) != 1:
             text += f", groups {args['groups']}"
@@ -176,33 +176,33 @@ class DwConv(Op):
     learnable = True
     saves = "input"
 
-    def extra_macs(self, ins, out):
+    def extra_macs(self, ins: list[Shape], out: Shape) -> int:
         return numel(out) if self.p.bias else 0
 
-    def conv(self, ins) -> Conv:
+    def conv(self, ins: list[Shape]) -> Conv:
         c = ins[0][0]
         return Conv(ConvParams(out=c * self.p.multiplier, groups=c, **self.p.model_dump(exclude={"multiplier"})))
 
-    def infer(self, ins):
+    def infer(self, ins: list[Shape]) -> Shape:
         return self.conv(ins).infer(ins)
 
-    def weights(self, ins, out):
+    def weights(self, ins: list[Shape], out: Shape) -> dict[str, Shape]:
         return self.conv(ins).weights(ins, out)
 
-    def macs(self, ins, out):
+    def macs(self, ins: list[Shape], out: Shape) -> int:
         return self.conv(ins).macs(ins, out)
 
-    def receptive_field(self, rfs, ins, out):
+    def receptive_field(self, rfs: list[RF], ins: list[Shape], out: Shape) -> RF:
         return self.conv(ins).receptive_field(rfs, ins, out)
 
-    def torch(self, ins, out):
+    def torch(self, ins: list[Shape], out: Shape) -> ModuleSpec | None:
         return self.conv(ins).torch(ins, out)
 
-    def describe_in(self, ins, out):
+    def describe_in(self, ins: list[Shape], out: Shape) -> str:
         return self.conv(ins).describe().replace("conv(", "dwconv(", 1)
 
     @classmethod
-    def title(cls, args, ins, out):
+    def title(cls, args: dict[str, Any], ins: list[Shape], out: Shape) -> str:
         text = f"dwconv {show_kernel(args['k'])}{show_stride(args['s'])}"
         return text + (f", x{args['multiplier']}" if args.get("multiplier", 1) != 1 else "")
 
@@ -253,10 +253,10 @@ class UpConv(Op):
     learnable = True
     saves = "input"
 
-    def extra_macs(self, ins, out):
+    def extra_macs(self, ins: list[Shape], out: Shape) -> int:
         return numel(out) if self.p.bias else 0
 
-    def infer(self, ins):
+    def infer(self, ins: list[Shape]) -> Shape:
         cin = ins[0][0]
         hw = spatial(ins[0])
         if cin % self.p.groups:
@@ -273,23 +273,23 @@ class UpConv(Op):
             raise OpProblem("output_padding must be smaller than the stride or the dilation")
         return (self.p.out, *out)
 
-    def weights(self, ins, out):
+    def weights(self, ins: list[Shape], out: Shape) -> dict[str, Shape]:
         w = {"weight": (ins[0][0], self.p.out // self.p.groups, *pair(self.p.k))}
         return w | ({"bias": (self.p.out,)} if self.p.bias else {})
 
-    def macs(self, ins, out):
+    def macs(self, ins: list[Shape], out: Shape) -> int:
         kh, kw = pair(self.p.k)
         c, h, w = ins[0]
         return c * h * w * (self.p.out // self.p.groups) * kh * kw
 
-    def receptive_field(self, rfs, ins, out):
+    def receptive_field(self, rfs: list[RF], ins: list[Shape], out: Shape) -> RF:
         s = self.p.stride()
         k = pair(self.p.k)
         rf = rfs[0]
         size = tuple(int(r + (-(-kk // ss) - 1) * j) for r, kk, ss, j in zip(rf.size, k, s, rf.jump))
         return RF(size, tuple(j / ss for j, ss in zip(rf.jump, s)))
 
-    def torch(self, ins, out):
+    def torch(self, ins: list[Shape], out: Shape) -> ModuleSpec | None:
         return ModuleSpec(
             "ConvTranspose2d",
             (ins[0][0], self.p.out),
@@ -305,6 +305,6 @@ class UpConv(Op):
         )
 
     @classmethod
-    def title(cls, args, ins, out):
+    def title(cls, args: dict[str, Any], ins: list[Shape], out: Shape) -> str:
         stride = args["s"] if args.get("s") is not None else args["k"]
         return f"upconv {show_kernel(args['k'])}{show_stride(stride)}, {args['out']}"

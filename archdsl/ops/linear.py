@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from math import prod
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, field_validator
 
 from .activation import Identity
-from .base import RF, ModuleSpec, Op, OpProblem, Params, Shape, fmt_shape
+from .base import RF, Emitter, ModuleSpec, Op, OpProblem, Params, Shape, fmt_shape
+
+if TYPE_CHECKING:
+    from torch import fx
 from .conv import Conv
 
 
@@ -42,26 +46,28 @@ class Fc(Op):
     learnable = True
     saves = "input"
 
-    def extra_macs(self, ins, out):
+    def extra_macs(self, ins: list[Shape], out: Shape) -> int:
         return self.p.out if self.p.bias else 0
 
-    def infer(self, ins):
+    def infer(self, ins: list[Shape]) -> Shape:
         return (self.p.out,)
 
-    def weights(self, ins, out):
+    def weights(self, ins: list[Shape], out: Shape) -> dict[str, Shape]:
         w = {"weight": (self.p.out, prod(ins[0]))}
         return w | ({"bias": (self.p.out,)} if self.p.bias else {})
 
-    def macs(self, ins, out):
+    def macs(self, ins: list[Shape], out: Shape) -> int:
         return prod(ins[0]) * self.p.out
 
-    def receptive_field(self, rfs, ins, out):
+    def receptive_field(self, rfs: list[RF], ins: list[Shape], out: Shape) -> RF:
         return _whole(rfs[0], ins[0])
 
-    def torch(self, ins, out):
+    def torch(self, ins: list[Shape], out: Shape) -> ModuleSpec | None:
         return ModuleSpec("Linear", (prod(ins[0]), self.p.out), {"bias": self.p.bias})
 
-    def convolutional(self, ins, out, kernel):
+    def convolutional(
+        self, ins: list[Shape], out: Shape, kernel: tuple[int, int] | None
+    ) -> tuple[Op | None, tuple[int, int] | None]:
         """The conv it already is: over the whole map it flattens (an HxW kernel), or a 1x1 over the
         vector a convolution made."""
         if len(ins[0]) == 3:
@@ -70,15 +76,15 @@ class Fc(Op):
             raise OpProblem("its input is a vector that no convolution made")
         return Conv.make({"out": self.p.out, "k": tuple(kernel), "p": 0, "bias": self.p.bias}), (1, 1)
 
-    def convolutional_state(self, state, new):
+    def convolutional_state(self, state: dict[str, Any], new: Op) -> dict[str, Any]:
         return {**state, "weight": state["weight"].reshape(new.p.out, -1, *new.p.k)}
 
-    def emit(self, g, args, ins, out):
+    def emit(self, g: Emitter, args: list, ins: list[Shape], out: Shape) -> fx.Node:
         x = args[0] if len(ins[0]) == 1 else g.function("flatten", [args[0], 1])
         return g.module(self.torch(ins, out), [x])
 
     @classmethod
-    def title(cls, args, ins, out):
+    def title(cls, args: dict[str, Any], ins: list[Shape], out: Shape) -> str:
         return f"fc {args['out']}"
 
 
@@ -94,13 +100,15 @@ class Flatten(Op):
     minor = True
     family = "reshape"
 
-    def infer(self, ins):
+    def infer(self, ins: list[Shape]) -> Shape:
         return (prod(ins[0]),)
 
-    def emit(self, g, args, ins, out):
+    def emit(self, g: Emitter, args: list, ins: list[Shape], out: Shape) -> fx.Node:
         return g.function("flatten", [args[0], 1])
 
-    def convolutional(self, ins, out, kernel):
+    def convolutional(
+        self, ins: list[Shape], out: Shape, kernel: tuple[int, int] | None
+    ) -> tuple[Op | None, tuple[int, int] | None]:
         """Gone: the fc after it takes the map's HxW as its kernel."""
         return Identity.make({}), tuple(ins[0][1:])
 
@@ -112,7 +120,7 @@ class DimsParams(Params):
 
     @field_validator("dims", mode="before")
     @classmethod
-    def _one(cls, v):
+    def _one(cls, v: Any) -> Any:
         return (v,) if isinstance(v, int) else v
 
 
@@ -132,7 +140,7 @@ class Reshape(Op):
     positional = ("dims",)
     variadic = True
 
-    def infer(self, ins):
+    def infer(self, ins: list[Shape]) -> Shape:
         total = prod(ins[0])
         dims = list(self.p.dims)
         if dims.count(-1) > 1 or any(d == 0 or d < -1 for d in dims):
@@ -149,17 +157,17 @@ class Reshape(Op):
             )
         return tuple(dims)
 
-    def emit(self, g, args, ins, out):
+    def emit(self, g: Emitter, args: list, ins: list[Shape], out: Shape) -> fx.Node:
         # the spec's own dimensions, not the ones the analysis derived at the declared size: with a -1
         # in them the batch is read from the tensor (reshape(-1, 4) of a head is N x ? x 4 at any size)
         dims = self.p.dims
         return g.method("reshape", [args[0], g.size(args[0], 0) if -1 in dims else -1, *dims])
 
-    def describe(self):
+    def describe(self) -> str:
         return f"reshape({', '.join(map(str, self.p.dims))})"
 
     @classmethod
-    def title(cls, args, ins, out):
+    def title(cls, args: dict[str, Any], ins: list[Shape], out: Shape) -> str:
         dims = args.get("dims")
         return "reshape " + "x".join(str(d) for d in dims) if isinstance(dims, (list, tuple)) else "reshape"
 
@@ -181,7 +189,7 @@ class Permute(Op):
     positional = ("dims",)
     variadic = True
 
-    def infer(self, ins):
+    def infer(self, ins: list[Shape]) -> Shape:
         if sorted(self.p.dims) != list(range(len(ins[0]))):
             raise OpProblem(
                 f"permute{tuple(self.p.dims)} is not an order of the {len(ins[0])} dimensions of {fmt_shape(ins[0])}",
@@ -189,13 +197,13 @@ class Permute(Op):
             )
         return tuple(ins[0][d] for d in self.p.dims)
 
-    def receptive_field(self, rfs, ins, out):
+    def receptive_field(self, rfs: list[RF], ins: list[Shape], out: Shape) -> RF:
         return rfs[0]
 
-    def emit(self, g, args, ins, out):
+    def emit(self, g: Emitter, args: list, ins: list[Shape], out: Shape) -> fx.Node:
         return g.method("permute", [args[0], 0, *(d + 1 for d in self.p.dims)])
 
-    def describe(self):
+    def describe(self) -> str:
         return f"permute({', '.join(map(str, self.p.dims))})"
 
 
@@ -217,14 +225,14 @@ class Input(Op):
     Params = InputParams
     min_inputs, max_inputs = 0, 0
 
-    def infer(self, ins):
+    def infer(self, ins: list[Shape]) -> Shape:
         return self.p.shape
 
-    def receptive_field(self, rfs, ins, out):
+    def receptive_field(self, rfs: list[RF], ins: list[Shape], out: Shape) -> RF:
         return RF()
 
-    def emit(self, g, args, ins, out):
+    def emit(self, g: Emitter, args: list, ins: list[Shape], out: Shape) -> fx.Node:
         return g.placeholder()
 
-    def describe(self):
+    def describe(self) -> str:
         return f"input({fmt_shape(self.p.shape)})"

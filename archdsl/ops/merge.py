@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
-from .base import ModuleSpec, Op, OpProblem, Params, fmt_shape, numel, spatial
+from .base import RF, Emitter, ModuleSpec, Op, OpProblem, Params, Shape, fmt_shape, numel, spatial
+
+if TYPE_CHECKING:
+    from torch import fx
 
 
 class BranchMismatch(OpProblem):
@@ -20,7 +23,7 @@ class BranchMismatch(OpProblem):
         self.names = names or (f"branch {first + 1}", f"branch {second + 1}")  # what the message calls them
 
 
-def _equal_shapes(ins, hint: str):
+def _equal_shapes(ins: list[Shape], hint: str) -> Shape:
     """The shape of element-wise merges (add, residual, mean): every branch's, which must agree."""
     for i, shape in enumerate(ins[1:], start=2):
         if shape != ins[0]:
@@ -44,7 +47,7 @@ class Concat(Op):
     body = "branches"
     min_inputs, max_inputs = 2, None
 
-    def infer(self, ins):
+    def infer(self, ins: list[Shape]) -> Shape:
         first = ins[0]
         for i, shape in enumerate(ins[1:], start=2):
             if len(shape) != len(first) or shape[1:] != first[1:]:
@@ -56,7 +59,7 @@ class Concat(Op):
                 )
         return (sum(s[0] for s in ins), *first[1:])
 
-    def emit(self, g, args, ins, out):
+    def emit(self, g: Emitter, args: list, ins: list[Shape], out: Shape) -> fx.Node:
         return g.function("cat", [list(args), 1])
 
 
@@ -85,20 +88,20 @@ class Add(Op):
     def saves(self) -> str:  # a fused ReLU's backward needs its output
         return "output" if self.p.act == "relu" else "none"
 
-    def extra_macs(self, ins, out):
+    def extra_macs(self, ins: list[Shape], out: Shape) -> int:
         return numel(out) * (len(ins) - 1) + (numel(out) if self.p.act == "relu" else 0)
 
-    def infer(self, ins):
+    def infer(self, ins: list[Shape]) -> Shape:
         return _equal_shapes(ins, "add needs equal shapes; a residual block projects automatically")
 
-    def emit(self, g, args, ins, out):
+    def emit(self, g: Emitter, args: list, ins: list[Shape], out: Shape) -> fx.Node:
         total = args[0]
         for other in args[1:]:
             total = g.function("add", [total, other])
         return g.function("relu", [total]) if self.p.act == "relu" else total
 
     @classmethod
-    def title(cls, args, ins, out):
+    def title(cls, args: dict[str, Any], ins: list[Shape], out: Shape) -> str:
         return "+"
 
 
@@ -122,13 +125,13 @@ class Mean(Op):
     body = "branches"
     min_inputs, max_inputs = 2, None
 
-    def extra_macs(self, ins, out):
+    def extra_macs(self, ins: list[Shape], out: Shape) -> int:
         return numel(out) * len(ins)  # the sum and the division
 
-    def infer(self, ins):
+    def infer(self, ins: list[Shape]) -> Shape:
         return _equal_shapes(ins, "mean needs equal shapes in every branch")
 
-    def emit(self, g, args, ins, out):
+    def emit(self, g: Emitter, args: list, ins: list[Shape], out: Shape) -> fx.Node:
         if self.p.drop == 0:
             return g.method("mean", [g.function("stack", [list(args)]), 0])
         # the join's own module (it holds no weights) sits beside its branches: `name.join`
@@ -156,7 +159,7 @@ class Residual(Add):
     Params = ResidualParams
     body = "residual"
 
-    def infer(self, ins):
+    def infer(self, ins: list[Shape]) -> Shape:
         body, shortcut = ins
         if body != shortcut:
             raise BranchMismatch(
@@ -169,7 +172,7 @@ class Residual(Add):
             )
         return body
 
-    def emit(self, g, args, ins, out):
+    def emit(self, g: Emitter, args: list, ins: list[Shape], out: Shape) -> fx.Node:
         body, shortcut = args
         if self.p.scale != 1.0:
             body = g.function("mul", [body, self.p.scale])
@@ -198,7 +201,7 @@ class Projection(Op):
     min_inputs = max_inputs = 2
     learnable = True
 
-    def _stride(self, ins) -> tuple[int, int] | None:
+    def _stride(self, ins: list[Shape]) -> tuple[int, int] | None:
         x, y = ins
         if x == y:
             return None
@@ -213,10 +216,10 @@ class Projection(Op):
             )
         return s
 
-    def infer(self, ins):
+    def infer(self, ins: list[Shape]) -> Shape:
         return ins[1] if self._stride(ins) else ins[0]
 
-    def weights(self, ins, out):
+    def weights(self, ins: list[Shape], out: Shape) -> dict[str, Shape]:
         if not self._stride(ins):
             return {}
         w = (out[0], ins[0][0], 1, 1)
@@ -224,33 +227,33 @@ class Projection(Op):
             return {"0.weight": w, "1.weight": (out[0],), "1.bias": (out[0],)}
         return {"weight": w, "bias": (out[0],)}
 
-    def buffers(self, ins, out):
+    def buffers(self, ins: list[Shape], out: Shape) -> dict[str, Shape]:
         if not (self.p.bn and self._stride(ins)):
             return {}
         return {"1.running_mean": (out[0],), "1.running_var": (out[0],), "1.num_batches_tracked": ()}
 
-    def macs(self, ins, out):
+    def macs(self, ins: list[Shape], out: Shape) -> int:
         return out[0] * out[1] * out[2] * ins[0][0] if self._stride(ins) else 0
 
-    def receptive_field(self, rfs, ins, out):
+    def receptive_field(self, rfs: list[RF], ins: list[Shape], out: Shape) -> RF:
         s = self._stride(ins)
         return rfs[0].window((1, 1), s) if s else rfs[0]
 
-    def torch(self, ins, out):
+    def torch(self, ins: list[Shape], out: Shape) -> ModuleSpec | None:
         s = self._stride(ins)
         if not s:
             return None
         conv = ModuleSpec("Conv2d", (ins[0][0], out[0]), dict(kernel_size=(1, 1), stride=s, bias=not self.p.bn))
         return ModuleSpec("Sequential", (conv, ModuleSpec("BatchNorm2d", (out[0],)))) if self.p.bn else conv
 
-    def emit(self, g, args, ins, out):
+    def emit(self, g: Emitter, args: list, ins: list[Shape], out: Shape) -> fx.Node:
         spec = self.torch(ins, out)
         return args[0] if spec is None else g.module(spec, args[:1])  # input 2 only lends its shape
 
-    def in_place(self, ins, out):
+    def in_place(self, ins: list[Shape], out: Shape) -> bool:
         return not self._stride(ins)
 
-    def describe_in(self, ins, out):
+    def describe_in(self, ins: list[Shape], out: Shape) -> str:
         s = self._stride(ins)
         if not s:
             return "projection(identity: shapes agree)"
@@ -258,7 +261,7 @@ class Projection(Op):
         return f"projection(conv1x1 {ins[0][0]}->{out[0]}, s={stride}{', bn' if self.p.bn else ''})"
 
     @classmethod
-    def title(cls, args, ins, out):
+    def title(cls, args: dict[str, Any], ins: list[Shape], out: Shape) -> str:
         """A real 1x1 conv (identities are drawn as edges): ``conv 1x1/2, 256``."""
         if ins and len(ins[0]) == 3 and len(out) == 3:
             s = -(-ins[0][1] // out[1])

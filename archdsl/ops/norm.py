@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from pydantic import Field
 
-from .base import ModuleSpec, Op, OpProblem, Params, fmt_shape, numel, show_number
+from .base import Emitter, ModuleSpec, Op, OpProblem, Params, Shape, fmt_shape, numel, show_number
+
+if TYPE_CHECKING:
+    from torch import fx
 
 
 class BnParams(Params):
@@ -28,25 +33,25 @@ class BatchNorm(Op):
     learnable = True
     saves = "input"
 
-    def infer(self, ins):
+    def infer(self, ins: list[Shape]) -> Shape:
         if len(ins[0]) > 3:  # BatchNorm1d / 2d take (N, C), (N, C, L) and (N, C, H, W)
             raise OpProblem(
                 f"normalises a vector, a CxL sequence or a CxHxW map, got {fmt_shape(ins[0])}", "reshape to CxHxW first"
             )
         return ins[0]
 
-    def extra_macs(self, ins, out):
+    def extra_macs(self, ins: list[Shape], out: Shape) -> int:
         return numel(out) * (2 if self.p.affine else 1)  # normalise, then scale and shift
 
-    def weights(self, ins, out):
+    def weights(self, ins: list[Shape], out: Shape) -> dict[str, Shape]:
         c = ins[0][0]
         return {"weight": (c,), "bias": (c,)} if self.p.affine else {}
 
-    def buffers(self, ins, out):
+    def buffers(self, ins: list[Shape], out: Shape) -> dict[str, Shape]:
         c = ins[0][0]
         return {"running_mean": (c,), "running_var": (c,), "num_batches_tracked": ()}
 
-    def torch(self, ins, out):
+    def torch(self, ins: list[Shape], out: Shape) -> ModuleSpec | None:
         cls = "BatchNorm2d" if len(ins[0]) == 3 else "BatchNorm1d"
         return ModuleSpec(cls, (ins[0][0],), dict(eps=self.p.eps, momentum=self.p.momentum, affine=self.p.affine))
 
@@ -73,7 +78,7 @@ class Lrn(Op):
     dash = "size"
     saves = "input"
 
-    def infer(self, ins):
+    def infer(self, ins: list[Shape]) -> Shape:
         if len(ins[0]) < 2:  # torch normalises across channels at each position: (N, C, ...) with a position
             raise OpProblem(
                 f"needs a CxHxW feature map, got a flat vector of {ins[0][0]} values",
@@ -81,7 +86,7 @@ class Lrn(Op):
             )
         return ins[0]
 
-    def torch(self, ins, out):
+    def torch(self, ins: list[Shape], out: Shape) -> ModuleSpec | None:
         return ModuleSpec("LocalResponseNorm", (self.p.size,), dict(alpha=self.p.alpha, beta=self.p.beta, k=self.p.k))
 
 
@@ -93,11 +98,11 @@ class _Drop(Op):
     """What dropout and drop_path share: a drop probability ``p``, shown in a diagram's box even when folded."""
 
     @classmethod
-    def title(cls, args, ins, out):
+    def title(cls, args: dict[str, Any], ins: list[Shape], out: Shape) -> str:
         return f"{cls.name.replace('_', ' ')} {show_number(args['p'])}"
 
     @classmethod
-    def note(cls, args):
+    def note(cls, args: dict[str, Any]) -> str:
         return cls.title(args, [], ())
 
 
@@ -118,7 +123,7 @@ class Dropout(_Drop):
     positional = ("p",)
     saves = "output"  # its mask, one per element
 
-    def torch(self, ins, out):
+    def torch(self, ins: list[Shape], out: Shape) -> ModuleSpec | None:
         return ModuleSpec("Dropout", (), {"p": self.p.p})
 
 
@@ -144,7 +149,7 @@ class DropPath(_Drop):
     Params = DropPathParams
     positional = ("p",)
 
-    def torch(self, ins, out):
+    def torch(self, ins: list[Shape], out: Shape) -> ModuleSpec | None:
         return ModuleSpec("DropPath", (self.p.p,))
 
 
@@ -169,10 +174,10 @@ class L2Norm(Op):
     learnable = True
     saves = "input"
 
-    def weights(self, ins, out):
+    def weights(self, ins: list[Shape], out: Shape) -> dict[str, Shape]:
         return {"": (ins[0][0],)}
 
-    def emit(self, g, args, ins, out):
+    def emit(self, g: Emitter, args: list, ins: list[Shape], out: Shape) -> fx.Node:
         weight = g.parameter((ins[0][0],), self.p.scale)
         unit = g.function("normalize", [args[0]], {"dim": 1})
         return g.function("mul", [unit, g.method("view", [weight, 1, -1, *([1] * (len(ins[0]) - 1))])])

@@ -2,10 +2,29 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from pydantic import Field, model_validator
 
 from .activation import Identity
-from .base import ModuleSpec, Op, OpProblem, Params, fmt_shape, numel, pair, show_kernel, show_stride, spatial
+from .base import (
+    RF,
+    Emitter,
+    ModuleSpec,
+    Op,
+    OpProblem,
+    Params,
+    Shape,
+    fmt_shape,
+    numel,
+    pair,
+    show_kernel,
+    show_stride,
+    spatial,
+)
+
+if TYPE_CHECKING:
+    from torch import fx
 
 IntPair = int | tuple[int, int]
 
@@ -46,7 +65,7 @@ class _Pool(Op):
     positional = ("k", "s", "p")
     slash, shorthand = "s", "k"
 
-    def infer(self, ins):
+    def infer(self, ins: list[Shape]) -> Shape:
         hw = spatial(ins[0])
         out = tuple(
             pool_size(n, k, s, p, self.p.ceil)
@@ -61,17 +80,17 @@ class _Pool(Op):
             )
         return (ins[0][0], *out)
 
-    def receptive_field(self, rfs, ins, out):
+    def receptive_field(self, rfs: list[RF], ins: list[Shape], out: Shape) -> RF:
         return rfs[0].window(pair(self.p.k), self.p.stride())
 
-    def extra_macs(self, ins, out):
+    def extra_macs(self, ins: list[Shape], out: Shape) -> int:
         return numel(ins[0])  # one comparison or add per input element
 
     def _kw(self):
         return dict(kernel_size=pair(self.p.k), stride=self.p.stride(), padding=pair(self.p.p), ceil_mode=self.p.ceil)
 
     @classmethod
-    def title(cls, args, ins, out):
+    def title(cls, args: dict[str, Any], ins: list[Shape], out: Shape) -> str:
         return f"{cls.name} {show_kernel(args['k'])}{show_stride(args.get('s'))}"
 
 
@@ -94,10 +113,10 @@ class MaxPool(_Pool):
     Params = MaxPoolParams
     saves = "input"
 
-    def torch(self, ins, out):
+    def torch(self, ins: list[Shape], out: Shape) -> ModuleSpec | None:
         return ModuleSpec("MaxPool2d", (), self._kw() | ({"return_indices": True} if self.p.indices else {}))
 
-    def emit(self, g, args, ins, out):
+    def emit(self, g: Emitter, args: list, ins: list[Shape], out: Shape) -> fx.Node:
         y = g.module(self.torch(ins, out), args)
         if not self.p.indices:
             return y
@@ -130,7 +149,7 @@ class Unpool(Op):
     ref_source = True
     min_inputs = max_inputs = 3  # the map, the pool (for its indices), the pool's input (for its size)
 
-    def infer(self, ins):
+    def infer(self, ins: list[Shape]) -> Shape:
         x, pooled, before = ins
         if x != pooled:
             raise OpProblem(
@@ -139,7 +158,7 @@ class Unpool(Op):
             )
         return (x[0], *before[1:])
 
-    def check_ref(self, field, target):
+    def check_ref(self, field: str, target: Op) -> None:
         if target.name != "maxpool" or not target.p.indices:
             raise OpProblem(
                 f"unpool(@{self.p.ref}) needs a max-pool that keeps its indices, not a {target.name}",
@@ -147,10 +166,10 @@ class Unpool(Op):
                 field,
             )
 
-    def receptive_field(self, rfs, ins, out):
+    def receptive_field(self, rfs: list[RF], ins: list[Shape], out: Shape) -> RF:
         return rfs[0]
 
-    def emit(self, g, args, ins, out):
+    def emit(self, g: Emitter, args: list, ins: list[Shape], out: Shape) -> fx.Node:
         pool = g.inputs[1]
         indices = g.kept(pool, "indices")
         if indices is None:
@@ -159,7 +178,7 @@ class Unpool(Op):
         spec = ModuleSpec("MaxUnpool2d", (), dict(kernel_size=pair(op.p.k), stride=op.p.stride(), padding=pair(op.p.p)))
         return g.module(spec, [args[0], indices, g.spatial_size(args[2])])  # the pool's input size, at run time
 
-    def describe(self):
+    def describe(self) -> str:
         return f"unpool(@{self.p.ref})"
 
 
@@ -180,7 +199,7 @@ class AvgPool(_Pool):
     aliases = ("avg_pool", "avgpool2d", "apool", "subsample")
     Params = AvgPoolParams
 
-    def torch(self, ins, out):
+    def torch(self, ins: list[Shape], out: Shape) -> ModuleSpec | None:
         return ModuleSpec("AvgPool2d", (), self._kw() | {"count_include_pad": self.p.count_include_pad})
 
 
@@ -209,24 +228,26 @@ class AdaptiveAvgPool(Op):
     Params = AdaptiveParams
     positional = ("size",)
 
-    def extra_macs(self, ins, out):
+    def extra_macs(self, ins: list[Shape], out: Shape) -> int:
         return numel(ins[0])
 
-    def infer(self, ins):
+    def infer(self, ins: list[Shape]) -> Shape:
         spatial(ins[0])
         return (ins[0][0], *pair(self.p.size))
 
-    def receptive_field(self, rfs, ins, out):
+    def receptive_field(self, rfs: list[RF], ins: list[Shape], out: Shape) -> RF:
         (h, w), (oh, ow) = ins[0][1:], out[1:]
         # each output cell averages ceil(n / m) inputs at most, spaced n / m apart
         k = (-(-h // oh), -(-w // ow))
         s = (max(1, h // oh), max(1, w // ow))
         return rfs[0].window(k, s)
 
-    def torch(self, ins, out):
+    def torch(self, ins: list[Shape], out: Shape) -> ModuleSpec | None:
         return ModuleSpec("AdaptiveAvgPool2d", (pair(self.p.size),))
 
-    def convolutional(self, ins, out, kernel):
+    def convolutional(
+        self, ins: list[Shape], out: Shape, kernel: tuple[int, int] | None
+    ) -> tuple[Op | None, tuple[int, int] | None]:
         """Gone where it does nothing at the training size; elsewhere it has no sliding-window form."""
         if out != ins[0]:
             raise OpProblem(
@@ -236,7 +257,7 @@ class AdaptiveAvgPool(Op):
         return Identity.make({}), None
 
     @classmethod
-    def title(cls, args, ins, out):
+    def title(cls, args: dict[str, Any], ins: list[Shape], out: Shape) -> str:
         return f"adaptive avgpool {show_kernel(args['size'])}"
 
 
@@ -253,23 +274,25 @@ class GlobalAvgPool(Op):
     family = "pool"
     aliases = ("global_avgpool", "globalavgpool", "global_avg_pool", "global_pool")
 
-    def extra_macs(self, ins, out):
+    def extra_macs(self, ins: list[Shape], out: Shape) -> int:
         return numel(ins[0])
 
-    def infer(self, ins):
+    def infer(self, ins: list[Shape]) -> Shape:
         spatial(ins[0])
         return (ins[0][0], 1, 1)
 
-    def receptive_field(self, rfs, ins, out):
+    def receptive_field(self, rfs: list[RF], ins: list[Shape], out: Shape) -> RF:
         return rfs[0].window(ins[0][1:], ins[0][1:])
 
-    def torch(self, ins, out):
+    def torch(self, ins: list[Shape], out: Shape) -> ModuleSpec | None:
         return ModuleSpec("AdaptiveAvgPool2d", ((1, 1),))
 
-    def convolutional(self, ins, out, kernel):
+    def convolutional(
+        self, ins: list[Shape], out: Shape, kernel: tuple[int, int] | None
+    ) -> tuple[Op | None, tuple[int, int] | None]:
         """An average pool over the training size's window, stride 1."""
         return AvgPool.make({"k": tuple(ins[0][1:]), "s": 1}), None
 
     @classmethod
-    def title(cls, args, ins, out):
+    def title(cls, args: dict[str, Any], ins: list[Shape], out: Shape) -> str:
         return "global avgpool"

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, model_validator
 
-from .base import RF, ModuleSpec, Op, OpProblem, Params, numel, show_number, show_stride, spatial
+from .base import RF, Emitter, ModuleSpec, Op, OpProblem, Params, Shape, numel, show_number, show_stride, spatial
+
+if TYPE_CHECKING:
+    from torch import fx
 
 
 class CropParams(Params):
@@ -33,7 +36,7 @@ class Crop(Op):
     refs = ("ref",)
     min_inputs = max_inputs = 2
 
-    def _box(self, ins):
+    def _box(self, ins: list[Shape]) -> tuple[int, int, int, int]:
         (h, w), (th, tw) = spatial(ins[0]), spatial(ins[1])
         if th > h or tw > w:
             raise OpProblem(
@@ -50,14 +53,14 @@ class Crop(Op):
             )
         return top, left, th, tw
 
-    def infer(self, ins):
+    def infer(self, ins: list[Shape]) -> Shape:
         top, left, th, tw = self._box(ins)
         return (ins[0][0], th, tw)
 
-    def receptive_field(self, rfs, ins, out):
+    def receptive_field(self, rfs: list[RF], ins: list[Shape], out: Shape) -> RF:
         return rfs[0]
 
-    def emit(self, g, args, ins, out):
+    def emit(self, g: Emitter, args: list, ins: list[Shape], out: Shape) -> fx.Node:
         # the box is computed from the tensors' sizes at run time, so the model is right at every size
         # its input contract admits (the analysis checked that the crop fits at each of them)
         x, ref = args
@@ -73,7 +76,7 @@ class Crop(Op):
             return None
         return self.p.offset if isinstance(self.p.offset, int) else self.p.offset[axis]
 
-    def describe(self):
+    def describe(self) -> str:
         return f"crop(@{self.p.ref})" if self.p.offset is None else f"crop(@{self.p.ref}, offset={self.p.offset})"
 
 
@@ -99,22 +102,22 @@ class Upsample(Op):
     positional = ("scale", "mode")
     shorthand = "scale"
 
-    def extra_macs(self, ins, out):
+    def extra_macs(self, ins: list[Shape], out: Shape) -> int:
         return numel(out)
 
-    def infer(self, ins):
+    def infer(self, ins: list[Shape]) -> Shape:
         h, w = spatial(ins[0])
         return (ins[0][0], h * self.p.scale, w * self.p.scale)
 
-    def receptive_field(self, rfs, ins, out):
+    def receptive_field(self, rfs: list[RF], ins: list[Shape], out: Shape) -> RF:
         return RF(rfs[0].size, tuple(j / self.p.scale for j in rfs[0].jump))
 
-    def torch(self, ins, out):
+    def torch(self, ins: list[Shape], out: Shape) -> ModuleSpec | None:
         kw = {"scale_factor": float(self.p.scale), "mode": self.p.mode}
         return ModuleSpec("Upsample", (), kw | ({"align_corners": False} if self.p.mode == "bilinear" else {}))
 
     @classmethod
-    def title(cls, args, ins, out):
+    def title(cls, args: dict[str, Any], ins: list[Shape], out: Shape) -> str:
         return f"upsample x{args['scale']}" + (" (bilinear)" if args.get("mode") == "bilinear" else "")
 
 
@@ -143,25 +146,25 @@ class ResizeTo(Op):
     refs = ("ref",)
     min_inputs = max_inputs = 2
 
-    def infer(self, ins):
+    def infer(self, ins: list[Shape]) -> Shape:
         spatial(ins[0])
         return (ins[0][0], *spatial(ins[1]))
 
-    def receptive_field(self, rfs, ins, out):
+    def receptive_field(self, rfs: list[RF], ins: list[Shape], out: Shape) -> RF:
         (h, w), (oh, ow) = spatial(ins[0]), spatial(out)
         return RF(rfs[0].size, (rfs[0].jump[0] * h / oh, rfs[0].jump[1] * w / ow))
 
-    def emit(self, g, args, ins, out):
+    def emit(self, g: Emitter, args: list, ins: list[Shape], out: Shape) -> fx.Node:
         kw = {"size": g.spatial_size(args[1]), "mode": self.p.mode}
         if self.p.mode == "bilinear":
             kw["align_corners"] = False
         return g.function("interpolate", [args[0]], kw)
 
-    def describe(self):
+    def describe(self) -> str:
         return f"resize_to(@{self.p.ref}, mode={self.p.mode})"
 
     @classmethod
-    def title(cls, args, ins, out):
+    def title(cls, args: dict[str, Any], ins: list[Shape], out: Shape) -> str:
         return "resize"
 
 
@@ -195,16 +198,16 @@ class ZeroPad(Op):
     positional = ("p",)
     variadic = True
 
-    def infer(self, ins):
+    def infer(self, ins: list[Shape]) -> Shape:
         h, w = spatial(ins[0])
         left, right, top, bottom = self.p.sides()
         return (ins[0][0], h + top + bottom, w + left + right)
 
-    def torch(self, ins, out):
+    def torch(self, ins: list[Shape], out: Shape) -> ModuleSpec | None:
         return ModuleSpec("ZeroPad2d", (self.p.sides(),))
 
     @classmethod
-    def title(cls, args, ins, out):
+    def title(cls, args: dict[str, Any], ins: list[Shape], out: Shape) -> str:
         return f"zeropad {show_number(args['p'])}" if not isinstance(args["p"], (list, tuple)) else "zeropad"
 
 
@@ -230,14 +233,14 @@ class Decimate(Op):
     positional = ("s",)
     slash = "s"
 
-    def infer(self, ins):
+    def infer(self, ins: list[Shape]) -> Shape:
         h, w = spatial(ins[0])
         return (ins[0][0], (h - 1) // self.p.s + 1, (w - 1) // self.p.s + 1)  # ceil(n / s), as a 1x1 window
 
-    def receptive_field(self, rfs, ins, out):
+    def receptive_field(self, rfs: list[RF], ins: list[Shape], out: Shape) -> RF:
         return rfs[0].window((1, 1), (self.p.s, self.p.s))
 
-    def emit(self, g, args, ins, out):
+    def emit(self, g: Emitter, args: list, ins: list[Shape], out: Shape) -> fx.Node:
         s = self.p.s
         return (
             args[0]
@@ -246,7 +249,7 @@ class Decimate(Op):
         )
 
     @classmethod
-    def title(cls, args, ins, out):
+    def title(cls, args: dict[str, Any], ins: list[Shape], out: Shape) -> str:
         return f"decimate{show_stride(args['s'])}"
 
 
@@ -271,21 +274,21 @@ class PadChannels(Op):
     positional = ("out",)
     dash = "out"
 
-    def _sides(self, ins) -> tuple[int, int]:
+    def _sides(self, ins: list[Shape]) -> tuple[int, int]:
         extra = self.p.out - ins[0][0]
         if extra < 0:
             raise OpProblem(f"cannot pad {ins[0][0]} channels down to {self.p.out}", "pad_channels only adds channels")
         return extra // 2, extra - extra // 2
 
-    def infer(self, ins):
+    def infer(self, ins: list[Shape]) -> Shape:
         self._sides(ins)
         spatial(ins[0])
         return (self.p.out, *ins[0][1:])
 
-    def emit(self, g, args, ins, out):
+    def emit(self, g: Emitter, args: list, ins: list[Shape], out: Shape) -> fx.Node:
         before, after = self._sides(ins)
         return args[0] if before == after == 0 else g.function("pad", [args[0], (0, 0, 0, 0, before, after)])
 
     @classmethod
-    def title(cls, args, ins, out):
+    def title(cls, args: dict[str, Any], ins: list[Shape], out: Shape) -> str:
         return f"pad channels to {args['out']}"

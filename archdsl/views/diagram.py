@@ -17,6 +17,7 @@ Graphviz, :mod:`archdsl.views.tikz` writes TikZ.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -375,7 +376,7 @@ def _clusters(boxes: dict[str, Box]) -> dict[str, list[str]]:
     return clusters
 
 
-def enclosing(name: str, blocks) -> str | None:
+def enclosing(name: str, blocks: Iterable[str]) -> str | None:
     """The innermost of ``blocks`` that holds block ``name`` (a proper prefix of its name), or None."""
     parts = name.split(".")
     return next((p for p in (".".join(parts[:i]) for i in range(len(parts) - 1, 0, -1)) if p in blocks), None)

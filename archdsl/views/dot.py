@@ -3,6 +3,12 @@ any format to a file (.tex through :mod:`archdsl.views.tikz`)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # for annotations only
+    import graphviz
+
+
 import hashlib
 import html
 import shutil
@@ -117,7 +123,7 @@ def _node_attrs(box: Box, hwc: bool) -> dict[str, str]:
     return {k: v if v.startswith("<") else _text(v) for k, v in attrs.items()}
 
 
-def to_graph(d: Diagram, rankdir: str = "TB"):
+def to_graph(d: Diagram, rankdir: str = "TB") -> graphviz.Digraph:
     """The diagram as a ``graphviz.Digraph``: nodes with ids ``node:NAME`` and classes (``layer conv``,
     ``layer merge residual``, ``block``, ``output``), clusters with ids ``cluster:NAME``, edges with ids
     ``edge:SRC:DST`` and classes ``data``, ``skip``, ``shortcut``, ``ref``, ``output`` (Graphviz copies ids and

@@ -3,7 +3,9 @@ over the graph of layers that find them."""
 
 from __future__ import annotations
 
-from ..ir.analysis import Analysis
+from collections.abc import Iterable, Iterator
+
+from ..ir.analysis import Analysis, Layer
 from ..limits import WALK_BUDGET
 
 
@@ -40,7 +42,7 @@ class LayerGraph:
             name = self.by[name].inputs[0]
         return name
 
-    def layers(self):
+    def layers(self) -> Iterator[Layer]:
         return (x for x in self.a.layers if x.name not in self.elided)
 
     def preds(self, name: str) -> list[str]:
@@ -175,7 +177,7 @@ class _Jumps:
         return self.outside[fork] < self.g.order[first]
 
 
-def parents(ids) -> set[str]:
+def parents(ids: Iterable[str]) -> set[str]:
     """Every proper prefix of the names: the blocks that hold something."""
     out = set()
     for name in ids:

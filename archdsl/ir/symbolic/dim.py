@@ -4,7 +4,7 @@ a rule holds on, and :func:`explore`, which runs a rule again for each answer (a
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -29,13 +29,13 @@ class Region:
     raw: tuple = ()  # sympy relations that also hold
 
     @classmethod
-    def of(cls, symbols) -> Region:
+    def of(cls, symbols: Iterable[sp.Symbol]) -> Region:
         return cls(tuple((s, SizeSet.all()) for s in sorted(symbols, key=str)))
 
-    def get(self, sym) -> SizeSet:
+    def get(self, sym: sp.Symbol) -> SizeSet:
         return dict(self.sets).get(sym, SizeSet.all())
 
-    def with_set(self, sym, s: SizeSet) -> Region:
+    def with_set(self, sym: sp.Symbol, s: SizeSet) -> Region:
         sets = dict(self.sets) | {sym: s}
         return Region(tuple(sorted(sets.items(), key=lambda kv: str(kv[0]))), self.raw)
 

@@ -3,6 +3,12 @@ where it is well formed, the floor divisions its rules make, and the failures el
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # for annotations only
+    from ..graph import Graph
+
+
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -197,7 +203,7 @@ def parse_input(text: str | tuple | list) -> tuple:
     return tuple(out)
 
 
-def symbolic_shapes(g, input: str | tuple) -> SymbolicResult:
+def symbolic_shapes(g: Graph, input: str | tuple) -> SymbolicResult:
     """Every node's output shape in graph ``g`` as formulas in the named sizes of ``input`` (``"3xHxW"``),
     the sizes for which the network is well formed, and the floor divisions its rules make."""
     shape = parse_input(input)
