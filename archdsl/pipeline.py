@@ -191,7 +191,7 @@ class Net:
                         raise LimitError(
                             f"the {kind} '{name}' of '{layer.name}' ({'x'.join(map(str, shape))}) "
                             f"has {values:.3g} values, more than torch can build (2^60)",
-                            self.graph.nodes[layer.name].get("span"),
+                            self.graph.nodes[layer.name].span,
                             "sizes this large cannot be built",
                         )
 

@@ -115,3 +115,17 @@ def test_to_networkx_is_the_analysed_graph(tmp_path):
 def test_analysis_does_not_import_networkx():
     code = "import sys, archdsl; archdsl.load('vgg16').analyze(); assert 'networkx' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_the_stages_leave_the_graph_as_elaborated():
+    """The graph is a record of typed nodes (op, inputs, span) that analysis, contract and compile only read."""
+    from archdsl.ir.graph import Node
+
+    net = archdsl.load("resnet18")
+    before = {n: (id(d.op), tuple(d.inputs), d.span) for n, d in net.graph.nodes.items()}
+    net.analyze()
+    net.input_contract()
+    net.compile(device="meta")
+    net.fully_convolutional()
+    assert {n: (id(d.op), tuple(d.inputs), d.span) for n, d in net.graph.nodes.items()} == before
+    assert all(type(d) is Node for d in net.graph.nodes.values())

@@ -144,7 +144,7 @@ class Emitter:
 
     def _span(self):
         """The source span of the node being emitted (None without a graph)."""
-        return self._graph.nodes[self.current].get("span") if self._graph else None
+        return self._graph.nodes[self.current].span if self._graph else None
 
     def keep(self, node: str, key: str, value: Any) -> None:
         """A second result of a node for a later op (a max-pool's indices for unpool)."""
@@ -154,7 +154,7 @@ class Emitter:
         return self._kept.get((node, key))
 
     def op_of(self, node: str) -> Op:
-        return self._graph.nodes[node]["op"]
+        return self._graph.nodes[node].op
 
     def placeholder(self) -> fx.Node:
         """The input, through the input contract's check when there is one (``model.input_contract``)."""
@@ -309,9 +309,9 @@ def emit(
     env = {}
     for name in g:
         data = g.nodes[name]
-        em.current, em.inputs = name, data["inputs"]
-        ins = [shapes[i] for i in data["inputs"]]
-        env[name] = data["op"].emit(em, [env[i] for i in data["inputs"]], ins, shapes[name])
+        em.current, em.inputs = name, data.inputs
+        ins = [shapes[i] for i in data.inputs]
+        env[name] = data.op.emit(em, [env[i] for i in data.inputs], ins, shapes[name])
     outputs = g.graph["outputs"]
     if len(outputs) == 1 and not g.graph.get("named_outputs"):
         em.graph.output(env[next(iter(outputs.values()))])

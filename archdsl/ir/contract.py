@@ -118,7 +118,7 @@ def graph_digest(g: Graph) -> str:
     h = hashlib.sha256(g.graph["name"].encode())
     for name in g:
         data = g.nodes[name]
-        h.update(repr((name, data["op"].name, data["op"].p, data["inputs"])).encode("utf-8", "surrogatepass"))
+        h.update(repr((name, data.op.name, data.op.p, data.inputs)).encode("utf-8", "surrogatepass"))
     return h.hexdigest()
 
 
@@ -161,8 +161,8 @@ def solve_contract(g: Graph, analysis: Analysis) -> InputContract:
     fixed = {}
     for name in g:
         data = g.nodes[name]
-        ins = [shapes[i].output_shape for i in data["inputs"]]
-        spec = data["op"].torch(ins, shapes[name].output_shape) if data["inputs"] else None
+        ins = [shapes[i].output_shape for i in data.inputs]
+        spec = data.op.torch(ins, shapes[name].output_shape) if data.inputs else None
         if spec is not None:
             fixed[name] = spec
     from .symbolic.walk import _walk
@@ -224,7 +224,7 @@ def shapes_at(g: Graph, shape: tuple[int, ...]) -> dict[str, tuple] | None:
     for name in g:
         data = g.nodes[name]
         try:
-            out[name] = tuple(shape) if not data["inputs"] else data["op"].infer([out[i] for i in data["inputs"]])
+            out[name] = tuple(shape) if not data.inputs else data.op.infer([out[i] for i in data.inputs])
         except OpProblem:
             return None
     return out

@@ -1,5 +1,5 @@
-"""The graph the pipeline passes along: named nodes in insertion (topological) order, each with its
-attributes (the op, its ordered inputs, the source span), and edges from inputs to consumers.
+"""The graph the pipeline passes along: named nodes in insertion (topological) order, each a :class:`Node`
+(the op, its ordered inputs, the source span), and edges from inputs to consumers.
 
 A small subset of networkx's DiGraph interface (``g.nodes[name]``, ``g.graph``, iteration in
 insertion order, ``add_node``/``add_edge``, ``out_degree``, ``remove_nodes_from``, ``copy``) —
@@ -9,25 +9,38 @@ all archdsl needs, without networkx's import time (a third of a report's run tim
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # for annotations only
+    from ..errors import Span
+    from ..ops import Op
+
+
+@dataclass
+class Node:
+    """A layer of the graph: its op (with its resolved arguments), its inputs in order, and where the spec
+    wrote it. The stages that read the graph never write into it; a transform works on a copy."""
+
+    op: Op
+    inputs: list[str]
+    span: Span | None = None
 
 
 class Graph:
     def __init__(self, **attrs: Any):
         self.graph: dict[str, Any] = dict(attrs)
-        self.nodes: dict[str, dict[str, Any]] = {}
+        self.nodes: dict[str, Node] = {}
         self._succ: dict[str, dict[str, None]] = {}  # node → consumers, in the order they were added
         self._pred: dict[str, dict[str, None]] = {}
 
-    def add_node(self, name: str, **attrs: Any) -> None:
-        self.nodes.setdefault(name, {}).update(attrs)
+    def add_node(self, name: str, node: Node) -> None:
+        self.nodes[name] = node
         self._succ.setdefault(name, {})
         self._pred.setdefault(name, {})
 
     def add_edge(self, a: str, b: str) -> None:
-        for n in (a, b):
-            if n not in self.nodes:
-                self.add_node(n)
+        """An edge between two nodes the graph holds."""
         self._succ[a][b] = None
         self._pred[b][a] = None
 
@@ -67,9 +80,9 @@ class Graph:
             del self.nodes[n]
 
     def copy(self) -> Graph:
-        """A copy with its own graph, node-attribute and edge dicts (the attribute values are shared)."""
+        """A copy with its own graph dict, nodes and edges (the ops and spans are shared: they are not changed)."""
         g = Graph(**self.graph)
-        g.nodes = {n: dict(d) for n, d in self.nodes.items()}
+        g.nodes = {n: replace(d, inputs=list(d.inputs)) for n, d in self.nodes.items()}
         g._succ = {n: dict(s) for n, s in self._succ.items()}
         g._pred = {n: dict(p) for n, p in self._pred.items()}
         return g

@@ -20,7 +20,7 @@ def infer(g: Graph) -> Analysis:
     layers = []
     for name in g:
         data = g.nodes[name]
-        op, inputs, span = data["op"], data["inputs"], data["span"]
+        op, inputs, span = data.op, data.inputs, data.span
         ins = [shapes[i] for i in inputs]
         _arity(op, name, inputs, span)
         try:
@@ -43,7 +43,6 @@ def infer(g: Graph) -> Analysis:
                 hint = _input_hint(g, err.hint) or hint
             raise ShapeError(f"{op.name} at {name}: {err.message}", span, hint) from None
         shapes[name], fields[name] = out, rf
-        data["shape"] = out
         layers.append(
             Layer.model_construct(
                 name=name,
@@ -78,7 +77,7 @@ def infer(g: Graph) -> Analysis:
 def _producer(g: Graph, node: str) -> str:
     """``inception3a.branch2.1 (conv, line 7)``: a node named with the op and line that made it."""
     data = g.nodes[node]
-    return f"{node} ({data['op'].name}, line {data['span'].line})"
+    return f"{node} ({data.op.name}, line {data.span.line})"
 
 
 def _arity(op, name, inputs, span):
@@ -89,7 +88,7 @@ def _arity(op, name, inputs, span):
 def _input_hint(g: Graph, hint: str | None) -> str | None:
     """``the network needs an input of at least 64x64 (it is given 32x32)``, when some larger input
     makes every map large enough (found by bisection over the shape rules alone), else None."""
-    shape = g.nodes["input"]["op"].p.shape
+    shape = g.nodes["input"].op.p.shape
     if len(shape) != 3 or not all(isinstance(n, int) for n in shape):
         return None
     c, h, w = shape
@@ -100,7 +99,7 @@ def _input_hint(g: Graph, hint: str | None) -> str | None:
         for name in g:
             data = g.nodes[name]
             try:
-                shapes[name] = (c, hh, ww) if name == "input" else data["op"].infer([shapes[i] for i in data["inputs"]])
+                shapes[name] = (c, hh, ww) if name == "input" else data.op.infer([shapes[i] for i in data.inputs])
             except OpProblem as err:
                 return "small" if err.small else "other"
             except Exception:  # noqa: BLE001 - any other trouble: no advice

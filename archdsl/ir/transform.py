@@ -15,9 +15,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import ArchError
-from ..ops import OpProblem
+from ..ops import Op, OpProblem
 from .analysis import Analysis
-from .graph import Graph
+from .graph import Graph, Node
 
 
 def fully_convolutional(g: Graph, a: Analysis, input_shape: tuple[int, ...] | None = None) -> Graph:
@@ -28,23 +28,23 @@ def fully_convolutional(g: Graph, a: Analysis, input_shape: tuple[int, ...] | No
     out.graph = dict(g.graph, name=f"{g.graph['name']}_fully_conv")
     window: dict[str, tuple[int, int]] = {}  # vector node → the kernel an fc reading it becomes
     for name in g:
-        data = out.nodes[name]  # g.copy() copied each node's attribute dict
-        made = _convert(name, data, [shapes[i] for i in data["inputs"]], shapes[name], window)
+        data = out.nodes[name]  # g.copy() copied each node
+        made = _convert(name, data, [shapes[i] for i in data.inputs], shapes[name], window)
         if made is not None:
-            data["op"] = made
+            data.op = made
     if input_shape is not None:
-        out.nodes["input"]["op"] = type(g.nodes["input"]["op"]).make({"shape": tuple(input_shape)})
+        out.nodes["input"].op = type(g.nodes["input"].op).make({"shape": tuple(input_shape)})
     return out
 
 
-def _convert(name: str, data: dict, ins: list, shape: tuple, window: dict):
+def _convert(name: str, data: Node, ins: list, shape: tuple, window: dict) -> Op | None:
     """The op that replaces this node's (None: keep it), as the op itself says (``Op.convolutional``).
     ``window`` records, for each vector that becomes a map, the kernel a following fc needs: the flattened
     map's HxW, or 1x1."""
-    inputs = data["inputs"]
+    inputs = data.inputs
     kernel = window[inputs[0]] if inputs and all(i in window for i in inputs) else None
     try:
-        made, k = data["op"].convolutional(ins, shape, kernel)
+        made, k = data.op.convolutional(ins, shape, kernel)
     except OpProblem as problem:
         raise _refuse(name, data, problem.message) from None
     if k is not None:
@@ -52,10 +52,10 @@ def _convert(name: str, data: dict, ins: list, shape: tuple, window: dict):
     return made
 
 
-def _refuse(name: str, data: dict, why: str) -> ArchError:
+def _refuse(name: str, data: Node, why: str) -> ArchError:
     return ArchError(
         f"cannot make '{name}' fully convolutional: {why}",
-        data["span"],
+        data.span,
         "fully_convolutional() turns fc layers (and the flatten / pool before them) into convolutions",
     )
 
@@ -66,7 +66,7 @@ def convert_state_dict(state_dict: dict[str, Any], g: Graph, a: Analysis) -> dic
     converted = fully_convolutional(g, a)
     out = dict(state_dict)
     for layer in a.layers:
-        old, new = g.nodes[layer.name]["op"], converted.nodes[layer.name]["op"]
+        old, new = g.nodes[layer.name].op, converted.nodes[layer.name].op
         if new is old:
             continue
         keys = {n: f"{layer.name}.{n}" for n in layer.param_shapes if f"{layer.name}.{n}" in state_dict}

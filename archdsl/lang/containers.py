@@ -211,12 +211,12 @@ def resolve_bare_fc(el: Elaborator, outs: list[str], env: Env) -> None:
     for out in outs:
         node = out
         while node in el.g:
-            op = el.g.nodes[node]["op"]
+            op = el.g.nodes[node].op
             if node in el.bare_fc:
-                values = op.p.model_dump() | {type(op).classes_field: env.get("classes", el.g.nodes[node]["span"])}
-                el.g.nodes[node]["op"] = el.make_op(type(op), values, el.g.nodes[node]["span"])
+                values = op.p.model_dump() | {type(op).classes_field: env.get("classes", el.g.nodes[node].span)}
+                el.g.nodes[node].op = el.make_op(type(op), values, el.g.nodes[node].span)
                 break
-            inputs = el.g.nodes[node]["inputs"]
+            inputs = el.g.nodes[node].inputs
             if op.learnable or len(inputs) != 1:
                 break
             node = inputs[0]

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import ArchError, ArgumentError, LimitError, ShapeError, Span, UnknownNameError
-from ..ir.graph import Graph
+from ..ir.graph import Graph, Node
 from ..limits import MAX_NESTING, MAX_NODES, MAX_STEPS
 from ..ops import REGISTRY, Op, OpProblem, lookup
 from ..ops.linear import Input
@@ -88,7 +88,7 @@ class Elaborator(Containers, Control, OpNodes):
             raise self.too_large("nodes", "this layer", 1, None, span, "lower the repeat counts or block depth")
         if name in self.g:
             raise ArchError(f"the name '{name}' is used twice", span, "labels must be unique within their group")
-        self.g.add_node(name, op=op, inputs=list(inputs), span=span)
+        self.g.add_node(name, Node(op, list(inputs), span))
         for i in inputs:
             self.g.add_edge(i, name)
         return name
@@ -394,22 +394,22 @@ def _check_sinks(g: Graph, outputs: dict[str, str]) -> None:
     for node in g:
         if g.out_degree(node) == 0 and node not in used:
             raise ArchError(
-                f"the chain ending at '{node}' leads nowhere", g.nodes[node]["span"], _sink_hint(g, node, outputs)
+                f"the chain ending at '{node}' leads nowhere", g.nodes[node].span, _sink_hint(g, node, outputs)
             )
 
 
 def _sink_hint(g: Graph, node: str, outputs: dict[str, str]) -> str:
     """`scores: gap - fc-10` with `output scores`: the label names the gap, so the fc leads nowhere."""
-    span = g.nodes[node]["span"]
+    span = g.nodes[node].span
     back = node
-    while len(g.nodes[back]["inputs"]) == 1:  # walk back along this line's chain
-        back = g.nodes[back]["inputs"][0]
-        if (g.nodes[back]["span"].file, g.nodes[back]["span"].line) != (span.file, span.line):
+    while len(g.nodes[back].inputs) == 1:  # walk back along this line's chain
+        back = g.nodes[back].inputs[0]
+        if (g.nodes[back].span.file, g.nodes[back].span.line) != (span.file, span.line):
             break
         for name, target in outputs.items():
             if target == back:
                 return (
-                    f"output '{name}' is only the {g.nodes[back]['op'].name} it labels: a label names one "
+                    f"output '{name}' is only the {g.nodes[back].op.name} it labels: a label names one "
                     "element, not the rest of its chain; put the label on the chain's last layer"
                 )
     return "list it in `output`, or remove it"

@@ -26,13 +26,13 @@ class OpNodes:
             raise ArgumentError(f"{cls.name} needs a reference: {cls.name}(@label)", call.span)
         op = self.make_op(cls, values, call.span, spans)
         for key in cls.refs:  # crop(@a) takes any node; unpool(@pool5) only a max-pool with indices
-            target = self.g.nodes[extra_inputs[cls.refs.index(key)]]["op"]
+            target = self.g.nodes[extra_inputs[cls.refs.index(key)]].op
             try:
                 op.check_ref(key, target)
             except OpProblem as err:
                 raise ArgumentError(err.message, spans.get(key, call.span), err.hint) from None
         if cls.ref_source:
-            extra_inputs += [self.g.nodes[i]["inputs"][0] for i in list(extra_inputs)]
+            extra_inputs += [self.g.nodes[i].inputs[0] for i in list(extra_inputs)]
         node = self.add_node(name, op, [x, *extra_inputs], call.span)
         if bare_fc:
             self.bare_fc.append(node)

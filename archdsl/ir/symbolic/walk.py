@@ -227,7 +227,7 @@ def _walk(g, shape: tuple, symbols: tuple, fixed: dict | None = None) -> Symboli
     ops = {}
     for name in g:
         data = g.nodes[name]
-        op, inputs = data["op"], data["inputs"]
+        op, inputs = data.op, data.inputs
         ops[name] = op.name
         if op.is_input:
             for st in states:
@@ -244,7 +244,7 @@ def _walk(g, shape: tuple, symbols: tuple, fixed: dict | None = None) -> Symboli
             except (TypeError, ValueError, AttributeError) as err:  # a rule that cannot take symbolic sizes
                 raise ArchError(
                     f"{op.name} at {name}: its shape rule cannot run on symbolic sizes ({err})",
-                    data.get("span"),
+                    data.span,
                     "give that size as a number",
                 ) from None
             for oc in found:
