@@ -651,6 +651,15 @@ ROWS = [
         None,
     ),
     Row(
+        "merge-act-not-an-activation",
+        "add(act=softmax) {\n  conv3-3\n  identity\n}",
+        IN,
+        ArgumentError,
+        "<inline>:1:5: add: act takes none or an activation (gelu, hardsigmoid, hardswish, leaky_relu, relu, relu6, "
+        "sigmoid, silu, tanh), not 'softmax'",
+        "its arguments are: act",
+    ),
+    Row(
         "shortcut-on-concat",
         "concat {\n  conv3-8\n  identity\n} shortcut { relu }",
         IN,

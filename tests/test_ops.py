@@ -61,6 +61,8 @@ def check(text: str, input: str):
         ("dwconv3/2", "6x9x9", (6, 5, 5)),
         ("dwconv(k=5, multiplier=2, bias=false)", "3x9x9", (6, 9, 9)),
         ("relu6 - drop_path(0.2)", "3x5x5", (3, 5, 5)),
+        ("hardswish - hardsigmoid - gelu - gelu(approximate=tanh)", "3x5x5", (3, 5, 5)),
+        ("add(act=hardswish) {\n identity\n conv3-3\n}", "3x5x5", (3, 5, 5)),
         ("decimate(2) - pad_channels(8)", "3x5x5", (8, 3, 3)),
         ("mean(drop=0.1) {\n conv3-4\n conv1-4\n}", "3x5x5", (4, 5, 5)),
         ("residual(scale=0.2) { conv3-3 }", "3x5x5", (3, 5, 5)),

@@ -83,7 +83,7 @@ class Containers:
         values = {kw.name: evaluate(kw.value, env, symbols=True) for kw in call.kwargs}
         if call.args or call.dash or call.slash:
             raise ArgumentError(f"{cls.name} takes keyword arguments only", call.span)
-        op = self.make_op(cls, values, call.span)
+        op = self.make_op(cls, values, call.span, {kw.name: kw.span for kw in call.kwargs})
         if cls.body == "residual":
             return self.residual_into(call, op, x, sub, ctx, env)
         if call.shortcut is not None:

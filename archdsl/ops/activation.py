@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from .base import Emitter, ModuleSpec, Op, OpProblem, Params, Shape, fmt_shape, numel
 
@@ -28,6 +28,7 @@ class Relu(Op):
     Params = InplaceParams
     saves = "output"
     module = "ReLU"  # torch.nn's class
+    function = "relu"
 
     def extra_macs(self, ins: list[Shape], out: Shape) -> int:
         return numel(out)
@@ -48,6 +49,7 @@ class Relu6(Relu):
     pointwise = True
     aliases = ()
     module = "ReLU6"
+    function = "relu6"
 
 
 class LeakyParams(Params):
@@ -70,6 +72,7 @@ class LeakyRelu(Op):
     Params = LeakyParams
     positional = ("slope",)
     saves = "output"
+    function = "leaky_relu"  # at its default slope, as a merge's act=
 
     def extra_macs(self, ins: list[Shape], out: Shape) -> int:
         return numel(out)
@@ -88,6 +91,7 @@ class Tanh(Op):
     )
     pointwise = True
     saves = "output"
+    function = "tanh"
 
     def extra_macs(self, ins: list[Shape], out: Shape) -> int:
         return numel(out)
@@ -108,6 +112,7 @@ class Sigmoid(Op):
     pointwise = True
     aliases = ("logistic",)
     saves = "output"
+    function = "sigmoid"
 
     def extra_macs(self, ins: list[Shape], out: Shape) -> int:
         return numel(out)
@@ -126,12 +131,71 @@ class Silu(Op):
     pointwise = True
     Params = InplaceParams
     saves = "input"  # its gradient reads x
+    function = "silu"
+    module = "SiLU"
 
     def extra_macs(self, ins: list[Shape], out: Shape) -> int:
         return numel(out)
 
     def torch(self, ins: list[Shape], out: Shape) -> ModuleSpec | None:
-        return ModuleSpec("SiLU", (), {"inplace": True} if self.p.inplace else {})
+        return ModuleSpec(self.module, (), {"inplace": True} if self.p.inplace else {})
+
+
+class Hardswish(Silu):
+    """x · relu6(x + 3) / 6: MobileNetV3's cheap swish."""
+
+    name = "hardswish"
+    aliases = ("hswish", "hard_swish", "h_swish")
+    reference = ("`inplace`=false", "—", "x · relu6(x + 3) / 6: MobileNetV3's cheap swish")
+    function = "hardswish"
+    module = "Hardswish"
+
+
+class Hardsigmoid(Silu):
+    """relu6(x + 3) / 6: MobileNetV3's gate in its squeeze-and-excitation blocks."""
+
+    name = "hardsigmoid"
+    aliases = ("hsigmoid", "hard_sigmoid", "h_sigmoid")
+    reference = ("`inplace`=false", "—", "relu6(x + 3) / 6: MobileNetV3's squeeze-and-excitation gate")
+    function = "hardsigmoid"
+    module = "Hardsigmoid"
+
+
+class GeluParams(Params):
+    approximate: Literal["none", "tanh"] = "none"
+
+
+class Gelu(Op):
+    """x · Φ(x), the Gaussian error linear unit (ConvNeXt, transformers); ``approximate=tanh`` for the
+    tanh form."""
+
+    elementwise = True
+    name = "gelu"
+    reference = ("`approximate`=none (or tanh)", "—", "x · Φ(x), the Gaussian error linear unit (ConvNeXt)")
+    pointwise = True
+    Params = GeluParams
+    saves = "input"
+    function = "gelu"
+
+    def extra_macs(self, ins: list[Shape], out: Shape) -> int:
+        return numel(out)
+
+    def torch(self, ins: list[Shape], out: Shape) -> ModuleSpec | None:
+        return ModuleSpec("GELU", (), {"approximate": "tanh"} if self.p.approximate == "tanh" else {})
+
+
+def activation_function(name: str) -> str:
+    """The torch function of the activation ``name`` (an op's name or alias) that a merge's ``act=`` calls;
+    ValueError (said as a merge's bad argument) for a name that is none."""
+    from .base import ALIASES
+
+    cls = ALIASES.get(name.lower())
+    if name == "none" or (cls is not None and cls.function is not None):
+        return "none" if name == "none" else cls.name
+    from .base import REGISTRY
+
+    acts = sorted(c.name for c in REGISTRY.values() if c.function is not None)
+    raise ValueError(f"act takes none or an activation ({', '.join(acts)}), not {name!r}")
 
 
 class SoftmaxParams(Params):

@@ -156,6 +156,8 @@ class Op:
 
     name: ClassVar[str]
     aliases: ClassVar[tuple[str, ...]] = ()
+    # an activation's torch function (FUNCTIONS of the compile stage), for a merge's ``act=``; None: not one
+    function: ClassVar[str | None] = None
     Params: ClassVar[type[Params]] = NoParams
     positional: ClassVar[tuple[str, ...]] = ()  # order of positional arguments
     dash: ClassVar[str | None] = None  # the field the -N of ``conv3-64`` fills
@@ -253,7 +255,7 @@ class Op:
                 ) from None
             if first["type"] == "value_error":
                 raise OpProblem(
-                    f"{cls.name}: {first['msg'].removeprefix('Value error, ')}", f"its arguments are: {fields}"
+                    f"{cls.name}: {first['msg'].removeprefix('Value error, ')}", f"its arguments are: {fields}", key
                 ) from None
             if first["type"] == "missing":
                 raise OpProblem(f"{cls.name} needs the argument '{loc}'", f"its arguments are: {fields}") from None

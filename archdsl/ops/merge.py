@@ -1,12 +1,13 @@
-"""Ops that join tensors: concat, add, residual (add + automatic projection shortcut)."""
+"""Ops that join tensors: concat, add, mul (a gate), mean, residual (add + automatic projection shortcut)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
-from .base import RF, Emitter, ModuleSpec, Op, OpProblem, Params, Shape, fmt_shape, numel, spatial
+from .activation import activation_function
+from .base import REGISTRY, RF, Emitter, ModuleSpec, Op, OpProblem, Params, Shape, fmt_shape, numel, spatial
 
 if TYPE_CHECKING:
     from torch import fx
@@ -64,15 +65,20 @@ class Concat(Op):
 
 
 class AddParams(Params):
-    act: Literal["none", "relu"] = "none"
+    act: str = "none"  # an activation after the sum: none, or any activation's name (relu, silu, ...)
+
+    @field_validator("act")
+    @classmethod
+    def _activation(cls, v: str) -> str:
+        return activation_function(v)
 
 
 class Add(Op):
-    """Element-wise sum of branches, optionally followed by a ReLU (``add(act=relu)``)."""
+    """Element-wise sum of branches, optionally followed by an activation (``add(act=relu)``)."""
 
     name = "add"
     reference = (
-        "`act`=none (or relu)",
+        "`act`=none (or an activation)",
         "body `{ branch per line }`",
         "element-wise sum",
     )
@@ -85,11 +91,11 @@ class Add(Op):
     min_inputs, max_inputs = 2, None
 
     @property
-    def saves(self) -> str:  # a fused ReLU's backward needs its output
-        return "output" if self.p.act == "relu" else "none"
+    def saves(self) -> str:  # a fused activation's backward needs what the activation itself saves
+        return "none" if self.p.act == "none" else REGISTRY[self.p.act].saves
 
     def extra_macs(self, ins: list[Shape], out: Shape) -> int:
-        return numel(out) * (len(ins) - 1) + (numel(out) if self.p.act == "relu" else 0)
+        return numel(out) * (len(ins) - 1) + (numel(out) if self.p.act != "none" else 0)
 
     def infer(self, ins: list[Shape]) -> Shape:
         return _equal_shapes(ins, "add needs equal shapes; a residual block projects automatically")
@@ -98,11 +104,57 @@ class Add(Op):
         total = args[0]
         for other in args[1:]:
             total = g.function("add", [total, other])
-        return g.function("relu", [total]) if self.p.act == "relu" else total
+        return total if self.p.act == "none" else g.function(REGISTRY[self.p.act].function, [total])
 
     @classmethod
     def title(cls, args: dict[str, Any], ins: list[Shape], out: Shape) -> str:
         return "+"
+
+
+class Mul(Op):
+    """Element-wise product of branches, a gate broadcasting over what it gates: squeeze-and-excitation's
+    ``mul { identity ⏎ se { gap - conv1-16 - relu - conv1-64 - sigmoid } }`` multiplies a CxHxW map by a
+    Cx1x1 gate. Each size of a branch equals the others' or is 1 (torch's broadcasting, per sample)."""
+
+    name = "mul"
+    reference = (
+        "—",
+        "body `{ branch per line }`",
+        "element-wise product; a Cx1x1 gate broadcasts over CxHxW (squeeze-and-excitation)",
+    )
+    merge = True
+    shortcuts = "shortest"
+    symbol = "×"
+    aliases = ("multiply", "prod", "eltwise_prod")
+    body = "branches"
+    min_inputs, max_inputs = 2, None
+    saves = "input"  # each factor's gradient reads the others
+
+    def infer(self, ins: list[Shape]) -> Shape:
+        out = ins[0]
+        for i, shape in enumerate(ins[1:], start=2):
+            if len(shape) != len(out) or any(a != b and a != 1 and b != 1 for a, b in zip(out, shape)):
+                raise BranchMismatch(
+                    f"branch {i} is {fmt_shape(shape)}, branch 1 is {fmt_shape(ins[0])}",
+                    0,
+                    i - 1,
+                    "mul multiplies equal shapes, or broadcasts a size of 1 (a Cx1x1 gate over a CxHxW map)",
+                )
+            out = tuple(b if a == 1 else a for a, b in zip(out, shape))
+        return out
+
+    def extra_macs(self, ins: list[Shape], out: Shape) -> int:
+        return numel(out) * (len(ins) - 1)
+
+    def emit(self, g: Emitter, args: list, ins: list[Shape], out: Shape) -> fx.Node:
+        total = args[0]
+        for other in args[1:]:
+            total = g.function("mul", [total, other])
+        return total
+
+    @classmethod
+    def title(cls, args: dict[str, Any], ins: list[Shape], out: Shape) -> str:
+        return "×"
 
 
 class MeanParams(Params):
@@ -150,7 +202,7 @@ class Residual(Add):
 
     name = "residual"
     reference = (
-        "`act`=none (or relu), `proj`=conv_bn (or conv), `scale`=1.0 (body x scale, Inception-ResNet)",
+        "`act`=none (or an activation), `proj`=conv_bn (or conv), `scale`=1.0 (body x scale, Inception-ResNet)",
         "body `{ ... }`, optional `shortcut { ... }`",
         "body + shortcut, automatic projection",
     )
