@@ -660,6 +660,31 @@ ROWS = [
         "its arguments are: act",
     ),
     Row(
+        "mul-shapes-do-not-broadcast",
+        "input 3x8x8\nmul {\n  identity\n  conv1-2\n}",
+        {},
+        ShapeError,
+        "<inline>:2:1: mul at 0: branch 2 is 2x8x8, branch 1 is 3x8x8 (branch 1 comes from 0.branch1 (identity, "
+        "line 3), branch 2 from 0.branch2 (conv, line 4))",
+        "broadcasts a size of 1",
+    ),
+    Row(
+        "layernorm-over-channels-of-a-sequence",
+        "input 3x8x8\nreshape(3, 64) - layernorm",
+        {},
+        ShapeError,
+        "<inline>:2:18: layernorm at 1: normalises the channels of a CxHxW map or a vector, got 3x64",
+        "over=last normalises the last dimension",
+    ),
+    Row(
+        "groupnorm-groups-do-not-divide",
+        "input 6x8x8\ngroupnorm(4)",
+        {},
+        ShapeError,
+        "<inline>:2:1: groupnorm at 0: 6 channels do not split into 4 groups",
+        "a multiple of groups",
+    ),
+    Row(
         "shortcut-on-concat",
         "concat {\n  conv3-8\n  identity\n} shortcut { relu }",
         IN,
@@ -1709,6 +1734,7 @@ UNREACHABLE = {
     "works on vectors here, and has no convolutional form": "Net.fully_convolutional (archdsl convert), not a "
     "spec: tests/test_transform.py",
     "its input is a vector that no convolution made": "Net.fully_convolutional: tests/test_transform.py",
+    "it works on a vector here (flatten=false)": "Net.fully_convolutional: tests/test_transform.py",
     "only an adaptive pool that does nothing at the training size can go": "Net.fully_convolutional: "
     "tests/test_transform.py",
     "cannot read .*?: ": "an OSError reading a spec file (a folder, a file without permission)",

@@ -62,6 +62,10 @@ def check(text: str, input: str):
         ("dwconv(k=5, multiplier=2, bias=false)", "3x9x9", (6, 9, 9)),
         ("relu6 - drop_path(0.2)", "3x5x5", (3, 5, 5)),
         ("hardswish - hardsigmoid - gelu - gelu(approximate=tanh)", "3x5x5", (3, 5, 5)),
+        ("frozen_bn - layernorm - groupnorm(2) - ls: scale(0.5)", "4x5x5", (4, 5, 5)),
+        ("fc-6 - frozen_bn - layernorm - gn(3)", "3x4x4", (6,)),
+        ("permute(1, 2, 0) - layernorm(over=last) - fc(7, flatten=false)", "4x5x6", (5, 6, 7)),
+        ("mul {\n identity\n gate { gap - conv1-2 - relu - conv1-4 - hardsigmoid }\n}", "4x5x5", (4, 5, 5)),
         ("add(act=hardswish) {\n identity\n conv3-3\n}", "3x5x5", (3, 5, 5)),
         ("decimate(2) - pad_channels(8)", "3x5x5", (8, 3, 3)),
         ("mean(drop=0.1) {\n conv3-4\n conv1-4\n}", "3x5x5", (4, 5, 5)),
@@ -197,3 +201,54 @@ def test_silu_is_x_times_sigmoid_x():
     x = torch.randn(1, 3, 4, 4)
     y = model.get_submodule("0")(x)
     assert torch.allclose(model.a(y), y * torch.sigmoid(y), atol=1e-6)
+
+
+def test_the_new_normalisations_compute_what_torch_and_torchvision_do():
+    """layernorm over channels is nn.LayerNorm on the channels-last map (torchvision's LayerNorm2d); frozen_bn
+    is BatchNorm2d in eval mode with the same statistics (torchvision's FrozenBatchNorm2d); scale multiplies
+    each channel by its own learnable value."""
+    torch.manual_seed(0)
+    x = torch.randn(2, 6, 5, 4)
+    ln = archdsl.load("layernorm(eps=1e-6)", input="6x5x4").compile().eval()
+    with torch.no_grad():
+        ln.get_submodule("0").weight.uniform_(0.5, 1.5)
+        ln.get_submodule("0").bias.uniform_(-1, 1)
+    ref = torch.nn.LayerNorm(6, eps=1e-6)
+    ref.load_state_dict(ln.get_submodule("0").state_dict())
+    torch.testing.assert_close(ln(x), ref(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2))
+    frozen = archdsl.load("frozen_bn", input="6x5x4").compile().eval()
+    bn = torch.nn.BatchNorm2d(6).eval()
+    state = {
+        "weight": torch.rand(6) + 0.5,
+        "bias": torch.randn(6),
+        "running_mean": torch.randn(6),
+        "running_var": torch.rand(6) + 0.5,
+    }
+    frozen.load_state_dict({f"0.{k}": v for k, v in state.items()})
+    bn.load_state_dict(state, strict=False)
+    torch.testing.assert_close(frozen(x), bn(x))
+    assert [k for k, _ in frozen.named_parameters()] == [] and "0.num_batches_tracked" not in frozen.state_dict()
+    scaled = archdsl.load("s: scale(0.25)", input="6x5x4").compile()
+    assert tuple(scaled.state_dict()["s"].shape) == (6, 1, 1)
+    torch.testing.assert_close(scaled(x), 0.25 * x)
+
+
+def test_mul_broadcasts_a_gate_and_refuses_what_does_not_broadcast():
+    net = archdsl.load("mul {\n identity\n g: gap\n}", input="3x4x4")
+    model = net.compile()
+    x = torch.randn(1, 3, 4, 4)
+    torch.testing.assert_close(model(x), x * x.mean((2, 3), keepdim=True))
+    assert net.analyze().layers[-1].output_shape == (3, 4, 4)
+    with pytest.raises(archdsl.ShapeError, match="branch 2 is 2x4x4, branch 1 is 3x4x4"):
+        archdsl.load("mul {\n identity\n conv1-2\n}", input="3x4x4").analyze()
+
+
+def test_a_per_position_fc_is_nn_linear_over_the_last_dimension():
+    net = archdsl.load("fc(7, flatten=false)", input="5x6x4")
+    a = net.analyze()
+    assert a.outputs["output"] == (5, 6, 7) and a.layers[-1].param_shapes == {"weight": (7, 4), "bias": (7,)}
+    assert a.layers[-1].macs == 5 * 6 * 7 * 4
+    model = net.compile()
+    x = torch.randn(2, 5, 6, 4)
+    lin = model.get_submodule("0")
+    torch.testing.assert_close(model(x), x @ lin.weight.T + lin.bias)

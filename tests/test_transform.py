@@ -67,6 +67,10 @@ def test_the_converted_layers():
             "input 3x8x8\nreshape(192) - fc-10",
             "cannot make '1' fully convolutional: its input is a vector that no convolution made",
         ),
+        (
+            "input 3x8x8\nconv3-8 - gap - flatten - fc(10, flatten=false)",
+            r"cannot make '3' fully convolutional: it works on a vector here \(flatten=false\)",
+        ),
     ],
 )
 def test_what_has_no_convolutional_form_is_refused(text, message):
@@ -100,3 +104,10 @@ def test_cli_convert(tmp_path, capsys):
     assert "output 10x1x1" in capsys.readouterr().out
     assert main(["convert", "lenet5"]) == 2
     assert "convert needs a conversion: --fully-conv" in capsys.readouterr().err
+
+
+def test_a_per_position_fc_stays_as_it_is_in_a_fully_convolutional_network():
+    net = archdsl.load("input 8x6x6\nconv3-8 - permute(1, 2, 0) - fc(4, flatten=false) - permute(2, 0, 1)")
+    conv = net.fully_convolutional(input="8x10x10")
+    assert conv.analyze().outputs["output"] == (4, 10, 10)
+    assert conv.analyze().layer("2").describe == net.analyze().layer("2").describe

@@ -128,5 +128,38 @@ class InputCheck(nn.Module):
         return f"{self.network}: N x {self.text}"
 
 
-CUSTOM = {"DropPath": DropPath, "MeanJoin": MeanJoin, "InputCheck": InputCheck}
+
+class LayerNorm2d(nn.LayerNorm):
+    """Layer normalisation over the channels of an N x C x H x W map (ConvNeXt's, as torchvision writes
+    it): each position's C values normalised, then scaled and shifted per channel."""
+
+    def forward(self, x):
+        x = x.permute(0, 2, 3, 1)
+        x = nn.functional.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        return x.permute(0, 3, 1, 2)
+
+
+class FrozenBatchNorm2d(nn.Module):
+    """Batch normalisation with its statistics and affine parameters fixed (torchvision's detection
+    backbones): four buffers, no parameters, no num_batches_tracked."""
+
+    def __init__(self, num_features: int, eps: float = 1e-5):
+        super().__init__()
+        self.eps = eps
+        self.register_buffer("weight", torch.ones(num_features))
+        self.register_buffer("bias", torch.zeros(num_features))
+        self.register_buffer("running_mean", torch.zeros(num_features))
+        self.register_buffer("running_var", torch.ones(num_features))
+
+    def forward(self, x):
+        shape = (1, -1) + (1,) * (x.dim() - 2)
+        scale = self.weight.reshape(shape) * (self.running_var.reshape(shape) + self.eps).rsqrt()
+        return x * scale + (self.bias.reshape(shape) - self.running_mean.reshape(shape) * scale)
+
+    def extra_repr(self):
+        return f"{self.weight.shape[0]}, eps={self.eps}"
+
+
+CUSTOM = {"DropPath": DropPath, "MeanJoin": MeanJoin, "InputCheck": InputCheck, "LayerNorm2d": LayerNorm2d,
+          "FrozenBatchNorm2d": FrozenBatchNorm2d}
 NEEDS = {"InputCheck": (InputSizeError,)}  # what generated source must define before a class

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field, field_validator
 
 from .activation import Identity
-from .base import RF, Emitter, ModuleSpec, Op, OpProblem, Params, Shape, fmt_shape
+from .base import RF, Emitter, ModuleSpec, Op, OpProblem, Params, Shape, fmt_shape, numel
 
 if TYPE_CHECKING:
     from torch import fx
@@ -25,16 +25,19 @@ def _whole(rf: RF, shape: Shape) -> RF:
 class FcParams(Params):
     out: int = Field(gt=0)
     bias: bool = True
+    flatten: bool = True  # false: a linear layer over the last dimension at every position (channels-last)
 
 
 class Fc(Op):
-    """Fully connected layer; a CxHxW input is flattened first (``FC-4096``)."""
+    """Fully connected layer; a CxHxW input is flattened first (``FC-4096``). ``flatten=false`` applies it
+    at every position over the last dimension instead (``nn.Linear`` on a channels-last HxWxC map:
+    ConvNeXt's pointwise layers), keeping the other dimensions."""
 
     name = "fc"
     reference = (
-        "`out` (= `hidden`, or `classes` before an output, when omitted), `bias`=true",
+        "`out` (= `hidden`, or `classes` before an output, when omitted), `bias`=true, `flatten`=true",
         "`-N` → out; `out`",
-        "fully connected; flattens a CxHxW input",
+        "fully connected; flattens a CxHxW input (`flatten=false`: over the last dimension at each position)",
     )
     family = "classifier"
     classes_field = "out"
@@ -47,29 +50,37 @@ class Fc(Op):
     saves = "input"
 
     def extra_macs(self, ins: list[Shape], out: Shape) -> int:
-        return self.p.out if self.p.bias else 0
+        return numel(out) if self.p.bias else 0
+
+    def _features(self, shape: Shape) -> int:
+        """What one output value reads: the whole input, or (``flatten=false``) its last dimension."""
+        return prod(shape) if self.p.flatten else shape[-1]
 
     def infer(self, ins: list[Shape]) -> Shape:
-        return (self.p.out,)
+        return (self.p.out,) if self.p.flatten else (*ins[0][:-1], self.p.out)
 
     def weights(self, ins: list[Shape], out: Shape) -> dict[str, Shape]:
-        w = {"weight": (self.p.out, prod(ins[0]))}
+        w = {"weight": (self.p.out, self._features(ins[0]))}
         return w | ({"bias": (self.p.out,)} if self.p.bias else {})
 
     def macs(self, ins: list[Shape], out: Shape) -> int:
-        return prod(ins[0]) * self.p.out
+        return numel(out) * self._features(ins[0])
 
     def receptive_field(self, rfs: list[RF], ins: list[Shape], out: Shape) -> RF:
-        return _whole(rfs[0], ins[0])
+        return _whole(rfs[0], ins[0]) if self.p.flatten else rfs[0]
 
     def torch(self, ins: list[Shape], out: Shape) -> ModuleSpec | None:
-        return ModuleSpec("Linear", (prod(ins[0]), self.p.out), {"bias": self.p.bias})
+        return ModuleSpec("Linear", (self._features(ins[0]), self.p.out), {"bias": self.p.bias})
 
     def convolutional(
         self, ins: list[Shape], out: Shape, kernel: tuple[int, int] | None
     ) -> tuple[Op | None, tuple[int, int] | None]:
         """The conv it already is: over the whole map it flattens (an HxW kernel), or a 1x1 over the
-        vector a convolution made."""
+        vector a convolution made. Per position (``flatten=false``) it works on any size as it is."""
+        if not self.p.flatten:
+            if len(ins[0]) == 1:
+                raise OpProblem("it works on a vector here (flatten=false), and has no convolutional form")
+            return None, None
         if len(ins[0]) == 3:
             kernel = ins[0][1:]
         elif kernel is None:
@@ -80,12 +91,12 @@ class Fc(Op):
         return {**state, "weight": state["weight"].reshape(new.p.out, -1, *new.p.k)}
 
     def emit(self, g: Emitter, args: list, ins: list[Shape], out: Shape) -> fx.Node:
-        x = args[0] if len(ins[0]) == 1 else g.function("flatten", [args[0], 1])
+        x = args[0] if len(ins[0]) == 1 or not self.p.flatten else g.function("flatten", [args[0], 1])
         return g.module(self.torch(ins, out), [x])
 
     @classmethod
     def title(cls, args: dict[str, Any], ins: list[Shape], out: Shape) -> str:
-        return f"fc {args['out']}"
+        return f"fc {args['out']}" + ("" if args.get("flatten", True) else " per position")
 
 
 class Flatten(Op):

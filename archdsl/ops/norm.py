@@ -1,8 +1,9 @@
-"""Normalisation and regularisation: batch norm, local response norm, dropout."""
+"""Normalisation and regularisation: batch norm (and frozen), layer and group norm, layer scale, local
+response norm, dropout, drop path, L2 norm."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
@@ -54,6 +55,156 @@ class BatchNorm(Op):
     def torch(self, ins: list[Shape], out: Shape) -> ModuleSpec | None:
         cls = "BatchNorm2d" if len(ins[0]) == 3 else "BatchNorm1d"
         return ModuleSpec(cls, (ins[0][0],), dict(eps=self.p.eps, momentum=self.p.momentum, affine=self.p.affine))
+
+
+class EpsParams(Params):
+    eps: float = Field(default=1e-5, gt=0)
+
+
+class FrozenBatchNorm(Op):
+    """Batch normalisation with fixed statistics and affine parameters, all four buffers (torchvision's
+    FrozenBatchNorm2d in its detection backbones): nothing to learn, no ``num_batches_tracked``."""
+
+    name = "frozen_bn"
+    reference = (
+        "`eps`=1e-05",
+        "—",
+        "batch normalisation with fixed statistics: four buffers, no parameters (detection backbones)",
+    )
+    pointwise = True
+    aliases = ("frozenbn", "frozen_batchnorm", "frozenbatchnorm2d")
+    Params = EpsParams
+    saves = "none"  # a fixed affine map: its gradient needs nothing saved
+
+    def extra_macs(self, ins: list[Shape], out: Shape) -> int:
+        return numel(out) * 2  # scale and shift
+
+    def buffers(self, ins: list[Shape], out: Shape) -> dict[str, Shape]:
+        c = ins[0][0]
+        return {"weight": (c,), "bias": (c,), "running_mean": (c,), "running_var": (c,)}
+
+    def torch(self, ins: list[Shape], out: Shape) -> ModuleSpec | None:
+        return ModuleSpec("FrozenBatchNorm2d", (ins[0][0],), {"eps": self.p.eps})
+
+
+class LayerNormParams(EpsParams):
+    over: Literal["channels", "last"] = "channels"
+    affine: bool = True
+
+
+class LayerNorm(Op):
+    """Layer normalisation: every position's values normalised, then scaled and shifted. ``over=channels``
+    (the default) normalises the C values at each position of a CxHxW map (ConvNeXt's LayerNorm2d);
+    ``over=last`` the last dimension, as ``nn.LayerNorm`` does (a channels-last HxWxC map, a vector)."""
+
+    name = "layernorm"
+    reference = (
+        "`over`=channels (or last), `eps`=1e-05, `affine`=true",
+        "—",
+        "layer normalisation over the channels of a map, or over the last dimension (`over=last`)",
+    )
+    pointwise = True
+    aliases = ("layer_norm", "ln", "layernorm2d")
+    Params = LayerNormParams
+    learnable = True
+    saves = "input"
+
+    def _size(self, shape: Shape) -> int:
+        return shape[0] if self.p.over == "channels" else shape[-1]
+
+    def infer(self, ins: list[Shape]) -> Shape:
+        if self.p.over == "channels" and len(ins[0]) not in (1, 3):
+            raise OpProblem(
+                f"normalises the channels of a CxHxW map or a vector, got {fmt_shape(ins[0])}",
+                "over=last normalises the last dimension",
+            )
+        return ins[0]
+
+    def extra_macs(self, ins: list[Shape], out: Shape) -> int:
+        return numel(out) * (2 if self.p.affine else 1)  # normalise, then scale and shift
+
+    def weights(self, ins: list[Shape], out: Shape) -> dict[str, Shape]:
+        n = self._size(ins[0])
+        return {"weight": (n,), "bias": (n,)} if self.p.affine else {}
+
+    def torch(self, ins: list[Shape], out: Shape) -> ModuleSpec | None:
+        cls = "LayerNorm2d" if self.p.over == "channels" and len(ins[0]) == 3 else "LayerNorm"
+        return ModuleSpec(cls, (self._size(ins[0]),), {"eps": self.p.eps, "elementwise_affine": self.p.affine})
+
+
+class GroupNormParams(EpsParams):
+    groups: int = Field(gt=0)
+    affine: bool = True
+
+
+class GroupNorm(Op):
+    """Group normalisation: the channels split into ``groups``, each normalised over its channels and
+    positions, then every channel scaled and shifted (Wu & He 2018)."""
+
+    name = "groupnorm"
+    reference = (
+        "`groups`, `eps`=1e-05, `affine`=true",
+        "`groups`",
+        "group normalisation over `groups` groups of channels",
+    )
+    pointwise = True
+    aliases = ("group_norm", "gn")
+    Params = GroupNormParams
+    positional = ("groups",)
+    learnable = True
+    saves = "input"
+
+    def infer(self, ins: list[Shape]) -> Shape:
+        c = ins[0][0]
+        if c % self.p.groups:
+            raise OpProblem(
+                f"{c} channels do not split into {self.p.groups} groups", "the channels must be a multiple of groups"
+            )
+        return ins[0]
+
+    def extra_macs(self, ins: list[Shape], out: Shape) -> int:
+        return numel(out) * (2 if self.p.affine else 1)
+
+    def weights(self, ins: list[Shape], out: Shape) -> dict[str, Shape]:
+        c = ins[0][0]
+        return {"weight": (c,), "bias": (c,)} if self.p.affine else {}
+
+    def torch(self, ins: list[Shape], out: Shape) -> ModuleSpec | None:
+        return ModuleSpec("GroupNorm", (self.p.groups, ins[0][0]), {"eps": self.p.eps, "affine": self.p.affine})
+
+
+class ScaleParams(Params):
+    init: float = 1e-6  # every channel's scale at first (ConvNeXt's layer scale: 1e-6)
+
+
+class Scale(Op):
+    """A learnable scale per channel (ConvNeXt's layer scale), held by the node itself: ``layer_scale:
+    scale(1e-6)`` in a block named ``features.1.0`` has the key ``features.1.0.layer_scale``, shape Cx1x1."""
+
+    name = "scale"
+    reference = (
+        "`init`=1e-06",
+        "`init`",
+        "a learnable scale per channel held by the node itself (ConvNeXt's layer scale)",
+    )
+    pointwise = True
+    aliases = ("layer_scale", "layerscale")
+    Params = ScaleParams
+    positional = ("init",)
+    learnable = True
+    saves = "input"
+
+    def _shape(self, shape: Shape) -> Shape:
+        return (shape[0], *([1] * (len(shape) - 1)))
+
+    def extra_macs(self, ins: list[Shape], out: Shape) -> int:
+        return numel(out)
+
+    def weights(self, ins: list[Shape], out: Shape) -> dict[str, Shape]:
+        return {"": self._shape(ins[0])}
+
+    def emit(self, g: Emitter, args: list, ins: list[Shape], out: Shape) -> fx.Node:
+        return g.function("mul", [g.parameter(self._shape(ins[0]), self.p.init), args[0]])
 
 
 class LrnParams(Params):
