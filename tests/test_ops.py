@@ -63,6 +63,11 @@ def check(text: str, input: str):
         ("relu6 - drop_path(0.2)", "3x5x5", (3, 5, 5)),
         ("hardswish - hardsigmoid - gelu - gelu(approximate=tanh)", "3x5x5", (3, 5, 5)),
         ("frozen_bn - layernorm - groupnorm(2) - ls: scale(0.5)", "4x5x5", (4, 5, 5)),
+        (
+            "concat {\n chunk(2, 0)\n chunk(2, 1) - conv1-2\n} - channel_shuffle(2) - split(1, 3, part=1)",
+            "4x5x5",
+            (3, 5, 5),
+        ),
         ("fc-6 - frozen_bn - layernorm - gn(3)", "3x4x4", (6,)),
         ("permute(1, 2, 0) - layernorm(over=last) - fc(7, flatten=false)", "4x5x6", (5, 6, 7)),
         ("mul {\n identity\n gate { gap - conv1-2 - relu - conv1-4 - hardsigmoid }\n}", "4x5x5", (4, 5, 5)),
@@ -252,3 +257,15 @@ def test_a_per_position_fc_is_nn_linear_over_the_last_dimension():
     x = torch.randn(2, 5, 6, 4)
     lin = model.get_submodule("0")
     torch.testing.assert_close(model(x), x @ lin.weight.T + lin.bias)
+
+
+def test_channel_ops_are_torchs_chunk_split_and_torchvisions_channel_shuffle():
+    x = torch.randn(2, 6, 3, 3)
+
+    def run(text: str) -> torch.Tensor:
+        return archdsl.load(text, input="6x3x3").compile()(x)
+
+    torch.testing.assert_close(run("chunk(3, 1)"), x[:, 2:4])
+    torch.testing.assert_close(run("split(1, 2, 3, part=2)"), x[:, 3:])
+    shuffled = x.view(2, 3, 2, 3, 3).transpose(1, 2).reshape(2, 6, 3, 3)  # torchvision's channel_shuffle, groups=3
+    torch.testing.assert_close(run("channel_shuffle(3)"), shuffled)

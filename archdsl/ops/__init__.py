@@ -2,7 +2,7 @@
 
 ``python -m archdsl.ops`` prints the table of ops that docs/language.md holds (each op's own ``reference``)."""
 
-from . import activation, conv, linear, merge, norm, pool, spatial  # noqa: F401  (registration)
+from . import activation, channels, conv, linear, merge, norm, pool, spatial  # noqa: F401  (registration)
 from .base import ALIASES, REGISTRY, RF, ModuleSpec, Op, OpProblem, Shape, fmt_shape, lookup
 
 __all__ = [
@@ -18,7 +18,16 @@ __all__ = [
     "reference_table",
 ]
 
-_FAMILIES = (conv, linear, pool, activation, norm, spatial, merge)  # the table's order: a family's ops together
+_FAMILIES = (
+    conv,
+    linear,
+    pool,
+    activation,
+    norm,
+    spatial,
+    channels,
+    merge,
+)  # the table's order: a family's ops together
 
 
 def reference_table() -> str:
