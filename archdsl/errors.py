@@ -49,15 +49,15 @@ def escaped(text: str) -> str:
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
-def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
-    """The closest candidate to ``name``, or None when nothing is close."""
+def did_you_mean(name: str, candidates: Iterable[str], cutoff: float = 0.6) -> str | None:
+    """The closest candidate to ``name``, or None when nothing is close (difflib's ratio below ``cutoff``)."""
     pool = sorted(set(candidates))
     lowered = {c.lower(): c for c in pool}
     if name.lower() in lowered and lowered[name.lower()] != name:
         return lowered[name.lower()]
     import difflib  # only when a name is unknown
 
-    match = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)
+    match = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=cutoff)
     return lowered[match[0]] if match else None
 
 

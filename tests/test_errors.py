@@ -259,10 +259,10 @@ ROWS = [
     ),
     Row(
         "reference-template-not-a-path",
-        'a: conv3-8\n@"a-{1}" - relu',
+        'a: conv3-8\n@"a {1}" - relu',
         IN,
         ArgumentError,
-        '<inline>:2:1: @"a-1" is not a path of names',
+        '<inline>:2:1: @"a 1" is not a path of names',
         '@"pool{s}"',
     ),
     # --------------------------------------------------------------- syntax
@@ -592,7 +592,34 @@ ROWS = [
         IN,
         ArgumentError,
         "<inline>:1:1: relu takes no { ... } body",
-        "a group needs a new name",
+        'to name a group relu, quote it: "relu" { ... }',
+    ),
+    Row(
+        "merge-without-braces",
+        "conv3-8 - add - relu",
+        IN,
+        ArgumentError,
+        "<inline>:1:11: add takes its branches in braces",
+        "write add { one branch per line }",
+    ),
+    Row(
+        "group-named-like-a-merge-archdsl-lacks",
+        "maximum {\n  conv3-8\n  conv3-8\n}",
+        IN,
+        ArgumentError,
+        "<inline>:1:1: 'maximum' is not an op of archdsl, and a braced name is a group, whose lines run one after "
+        "another",
+        "the ops that take branches are concat, add, mul, mean and residual; to name a group maximum, quote it: "
+        '"maximum" { ... }',
+    ),
+    Row(
+        "group-named-like-a-merge-typo",
+        "cocnat {\n  conv3-8\n  conv3-8\n}",
+        IN,
+        ArgumentError,
+        "<inline>:1:1: 'cocnat' is not an op of archdsl, and a braced name is a group, whose lines run one after "
+        "another",
+        "did you mean concat?",
     ),
     Row(
         "group-with-arguments",
@@ -1425,10 +1452,10 @@ ROWS = [
     ),
     Row(
         "label-template-not-a-name",
-        'input 3x8x8\nfor i in range(2) { "conv-{i}": conv3-8 }',
+        'input 3x8x8\nfor i in range(2) { "conv {i}": conv3-8 }',
         {},
         ArgumentError,
-        '<inline>:2:21: label "conv-0" is not a name',
+        '<inline>:2:21: label "conv 0" is not a name',
         '"denselayer{i}" with i = 1 gives denselayer1',
     ),
     Row(

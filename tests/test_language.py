@@ -749,3 +749,34 @@ output seg as out"""
     assert [x.args["ref"] for x in a.layers if x.op == "unpool"] == ["pool2", "pool1"]
     y = net.compile()(torch.randn(1, 3, 16, 16))
     assert isinstance(y, dict) and tuple(y["out"].shape) == (1, 2, 16, 16)  # like torchvision's {"out": ...}
+
+
+BRANCHES = "{\n  conv3-8\n  conv3-8\n}"
+
+
+@pytest.mark.parametrize("name", ["mul", "multiply", "concat", "cat", "add", "sum", "mean"])
+def test_a_braced_merge_name_is_the_merge(name):
+    """Issue 15's audit: `mul { a ⏎ b }` once silently became a group running a, then b."""
+    a = archdsl.load(f"input 3x8x8\n{name} {BRANCHES}").analyze()
+    merge = a.layers[-1]
+    assert merge.kind.merge and len(merge.inputs) == 2 and a.layers[1].inputs == ["input"] == a.layers[2].inputs
+
+
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        (f"maximum {BRANCHES}", "'maximum' is not an op of archdsl, and a braced name is a group"),
+        (f"cocnat {BRANCHES}", "'cocnat' is not an op of archdsl"),
+        (f"relu {BRANCHES}", "relu takes no { ... } body"),
+        ("conv3-8 - mul - relu", "mul takes its branches in braces"),
+    ],
+)
+def test_a_construct_that_is_no_op_is_an_error_never_a_silent_group(text, message):
+    with pytest.raises(archdsl.ArchError, match=re.escape(message)):
+        archdsl.load("input 3x8x8\n" + text)
+
+
+@pytest.mark.parametrize("name", ["maximum", "relu", "block1-0", "features"])
+def test_a_group_may_be_named_anything_quoted(name):
+    a = archdsl.load(f'input 3x8x8\n"{name}" {BRANCHES}').analyze()
+    assert [x.name for x in a.layers[1:]] == [f"{name}.0", f"{name}.1"]

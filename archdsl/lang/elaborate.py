@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import ArchError, ArgumentError, LimitError, ShapeError, Span, UnknownNameError
+from ..errors import ArchError, ArgumentError, LimitError, ShapeError, Span, UnknownNameError, did_you_mean
 from ..ir.graph import Graph, Node
 from ..limits import MAX_NESTING, MAX_NODES, MAX_STEPS
-from ..ops import REGISTRY, Op, OpProblem, lookup
+from ..ops import NO_SUCH_MERGES, REGISTRY, Op, OpProblem, lookup, merges
 from ..ops.linear import Input
 from . import ast
 from .args import shorthand_hint
@@ -24,7 +24,7 @@ from .containers import Containers, _all_labelled, resolve_bare_fc
 from .control import Control
 from .eval import Env, evaluate, reset_work
 from .files import FileCtx, main_network
-from .naming import Scope, _Reuse, _Transparent
+from .naming import Scope, _Reuse, _Transparent, is_name_part
 from .opnodes import OpNodes, _label_part
 
 INPUT = "input"
@@ -246,11 +246,11 @@ class Elaborator(Containers, Control, OpNodes):
         if isinstance(label, str):
             return label
         text = "".join(p if isinstance(p, str) else _label_part(evaluate(p, env), p.span) for p in label.parts)
-        if not text or not all(part.isidentifier() or part.isdigit() for part in text.split(".")) or "." in text:
+        if not is_name_part(text):
             raise ArgumentError(
                 f'label "{text}" is not a name',
                 label.span,
-                'a label is letters, digits and _ ("denselayer{i}" with i = 1 gives denselayer1)',
+                'a label is letters, digits, _ and - inside ("denselayer{i}" with i = 1 gives denselayer1; "block1-0")',
             )
         return text
 
@@ -270,11 +270,22 @@ class Elaborator(Containers, Control, OpNodes):
                 else:
                     sub = scope.child(scope.name(label, call.span))
                 return self.merge_into(call, found[0], x, sub, ctx, env)
+            quoted = f'"{call.name}" {{ ... }}'
             if found:
                 raise ArgumentError(
                     f"{found[0].name} takes no {{ ... }} body",
                     call.span,
-                    "only concat, add and residual have branches; a group needs a new name",
+                    f"only {_listed(merges())} take branches; to name a group {call.name}, quote it: {quoted}",
+                )
+            close = _merge_typo(call)
+            if call.name.lower() in NO_SUCH_MERGES or close:
+                what = f"did you mean {close}? " if close else ""
+                raise ArgumentError(
+                    f"'{call.name}' is not an op of archdsl, and a braced name is a group, whose lines run one "
+                    "after another",
+                    call.span,
+                    f"{what}the ops that take branches are {_listed(merges())}; to name a group {call.name}, quote "
+                    f"it: {quoted}",
                 )
             if call.has_call or call.dash or call.slash:
                 raise ArgumentError(
@@ -287,6 +298,11 @@ class Elaborator(Containers, Control, OpNodes):
             self.labels[scope.full(name)] = out
             return out
         target = self.find_callable(call, ctx)
+        if isinstance(target[0], type) and target[0].body:
+            branches = "{ body }" if target[0].body == "residual" else "{ one branch per line }"
+            raise ArgumentError(
+                f"{target[0].name} takes its branches in braces", call.span, f"write {call.name} {branches}"
+            )
         if isinstance(target, tuple) and isinstance(target[0], ast.BlockDef):
             sub = scope.child(scope.name(label, call.span))
             return self.block_into(target[0], target[1], call, x, sub, env)
@@ -413,3 +429,15 @@ def _sink_hint(g: Graph, node: str, outputs: dict[str, str]) -> str:
                     "element, not the rest of its chain; put the label on the chain's last layer"
                 )
     return "list it in `output`, or remove it"
+
+
+def _listed(names: list[str]) -> str:
+    return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else "".join(names)
+
+
+def _merge_typo(call: ast.OpCall) -> str | None:
+    """The merge a braced name with branches (two lines or more) looks like a typo of (``cocnat``), else None;
+    a merge's name with a number after it (``add1``, ``concat_2``) is a name on purpose."""
+    if sum(isinstance(s, ast.Chain) for s in call.body.stmts) < 2 or call.name.rstrip("0123456789_") in merges():
+        return None
+    return did_you_mean(call.name, [*merges(), *(a for m in merges() for a in REGISTRY[m].aliases)], 0.8)

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from ..errors import ArchError, Span
+
+# a label's part: a name, a position, or a name with dashes (torchvision's RegNet names blocks "block1-0");
+# a dashed name is written quoted, since a bare '-' joins a chain
+_PART = re.compile(r"[^\W\d]\w*(-\w+)*|\d+")
+
+
+def is_name_part(part: str) -> bool:
+    """Whether ``part`` can be one part of a layer's name (``features``, ``0``, ``block1-0``)."""
+    return _PART.fullmatch(part) is not None and (part.isdigit() or part.replace("-", "_").isidentifier())
 
 
 @dataclass

@@ -11,7 +11,7 @@ from ..ops import Op, OpProblem
 from . import ast
 from .args import kwarg_hint, kwarg_name, takes_word
 from .eval import Env, evaluate, shown
-from .naming import Scope
+from .naming import Scope, is_name_part
 
 
 class OpNodes:
@@ -113,7 +113,7 @@ class OpNodes:
         if ref.template is None or env is None:
             return ref.path
         text = "".join(p if isinstance(p, str) else _label_part(evaluate(p, env), p.span) for p in ref.template.parts)
-        if not all(part.isidentifier() or part.isdigit() for part in text.split(".")):
+        if not all(is_name_part(part) for part in text.split(".")):
             raise ArgumentError(f'@"{text}" is not a path of names', ref.span, 'write @"pool{s}" or @"layer{i}.0"')
         return text
 

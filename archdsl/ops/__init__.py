@@ -4,9 +4,11 @@
 
 from . import activation, channels, conv, linear, merge, norm, pool, spatial  # noqa: F401  (registration)
 from .base import ALIASES, REGISTRY, RF, ModuleSpec, Op, OpProblem, Shape, fmt_shape, lookup
+from .merge import NO_SUCH_MERGES, merges
 
 __all__ = [
     "ALIASES",
+    "NO_SUCH_MERGES",
     "REGISTRY",
     "RF",
     "ModuleSpec",
@@ -15,6 +17,7 @@ __all__ = [
     "Shape",
     "fmt_shape",
     "lookup",
+    "merges",
     "reference_table",
 ]
 

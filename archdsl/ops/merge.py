@@ -319,3 +319,16 @@ class Projection(Op):
             s = -(-ins[0][1] // out[1])
             return f"conv 1x1{'/' + str(s) if s > 1 else ''}, {out[0]}"
         return "projection"
+
+
+# words that name a way of joining branches (torch's functions, the papers' figures) that archdsl has no op
+# for: a braced group so named would run its lines one after another, which is never what such a name means
+NO_SUCH_MERGES = frozenset(
+    {"max", "maximum", "min", "minimum", "sub", "subtract", "minus", "div", "divide", "matmul", "bmm", "einsum",
+     "stack", "product", "multiply_add", "attention", "dot", "outer", "and", "or", "xor", "where", "select"}
+)  # fmt: skip
+
+
+def merges() -> list[str]:
+    """The ops that take branches in braces."""
+    return [name for name, cls in REGISTRY.items() if cls.body]
