@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from ..errors import ArchError, Span
 
-# a label's part: a name, a position, or a name with dashes (torchvision's RegNet names blocks "block1-0");
+# a label's part: a name, a position, or names joined by dashes (torchvision's RegNet names blocks "block1-0");
 # a dashed name is written quoted, since a bare '-' joins a chain
-_PART = re.compile(r"[^\W\d]\w*(-\w+)*|\d+")
 
 
 def is_name_part(part: str) -> bool:
     """Whether ``part`` can be one part of a layer's name (``features``, ``0``, ``block1-0``)."""
-    return _PART.fullmatch(part) is not None and (part.isdigit() or part.replace("-", "_").isidentifier())
+    if part.isdigit():
+        return True
+    first, *rest = part.split("-")
+    return first.isidentifier() and all(piece and ("_" + piece).isidentifier() for piece in rest)
 
 
 @dataclass
