@@ -106,9 +106,12 @@ class UnknownNameError(ArchError):
         hint: str | None = None,
         where: str = "",
     ):
-        guess = did_you_mean(name, candidates)
+        ops = kind in ("op", "op or block")  # op names are long and many: only a close one is a fair guess
+        guess = did_you_mean(name, candidates, 0.75 if ops else 0.6)
         if guess and not hint:
             hint = f"did you mean '{guess}'?"
+        elif not hint and ops:  # nothing close: say so, and where the ops are listed
+            hint = f"archdsl has no op like '{name}'; the ops are in docs/language.md's table (python -m archdsl.ops)"
         super().__init__(f"unknown {kind} '{name}'{where}", span, hint)
         self.name = name
         self.guess = guess

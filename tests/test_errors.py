@@ -57,6 +57,14 @@ ROWS = [
         "did you mean 'maxpool'?",
     ),
     Row(
+        "op-nothing-close",
+        "conv3-64 - relu - roi_pool",
+        IN,
+        UnknownNameError,
+        "<inline>:1:19: unknown op 'roi_pool'",
+        "archdsl has no op like 'roi_pool'; the ops are in docs/language.md's table (python -m archdsl.ops)",
+    ),
+    Row(
         "op-typo-case",
         "conv3-64 - Rleu",
         IN,
