@@ -17,7 +17,7 @@ PATTERN = "INPUT -> [[CONV -> RELU]*2 -> POOL]*3 -> [FC -> RELU]*2 -> FC"
 def test_report_table(capsys):
     assert main(["report", "[CONV-POOL]x2-FC", "--input", "3x32x32", "--classes", "10"]) == 0
     out = capsys.readouterr().out
-    assert "fc(out=10, bias=true)" in out
+    assert "fc 10" in out
     assert "params 30,634" in out
 
 
@@ -33,7 +33,7 @@ def test_report_pattern_json(capsys):
 def test_report_markdown(capsys):
     assert main(["report", "conv3-8 - relu", "--input", "3x8x8", "--format", "markdown"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("# main") and "| 0 | conv(out=8" in out
+    assert out.startswith("# main") and "| 0 | conv 3x3, 8 |" in out
 
 
 def test_set_overrides_a_variable(capsys):

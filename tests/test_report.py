@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 
 import archdsl
@@ -150,11 +152,11 @@ def test_batch_dtype_hwc_and_count_all_in_the_table(capsys):
         == 0
     )
     out = capsys.readouterr().out
-    assert "| features.0 | conv(out=64, k=3, s=1, p=1, d=1, groups=1, bias=true) | [224x224x64] |" in out
+    assert "| features.0 | conv 3x3, 64 | [224x224x64] |" in out  # the op in the diagram's words
     assert "MACs 124,028,186,432 for a batch of 8 (conv, fc and every other op (--count all))" in out
     assert "activations 122,101,568 for a batch of 8 (232.9 MiB)" in out  # 15,262,696 x 8 x 2 bytes
-    assert "| features.1 | relu(inplace=false) | [224x224x64] | 0 | 0.0% | 25,690,112 | 25,690,112 | in place |" in out
-    assert "| classifier.0 | fc(out=4096, bias=true) | 4096 | 102,764,544 | 74.3% |" in out  # params sit late
+    assert "| features.1 | relu | [224x224x64] | 0 | 0.0% | 25,690,112 | 25,690,112 | in place |" in out
+    assert "| classifier.0 | fc 4096 | 4096 | 102,764,544 | 74.3% |" in out  # params sit late
 
 
 def test_csv(capsys):
@@ -221,3 +223,36 @@ def test_symbolic_input_through_the_cli(capsys):
     out = capsys.readouterr().out
     assert "exact when: H ≡ 12 (mod 16), H >= 188" in out
     assert "output there: 2 x (H - 184) x (H - 184)" in out
+
+
+@pytest.mark.parametrize("width", [80, 100, 160])
+def test_no_number_is_ever_cut_at_any_width(width):
+    """Issue 17: at 80 columns rich used to crop 102,764,544 to '102,764' without a mark. Every parameter
+    count and MAC count is whole, or its column is left out and a line says so."""
+    from rich.console import Console
+
+    from archdsl.views import report
+
+    a = archdsl.load("vgg16").analyze()
+    console = Console(width=width, record=True, file=io.StringIO())
+    report.table(a, console=console)
+    text = console.export_text()
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= width
+    rows = {line.split("│")[1].strip(): line for line in lines if line.startswith("│ ")}  # a folded op adds a
+    assert {x.name for x in a.layers} <= set(rows)  # line with an empty layer cell: not a row
+    for column, field in (("params", "params"), ("MACs", "macs")):
+        if f" {column} " in lines[2]:  # the header row
+            assert all(f" {getattr(x, field):,} │" in rows[x.name] for x in a.layers)
+        else:
+            assert f"left out to fit {width} columns:" in text and column in text.split("left out")[1]
+    assert "102,764,544" in text and "conv 3x3, 64" in text and "fc 4096" in text
+    if width == 160:
+        assert "left out" not in text  # everything fits
+
+
+def test_verbose_shows_every_argument(capsys):
+    assert main(["report", "conv3-8 - maxpool", "--input", "3x8x8", "--format", "markdown", "--verbose"]) == 0
+    out = capsys.readouterr().out
+    assert "| 0 | conv(out=8, k=3, s=1, p=1, d=1, groups=1, bias=true) |" in out
+    assert "| 1 | maxpool(k=2, s=2, p=0, ceil=false, indices=false) |" in out

@@ -48,6 +48,8 @@ def arguments(r: argparse.ArgumentParser) -> None:
         "BN, pooling, activations and sums (like ptflops)",
     )
     r.add_argument("--hwc", action="store_true", help="shapes as the slides write them: [55x55x96]")
+    r.add_argument("--verbose", action="store_true", help="the op column with every argument (conv(out=64, k=3, "
+                   "s=1, ...)) instead of the diagram's words (conv 3x3, 64)")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -84,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
         count_all=args.count == "all",
         hwc=args.hwc,
         accepts=net.input_contract().describe(),
+        verbose=args.verbose,
     )
     if args.format == "markdown":
         print(report.markdown(a, opts=opts), end="")

@@ -24,6 +24,10 @@ class BranchMismatch(OpProblem):
         self.names = names or (f"branch {first + 1}", f"branch {second + 1}")  # what the message calls them
 
 
+def _one(size: object) -> bool:
+    return isinstance(size, int) and size == 1
+
+
 def _equal_shapes(ins: list[Shape], hint: str) -> Shape:
     """The shape of element-wise merges (add, residual, mean): every branch's, which must agree."""
     for i, shape in enumerate(ins[1:], start=2):
@@ -133,14 +137,19 @@ class Mul(Op):
     def infer(self, ins: list[Shape]) -> Shape:
         out = ins[0]
         for i, shape in enumerate(ins[1:], start=2):
-            if len(shape) != len(out) or any(a != b and a != 1 and b != 1 for a, b in zip(out, shape)):
+            # a size broadcasts when it is the number 1 itself: a size that depends on the input (a symbolic
+            # H) is never 1 by chance, so the rule does not fork over the sizes where it would be
+            merged = (
+                [] if len(shape) != len(out) else [a if _one(b) else b if _one(a) else a for a, b in zip(out, shape)]
+            )
+            if not merged or any(not _one(a) and not _one(b) and a != b for a, b in zip(out, shape)):
                 raise BranchMismatch(
                     f"branch {i} is {fmt_shape(shape)}, branch 1 is {fmt_shape(ins[0])}",
                     0,
                     i - 1,
                     "mul multiplies equal shapes, or broadcasts a size of 1 (a Cx1x1 gate over a CxHxW map)",
                 )
-            out = tuple(b if a == 1 else a for a, b in zip(out, shape))
+            out = tuple(merged)
         return out
 
     def extra_macs(self, ins: list[Shape], out: Shape) -> int:

@@ -30,6 +30,7 @@ class Options:
     count_all: bool = False  # MACs include bias adds, BN, pooling, activations, sums (ptflops' rules)
     hwc: bool = False  # shapes as the slides write them, [55x55x96]
     accepts: str = ""  # the compiled model's input contract, in words (archdsl/ir/contract.py)
+    verbose: bool = False  # the op column with every argument (conv(out=64, k=3, ...)), not the diagram's words
 
     @property
     def bytes(self) -> int:
@@ -105,28 +106,40 @@ class Row:
     """One row of the table: a layer, or a block rolled up (``depth``)."""
 
     name: str
-    op: str
+    op: str  # in the diagram's words (conv 3x3, 64); a rolled-up block: what it holds
     output_shape: tuple[int, ...]
     params: int
     macs: int
     activations: int  # the values it keeps (in-place layers alone show their output's size)
     receptive_field: str
     in_place: bool = False  # a single layer that overwrites its input: no memory of its own
+    describe: str = ""  # the op with every argument (conv(out=64, k=3, s=1, ...)); a block: as op
+
+
+def short_op(layer: Layer, shapes: dict[str, tuple[int, ...]]) -> str:
+    """The op in the diagram's words (``conv 3x3, 64``, ``maxpool 3x3/2``, ``fc 4096``): ``Op.title`` with
+    the shapes of its data inputs (``shapes``: every layer's output shape)."""
+    n_data, _ = layer.kind.split_inputs(len(layer.inputs))
+    return layer.kind.title(layer.args, [shapes[i] for i in layer.inputs[:n_data]], layer.output_shape)
 
 
 def table_rows(a: Analysis, opts: Options = Options()) -> list[Row]:
     out = []
+    shapes = {x.name: tuple(x.output_shape) for x in a.layers}
     for name, layers in _groups(a, opts.depth).items():
         macs = sum(x.macs_all if opts.count_all else x.macs for x in layers)
         if len(layers) == 1:
             x = layers[0]
-            out.append(Row(x.name, x.describe, x.output_shape, x.params, macs, x.activations, rf_str(x), x.elementwise))
+            op = x.describe if opts.verbose else short_op(x, shapes)
+            out.append(
+                Row(x.name, op, x.output_shape, x.params, macs, x.activations, rf_str(x), x.elementwise, x.describe)
+            )
             continue
         last = next((x for x in layers if x.name == name), layers[-1])  # a block's own node, or its last
         acts = sum(x.activations for x in layers if not x.elementwise)
-        out.append(
-            Row(name, _ops_summary(layers), last.output_shape, sum(x.params for x in layers), macs, acts, rf_str(last))
-        )
+        summary = _ops_summary(layers)
+        params = sum(x.params for x in layers)
+        out.append(Row(name, summary, last.output_shape, params, macs, acts, rf_str(last), describe=summary))
     return out
 
 
@@ -205,7 +218,31 @@ def wide_console(width: int = 200) -> Console:
     return Console(width=None if terminal else width, highlight=False, emoji=False)
 
 
+# what a narrow terminal leaves out first; layer and op fold onto more lines instead, down to FOLDED characters
+DROP_ORDER = ("RF size/stride", "memory %", "params %", "activations", "output", "MACs", "params")
+FOLDED = 12
+
+
+def fit_columns(cells: list[tuple[str, ...]], width: int) -> tuple[list[str], list[str]]:
+    """The columns a table of ``cells`` shows in ``width`` characters, and those it leaves out: every cell
+    but a name's or an op's is shown whole or not at all, so no number is ever cut."""
+    widest = {col: max([len(col), *(len(row[i]) for row in cells)]) for i, col in enumerate(COLUMNS)}
+
+    def needed(cols: list[str]) -> int:  # rich draws "│ cell " per column and a last "│"
+        return sum(min(widest[c], FOLDED) if c in ("layer", "op") else widest[c] for c in cols) + 3 * len(cols) + 1
+
+    shown, dropped = list(COLUMNS), []
+    for col in DROP_ORDER:
+        if needed(shown) <= width:
+            break
+        shown.remove(col)
+        dropped.append(col)
+    return shown, dropped
+
+
 def table(a: Analysis, console: Console | None = None, depth: int | None = None, opts: Options | None = None) -> None:
+    """The report as a terminal table that fits the console: names and ops fold, numbers never do; a column
+    that does not fit is left out, and a line under the table says which."""
     opts = opts or Options(depth=depth)
     console = console or wide_console()
     title = (
@@ -213,17 +250,27 @@ def table(a: Analysis, console: Console | None = None, depth: int | None = None,
         if opts.depth is None
         else f"{a.name} (blocks rolled up at depth {opts.depth}; --depth all shows every layer)"
     )
+    cells = rows(a, opts=opts, bars=True)
+    shown, dropped = fit_columns(cells, console.width)
     tab = Table(title=title, show_lines=False, header_style="bold")
-    for col in COLUMNS:  # names and ops may fold on a narrow terminal; numbers and shapes stay whole
+    for col in shown:
+        whole = max([len(col), *(len(row[COLUMNS.index(col)]) for row in cells)])
+        folds = col in ("layer", "op")
         tab.add_column(
             col,
             justify="right" if col in ("params", "MACs", "activations") else "left",
             overflow="fold",
-            no_wrap=col not in ("layer", "op"),
+            no_wrap=not folds,
+            min_width=min(whole, FOLDED) if folds else whole,
         )
-    for row in rows(a, opts=opts, bars=True):
-        tab.add_row(*row)
+    for row in cells:
+        tab.add_row(*(row[COLUMNS.index(col)] for col in shown))
     console.print(tab)
+    if dropped:
+        console.print(
+            f"left out to fit {console.width} columns: {', '.join(dropped)} (a wider terminal, --format markdown "
+            "or csv shows every column)"
+        )
     for line in summary_lines(a, opts):
         console.print(line)
 
@@ -249,7 +296,7 @@ def to_csv(a: Analysis, opts: Options = Options()) -> str:
         w.writerow(
             (
                 r.name,
-                r.op,
+                r.describe,
                 shape_str(r.output_shape, opts.hwc),
                 r.params,
                 r.macs * opts.batch,
