@@ -256,3 +256,11 @@ def test_verbose_shows_every_argument(capsys):
     out = capsys.readouterr().out
     assert "| 0 | conv(out=8, k=3, s=1, p=1, d=1, groups=1, bias=true) |" in out
     assert "| 1 | maxpool(k=2, s=2, p=0, ceil=false, indices=false) |" in out
+
+
+def test_the_notebook_table_shows_the_short_op_and_every_argument_on_hover():
+    html = archdsl.load("conv3-8 - maxpool", input="3x8x8").analyze()._repr_html_()
+    assert (
+        '<td style="text-align:left" title="conv(out=8, k=3, s=1, p=1, d=1, groups=1, bias=true)">conv 3x3, 8</td>'
+        in html
+    )

@@ -17,7 +17,8 @@ def repr_svg(obj: Any) -> str | None:
 
 
 def html_table(a: Any, depth: int | str | None = "auto") -> str:
-    """``_repr_html_``: the report's rows (at the report's automatic depth) as a plain HTML table."""
+    """``_repr_html_``: the report's rows (at the report's automatic depth) as a plain HTML table; the op cell
+    shows the diagram's words and, on hover, every argument (``title``)."""
     a = analysis_of(a)
     if depth == "auto":
         depth = report.auto_depth(a)
@@ -28,9 +29,12 @@ def html_table(a: Any, depth: int | str | None = "auto") -> str:
         f'<th style="text-align:{"right" if c in numeric else "left"}">{esc(c)}</th>' for c in report.COLUMNS
     )
     body = []
-    for row in report.rows(a, depth):
+    opts = report.Options(depth=depth)
+    for row, full in zip(report.rows(a, opts=opts), report.table_rows(a, opts)):
         cells = "".join(
-            f'<td style="text-align:{"right" if c in numeric else "left"}">{esc(v)}</td>'
+            f'<td style="text-align:{"right" if c in numeric else "left"}"'
+            + (f' title="{esc(full.describe)}"' if c == "op" else "")
+            + f">{esc(v)}</td>"
             for c, v in zip(report.COLUMNS, row)
         )
         body.append(f"<tr>{cells}</tr>")
