@@ -43,7 +43,7 @@ diagrams: setup
 # regenerate the generated docs: the error catalogue and the library table (tests check both are current)
 docs: setup
 	$(BIN)/python tests/test_errors.py > docs/errors.md
-	$(BIN)/python -c "import json; from archdsl.analysis import Analysis; print(json.dumps(Analysis.model_json_schema(), indent=2))" > docs/report.schema.json
+	$(BIN)/python -c "import json; from archdsl.ir.analysis import Analysis; print(json.dumps(Analysis.model_json_schema(), indent=2))" > docs/report.schema.json
 	sed '/^| name | input |/,$$d' docs/library.md > docs/library.md.tmp
 	$(BIN)/archdsl list --format markdown >> docs/library.md.tmp
 	mv docs/library.md.tmp docs/library.md

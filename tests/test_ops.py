@@ -269,3 +269,12 @@ def test_channel_ops_are_torchs_chunk_split_and_torchvisions_channel_shuffle():
     torch.testing.assert_close(run("split(1, 2, 3, part=2)"), x[:, 3:])
     shuffled = x.view(2, 3, 2, 3, 3).transpose(1, 2).reshape(2, 6, 3, 3)  # torchvision's channel_shuffle, groups=3
     torch.testing.assert_close(run("channel_shuffle(3)"), shuffled)
+
+
+def test_a_gate_widens_the_receptive_field_but_not_the_jump():
+    """A pooled gate sees the whole map, but broadcast over it has no positions of its own: after mul the
+    jump is the map branch's (it once took the pool's, and grew 32x at every squeeze-and-excitation)."""
+    a = archdsl.load("conv3-16/2 - g: mul {\n identity\n gap - conv1-4 - relu - conv1-16 - sigmoid\n} - conv3-16/2",
+                     input="16x32x32").analyze()  # fmt: skip
+    assert a.layer("g").receptive_field.size == (33, 33) and a.layer("g").receptive_field.stride == (2.0, 2.0)
+    assert a.layers[-1].receptive_field.size == (37, 37) and a.layers[-1].receptive_field.stride == (4.0, 4.0)

@@ -155,6 +155,12 @@ class Mul(Op):
     def extra_macs(self, ins: list[Shape], out: Shape) -> int:
         return numel(out) * (len(ins) - 1)
 
+    def receptive_field(self, rfs: list[RF], ins: list[Shape], out: Shape) -> RF:
+        """Every branch's view counts in the size (a pooled gate sees the whole map), but a broadcast gate has
+        no positions of its own: the jump between outputs is the full-size branches'."""
+        full = [rf for rf, shape in zip(rfs, ins) if tuple(shape) == tuple(out)] or rfs
+        return RF(RF.merge(rfs).size, RF.merge(full).jump)
+
     def emit(self, g: Emitter, args: list, ins: list[Shape], out: Shape) -> fx.Node:
         total = args[0]
         for other in args[1:]:
