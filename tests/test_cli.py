@@ -1,6 +1,8 @@
 """The archdsl command: every subcommand, formats, exit codes, no tracebacks."""
 
+import csv
 import importlib.util
+import io
 import json
 import subprocess
 import sys
@@ -87,3 +89,27 @@ def test_entry_point_runs_as_a_program():
     )
     assert proc.returncode == 1
     assert "is never closed" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.startswith("archdsl 0.")
+
+
+def test_compile_prints_the_source_without_an_output(capsys):
+    assert main(["compile", "conv3-8 - relu", "--input", "3x8x8"]) == 0
+    source = capsys.readouterr().out
+    namespace: dict = {}
+    exec(compile(source, "generated.py", "exec"), namespace)
+    assert sum(p.numel() for p in namespace["build"]().parameters()) == 224
+
+
+def test_list_as_json_and_csv_gives_plain_numbers(capsys):
+    assert main(["list", "--format", "json"]) == 0
+    records = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert records["vgg16"]["params"] == 138_357_544 and records["vgg16"]["MACs"] == 15_470_264_320
+    assert records["vgg16"]["error"] is None and records["vgg16"]["file"] == "classic/vgg.arch"
+    assert main(["list", "--format", "csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert {r["name"]: int(r["params"]) for r in rows}["resnet50"] == 25_557_032 and len(rows) == len(records)

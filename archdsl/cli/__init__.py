@@ -22,7 +22,7 @@ COMMANDS = {
     "report": "shape / parameter / MAC / activation / receptive-field table",
     "diff": "two specs side by side: params, MACs, activations and outputs per stage, and the ratio of the totals",
     "check": "validate a spec: exit 0, or print the error and exit 1",
-    "compile": "write standalone PyTorch source (imports torch only)",
+    "compile": "standalone PyTorch source (imports torch only), written with -o or printed",
     "convert": "transform a network: --fully-conv turns its fc layers into convolutions (OverFeat's sliding "
     "window); --input then sets the larger input",
     "render": "draw the network: SVG, PNG or PDF (with Graphviz), DOT, or TikZ (.tex)",
@@ -37,6 +37,7 @@ def parser(command: str | None = "*") -> argparse.ArgumentParser:
     """The argument parser; ``command`` (the first argument) says which command to build in full
     ("*": all of them, for --help)."""
     p = _Parser(prog="archdsl", description="CNN architecture specs → checked graphs, reports and PyTorch modules")
+    p.add_argument("--version", action="version", version=f"archdsl {_version()}")
     sub = p.add_subparsers(dest="command", required=True)
     for name, helptext in COMMANDS.items():
         s = sub.add_parser(name, help=helptext)
@@ -45,6 +46,16 @@ def parser(command: str | None = "*") -> argparse.ArgumentParser:
             module.arguments(s)
             s.set_defaults(func=module.run)
     return p
+
+
+def _version() -> str:
+    """The installed distribution's version (the package's own metadata; no import of archdsl's modules)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("archdsl")
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "(not installed)"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -68,6 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as err:
         print(f"archdsl {args.command}: error: {one_line(str(err))}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader stopped early (| head): nothing went wrong, and nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so that the exit's flush is silent too
+        return 0
     except OSError as err:  # an -o that cannot be written, a --weights file that cannot be read
         where = f": {err.filename}" if err.filename else ""
         print(f"archdsl {args.command}: error: {one_line(f'{err.strerror or err}{where}')}", file=sys.stderr)

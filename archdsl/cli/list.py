@@ -10,11 +10,38 @@ COLUMNS = ("name", "input", "takes", "params", "MACs", "file", "description")
 
 
 def arguments(lst: argparse.ArgumentParser) -> None:
-    lst.add_argument("--format", choices=("table", "markdown"), default="table")
+    lst.add_argument(
+        "--format",
+        choices=("table", "markdown", "json", "csv"),
+        default="table",
+        help="json and csv give plain numbers (a network that fails to load has its error instead)",
+    )
+
+
+def library_records() -> list[dict]:
+    """One record per library network: name, input, takes, params, MACs (ints; None where the network fails
+    to load, with its ``error``), file and description."""
+    from ..lang import library
+    from ..pipeline import load
+    from ..resources import spec_root
+
+    root = spec_root()
+    records = []
+    for name, entry in library.entries().items():
+        record = {"name": name, "input": None, "takes": None, "params": None, "MACs": None, "error": None}
+        try:
+            net = load(name)
+            a = net.analyze()
+            record |= {"input": "x".join(map(str, a.input_shape)), "takes": net.input_contract().describe()}
+            record |= {"params": a.totals.params, "MACs": a.totals.macs}
+        except ArchError as err:
+            record["error"] = err.message
+        records.append(record | {"file": entry.path.relative_to(root).as_posix(), "description": entry.description})
+    return records
 
 
 def library_rows() -> list[tuple[str, ...]]:
-    """One row per library network: its name, input, params, MACs, file and description."""
+    """One row per library network, as text: its name, input, params, MACs, file and description."""
     from ..lang import library
     from ..pipeline import load
     from ..resources import spec_root
@@ -34,6 +61,20 @@ def library_rows() -> list[tuple[str, ...]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.format in ("json", "csv"):
+        records = library_records()
+        if args.format == "json":
+            import json
+
+            print(json.dumps(records, indent=2))
+        else:
+            import csv
+            import sys
+
+            writer = csv.DictWriter(sys.stdout, fieldnames=list(records[0]), lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(records)
+        return 0
     rows = library_rows()
     if args.format == "markdown":
         print("| " + " | ".join(COLUMNS) + " |")
