@@ -113,3 +113,14 @@ def test_list_as_json_and_csv_gives_plain_numbers(capsys):
     assert main(["list", "--format", "csv"]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert {r["name"]: int(r["params"]) for r in rows}["resnet50"] == 25_557_032 and len(rows) == len(records)
+
+
+def test_diff_as_markdown_and_json(capsys):
+    assert main(["diff", "resnet18", "resnet34", "--format", "markdown"]) == 0
+    text = capsys.readouterr().out
+    assert "| layer3 | 256x14x14 | 256x14x14 | 2,099,712 | 6,822,400 |" in text  # 919,040 + 1 or 5 x 1,180,672
+    assert "| params | 11,689,512 | 21,797,672 | 1.865x |" in text
+    assert main(["diff", "resnet18", "resnet34", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["totals"]["params"] == {"A": 11_689_512, "B": 21_797_672}
+    assert {s["stage"]: s["B"]["params"] for s in data["stages"]}["layer3"] == 6_822_400

@@ -21,6 +21,7 @@ def arguments(d: argparse.ArgumentParser) -> None:
         help="let quoted imports read files outside each spec's folder and the library",
     )
     d.add_argument("--depth", default="1", help="the naming level of a stage (default 1: layer1, features, ...)")
+    d.add_argument("--format", choices=("table", "markdown", "json"), default="table")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -29,5 +30,10 @@ def run(args: argparse.Namespace) -> int:
     depth = options.depth(args.depth, auto=False)
     a = load_spec(args).analyze()
     b = load_spec(args, spec=args.other).analyze()
-    report.diff_table(a, b, depth)
+    if args.format == "markdown":
+        print(report.diff_markdown(a, b, depth), end="")
+    elif args.format == "json":
+        print(report.diff_json(a, b, depth))
+    else:
+        report.diff_table(a, b, depth)
     return 0

@@ -373,3 +373,35 @@ def diff_table(a: Analysis, b: Analysis, depth: int | None = 1, console: Console
     console.print(totals)
     outs = lambda an: ", ".join(f"{k} {shape_str(v)}" for k, v in an.outputs.items())  # noqa: E731
     console.print(f"outputs: A {outs(a)}; B {outs(b)}")
+
+
+def diff_markdown(a: Analysis, b: Analysis, depth: int | None = 1) -> str:
+    """``archdsl diff --format markdown``: the stages and the totals as two markdown tables."""
+    out = [
+        f"# A = {a.name}, B = {b.name}",
+        "",
+        "| " + " | ".join(DIFF_COLUMNS) + " |",
+        "|" + "---|" * len(DIFF_COLUMNS),
+    ]
+    out += ["| " + " | ".join(row) + " |" for row in diff_rows(a, b, depth)]
+    out += ["", "| total | A | B | B / A |", "|---|---:|---:|---:|"]
+    out += [f"| {what} | {x:,} | {y:,} | {ratio} |" for what, x, y, ratio in diff_totals(a, b)]
+    return "\n".join(out) + "\n"
+
+
+def diff_json(a: Analysis, b: Analysis, depth: int | None = 1) -> str:
+    """``archdsl diff --format json``: per stage and in total, plain numbers (null where a network lacks the
+    stage)."""
+    ra = {r.name: r for r in table_rows(a, Options(depth=depth))}
+    rb = {r.name: r for r in table_rows(b, Options(depth=depth))}
+
+    def record(r: Row | None) -> dict | None:
+        if r is None:
+            return None
+        return {"output": list(r.output_shape), "params": r.params, "macs": r.macs, "activations": r.activations}
+
+    stages = [
+        {"stage": n, "A": record(ra.get(n)), "B": record(rb.get(n))} for n in [*ra, *(n for n in rb if n not in ra)]
+    ]
+    totals = {what: {"A": x, "B": y} for what, x, y, _ in diff_totals(a, b)}
+    return json.dumps({"A": a.name, "B": b.name, "depth": depth, "stages": stages, "totals": totals}, indent=2)
