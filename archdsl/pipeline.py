@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # for annotations only
+    import graphviz
     import networkx as nx
     from torch import fx
 
@@ -263,15 +264,44 @@ class Net:
             raise ArchError("convert_weights belongs to a network made by fully_convolutional()", None)
         return convert_state_dict(state_dict, original.graph, original.analyze())
 
-    def _repr_svg_(self):
-        """Jupyter shows a loaded network as its diagram (None where graphviz's dot is missing)."""
+    def summary(self) -> str:
+        """One line: ``vgg16: 138,357,544 params, 15,470,264,320 MACs, 3x224x224 → output 1000``."""
+        a = self.analyze()
+        outs = ", ".join(f"{k} {'x'.join(map(str, v))}" for k, v in a.outputs.items())
+        shape = "x".join(map(str, a.input_shape))
+        return f"{self.name}: {a.totals.params:,} params, {a.totals.macs:,} MACs, {shape} → {outs}"
+
+    def __repr__(self) -> str:
+        return f"<archdsl.Net {self.summary()}>"
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        """Jupyter shows a loaded network as its diagram, whose title is the summary; where Graphviz's dot is
+        missing, as the report's table. The summary is the plain-text form."""
         from .views.html import repr_svg
 
-        return repr_svg(self)
+        bundle = {"text/plain": repr(self)}
+        svg = repr_svg(self)
+        if svg is not None:
+            return {"image/svg+xml": svg, **bundle}
+        return {"text/html": _html_table(self.analyze()), **bundle}
 
-    def _repr_html_(self) -> str:
-        """...and, where it cannot draw, as the report's table."""
-        return _html_table(self.analyze())
+    def render(
+        self,
+        path: str | Path | None = None,
+        depth: int | str | None = "auto",
+        format: str | None = None,
+        **options: Any,
+    ) -> graphviz.Digraph:
+        """The diagram as a ``graphviz.Digraph`` (it displays itself in a notebook; ``.source`` is its DOT);
+        with ``path``, also written there in the format of its suffix (or ``format``: svg, png, pdf, dot,
+        tex). ``options``: ``rankdir``, ``hwc``, ``fold``, ``layout`` as ``archdsl render`` takes them."""
+        from .views import diagram, dot
+
+        rankdir = options.pop("rankdir", "TB")
+        if path is not None:
+            target = Path(path) if format is None else Path(path).with_suffix("." + format.lstrip("."))
+            dot.render(self, target, depth=depth, rankdir=rankdir, **options)
+        return dot.to_graph(diagram.diagram(self, depth=depth, **options), rankdir)
 
     def to_networkx(self) -> nx.DiGraph:
         """The network as a ``networkx.DiGraph`` (networkx is imported here only): a node per layer, named as

@@ -1,5 +1,6 @@
 """The pipeline API: load forms, analysis without torch, compile options."""
 
+import shutil
 import subprocess
 import sys
 
@@ -129,3 +130,26 @@ def test_the_stages_leave_the_graph_as_elaborated():
     net.fully_convolutional()
     assert {n: (id(d.op), tuple(d.inputs), d.span) for n, d in net.graph.nodes.items()} == before
     assert all(type(d) is Node for d in net.graph.nodes.values())
+
+
+def test_a_notebook_shows_a_net_as_its_diagram_and_an_analysis_as_its_table():
+    """Issue 17: the HTML table used to win over the SVG in a Net's bundle, and an Analysis printed pydantic's
+    dump of every layer."""
+    net = archdsl.load("lenet5")
+    bundle = net._repr_mimebundle_()
+    assert repr(net) == "<archdsl.Net lenet5: 61,706 params, 416,520 MACs, 1x32x32 → output 10>"
+    assert bundle["text/plain"] == repr(net) and "text/html" not in bundle
+    if shutil.which("dot"):
+        assert list(bundle)[0] == "image/svg+xml" and "<svg" in bundle["image/svg+xml"]
+    a = net.analyze()
+    assert repr(a) == str(a) == "<Analysis lenet5: 12 layers, 61,706 params, 416,520 MACs, 1x32x32 → output 10>"
+    assert a._repr_html_().startswith('<table class="archdsl-report">')
+
+
+def test_render_returns_the_graphviz_object_and_writes_a_file(tmp_path):
+    import graphviz
+
+    net = archdsl.load("lenet5")
+    g = net.render(tmp_path / "l", format="dot", depth="all")
+    assert isinstance(g, graphviz.Digraph) and g.source == (tmp_path / "l.dot").read_text()
+    assert 'id="node:c1"' in g.source

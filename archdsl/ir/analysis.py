@@ -86,6 +86,17 @@ class Analysis(BaseModel):
                 return layer
         raise KeyError(name)
 
+    def __repr__(self) -> str:
+        """One line, not pydantic's dump of every layer."""
+        outs = ", ".join(f"{k} {'x'.join(map(str, v))}" for k, v in self.outputs.items())
+        shape = "x".join(map(str, self.input_shape))
+        t = self.totals
+        return (
+            f"<Analysis {self.name}: {len(self.layers)} layers, {t.params:,} params, {t.macs:,} MACs, {shape} → {outs}>"
+        )
+
+    __str__ = __repr__
+
     def _repr_html_(self) -> str | None:
         """Jupyter shows an analysis as the report's table, drawn by the view that archdsl.pipeline
         sets in ``html_view`` (the IR imports no view); None (plain text) where none is set."""
