@@ -28,7 +28,7 @@ def test_rolled_up_rows_add_up_to_the_totals(resnet50, depth):
     assert sum(_int(r[col["MACs"]]) for r in rows) == resnet50.totals.macs == 4_089_184_256
     # a rolled-up row counts the activations its block keeps (in-place layers need no memory of their
     # own, as in the totals); a single layer's row shows its output size either way
-    groups = list(report._groups(resnet50, depth).values())
+    groups = list(report.groups(resnet50, depth).values())
     kept = [_int(r[col["activations"]]) for r, g in zip(rows, groups) if len(g) > 1 or not g[0].elementwise]
     assert sum(kept) == resnet50.totals.activations
 
@@ -264,3 +264,10 @@ def test_the_notebook_table_shows_the_short_op_and_every_argument_on_hover():
         '<td style="text-align:left" title="conv(out=8, k=3, s=1, p=1, d=1, groups=1, bias=true)">conv 3x3, 8</td>'
         in html
     )
+
+
+def test_the_notebook_table_opens_a_block_onto_its_layers_and_draws_the_shares():
+    html = archdsl.load("resnet50").analyze()._repr_html_()
+    assert html.count("<details>") == 16  # the 16 bottlenecks at the automatic depth (2)
+    assert "<summary>layer1.0</summary><ul><li>layer1.0.conv1: conv 1x1, 64</li>" in html
+    assert ">8.0%<div" in html and "width:8.0%" in html  # fc: 2,049,000 of the 25,557,032 parameters

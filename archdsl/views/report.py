@@ -67,7 +67,8 @@ def prefix(name: str, depth: int | None) -> str:
     return name if depth is None else ".".join(name.split(".")[:depth])
 
 
-def _groups(a: Analysis, depth: int | None) -> dict[str, list[Layer]]:
+def groups(a: Analysis, depth: int | None) -> dict[str, list[Layer]]:
+    """The layers by the row they roll up into at ``depth`` (their name's prefix)."""
     groups: dict[str, list[Layer]] = {}
     for layer in a.layers:
         groups.setdefault(prefix(layer.name, depth), []).append(layer)
@@ -82,7 +83,7 @@ def auto_depth(a: Analysis, max_rows: int = MAX_ROWS) -> int | None:
         return None
     best = 1
     for depth in range(1, deepest + 1):
-        if len(_groups(a, depth)) <= max_rows:
+        if len(groups(a, depth)) <= max_rows:
             best = depth
     return best
 
@@ -126,7 +127,7 @@ def short_op(layer: Layer, shapes: dict[str, tuple[int, ...]]) -> str:
 def table_rows(a: Analysis, opts: Options = Options()) -> list[Row]:
     out = []
     shapes = {x.name: tuple(x.output_shape) for x in a.layers}
-    for name, layers in _groups(a, opts.depth).items():
+    for name, layers in groups(a, opts.depth).items():
         macs = sum(x.macs_all if opts.count_all else x.macs for x in layers)
         if len(layers) == 1:
             x = layers[0]
