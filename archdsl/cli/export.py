@@ -5,9 +5,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from ..backend.export import FORMATS, TOLERANCE, TORCHSCRIPT_SUFFIXES
 from ..backend.export_onnx import OPSET
@@ -77,8 +80,6 @@ def _format(args) -> str | None:
 
 def run(args: argparse.Namespace) -> int:
     from ..backend.export import MissingPackage, first_line
-    from ..backend.export_onnx import to_onnx
-    from ..backend.export_torchscript import to_torchscript
 
     fmt = _format(args)
     if fmt is None:
@@ -93,30 +94,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.output:
         check_output(out, inputs=[args.spec, args.weights], force=args.force)
     try:
-        if fmt == "onnx":
-            done = to_onnx(
-                net,
-                out,
-                opset=args.opset,
-                dynamic_batch=not args.static_batch,
-                dynamic_size=not args.static_size,
-                weights=args.weights,
-                batch=args.batch,
-                max_params=args.max_params,
-                max_memory=args.max_memory,
-            )
-        else:
-            with warnings.catch_warnings():  # a fallback to trace is printed as a note below
-                warnings.simplefilter("ignore")
-                done = to_torchscript(
-                    net,
-                    out,
-                    method=args.method,
-                    weights=args.weights,
-                    batch=args.batch,
-                    max_params=args.max_params,
-                    max_memory=args.max_memory,
-                )
+        with _working(f"exporting {net.name} as {'ONNX' if fmt == 'onnx' else 'TorchScript'}"):
+            done = _export(args, net, out, fmt)
     except MissingPackage as err:
         print(f"archdsl export: {err}", file=sys.stderr)
         return 3
@@ -165,3 +144,45 @@ def _check(done, fmt: str, size: tuple[int, int] | None) -> int:
         )
         return 4
     return 0
+
+
+def _export(args: argparse.Namespace, net: Any, out: str, fmt: str) -> Any:
+    from ..backend.export_onnx import to_onnx
+    from ..backend.export_torchscript import to_torchscript
+
+    if fmt == "onnx":
+        return to_onnx(
+            net,
+            out,
+            opset=args.opset,
+            dynamic_batch=not args.static_batch,
+            dynamic_size=not args.static_size,
+            weights=args.weights,
+            batch=args.batch,
+            max_params=args.max_params,
+            max_memory=args.max_memory,
+        )
+    with warnings.catch_warnings():  # a fallback to trace is printed as a note below
+        warnings.simplefilter("ignore")
+        return to_torchscript(
+            net,
+            out,
+            method=args.method,
+            weights=args.weights,
+            batch=args.batch,
+            max_params=args.max_params,
+            max_memory=args.max_memory,
+        )
+
+
+@contextlib.contextmanager
+def _working(what: str) -> Iterator[None]:
+    """A spinner on a terminal's stderr while the exporter works (tens of seconds for ONNX); nothing when
+    stderr is a file or a pipe."""
+    if not sys.stderr.isatty():
+        yield
+        return
+    from rich.console import Console
+
+    with Console(stderr=True).status(f"{what} ..."):
+        yield
