@@ -1,9 +1,12 @@
-"""``archdsl.detect``, the public name of :mod:`archdsl.backend.detect` (boxes, NMS, default boxes, anchors)
-and :mod:`archdsl.backend.decode` (SSD and YOLO decoders): ``from archdsl import detect``."""
+"""``archdsl.detect``, the public name of :mod:`archdsl.backend.detect` (boxes, NMS, default boxes, anchors),
+:mod:`archdsl.backend.decode` (SSD and YOLO decoders) and :mod:`archdsl.backend.roi` (RoI pooling and RoI
+Align): ``from archdsl import detect``."""
 
 from .backend.decode import *  # noqa: F403
 from .backend.decode import __all__ as _decoders
 from .backend.detect import *  # noqa: F403
 from .backend.detect import __all__ as _boxes
+from .backend.roi import *  # noqa: F403
+from .backend.roi import __all__ as _roi
 
-__all__ = sorted(_boxes + _decoders)
+__all__ = sorted(_boxes + _decoders + _roi)
