@@ -115,6 +115,8 @@ class Net:
         reinit: str | list[str] | None = None,
         freeze: str | list[str] | None = None,
         check_input: bool = True,
+        optimize: str | None = None,
+        backend: str = "eager",
     ) -> fx.GraphModule:
         """A ``torch.fx.GraphModule`` built directly on ``device`` (``"meta"`` allocates nothing).
 
@@ -137,6 +139,10 @@ class Net:
           :func:`archdsl.backend.weights.load_weights`; what was loaded is ``model.weights_report``;
         - ``freeze``: a label (or several): the parameters of everything that computes its output,
           itself included, stop requiring gradients (``freeze="avgpool"`` trains only the head).
+
+        ``optimize="inference"`` gives an eval-only model with BatchNorm folded into the layers before it and
+        channels-last weights, run by ``backend`` ``"eager"`` or ``"script"`` (TorchScript, frozen):
+        :mod:`archdsl.backend.optimize`.
         """
         from .backend.compile import compile_graph
         from .backend.weights import freeze as freeze_labels
@@ -165,6 +171,10 @@ class Net:
             )
         if freeze is not None:
             freeze_labels(model, self.graph, freeze)
+        if optimize is not None:
+            from .backend.optimize import optimize as optimized
+
+            return optimized(model, optimize, backend)
         return model
 
     def check_params(self, max_params: int | None = MAX_PARAMS) -> None:
