@@ -6,22 +6,14 @@ The only module that names every stage (archdsl.lang, archdsl.ir, archdsl.backen
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # for annotations only
-    import graphviz
-    import networkx as nx
-    from torch import fx
-
-    from .backend.export import Exported
-    from .ir.contract import InputContract
-    from .ir.symbolic.walk import SymbolicResult
-
+import contextlib
+import gc
 import math
 import re
+from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import ArchError, LimitError, UnknownNameError
 from .ir import analysis
@@ -35,6 +27,15 @@ from .lang.elaborate import elaborate
 from .lang.files import load_file, read_spec
 from .limits import MAX_ELEMENTS, MAX_MEMORY, MAX_PARAMS
 from .ops import lookup
+
+if TYPE_CHECKING:  # for annotations only
+    import graphviz
+    import networkx as nx
+    from torch import fx
+
+    from .backend.export import Exported
+    from .ir.contract import InputContract
+    from .ir.symbolic.walk import SymbolicResult
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -83,7 +84,8 @@ class Net:
 
     @cached_property
     def _analysis(self) -> Analysis:
-        return infer(self.graph)
+        with gc_paused():
+            return infer(self.graph)
 
     def analyze(self) -> Analysis:
         """Shapes, parameters, MACs, activations and receptive fields; pure Python, no torch."""
@@ -368,12 +370,27 @@ def load(
     {'output': (10,)}
     """
     text, file, default = source_of(spec)
-    ctx = load_file(text, file, variables, allow_outside=allow_imports_outside)
-    ctx.default = default
     shape = parse_shape(input) if input is not None else None
-    net = Net(elaborate(ctx, network, shape))
+    with gc_paused():
+        ctx = load_file(text, file, variables, allow_outside=allow_imports_outside)
+        ctx.default = default
+        net = Net(elaborate(ctx, network, shape))
     net.variables = dict(ctx.env.values)  # the file's variables: compile() reads `init` from them
     return net
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while a spec is elaborated or analysed: both make many small objects
+    that live as long as the graph, and the collector's passes over them free nothing (a quarter of a
+    19,000-layer chain's time: benchmarks/big_specs.py). Its state is restored after, whatever happens."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def _spec_net(spec_or_net: Any, input: Any = None, **variables: Any) -> Net:

@@ -153,3 +153,19 @@ def test_render_returns_the_graphviz_object_and_writes_a_file(tmp_path):
     g = net.render(tmp_path / "l", format="dot", depth="all")
     assert isinstance(g, graphviz.Digraph) and g.source == (tmp_path / "l.dot").read_text()
     assert 'id="node:c1"' in g.source
+
+
+def test_loading_pauses_the_garbage_collector_and_restores_it():
+    import gc
+
+    archdsl.load("lenet5").analyze()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        archdsl.load("vgg11").analyze()
+        assert not gc.isenabled()  # a caller's choice is kept
+    finally:
+        gc.enable()
+    with pytest.raises(ArchError):
+        archdsl.load("conv3-8 - maxpol", input="3x8x8")
+    assert gc.isenabled()  # an error on the way restores it too
