@@ -37,7 +37,7 @@ def parser(command: str | None = "*") -> argparse.ArgumentParser:
     """The argument parser; ``command`` (the first argument) says which command to build in full
     ("*": all of them, for --help)."""
     p = _Parser(prog="archdsl", description="CNN architecture specs → checked graphs, reports and PyTorch modules")
-    p.add_argument("--version", action="version", version=f"archdsl {_version()}")
+    p.add_argument("--version", action=_Version)
     sub = p.add_subparsers(dest="command", required=True)
     for name, helptext in COMMANDS.items():
         s = sub.add_parser(name, help=helptext)
@@ -46,6 +46,17 @@ def parser(command: str | None = "*") -> argparse.ArgumentParser:
             module.arguments(s)
             s.set_defaults(func=module.run)
     return p
+
+
+class _Version(argparse.Action):
+    """``--version``: the version is looked up only when asked for (importlib.metadata costs 20 ms a start)."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs: object):
+        super().__init__(option_strings, dest=dest, default=argparse.SUPPRESS, nargs=0, help="print the version")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object) -> None:
+        print(f"archdsl {_version()}")
+        parser.exit()
 
 
 def _version() -> str:
