@@ -207,8 +207,14 @@ def test_resnet152_is_collapsed_by_default(tmp_path):
     assert cli(["render", "resnet152", "-o", str(tmp_path / "r.svg")]) == 0
     nodes = groups(parse(tmp_path / "r.svg"), "node")
     assert len(a.layers) == 507 and len(nodes) <= limits.MAX_BOXES < len(a.layers) / 5
-    assert "node:layer3.35" in nodes and "node:layer3.35.conv1" not in nodes  # one box per bottleneck
-    assert draw.diagram(net).depth == 2
+    assert "node:layer3.0" in nodes and "node:layer3.0.conv1" not in nodes  # one box per bottleneck
+    # ... and the 35 alike bottlenecks after layer3.0 as one box, ×35, holding their layers and parameters
+    assert "node:layer3.1" in nodes and not any(f"node:layer3.{i}" in nodes for i in range(2, 36))
+    assert texts(nodes["node:layer3.1"])[0] == "layer3.1–35 ×35"
+    d = draw.diagram(net)
+    stacked = [x for x in a.layers if x.name.split(".")[0] == "layer3" and x.name.split(".")[1] != "0"]
+    assert d.depth == 2 and d.boxes["layer3.1"].params == sum(x.params for x in stacked) == 39_101_440
+    assert len(d.boxes["layer3.1"].layers) == 35 * 9  # each bottleneck's nine (its identity shortcut is an edge)
     assert cli(["render", "resnet152", "-o", str(tmp_path / "r1.svg"), "--depth", "1"]) == 0
     stages = groups(parse(tmp_path / "r1.svg"), "node")
     assert {f"node:layer{i}" for i in (1, 2, 3, 4)} <= set(stages) and len(stages) < 15

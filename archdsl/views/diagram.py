@@ -292,7 +292,61 @@ def _build(
         boxes[box.id] = box
         edges.append(Edge(box_of_layer[node], box.id, "output", box.shape))
     clusters = _clusters(boxes)
+    for run in _runs(boxes, edges):
+        _stack(run, boxes, edges, clusters)
     return Diagram(a.name, depth, boxes, edges, clusters, a.totals.params, a.totals.macs, hwc)
+
+
+STACK = 3  # this many identical blocks in a row or more are drawn as one box, ×N
+
+
+def _runs(boxes: dict[str, Box], edges: list[Edge]) -> list[list[str]]:
+    """Runs of STACK or more rolled-up blocks one after another that are alike (what they hold, their
+    parameters, shape and frame) and joined only by the one edge from each to the next: ResNet-152's 35
+    bottlenecks after layer3.0."""
+    outs: dict[str, list[tuple[str, str]]] = {}
+    ins: dict[str, list[tuple[str, str]]] = {}
+    for e in edges:
+        outs.setdefault(e.src, []).append((e.dst, e.kind))
+        ins.setdefault(e.dst, []).append((e.src, e.kind))
+
+    def alike(b: Box) -> tuple:
+        return (b.kind, tuple(b.notes), b.shape, b.params, b.op, b.clusters, tuple(x.op for x in b.layers))
+
+    order, runs, i = list(boxes), [], 0
+    while i < len(order):
+        run = [order[i]]
+        while boxes[run[0]].kind == "block" and i + len(run) < len(order):
+            prev, nxt = run[-1], order[i + len(run)]
+            joined = outs.get(prev) == [(nxt, "data")] and ins.get(nxt) == [(prev, "data")]
+            if not joined or alike(boxes[nxt]) != alike(boxes[run[0]]):
+                break
+            run.append(nxt)
+        if len(run) >= STACK:
+            runs.append(run)
+        i += len(run)
+    return runs
+
+
+def _stack(run: list[str], boxes: dict[str, Box], edges: list[Edge], clusters: dict[str, list[str]]) -> None:
+    """The run's blocks as its first box, titled ``layer3.1–35 ×35`` (in place)."""
+    first, last = boxes[run[0]], boxes[run[-1]]
+    head, _, _ = first.id.rpartition(".")
+    tail = last.id[len(head) + 1 :] if head and last.id.startswith(head + ".") else last.id
+    first.title = f"{first.title}–{tail} ×{len(run)}" if first.title == first.id else f"{first.title} ×{len(run)}"
+    first.layers = [x for b in run for x in boxes[b].layers]
+    first.params = sum(boxes[b].params for b in run)
+    first.shape = last.shape
+    gone = set(run[1:])
+    for e in list(edges):
+        if e.src in gone and e.dst not in gone:
+            e.src = first.id  # the last block's way out
+        elif e.dst in gone or e.src in gone:
+            edges.remove(e)
+    for b in gone:
+        del boxes[b]
+    for members in clusters.values():
+        members[:] = [m for m in members if m not in gone]
 
 
 def _boxes(g: LayerGraph, groups: dict[str, list[Layer]], target: dict[str, str], depth: int | None) -> dict[str, Box]:

@@ -87,6 +87,8 @@ def latex(text: str) -> str:
             out.append(r"$\times$")
         elif ch == "…":
             out.append(r"\dots{}")
+        elif ch == "–":  # a stack of blocks, layer3.1–35
+            out.append("--")
         else:
             out.append(ch)
     return "".join(out)
