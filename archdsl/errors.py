@@ -131,6 +131,7 @@ class LimitError(ArchError):
 
 # ------------------------------------------------------------------ the command line's errors
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # all but tab and newline
+_LINE_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # tab and newline too
 
 
 class UsageError(Exception):
@@ -138,10 +139,11 @@ class UsageError(Exception):
     does for the options it checks itself."""
 
 
-def printable(text: Any) -> str:
+def printable(text: Any, one_line: bool = False) -> str:
     """The text with each control character (an escape, a carriage return, DEL, C1) but newlines and tabs as
-    '?': what a spec or a file name holds cannot drive the terminal."""
-    return CONTROL.sub("?", str(text))
+    '?': what a spec or a file name holds cannot drive the terminal. ``one_line``: newlines and tabs too, so
+    that a name cannot end a comment or break a diagram's label either."""
+    return (_LINE_CONTROL if one_line else CONTROL).sub("?", str(text))
 
 
 def shown(text: Any, limit: int = 80) -> str:

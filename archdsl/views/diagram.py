@@ -16,19 +16,17 @@ Graphviz, :mod:`archdsl.views.tikz` writes TikZ.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import printable
 from ..ir.analysis import Analysis, Layer
 from ..limits import MAX_BOXES, MAX_TEXT
 from ..ops import REGISTRY
 from . import report, skips
 from .layout import u_layout
 from .skips import LayerGraph, edge_kinds
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # newlines and tabs too: a box's text is one line
 
 # fill colours by op family (``Op.family``; PlotNeuralNet's palette, lightened), and for the boxes that are no op
 PALETTE = {
@@ -113,15 +111,9 @@ def op_title(layer: Layer, ins: list[tuple[int, ...]] | None = None) -> str:
     return layer.kind.title(layer.args, ins or [], layer.output_shape)
 
 
-def printable(text: Any) -> str:
-    """The text with each control character (a newline, an escape, DEL, C1) as '?': a name from a spec or a
-    file name cannot end a comment, break a label or reach the terminal."""
-    return _CONTROL.sub("?", str(text))
-
-
 def clip(text: Any, limit: int = MAX_TEXT) -> str:
-    """Printable text of at most ``limit`` characters, ending in '…' when cut."""
-    text = printable(text)
+    """Printable text on one line, of at most ``limit`` characters, ending in '…' when cut."""
+    text = printable(text, one_line=True)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

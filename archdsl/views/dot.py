@@ -16,7 +16,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from ..errors import ArchError
+from ..errors import ArchError, printable
 from ..limits import DOT_TIMEOUT, MAX_ID
 from .diagram import (
     CLUSTER_FILLS,
@@ -32,7 +32,6 @@ from .diagram import (
     diagram,
     enclosing,
     notes_text,
-    printable,
     shape_text,
 )
 
@@ -72,7 +71,7 @@ def _text(text: str) -> str:
     """A name or plain label as DOT reads it literally: printable, at most MAX_ID characters (cut with a digest
     of the whole, so that two long names stay two ids), backslashes doubled (DOT reads ``\\l`` and ``\\N`` as
     escapes). The graphviz package quotes it and escapes its quotes."""
-    text = printable(text)
+    text = printable(text, one_line=True)
     if len(text) > MAX_ID:
         text = text[: MAX_ID - 9] + "~" + hashlib.sha256(text.encode()).hexdigest()[:8]
     return text.replace("\\", "\\\\")
@@ -278,7 +277,9 @@ def render(
         output.write_bytes(path, run_dot(text, fmt))
     except GraphvizError as err:
         raise type(err)(
-            f"{err.message}, so {printable(path)} was not written; {_fallback(path, text)}", None, err.hint
+            f"{err.message}, so {printable(path, one_line=True)} was not written; {_fallback(path, text)}",
+            None,
+            err.hint,
         ) from None
     return d
 
@@ -289,7 +290,8 @@ def _fallback(path: Path, text: str) -> str:
     from .. import output
 
     dot = path.with_suffix(".dot")
+    shown = printable(dot, one_line=True)
     if dot.exists() and not output.ours(dot):
-        return f"{printable(dot)} exists and archdsl did not write it, so the .dot source was not written either"
+        return f"{shown} exists and archdsl did not write it, so the .dot source was not written either"
     output.write_text(dot, text)
-    return f"wrote {printable(dot)} instead"
+    return f"wrote {shown} instead"
