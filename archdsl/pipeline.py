@@ -278,10 +278,7 @@ class Net:
 
     def summary(self) -> str:
         """One line: ``vgg16: 138,357,544 params, 15,470,264,320 MACs, 3x224x224 → output 1000``."""
-        a = self.analyze()
-        outs = ", ".join(f"{k} {'x'.join(map(str, v))}" for k, v in a.outputs.items())
-        shape = "x".join(map(str, a.input_shape))
-        return f"{self.name}: {a.totals.params:,} params, {a.totals.macs:,} MACs, {shape} → {outs}"
+        return f"{self.name}: {self.analyze().summary()}"
 
     def __repr__(self) -> str:
         return f"<archdsl.Net {self.summary()}>"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import load_spec, outputs_text, spec_arguments
+from .common import load_spec, spec_arguments
 
 
 def arguments(c: argparse.ArgumentParser) -> None:
@@ -13,5 +13,7 @@ def arguments(c: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     a = load_spec(args).analyze()
-    print(f"ok: {a.name}: {a.totals.params:,} params, {a.totals.macs:,} MACs, {len(a.layers)} nodes; {outputs_text(a)}")
+    print(
+        f"ok: {a.name}: {a.totals.params:,} params, {a.totals.macs:,} MACs, {len(a.layers)} nodes; {a.outputs_text()}"
+    )
     return 0

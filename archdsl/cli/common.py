@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # for annotations only
-    from ..ir.analysis import Analysis
     from ..pipeline import Net
 
 
@@ -127,8 +126,3 @@ def error_text(err: ArchError) -> str:
             "\nhint: import only .arch files"
         )
     return "\n".join(one_line(line) if len(line) > MAX_LINE else options.printable(line) for line in text.split("\n"))
-
-
-def outputs_text(a: Analysis) -> str:
-    """The network's outputs as one line: ``output 1000, aux 10``."""
-    return ", ".join(f"{k} {'x'.join(map(str, v))}" for k, v in a.outputs.items())

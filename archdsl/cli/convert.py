@@ -9,7 +9,7 @@ from pathlib import Path
 from ..errors import ArchError
 from ..output import force_argument
 from . import options
-from .common import load_spec, max_params_argument, outputs_text, shown_path, spec_arguments
+from .common import load_spec, max_params_argument, shown_path, spec_arguments
 
 
 def arguments(cv: argparse.ArgumentParser) -> None:
@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
         report.table(a, depth=report.auto_depth(a))
     print(
         f"{original.name} as a fully convolutional network: input {'x'.join(map(str, a.input_shape))} → "
-        f"{outputs_text(a)}"
+        f"{a.outputs_text()}"
     )
     return 0
 

@@ -86,14 +86,18 @@ class Analysis(BaseModel):
                 return layer
         raise KeyError(name)
 
+    def outputs_text(self) -> str:
+        """The outputs and their shapes on one line: ``output 1000``, ``output 10, aux1 10``."""
+        return ", ".join(f"{k} {'x'.join(map(str, v))}" for k, v in self.outputs.items())
+
+    def summary(self) -> str:
+        """``138,357,544 params, 15,470,264,320 MACs, 3x224x224 → output 1000``."""
+        shape = "x".join(map(str, self.input_shape))
+        return f"{self.totals.params:,} params, {self.totals.macs:,} MACs, {shape} → {self.outputs_text()}"
+
     def __repr__(self) -> str:
         """One line, not pydantic's dump of every layer."""
-        outs = ", ".join(f"{k} {'x'.join(map(str, v))}" for k, v in self.outputs.items())
-        shape = "x".join(map(str, self.input_shape))
-        t = self.totals
-        return (
-            f"<Analysis {self.name}: {len(self.layers)} layers, {t.params:,} params, {t.macs:,} MACs, {shape} → {outs}>"
-        )
+        return f"<Analysis {self.name}: {len(self.layers)} layers, {self.summary()}>"
 
     __str__ = __repr__
 

@@ -372,8 +372,7 @@ def diff_table(a: Analysis, b: Analysis, depth: int | None = 1, console: Console
     for what, x, y, ratio in diff_totals(a, b):
         totals.add_row(what, f"{x:,}", f"{y:,}", ratio)
     console.print(totals)
-    outs = lambda an: ", ".join(f"{k} {shape_str(v)}" for k, v in an.outputs.items())  # noqa: E731
-    console.print(f"outputs: A {outs(a)}; B {outs(b)}")
+    console.print(f"outputs: A {a.outputs_text()}; B {b.outputs_text()}")
 
 
 def diff_markdown(a: Analysis, b: Analysis, depth: int | None = 1) -> str:
