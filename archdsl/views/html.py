@@ -33,7 +33,8 @@ def html_table(a: Any, depth: int | str | None = "auto") -> str:
     members = report.groups(a, depth)
     shapes = {x.name: tuple(x.output_shape) for x in a.layers}
     body = []
-    for row, full in zip(report.rows(a, opts=opts), report.table_rows(a, opts)):
+    for full in report.table_rows(a, opts):
+        row = report.cells(full, a, opts)
         cells = []
         for c, v in zip(report.COLUMNS, row):
             style = f"text-align:{'right' if c in numeric else 'left'}"

@@ -164,26 +164,25 @@ def rows(
     """The table as text cells, in ``COLUMNS`` order. The shares are of the totals: params, and the
     activation memory (the values each row keeps, of the forward total)."""
     opts = opts or Options(depth=depth)
+    return [cells(r, a, opts, bars) for r in table_rows(a, opts)]
+
+
+def cells(r: Row, a: Analysis, opts: Options, bars: bool = False) -> tuple[str, ...]:
+    """One row's text cells, in ``COLUMNS`` order (``bars``: the shares with a bar)."""
     share = _bar if bars else _share
     t = a.totals
-    cells = []
-    for r in table_rows(a, opts):
-        acts = f"{r.activations * opts.batch:,}"
-        memory = "in place" if r.in_place else share(r.activations, t.activations)
-        cells.append(
-            (
-                r.name,
-                r.op,
-                shape_str(r.output_shape, opts.hwc),
-                f"{r.params:,}",
-                share(r.params, t.params),
-                f"{r.macs * opts.batch:,}",
-                acts,
-                memory,
-                r.receptive_field,
-            )
-        )
-    return cells
+    memory = "in place" if r.in_place else share(r.activations, t.activations)
+    return (
+        r.name,
+        r.op,
+        shape_str(r.output_shape, opts.hwc),
+        f"{r.params:,}",
+        share(r.params, t.params),
+        f"{r.macs * opts.batch:,}",
+        f"{r.activations * opts.batch:,}",
+        memory,
+        r.receptive_field,
+    )
 
 
 def summary_lines(a: Analysis, opts: Options = Options()) -> list[str]:
