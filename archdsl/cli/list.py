@@ -41,22 +41,15 @@ def library_records() -> list[dict]:
 
 
 def library_rows() -> list[tuple[str, ...]]:
-    """One row per library network, as text: its name, input, params, MACs, file and description."""
-    from ..lang import library
-    from ..pipeline import load
-    from ..resources import spec_root
-
-    root = spec_root()
+    """One row per library network, as text (``COLUMNS``): a network that fails to load shows its error in
+    the params column and ``?`` in the others."""
     rows = []
-    for name, entry in library.entries().items():
-        try:
-            net = load(name)
-            a = net.analyze()
-            shape, params, macs = "x".join(map(str, a.input_shape)), f"{a.totals.params:,}", f"{a.totals.macs:,}"
-            takes = net.input_contract().describe()
-        except ArchError as err:
-            shape, takes, params, macs = "?", "?", f"error: {err.message}", "?"
-        rows.append((name, shape, takes, params, macs, entry.path.relative_to(root).as_posix(), entry.description))
+    for r in library_records():
+        if r["error"] is not None:
+            shape, takes, params, macs = "?", "?", f"error: {r['error']}", "?"
+        else:
+            shape, takes, params, macs = r["input"], r["takes"], f"{r['params']:,}", f"{r['MACs']:,}"
+        rows.append((r["name"], shape, takes, params, macs, r["file"], r["description"]))
     return rows
 
 
