@@ -139,17 +139,14 @@ class Mul(Op):
         for i, shape in enumerate(ins[1:], start=2):
             # a size broadcasts when it is the number 1 itself: a size that depends on the input (a symbolic
             # H) is never 1 by chance, so the rule does not fork over the sizes where it would be
-            merged = (
-                [] if len(shape) != len(out) else [a if _one(b) else b if _one(a) else a for a, b in zip(out, shape)]
-            )
-            if not merged or any(not _one(a) and not _one(b) and a != b for a, b in zip(out, shape)):
+            if len(shape) != len(out) or any(not _one(a) and not _one(b) and a != b for a, b in zip(out, shape)):
                 raise BranchMismatch(
                     f"branch {i} is {fmt_shape(shape)}, branch 1 is {fmt_shape(ins[0])}",
                     0,
                     i - 1,
                     "mul multiplies equal shapes, or broadcasts a size of 1 (a Cx1x1 gate over a CxHxW map)",
                 )
-            out = tuple(merged)
+            out = tuple(b if _one(a) else a for a, b in zip(out, shape))
         return out
 
     def extra_macs(self, ins: list[Shape], out: Shape) -> int:
