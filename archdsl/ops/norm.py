@@ -19,7 +19,27 @@ class BnParams(Params):
     affine: bool = True
 
 
-class BatchNorm(Op):
+class _Normalisation(Op):
+    """What batch, layer and group normalisation share: the values normalised, then (``affine``) each of the
+    ``_size`` features scaled and shifted by a learnable weight and bias."""
+
+    pointwise = True
+    learnable = True
+    saves = "input"
+
+    def _size(self, shape: Shape) -> int:
+        """How many features the weight and bias have: the channels."""
+        return shape[0]
+
+    def extra_macs(self, ins: list[Shape], out: Shape) -> int:
+        return numel(out) * (2 if self.p.affine else 1)  # normalise, then scale and shift
+
+    def weights(self, ins: list[Shape], out: Shape) -> dict[str, Shape]:
+        n = self._size(ins[0])
+        return {"weight": (n,), "bias": (n,)} if self.p.affine else {}
+
+
+class BatchNorm(_Normalisation):
     """Batch normalisation over channels (BatchNorm2d on maps, BatchNorm1d after fc)."""
 
     name = "bn"
@@ -28,11 +48,8 @@ class BatchNorm(Op):
         "—",
         "batch normalisation (2-d on maps, 1-d after fc)",
     )
-    pointwise = True
     aliases = ("batchnorm", "batch_norm", "batchnorm2d")
     Params = BnParams
-    learnable = True
-    saves = "input"
 
     def infer(self, ins: list[Shape]) -> Shape:
         if len(ins[0]) > 3:  # BatchNorm1d / 2d take (N, C), (N, C, L) and (N, C, H, W)
@@ -40,13 +57,6 @@ class BatchNorm(Op):
                 f"normalises a vector, a CxL sequence or a CxHxW map, got {fmt_shape(ins[0])}", "reshape to CxHxW first"
             )
         return ins[0]
-
-    def extra_macs(self, ins: list[Shape], out: Shape) -> int:
-        return numel(out) * (2 if self.p.affine else 1)  # normalise, then scale and shift
-
-    def weights(self, ins: list[Shape], out: Shape) -> dict[str, Shape]:
-        c = ins[0][0]
-        return {"weight": (c,), "bias": (c,)} if self.p.affine else {}
 
     def buffers(self, ins: list[Shape], out: Shape) -> dict[str, Shape]:
         c = ins[0][0]
@@ -92,7 +102,7 @@ class LayerNormParams(EpsParams):
     affine: bool = True
 
 
-class LayerNorm(Op):
+class LayerNorm(_Normalisation):
     """Layer normalisation: every position's values normalised, then scaled and shifted. ``over=channels``
     (the default) normalises the C values at each position of a CxHxW map (ConvNeXt's LayerNorm2d);
     ``over=last`` the last dimension, as ``nn.LayerNorm`` does (a channels-last HxWxC map, a vector)."""
@@ -103,11 +113,8 @@ class LayerNorm(Op):
         "—",
         "layer normalisation over the channels of a map, or over the last dimension (`over=last`)",
     )
-    pointwise = True
     aliases = ("layer_norm", "ln", "layernorm2d")
     Params = LayerNormParams
-    learnable = True
-    saves = "input"
 
     def _size(self, shape: Shape) -> int:
         return shape[0] if self.p.over == "channels" else shape[-1]
@@ -120,13 +127,6 @@ class LayerNorm(Op):
             )
         return ins[0]
 
-    def extra_macs(self, ins: list[Shape], out: Shape) -> int:
-        return numel(out) * (2 if self.p.affine else 1)  # normalise, then scale and shift
-
-    def weights(self, ins: list[Shape], out: Shape) -> dict[str, Shape]:
-        n = self._size(ins[0])
-        return {"weight": (n,), "bias": (n,)} if self.p.affine else {}
-
     def torch(self, ins: list[Shape], out: Shape) -> ModuleSpec | None:
         cls = "LayerNorm2d" if self.p.over == "channels" and len(ins[0]) == 3 else "LayerNorm"
         return ModuleSpec(cls, (self._size(ins[0]),), {"eps": self.p.eps, "elementwise_affine": self.p.affine})
@@ -137,7 +137,7 @@ class GroupNormParams(EpsParams):
     affine: bool = True
 
 
-class GroupNorm(Op):
+class GroupNorm(_Normalisation):
     """Group normalisation: the channels split into ``groups``, each normalised over its channels and
     positions, then every channel scaled and shifted (Wu & He 2018)."""
 
@@ -147,12 +147,9 @@ class GroupNorm(Op):
         "`groups`",
         "group normalisation over `groups` groups of channels",
     )
-    pointwise = True
     aliases = ("group_norm", "gn")
     Params = GroupNormParams
     positional = ("groups",)
-    learnable = True
-    saves = "input"
 
     def infer(self, ins: list[Shape]) -> Shape:
         c = ins[0][0]
@@ -161,13 +158,6 @@ class GroupNorm(Op):
                 f"{c} channels do not split into {self.p.groups} groups", "the channels must be a multiple of groups"
             )
         return ins[0]
-
-    def extra_macs(self, ins: list[Shape], out: Shape) -> int:
-        return numel(out) * (2 if self.p.affine else 1)
-
-    def weights(self, ins: list[Shape], out: Shape) -> dict[str, Shape]:
-        c = ins[0][0]
-        return {"weight": (c,), "bias": (c,)} if self.p.affine else {}
 
     def torch(self, ins: list[Shape], out: Shape) -> ModuleSpec | None:
         return ModuleSpec("GroupNorm", (self.p.groups, ins[0][0]), {"eps": self.p.eps, "affine": self.p.affine})
