@@ -223,13 +223,20 @@ DROP_ORDER = ("RF size/stride", "memory %", "params %", "activations", "output",
 FOLDED = 12
 
 
+def min_widths(cells: list[tuple[str, ...]]) -> dict[str, int]:
+    """Each column's narrowest: its widest cell (numbers and shapes are never cut), or FOLDED characters for
+    the layer and op columns, which fold onto more lines."""
+    widest = {col: max([len(col), *(len(row[i]) for row in cells)]) for i, col in enumerate(COLUMNS)}
+    return {col: min(w, FOLDED) if col in ("layer", "op") else w for col, w in widest.items()}
+
+
 def fit_columns(cells: list[tuple[str, ...]], width: int) -> tuple[list[str], list[str]]:
     """The columns a table of ``cells`` shows in ``width`` characters, and those it leaves out: every cell
     but a name's or an op's is shown whole or not at all, so no number is ever cut."""
-    widest = {col: max([len(col), *(len(row[i]) for row in cells)]) for i, col in enumerate(COLUMNS)}
+    least = min_widths(cells)
 
     def needed(cols: list[str]) -> int:  # rich draws "│ cell " per column and a last "│"
-        return sum(min(widest[c], FOLDED) if c in ("layer", "op") else widest[c] for c in cols) + 3 * len(cols) + 1
+        return sum(least[c] for c in cols) + 3 * len(cols) + 1
 
     shown, dropped = list(COLUMNS), []
     for col in DROP_ORDER:
@@ -252,16 +259,15 @@ def table(a: Analysis, console: Console | None = None, depth: int | None = None,
     )
     cells = rows(a, opts=opts, bars=True)
     shown, dropped = fit_columns(cells, console.width)
+    least = min_widths(cells)
     tab = Table(title=title, show_lines=False, header_style="bold")
     for col in shown:
-        whole = max([len(col), *(len(row[COLUMNS.index(col)]) for row in cells)])
-        folds = col in ("layer", "op")
         tab.add_column(
             col,
             justify="right" if col in ("params", "MACs", "activations") else "left",
             overflow="fold",
-            no_wrap=not folds,
-            min_width=min(whole, FOLDED) if folds else whole,
+            no_wrap=col not in ("layer", "op"),
+            min_width=least[col],
         )
     for row in cells:
         tab.add_row(*(row[COLUMNS.index(col)] for col in shown))
