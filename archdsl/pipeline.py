@@ -307,10 +307,10 @@ class Net:
         from .views import diagram, dot
 
         rankdir = options.pop("rankdir", "TB")
-        if path is not None:
-            target = Path(path) if format is None else Path(path).with_suffix("." + format.lstrip("."))
-            dot.render(self, target, depth=depth, rankdir=rankdir, **options)
-        return dot.to_graph(diagram.diagram(self, depth=depth, **options), rankdir)
+        if path is None:
+            return dot.to_graph(diagram.diagram(self, depth=depth, **options), rankdir)
+        target = Path(path) if format is None else Path(path).with_suffix("." + format.lstrip("."))
+        return dot.to_graph(dot.render(self, target, depth=depth, rankdir=rankdir, **options), rankdir)
 
     def to_networkx(self) -> nx.DiGraph:
         """The network as a ``networkx.DiGraph`` (networkx is imported here only): a node per layer, named as
