@@ -49,6 +49,11 @@ def escaped(text: str) -> str:
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
+def listed(items: list[str], last: str = "and") -> str:
+    """``a, b and c`` (or ``a, b or c``) for a message."""
+    return ", ".join(items[:-1]) + f" {last} " + items[-1] if len(items) > 1 else "".join(items)
+
+
 def did_you_mean(name: str, candidates: Iterable[str], cutoff: float = 0.6) -> str | None:
     """The closest candidate to ``name``, or None when nothing is close (difflib's ratio below ``cutoff``)."""
     pool = sorted(set(candidates))

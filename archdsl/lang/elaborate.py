@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import ArchError, ArgumentError, LimitError, ShapeError, Span, UnknownNameError, did_you_mean
+from ..errors import ArchError, ArgumentError, LimitError, ShapeError, Span, UnknownNameError, did_you_mean, listed
 from ..ir.graph import Graph, Node
 from ..limits import MAX_NESTING, MAX_NODES, MAX_STEPS
 from ..ops import NO_SUCH_MERGES, REGISTRY, Op, OpProblem, lookup, merges
@@ -275,7 +275,7 @@ class Elaborator(Containers, Control, OpNodes):
                 raise ArgumentError(
                     f"{found[0].name} takes no {{ ... }} body",
                     call.span,
-                    f"only {_listed(merges())} take branches; to name a group {call.name}, quote it: {quoted}",
+                    f"only {listed(merges())} take branches; to name a group {call.name}, quote it: {quoted}",
                 )
             close = _merge_typo(call)
             if call.name.lower() in NO_SUCH_MERGES or close:
@@ -284,7 +284,7 @@ class Elaborator(Containers, Control, OpNodes):
                     f"'{call.name}' is not an op of archdsl, and a braced name is a group, whose lines run one "
                     "after another",
                     call.span,
-                    f"{what}the ops that take branches are {_listed(merges())}; to name a group {call.name}, quote "
+                    f"{what}the ops that take branches are {listed(merges())}; to name a group {call.name}, quote "
                     f"it: {quoted}",
                 )
             if call.has_call or call.dash or call.slash:
@@ -429,10 +429,6 @@ def _sink_hint(g: Graph, node: str, outputs: dict[str, str]) -> str:
                     "element, not the rest of its chain; put the label on the chain's last layer"
                 )
     return "list it in `output`, or remove it"
-
-
-def _listed(names: list[str]) -> str:
-    return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else "".join(names)
 
 
 def _merge_typo(call: ast.OpCall) -> str | None:

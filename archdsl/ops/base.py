@@ -382,7 +382,9 @@ def _shown(v: Any, depth: int = 0) -> str:
 def _expects(tp: Any) -> str:
     """A field type in words: ``int | tuple[int, int]`` → 'an integer or a pair (height, width)'."""
     parts = _alternatives(tp)
-    return ", ".join(parts[:-1]) + " or " + parts[-1] if len(parts) > 1 else "".join(parts) or str(tp)
+    from ..errors import listed
+
+    return listed(parts, "or") or str(tp)
 
 
 def _alternatives(tp: Any) -> list[str]:
