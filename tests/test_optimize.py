@@ -89,3 +89,13 @@ def test_net_compile_optimize_and_its_refusals():
         net.compile(optimize="training")
     with pytest.raises(ValueError, match="backend takes 'eager', 'script'"):
         net.compile(optimize="inference", backend="inductor")
+
+
+@pytest.mark.parametrize("backend", ["eager", "script"])
+def test_the_optimised_model_keeps_the_input_contract(backend):
+    """Compiled at 3x64x64, it runs at another size its contract admits and refuses one it does not."""
+    net = archdsl.load("resnet18", input="3x64x64")
+    fast = net.compile(seed=0, optimize="inference", backend=backend)
+    assert tuple(fast(torch.randn(1, 3, 40, 72)).shape) == (1, 1000)
+    with pytest.raises(Exception, match=r"resnet18 takes N x 3xHxW with H >= 17, W >= 17; got an input of 1x3x8x8"):
+        fast(torch.randn(1, 3, 8, 8))
