@@ -124,3 +124,18 @@ def test_diff_as_markdown_and_json(capsys):
     data = json.loads(capsys.readouterr().out)
     assert data["totals"]["params"] == {"A": 11_689_512, "B": 21_797_672}
     assert {s["stage"]: s["B"]["params"] for s in data["stages"]}["layer3"] == 6_822_400
+
+
+def test_the_diff_table_fits_80_columns_without_cutting_a_number():
+    from rich.console import Console
+
+    from archdsl.views import report
+
+    a, b = archdsl.load("resnet18").analyze(), archdsl.load("resnet34").analyze()
+    console = Console(width=80, record=True, file=io.StringIO())
+    report.diff_table(a, b, 1, console=console)
+    text = console.export_text()
+    assert max(len(line) for line in text.splitlines()) <= 80 and "…" not in text
+    assert "│ layer3  │ 2,099,712 │  6,822,400 │ 411,041,792 │ 1,335,885,824 │" in text
+    assert "left out to fit 80 columns: activations A, activations B, output A, output B" in text
+    assert "--format markdown or json" in text

@@ -218,33 +218,73 @@ def wide_console(width: int = 200) -> Console:
     return Console(width=None if terminal else width, highlight=False, emoji=False)
 
 
-# what a narrow terminal leaves out first; layer and op fold onto more lines instead, down to FOLDED characters
-DROP_ORDER = ("RF size/stride", "memory %", "params %", "activations", "output", "MACs", "params")
+@dataclass(frozen=True)
+class Fit:
+    """How a terminal table narrows: ``drop``, the groups of columns a narrow terminal leaves out, in order;
+    ``folds``, the columns that fold onto more lines instead (down to FOLDED characters); ``right``, the
+    right-justified ones; ``formats``, the command's formats that show every column. Every other cell is
+    shown whole or not at all: no number is ever cut."""
+
+    columns: tuple[str, ...]
+    drop: tuple[tuple[str, ...], ...]
+    folds: tuple[str, ...]
+    right: tuple[str, ...]
+    formats: str
+
+
 FOLDED = 12
+REPORT_FIT = Fit(
+    COLUMNS,
+    (("RF size/stride",), ("memory %",), ("params %",), ("activations",), ("output",), ("MACs",), ("params",)),
+    ("layer", "op"),
+    ("params", "MACs", "activations"),
+    "markdown or csv",
+)
 
 
-def min_widths(cells: list[tuple[str, ...]]) -> dict[str, int]:
-    """Each column's narrowest: its widest cell (numbers and shapes are never cut), or FOLDED characters for
-    the layer and op columns, which fold onto more lines."""
-    widest = {col: max([len(col), *(len(row[i]) for row in cells)]) for i, col in enumerate(COLUMNS)}
-    return {col: min(w, FOLDED) if col in ("layer", "op") else w for col, w in widest.items()}
+def min_widths(cells: list[tuple[str, ...]], fit: Fit = REPORT_FIT) -> dict[str, int]:
+    """Each column's narrowest: its widest cell, or FOLDED characters for a column that folds."""
+    widest = {col: max([len(col), *(len(row[i]) for row in cells)]) for i, col in enumerate(fit.columns)}
+    return {col: min(w, FOLDED) if col in fit.folds else w for col, w in widest.items()}
 
 
-def fit_columns(cells: list[tuple[str, ...]], width: int) -> tuple[list[str], list[str]]:
-    """The columns a table of ``cells`` shows in ``width`` characters, and those it leaves out: every cell
-    but a name's or an op's is shown whole or not at all, so no number is ever cut."""
-    least = min_widths(cells)
+def fit_columns(cells: list[tuple[str, ...]], width: int, fit: Fit = REPORT_FIT) -> tuple[list[str], list[str]]:
+    """The columns a table of ``cells`` shows in ``width`` characters, and those it leaves out."""
+    least = min_widths(cells, fit)
 
     def needed(cols: list[str]) -> int:  # rich draws "│ cell " per column and a last "│"
         return sum(least[c] for c in cols) + 3 * len(cols) + 1
 
-    shown, dropped = list(COLUMNS), []
-    for col in DROP_ORDER:
+    shown, dropped = list(fit.columns), []
+    for group in fit.drop:
         if needed(shown) <= width:
             break
-        shown.remove(col)
-        dropped.append(col)
+        shown = [c for c in shown if c not in group]
+        dropped += group
     return shown, dropped
+
+
+def fitted_table(console: Console, title: str, cells: list[tuple[str, ...]], fit: Fit) -> None:
+    """Print ``cells`` as a table that fits the console (``Fit``), and a line naming what it left out."""
+    shown, dropped = fit_columns(cells, console.width, fit)
+    least = min_widths(cells, fit)
+    tab = Table(title=title, show_lines=False, header_style="bold")
+    for col in shown:
+        tab.add_column(
+            col,
+            justify="right" if col in fit.right else "left",
+            overflow="fold",
+            no_wrap=col not in fit.folds,
+            min_width=least[col],
+        )
+    for row in cells:
+        tab.add_row(*(row[fit.columns.index(col)] for col in shown))
+    console.print(tab)
+    if dropped:
+        console.print(
+            f"left out to fit {console.width} columns: {', '.join(dropped)} (a wider terminal, --format "
+            f"{fit.formats} shows every column)"
+        )
 
 
 def table(a: Analysis, console: Console | None = None, depth: int | None = None, opts: Options | None = None) -> None:
@@ -257,26 +297,7 @@ def table(a: Analysis, console: Console | None = None, depth: int | None = None,
         if opts.depth is None
         else f"{a.name} (blocks rolled up at depth {opts.depth}; --depth all shows every layer)"
     )
-    cells = rows(a, opts=opts, bars=True)
-    shown, dropped = fit_columns(cells, console.width)
-    least = min_widths(cells)
-    tab = Table(title=title, show_lines=False, header_style="bold")
-    for col in shown:
-        tab.add_column(
-            col,
-            justify="right" if col in ("params", "MACs", "activations") else "left",
-            overflow="fold",
-            no_wrap=col not in ("layer", "op"),
-            min_width=least[col],
-        )
-    for row in cells:
-        tab.add_row(*(row[COLUMNS.index(col)] for col in shown))
-    console.print(tab)
-    if dropped:
-        console.print(
-            f"left out to fit {console.width} columns: {', '.join(dropped)} (a wider terminal, --format markdown "
-            "or csv shows every column)"
-        )
+    fitted_table(console, title, rows(a, opts=opts, bars=True), REPORT_FIT)
     for line in summary_lines(a, opts):
         console.print(line)
 
@@ -331,6 +352,16 @@ DIFF_COLUMNS = (
 )
 
 
+# a narrow terminal leaves out a pair of columns at a time, activations first; stage names fold
+DIFF_FIT = Fit(
+    DIFF_COLUMNS,
+    (("activations A", "activations B"), ("output A", "output B"), ("MACs A", "MACs B")),
+    ("stage",),
+    tuple(c for c in DIFF_COLUMNS if not c.startswith(("stage", "output"))),
+    "markdown or json",
+)
+
+
 def diff_rows(a: Analysis, b: Analysis, depth: int | None = 1) -> list[tuple[str, ...]]:
     """Two analyses side by side, one row per stage (naming level ``depth``), matched by name in the
     order they first appear; a stage only one network has shows blanks for the other."""
@@ -365,12 +396,7 @@ def diff_totals(a: Analysis, b: Analysis) -> list[tuple[str, int, int, str]]:
 
 def diff_table(a: Analysis, b: Analysis, depth: int | None = 1, console: Console | None = None) -> None:
     console = console or wide_console()
-    tab = Table(title=f"A = {a.name}, B = {b.name}", header_style="bold")
-    for col in DIFF_COLUMNS:
-        tab.add_column(col, justify="left" if col.startswith(("stage", "output")) else "right")
-    for row in diff_rows(a, b, depth):
-        tab.add_row(*row)
-    console.print(tab)
+    fitted_table(console, f"A = {a.name}, B = {b.name}", diff_rows(a, b, depth), DIFF_FIT)
     totals = Table(header_style="bold")
     for col in ("total", "A", "B", "B / A"):
         totals.add_column(col, justify="left" if col == "total" else "right")
