@@ -78,8 +78,9 @@ RANKS = {
     "views": 5,  # graph → torch; analysis → tables and diagrams (neither imports the other)
     "pipeline": 6,
     "detect": 6,  # the one module naming every stage; archdsl.detect, backend.detect's public name
-    "cli": 7,  # the command line
-    "__init__": 8,  # ``import archdsl``: load, Net, ... on first use
+    "lsp": 7,  # the language server (archdsl lsp): editors' view of the stages; only the CLI imports it
+    "cli": 8,  # the command line
+    "__init__": 9,  # ``import archdsl``: load, Net, ... on first use
 }
 
 
