@@ -30,6 +30,7 @@ COMMANDS = {
     "samples to 100%% training accuracy (exit 0 pass, 1 fail)",
     "export": "write the compiled network as ONNX (.onnx) or TorchScript (.pt)",
     "list": "the spec library: every network with its input, params and MACs",
+    "lsp": "the language server for editors, on stdin/stdout: diagnostics, hover, completion (needs archdsl[lsp])",
 }
 
 
