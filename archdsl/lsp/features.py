@@ -456,7 +456,15 @@ class Document:
         """Markdown about what is at ``pos``: a layer's or a label's shape, parameters, MACs and receptive
         field; an op's documentation; a block's signature; a variable's value."""
         tok = self.token_at(pos)
+        if tok is None and self.spec is None:  # text that does not parse: an op's documentation still helps
+            line = self._line(pos[0])
+            word = next((m for m in _NAME_AT.finditer(line) if m.start() <= pos[1] < m.end()), None)
+            found = lookup(word.group(0)) if word else None
+            return op_doc(found[0], word.group(0)) if found else None
         if tok is None:
+            code = _code(self._line(pos[0]))
+            if pos[1] >= len(code) or code[pos[1]].isspace():  # a comment, a blank: nothing was made there
+                return None
             return self._hover_layers(pos, self.owner_at(pos))
         node = tok.node
         if tok.kind in ("var", "assign", "loopvar", "param"):
@@ -477,7 +485,7 @@ class Document:
         found = lookup(node.name)
         if found is not None:
             layers = self._hover_layers(pos, tok.owner, node)
-            return "\n\n".join(x for x in (layers, op_doc(found[0], node.name)) if x)
+            return "\n\n---\n\n".join(x for x in (layers, op_doc(found[0], node.name)) if x)
         return self._hover_callable(node, tok)
 
     def _hover_layers(self, pos: Pos, owner: Any, call: ast.OpCall | None = None) -> str | None:
@@ -993,6 +1001,17 @@ def _walk(node: Any) -> Iterator[Any]:
                     stack.append(child)
 
 
+def _code(line: str) -> str:
+    """A line without its comment (a ``#`` outside quotes and what follows)."""
+    quoted = False
+    for i, c in enumerate(line):
+        if c == '"':
+            quoted = not quoted
+        elif c == "#" and not quoted:
+            return line[:i]
+    return line
+
+
 def _label_matcher(label: str | ast.Template, node: Any) -> Callable[[str], bool]:
     """A test for one part of a layer's name: the label itself, or a quoted label's pattern
     (``"pool{s + 1}"`` → pool followed by anything). A dotted path (``@features.pool5``) tests its last part."""
@@ -1094,7 +1113,7 @@ def _field_text(name: str, info: Any) -> str:
 
 def op_doc(cls: type[Op], written: str | None = None) -> str:
     """An op's documentation: what it is, its arguments with their defaults, shorthands, aliases."""
-    doc = (cls.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
+    doc = re.sub(r"``([^`]+)``", r"`\1`", " ".join((cls.__doc__ or "").strip().split("\n\n")[0].split()))
     title = f"**{cls.name}**" + (f" (written `{written}`)" if written and written.lower() != cls.name else "")
     out = [f"{title}: {doc}" if doc else title]
     if cls.reference[2]:
