@@ -344,3 +344,26 @@ def test_bad_arguments_are_value_errors():
 def test_archdsl_detect_exports_them():
     assert detect.roi_pool is roi.roi_pool and detect.roi_align is roi.roi_align
     assert {"roi_pool", "roi_align"} <= set(detect.__all__)
+
+
+@pytest.mark.parametrize("op", ["pool", "align"])
+def test_boxes_in_parts_give_the_same_values_and_gradients(op, monkeypatch):
+    """The boxes are gathered in parts of at most CHUNK_VALUES values: one box at a time gives what all at once
+    gives, forward and backward."""
+    gen = torch.Generator().manual_seed(7)
+    x = torch.randn(2, 3, 12, 10, generator=gen, dtype=torch.float64)
+    boxes = torch.tensor([[0, 0.0, 0, 9, 11], [1, 2.5, 1, 7, 6], [0, 3.0, 4, 3.5, 4.2], [1, -2.0, 5, 14, 20]])
+
+    def run():
+        xx = x.clone().requires_grad_()
+        f = roi.roi_pool(xx, boxes, (3, 2), 0.5) if op == "pool" else roi.roi_align(xx, boxes, 3, 0.5, -1, True)
+        f.sum().backward()
+        return f.detach(), xx.grad
+
+    whole = run()
+    monkeypatch.setattr(roi, "CHUNK_VALUES", 1)
+    parts = run()
+    if op == "pool":  # maxima: the same values
+        assert torch.equal(whole[0], parts[0]) and torch.equal(whole[1], parts[1])
+    else:  # a part pads its grid to its own largest box: sums of other lengths, equal to rounding
+        torch.testing.assert_close(parts, whole, rtol=1e-13, atol=1e-13)
