@@ -87,7 +87,7 @@ def test_doc_example_runs(line: int, text: str, doc_dir: Path):
     if a.totals.macs < 200_000_000:  # small enough to run for real: analysis == torch
         module = net.compile()
         with torch.no_grad():
-            y = module.eval()(torch.randn(2, *a.input_shape))
+            y = module.eval()(**net.example_inputs(2))
         ys = y if isinstance(y, dict) else {"output": y} if len(a.outputs) == 1 else None
         got = {k: tuple(v.shape[1:]) for k, v in ys.items()}
         assert list(got.values()) == list(a.outputs.values())
@@ -689,6 +689,27 @@ network b {
     with pytest.raises(UnknownNameError, match="unknown variable 'ww'") as info:
         archdsl.load(text, network="a", ww=16)
     assert info.value.hint == "did you mean 'w'?"
+
+
+def test_a_variable_of_the_file_and_of_a_network_takes_the_value_set_from_outside_in_both(tmp_path: Path):
+    """rcnn.arch has rois = 300 at the top and rois = 2000 inside fast_rcnn_vgg16: load(..., rois=4) sets both
+    (it set only the file's, which the network's own line then hid)."""
+    text = """w = 4
+network a {
+    w = 8
+    input 3x8x8
+    conv3-{w}
+}
+network b {
+    input 3x8x8
+    conv3-{w}
+}"""
+    assert archdsl.load(text, network="a").analyze().outputs["output"] == (8, 8, 8)
+    assert archdsl.load(text, network="a", w=16).analyze().outputs["output"] == (16, 8, 8)
+    assert archdsl.load(text, network="b", w=16).analyze().outputs["output"] == (16, 8, 8)
+    (tmp_path / "two.arch").write_text(text)
+    (tmp_path / "main.arch").write_text('import "two.arch"\ninput 3x8x8\ntwo.a(w=5)\n')
+    assert archdsl.load(str(tmp_path / "main.arch")).analyze().outputs["output"] == (5, 8, 8)
 
 
 def test_a_merge_of_labelled_branches_joins_the_enclosing_group():

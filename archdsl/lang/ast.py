@@ -174,6 +174,7 @@ class Chain:
 class InputStmt:
     dims: tuple[Expr, ...]
     span: Span = field(compare=False)
+    name: str | None = None  # a named input (``input boxes (R, 4)``): the compiled forward's argument
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ if TYPE_CHECKING:  # for annotations only
     from .elaborate import Elaborator
 
 
-from ..errors import ArgumentError, LimitError, Span
+from ..errors import ArchError, ArgumentError, LimitError, Span
 from ..ir.graph import ancestors
 from ..limits import MAX_DEPTH
 from ..ops import Op, lookup
@@ -158,7 +158,7 @@ class Containers:
         try:
             saved = self.bare_fc
             self.bare_fc = []
-            out = self.body(net.body, x, sub, nctx, local, on_input=lambda stmt, e: x, network=True)
+            out = self.body(net.body, x, sub, nctx, local, on_input=_inlined_input(net, x), network=True)
             resolve_bare_fc(self, [out], local)
             self.bare_fc = saved
         finally:
@@ -221,3 +221,25 @@ def resolve_bare_fc(el: Elaborator, outs: list[str], env: Env) -> None:
                 break
             node = inputs[0]
     el.bare_fc = []
+
+
+def _inlined_input(net: ast.NetworkDef, x: str):
+    """The input of a network used inside another: its first input is the chain it stands in; it cannot take
+    a further one (``input boxes (R, 4)``), which only the network's own forward could be given."""
+    seen: list[ast.InputStmt] = []
+
+    def on_input(stmt: ast.InputStmt | None, env) -> str:
+        if stmt is not None:
+            seen.append(stmt)
+            if len(seen) > 1 and stmt.name is None:
+                raise ArchError("the network declares its input twice", stmt.span)
+            if len(seen) > 1:
+                raise ArchError(
+                    f"network '{net.name}' takes a further input, '{stmt.name}': it cannot stand inside another "
+                    "network, whose chain gives it one input only",
+                    stmt.span,
+                    "write its layers into this network, with the input declared here",
+                )
+        return x
+
+    return on_input

@@ -9,6 +9,7 @@ parameters), the ordered input list, and the source span.
 
 from __future__ import annotations
 
+import keyword
 from collections.abc import Callable
 from typing import Any
 
@@ -108,7 +109,7 @@ class Elaborator(Containers, Control, OpNodes):
         scope: Scope,
         ctx: FileCtx,
         env: Env,
-        on_input: Callable[[ast.InputStmt, Env], str] | None = None,
+        on_input: Callable[[ast.InputStmt, Env], str | None] | None = None,
         network: bool = False,
     ) -> str | None:
         """Statements run in order; each chain continues from the previous one's output."""
@@ -135,7 +136,7 @@ class Elaborator(Containers, Control, OpNodes):
                         stmt.span,
                         "a block or group takes its input from the chain it stands in",
                     )
-                x = on_input(stmt, env)
+                x = on_input(stmt, env) or x
             elif isinstance(stmt, ast.OutputStmt):
                 if on_input is None:
                     raise ArchError(
@@ -350,9 +351,19 @@ def elaborate(ctx: FileCtx, network: str | None = None, input_shape: tuple[int, 
     el.steps = ctx.steps  # loading the files was the first part of the work
     reset_work(ctx.values)
 
-    def on_input(stmt: ast.InputStmt | None, env: Env) -> str:
+    def on_input(stmt: ast.InputStmt | None, env: Env) -> str | None:
+        """The input's node: the first input is the network's (node ``input``), the one its chains start from;
+        a later, named one (``input boxes (R, 4)``) is another argument of the compiled forward, reached by
+        its name (``roi_pool(@boxes)``): None, the chain goes on from where it was."""
         if INPUT in g:
-            raise ArchError("the network declares its input twice", stmt.span if stmt else net.span)
+            if stmt is None or stmt.name is None:
+                raise ArchError(
+                    "the network declares its input twice",
+                    stmt.span if stmt else net.span,
+                    "a network's further inputs have names: input boxes (R, 4)",
+                )
+            _more_input(el, stmt, _input_dims(tuple(evaluate(d, env) for d in stmt.dims), stmt.span))
+            return None
         span = stmt.span if stmt else net.span
         dims = input_shape or (tuple(evaluate(d, env) for d in stmt.dims) if stmt else None)
         if not dims:
@@ -361,9 +372,11 @@ def elaborate(ctx: FileCtx, network: str | None = None, input_shape: tuple[int, 
                 span,
                 "declare one (`input 3x224x224`) or pass --input 3x224x224",
             )
-        if any(not isinstance(d, int) or isinstance(d, bool) or d < 1 for d in dims):
-            raise ShapeError(f"input sizes must be positive integers, got {dims}", span)
-        el.add_node(INPUT, el.make_op(Input, {"shape": tuple(dims)}, span), [], span)
+        el.add_node(INPUT, el.make_op(Input, {"shape": _input_dims(dims, span)}, span), [], span)
+        g.graph["input_names"] = {INPUT: "x"}
+        if stmt is not None and stmt.name is not None:
+            g.graph["input_names"][INPUT] = _input_name(el, stmt)
+            el.labels[stmt.name] = INPUT
         return INPUT
 
     el.pending = dict(ctx.pending)
@@ -373,7 +386,8 @@ def elaborate(ctx: FileCtx, network: str | None = None, input_shape: tuple[int, 
         raise LimitError(
             "the spec nests too deeply to expand", net.span, "flatten the nesting of groups, repeats and blocks"
         ) from None
-    for name in el.pending:  # set from outside, but neither the file nor this network defines it
+    # set from outside, but neither the file nor this network defines it
+    for name in (n for n in el.pending if not ctx.env.lookup(n)[0]):
         own = [st.name for st in net.body.stmts if isinstance(st, ast.Assign)]
         raise UnknownNameError(
             "variable",
@@ -390,6 +404,31 @@ def elaborate(ctx: FileCtx, network: str | None = None, input_shape: tuple[int, 
     g.graph["outputs"] = outputs
     g.graph["named_outputs"] = el.outputs_stmt is not None  # an `output` line: the model returns a dict
     return g
+
+
+def _input_dims(dims: tuple, span: Span) -> tuple[int, ...]:
+    if any(not isinstance(d, int) or isinstance(d, bool) or d < 1 for d in dims):
+        raise ShapeError(f"input sizes must be positive integers, got {dims}", span)
+    return tuple(dims)
+
+
+def _input_name(el: Elaborator, stmt: ast.InputStmt) -> str:
+    """A named input's argument name in the compiled forward, checked."""
+    name = stmt.name
+    if keyword.iskeyword(name) or name in ("self", "x") or name in el.g.graph.get("input_names", {}).values():
+        raise ArchError(
+            f"an input cannot be named '{name}'",
+            stmt.span,
+            "it is the compiled forward's argument: not a Python keyword, 'self', 'x' or another input's name",
+        )
+    return name
+
+
+def _more_input(el: Elaborator, stmt: ast.InputStmt, dims: tuple[int, ...]) -> None:
+    """A further input of the network: its own node, named as written."""
+    name = _input_name(el, stmt)
+    el.add_node(name, el.make_op(Input, {"shape": dims}, stmt.span), [], stmt.span)
+    el.g.graph["input_names"][name] = name
 
 
 def _outputs(el: Elaborator, last: str) -> dict[str, str]:

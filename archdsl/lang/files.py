@@ -132,16 +132,17 @@ def _variables(spec: ast.SpecFile, overrides: dict[str, Any]) -> tuple[Env, dict
     env = Env(dict(BUILTIN_VARS)).child()
     for stmt in spec.top.stmts:
         if isinstance(stmt, ast.Assign):
-            value = overrides.pop(stmt.name) if stmt.name in overrides else evaluate(stmt.value, env)
+            value = overrides[stmt.name] if stmt.name in overrides else evaluate(stmt.value, env)
             env.set(stmt.name, value, stmt.span)
     in_networks = {st.name for n in spec.networks for st in n.body.stmts if isinstance(st, ast.Assign)}
     pending = {}
     for name, value in overrides.items():
-        if not env.lookup(name)[0] and name in in_networks:
+        # a variable of the file and of a network (rois = 300 above, rois = 2000 in fast_rcnn_vgg16): both take it
+        if name in in_networks:
             pending[name] = value
-        elif env.lookup(name)[0]:
+        if env.lookup(name)[0]:
             env.override(name, value, None)
-        else:
+        elif name not in in_networks:
             known = env.names() | in_networks
             raise UnknownNameError(
                 "variable",
@@ -185,15 +186,15 @@ def with_overrides(
     values = {name: value for name, (value, _) in overrides.items()}
     for stmt in ctx.spec.top.stmts:
         if isinstance(stmt, ast.Assign):
-            env.set(stmt.name, values.pop(stmt.name) if stmt.name in values else evaluate(stmt.value, env), stmt.span)
+            env.set(stmt.name, values[stmt.name] if stmt.name in values else evaluate(stmt.value, env), stmt.span)
     own = {st.name for st in network.body.stmts if isinstance(st, ast.Assign)}
     pending = {}
     for name, value in values.items():
+        if name in own:  # the network's own line takes it, and the file's too where both define it
+            pending[name] = value
         if env.lookup(name)[0]:
             env.override(name, value, None)
-        elif name in own:
-            pending[name] = value
-        else:
+        elif name not in own:
             raise UnknownNameError(
                 "variable",
                 name,

@@ -105,7 +105,7 @@ class ToAst(Transformer):
 
     # --- statements ---
     def input_stmt(self, meta, c):
-        return ast.InputStmt(c[1], self._s(meta))
+        return ast.InputStmt(c[-1], self._s(meta), str(c[1]) if len(c) == 3 else None)
 
     def shape_lit(self, meta, c):
         tok = c[0]
