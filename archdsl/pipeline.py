@@ -247,6 +247,13 @@ class Net:
                 "use a smaller input or batch, or raise the limit (on the command line: --max-memory 64G, or none)",
             )
 
+    def example_inputs(self, batch: int = 1, seed: int = 0, device: Any = None, dtype: Any = None) -> dict[str, Any]:
+        """Random inputs the compiled model takes, by its forward's argument names: ``model(**net.example_inputs())``.
+        Standard normal, but for boxes (``input boxes (R, 4)``), which are valid boxes inside the image."""
+        from .backend.compile import example_inputs
+
+        return example_inputs(self.graph, self.analyze(), batch, seed, device, dtype)
+
     def _variables(self) -> dict[str, Any]:
         """The spec file's variables as loaded (overrides applied); a derived network's are its original's."""
         net = self

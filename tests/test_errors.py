@@ -46,6 +46,10 @@ class Row:
     compile: bool = False  # the error comes when the network is compiled (``archdsl compile``), not loaded
 
 
+IN16 = {"input": "3x16x16"}
+# a small region proposal network: map m (stride 2), objectness o, deltas d, proposals r (at most 5 per image)
+_RPN = "m: conv3-8/2 - o: conv1-9\n@m - d: conv1-36\n@o - r: proposals(@d, sizes=(4, 8, 16), post_nms=5)\n"
+
 ROWS = [
     # ---------------------------------------------------------------- names
     Row(
@@ -58,11 +62,11 @@ ROWS = [
     ),
     Row(
         "op-nothing-close",
-        "conv3-64 - relu - roi_pool",
+        "conv3-64 - relu - capsule",
         IN,
         UnknownNameError,
-        "<inline>:1:19: unknown op 'roi_pool'",
-        "archdsl has no op like 'roi_pool'; the ops are in docs/language.md's table (python -m archdsl.ops)",
+        "<inline>:1:19: unknown op 'capsule'",
+        "archdsl has no op like 'capsule'; the ops are in docs/language.md's table (python -m archdsl.ops)",
     ),
     Row(
         "op-typo-case",
@@ -1301,7 +1305,7 @@ ROWS = [
         {},
         ArchError,
         "<inline>:2:1: the network declares its input twice",
-        None,
+        "a network's further inputs have names: input boxes (R, 4)",
     ),
     Row(
         "input-zero",
@@ -1692,6 +1696,111 @@ ROWS = [
         "(name mangling)",
         "rename it",
         compile=True,
+    ),
+    # ------------------------------------------------------- several inputs
+    Row(
+        "input-named-x",
+        "input 3x16x16\ninput x (4, 4)\nm: conv3-8\n@m - roi_pool(@x, 2)",
+        {},
+        ArchError,
+        "<inline>:2:1: an input cannot be named 'x'",
+        "not a Python keyword, 'self', 'x' or another input's name",
+    ),
+    Row(
+        "input-named-twice",
+        "input image 3x16x16\ninput image (4, 4)\nconv3-8",
+        {},
+        ArchError,
+        "<inline>:2:1: an input cannot be named 'image'",
+        "another input's name",
+    ),
+    Row(
+        "further-input-inlined",
+        "main.arch",
+        {},
+        ArchError,
+        "two.arch:4:5: network 'two' takes a further input, 'boxes': it cannot stand inside another network, whose "
+        "chain gives it one input only",
+        "write its layers into this network",
+        files={
+            "two.arch": "# two\nnetwork two {\n    input image 3x16x16\n    input boxes (4, 4)\n"
+            "    conv3-8 - roi_pool(@boxes, 2)\n}\n",
+            "main.arch": 'import "two.arch"\ninput 3x16x16\ntwo()\n',
+        },
+    ),
+    Row(
+        "roi-scale-known",
+        "input image 3x16x16\ninput boxes (4, 4)\nconv3-8/2 - roi_pool(@boxes, 2, scale=0.5)",
+        {},
+        ShapeError,
+        "<inline>:3:13: roi_pool at 1: scale=0.5 is given, but the map's stride is known: 2, so its scale is 1/2",
+        "leave scale out",
+    ),
+    # ------------------------------------------------------- two-stage detection: regions
+    Row(
+        "region-meets-image",
+        _RPN + "@m - p: roi_pool(@r, 2)\n@m - adaptive_avgpool(2) - add {\n @p\n identity\n}",
+        IN16,
+        ShapeError,
+        "<inline>:5:28: add at 6: it mixes per-image inputs with per-region ones (per image and 5 regions per image)",
+        "regions meet the image's feature map only in roi_pool / roi_align",
+    ),
+    Row(
+        "roi-not-boxes",
+        _RPN + "@m - x: roi_pool(@o, 2)\noutput r, x",
+        IN16,
+        ShapeError,
+        "<inline>:4:9: roi_pool at x: roi_pool(@o) needs boxes, got 9x8x8",
+        "boxes come from an `input boxes (R, 4)` line",
+    ),
+    Row(
+        "roi-of-regions",
+        _RPN + "@m - p: roi_pool(@r, 2) - roi_pool(@r, 2)",
+        IN16,
+        ShapeError,
+        "<inline>:4:27: roi_pool at 5: it pools an image's feature map, not per-region rows (5 per image)",
+        "give it the backbone's map",
+    ),
+    Row(
+        "roi-uneven-stride",
+        _RPN + "@input - conv(8, k=3, s=(2, 1)) - roi_pool(@r, 2)",
+        IN16,
+        ShapeError,
+        "<inline>:4:35: roi_pool at 5: the feature map's stride is 2 down but 1 across: one spatial scale cannot "
+        "map the boxes onto it",
+        "pool a map whose stride is the same along both axes",
+    ),
+    Row(
+        "proposals-no-anchors",
+        "m: conv3-8/2 - o: conv1-9\n@m - d: conv1-36\n@o - proposals(@d, sizes=())",
+        IN16,
+        ArgumentError,
+        "<inline>:3:6: proposals: anchor sizes and ratios must be positive, at least one of each",
+        "its arguments are: deltas, image, sizes",
+    ),
+    Row(
+        "proposals-objectness",
+        "m: conv3-8/2 - o: conv1-9\n@m - d: conv1-36\n@m - p: proposals(@d)\noutput o, p",
+        IN16,
+        ShapeError,
+        "<inline>:3:9: proposals at p: needs objectness logits of 9 x H x W (3 sizes x 3 ratios), got 8x8x8",
+        "feed it the RPN's cls_logits",
+    ),
+    Row(
+        "proposals-deltas",
+        "m: conv3-8/2 - o: conv1-9\n@m - d: conv1-36\n@o - p: proposals(@o)\noutput d, p",
+        IN16,
+        ShapeError,
+        "<inline>:3:9: proposals at p: needs box deltas of 36x8x8 beside its 9x8x8 objectness, got 9x8x8 from @o",
+        "four per anchor",
+    ),
+    Row(
+        "proposals-of-regions",
+        _RPN + "@o - p: roi_pool(@r, 2)\n@d - dd: adaptive_avgpool(2)\n@p - proposals(@dd, sizes=(4, 8, 16))",
+        IN16,
+        ShapeError,
+        "<inline>:6:6: proposals at 6: it proposes regions from an image's maps, not from per-region rows",
+        "which come before any roi_pool",
     ),
 ]
 

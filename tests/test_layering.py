@@ -48,9 +48,12 @@ def _is_op(node: ast.AST) -> bool:
 
 def op_name_uses(source: str) -> list[tuple[int, str]]:
     """(line, op name) for every comparison of an op with an op's name, and (line, names) for every literal
-    collection of op names alone (two or more) elsewhere."""
+    collection of op names alone (two or more) elsewhere but in ``__all__``."""
     tree = ast.parse(source)
     found, compared = [], set()
+    for node in ast.walk(tree):  # a module's __all__ names its functions, which may share an op's name (roi_pool)
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets):
+            compared.add(id(node.value))
     for node in ast.walk(tree):
         if isinstance(node, ast.Compare) and any(_is_op(x) for x in (node.left, *node.comparators)):
             for operand in (node.left, *node.comparators):

@@ -23,6 +23,12 @@ def check(text: str, input: str):
     return a
 
 
+TWO_STAGE = """m: conv3-8/2 - o: conv1-9
+@m - d: conv1-36
+@o - r: proposals(@d, sizes=(4, 8, 16), post_nms=5)
+@m - {roi} - fc-6"""
+
+
 @pytest.mark.parametrize(
     "text,input,shape",
     [
@@ -82,6 +88,10 @@ def check(text: str, input: str):
         ("conv3-8 - permute(1, 2, 0) - reshape(-1, 4)", "3x5x5", (50, 4)),
         ("fc-10 - permute(0)", "3x4x4", (10,)),  # one dimension, like reshape(10)
         ("conv3-4 - silu - fc-6 - swish(inplace=true)", "3x5x5", (6,)),
+        # two-stage detection: proposals from a small RPN, pooled per region (one row per region)
+        (TWO_STAGE.format(roi="roi_pool(@r, 2)"), "3x16x16", (6,)),
+        (TWO_STAGE.format(roi="roi_align(@r, (2, 3), sampling_ratio=2)"), "3x16x16", (6,)),
+        (TWO_STAGE.format(roi="roi_align(@r, 2, aligned=true)"), "3x16x16", (6,)),
     ],
 )
 def test_op_matches_torch(text, input, shape):

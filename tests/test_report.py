@@ -177,7 +177,7 @@ def test_json_schema_is_documented_and_current():
 
     doc = Path(__file__).resolve().parent.parent / "docs" / "report.schema.json"
     assert json.loads(doc.read_text()) == Analysis.model_json_schema(), "regenerate docs/report.schema.json (make docs)"
-    assert SCHEMA_VERSION == 2
+    assert SCHEMA_VERSION == 3
     text = (doc.parent / "report.md").read_text()
     for field in Analysis.model_json_schema()["$defs"]["Totals"]["properties"]:
         assert f"`{field}`" in text, f"docs/report.md does not mention totals.{field}"

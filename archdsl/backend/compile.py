@@ -137,8 +137,16 @@ def attach_parameter(root: nn.Module, path: str, shape: tuple, fill: float) -> N
 class Emitter:
     """What an op's ``emit`` may do: add modules, call functions and methods, index."""
 
-    def __init__(self, g: Graph | None = None, skip_init: tuple[type, ...] = (), device=None, contract=None):
+    def __init__(
+        self,
+        g: Graph | None = None,
+        skip_init: tuple[type, ...] = (),
+        device=None,
+        contract=None,
+        analysis: Analysis | None = None,
+    ):
         self.root = nn.Module()
+        self._analysis = analysis
         self.contract = contract
         self.graph = fx.Graph()
         self.skip_init, self.device = skip_init, device
@@ -164,10 +172,16 @@ class Emitter:
     def op_of(self, node: str) -> Op:
         return self._graph.nodes[node].op
 
+    def stride(self, node: str) -> tuple[float, float]:
+        """A node's stride in input pixels, (down, across): its receptive field's jump in the analysis."""
+        return tuple(self._analysis.layer(node).receptive_field.stride)
+
     def placeholder(self) -> fx.Node:
-        """The input, through the input contract's check when there is one (``model.input_contract``)."""
-        x = self.graph.placeholder("x")
-        if self.contract is None:
+        """This input node's argument of the forward (``x``, or its name: ``image``, ``boxes``); the network's
+        first input goes through the input contract's check when there is one (``model.input_contract``)."""
+        names = self._graph.graph.get("input_names", {}) if self._graph else {}
+        x = self.graph.placeholder(names.get(self.current, "x"))
+        if self.contract is None or self.current != "input":
             return x
         return self._call_module(CONTRACT, ModuleSpec("InputCheck", self.contract.module_args()), (x,))
 
@@ -312,7 +326,7 @@ def emit(
 ) -> Emitter:
     """The fx graph and modules of ``g``; with a ``contract`` (archdsl/ir/contract.py) the input is checked
     against it first."""
-    em = Emitter(g, skip_init, device, contract)
+    em = Emitter(g, skip_init, device, contract, analysis)
     shapes = {layer.name: layer.output_shape for layer in analysis.layers}
     env = {}
     for name in g:
@@ -363,3 +377,32 @@ def compile_graph(
     if dtype is not None:
         gm = gm.to(dtype)
     return gm
+
+
+def example_inputs(
+    g: Graph, analysis: Analysis, batch: int = 1, seed: int = 0, device: Any = None, dtype: Any = None
+) -> dict[str, torch.Tensor]:
+    """Random inputs for the compiled forward, by its argument names, drawn from a generator seeded with ``seed``:
+    standard normal values, but for boxes (an input a RoI op pools over, R x 4), which are R valid boxes per
+    image (x1 < x2 within the first input's width, y1 < y2 within its height)."""
+    gen = torch.Generator().manual_seed(seed)
+    height, width = analysis.input_shape[-2:] if len(analysis.input_shape) == 3 else (1, 1)
+    out = {}
+    for node, arg in g.graph.get("input_names", {"input": "x"}).items():
+        shape = (batch, *analysis.layer(node).output_shape)
+        if _holds_boxes(g, node) and shape[-1] == 4:
+            corners = torch.rand((*shape[:-1], 2, 2), generator=gen) * torch.tensor([width, height])
+            low, high = corners.min(dim=-2).values, corners.max(dim=-2).values
+            out[arg] = torch.cat((low, high), dim=-1)
+        else:
+            out[arg] = torch.randn(shape, generator=gen)
+    return {k: v.to(device=device, dtype=dtype) for k, v in out.items()}
+
+
+def _holds_boxes(g: Graph, node: str) -> bool:
+    """Whether a RoI op takes ``node`` as its boxes."""
+    for user in g.successors(node):
+        op = g.nodes[user].op
+        if op.boxes_field is not None and g.nodes[user].inputs[1 + op.refs.index(op.boxes_field)] == node:
+            return True
+    return False

@@ -10,6 +10,7 @@ from typing import Any
 import torch
 
 from .detect import _LOG_SCALE_CLIP, batched_nms, cxcywh_to_xyxy, ssd300_default_boxes
+from .proposals import rcnn_detections
 
 __all__ = ["decode_ssd", "decode_ssd_boxes", "decode_yolo_v1", "detect"]
 
@@ -176,6 +177,9 @@ def detect(output: Any, kind: str = "ssd", **options: Any) -> list[dict]:
       ``default_boxes`` defaults to :func:`ssd_default_boxes` with its defaults (8732 boxes for SSD300);
       other options go to :func:`decode_ssd`.
     * ``"yolo"``: ``output`` is the tensor; options go to :func:`decode_yolo_v1`.
+    * ``"rcnn"`` (Fast / Faster R-CNN): ``output`` is the dict of ``proposals``, ``class_logits`` and
+      ``box_regression`` (the faster_rcnn_vgg16 spec's outputs); ``image_size`` (height, width) is needed, other
+      options go to :func:`~archdsl.backend.proposals.rcnn_detections`.
     """
     if kind == "ssd":
         if isinstance(output, dict):  # the ssd300 spec's outputs are torchvision's: bbox_regression, cls_logits
@@ -189,4 +193,8 @@ def detect(output: Any, kind: str = "ssd", **options: Any) -> list[dict]:
         return decode_ssd(loc, logits, default_boxes, **options)
     if kind in ("yolo", "yolo_v1", "yolov1"):
         return decode_yolo_v1(output, **options)
-    raise ValueError(f"unknown detector kind {kind!r}; use 'ssd' or 'yolo'")
+    if kind in ("rcnn", "fast_rcnn", "faster_rcnn"):
+        if "image_size" not in options:
+            raise ValueError("kind='rcnn' needs image_size=(height, width), to clip the boxes")
+        return rcnn_detections(output["class_logits"], output["box_regression"], output["proposals"], **options)
+    raise ValueError(f"unknown detector kind {kind!r}; use 'ssd', 'yolo' or 'rcnn'")

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..errors import ArchError
 from ..ir.shapes import parse_shape
 from ..limits import MAX_MEMORY, MAX_PARAMS
 
@@ -152,6 +153,7 @@ def resolve(
         module, shape = net_or_module, parse_shape(input)
     elif hasattr(net_or_module, "compile") and hasattr(net_or_module, "graph"):
         net = net_or_module
+        _one_input_per_image_outputs(net.analyze())
         shape = parse_shape(input) if input is not None else net.analyze().input_shape
         net.check_memory(batch, max_memory=max_memory)
         with torch.random.fork_rng(devices=[]):
@@ -263,3 +265,15 @@ def differences(names: list[str], got: list, want: list) -> Diffs:
 def first_line(err: BaseException) -> str:
     lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
     return lines[0] if lines else type(err).__name__
+
+
+def _one_input_per_image_outputs(a: Any) -> None:
+    """Refuse a network the exporters cannot trace: several inputs, or per-region layers (proposals' NMS and
+    the RoI ops are data-dependent loops and gathers)."""
+    if len(a.inputs) > 1 or a.regions is not None:
+        what = f"takes {len(a.inputs)} inputs" if len(a.inputs) > 1 else "has per-region layers (proposals, RoI ops)"
+        raise ArchError(
+            f"export writes networks of one input and per-image outputs; {a.name} {what}",
+            None,
+            "use the compiled module in Python (archdsl.load(spec).compile()), or its source: archdsl compile -o",
+        )

@@ -3,6 +3,10 @@ source (``archdsl compile -o``) inlines them, so that source still needs only to
 import torch
 from torch import nn
 
+from .detect import rpn_anchors
+from .proposals import proposals
+from .roi import roi_align, roi_pool
+
 
 class DropPath(nn.Module):
     """Stochastic depth: in training, zero a whole sample's input with probability p and scale the
@@ -160,6 +164,75 @@ class FrozenBatchNorm2d(nn.Module):
         return f"{self.weight.shape[0]}, eps={self.eps}"
 
 
+def as_rois(boxes):
+    """Boxes as the RoI functions take them: K x 5 rows (batch index, x1, y1, x2, y2) as they are; an
+    N x R x 4 batch of R boxes per image (an ``input boxes (R, 4)``) as a list of R x 4 tensors, one per image."""
+    return boxes if boxes.dim() == 2 else list(boxes.unbind(0))
+
+
+class RoIPool(nn.Module):
+    """Fast R-CNN's RoI max pooling (archdsl.detect.roi_pool): K x C x h x w, a row per box."""
+
+    def __init__(self, output_size, spatial_scale):
+        super().__init__()
+        self.output_size, self.spatial_scale = output_size, spatial_scale
+
+    def forward(self, x, boxes):
+        return roi_pool(x, as_rois(boxes), self.output_size, self.spatial_scale)
+
+    def extra_repr(self):
+        return f"output_size={self.output_size}, spatial_scale={self.spatial_scale}"
+
+
+class RoIAlign(nn.Module):
+    """Mask R-CNN's RoI Align (archdsl.detect.roi_align): K x C x h x w, a row per box."""
+
+    def __init__(self, output_size, spatial_scale, sampling_ratio=-1, aligned=False):
+        super().__init__()
+        self.output_size, self.spatial_scale = output_size, spatial_scale
+        self.sampling_ratio, self.aligned = sampling_ratio, aligned
+
+    def forward(self, x, boxes):
+        return roi_align(x, as_rois(boxes), self.output_size, self.spatial_scale, self.sampling_ratio, self.aligned)
+
+    def extra_repr(self):
+        return (f"output_size={self.output_size}, spatial_scale={self.spatial_scale}, "
+                f"sampling_ratio={self.sampling_ratio}, aligned={self.aligned}")
+
+
+class Proposals(nn.Module):
+    """Faster R-CNN's proposals from the RPN's objectness logits (N x A x H x W) and box deltas (N x 4A x H x W)
+    for the image batch ``image`` (for its size): K x 5 rows (batch index, x1, y1, x2, y2), at most
+    ``post_nms_top_n`` per image, each image's in decreasing score (archdsl.detect.proposals). The anchors'
+    stride is the image's size over the map's, per axis, as torchvision's AnchorGenerator takes it."""
+
+    def __init__(self, sizes, ratios, pre_nms_top_n, post_nms_top_n, nms_thresh, min_size, score_thresh=0.0):
+        super().__init__()
+        self.sizes, self.ratios = sizes, ratios
+        self.pre_nms_top_n, self.post_nms_top_n, self.nms_thresh = pre_nms_top_n, post_nms_top_n, nms_thresh
+        self.min_size, self.score_thresh = min_size, score_thresh
+
+    def forward(self, objectness, deltas, image):
+        (h, w), (fh, fw) = image.shape[-2:], objectness.shape[-2:]
+        anchors = rpn_anchors((fh, fw), (h // fh, w // fw), self.sizes, self.ratios, objectness.dtype)
+        found = proposals(objectness, deltas, anchors.to(objectness.device), (h, w),
+                          pre_nms_top_n=self.pre_nms_top_n, post_nms_top_n=self.post_nms_top_n,
+                          nms_thresh=self.nms_thresh, score_thresh=self.score_thresh, min_size=self.min_size)
+        rows = [torch.cat((torch.full_like(f["boxes"][:, :1], i), f["boxes"]), dim=1) for i, f in enumerate(found)]
+        return torch.cat(rows, dim=0)
+
+    def extra_repr(self):
+        return (f"sizes={self.sizes}, ratios={self.ratios}, pre_nms_top_n={self.pre_nms_top_n}, "
+                f"post_nms_top_n={self.post_nms_top_n}, nms_thresh={self.nms_thresh}")
+
+
 CUSTOM = {"DropPath": DropPath, "MeanJoin": MeanJoin, "InputCheck": InputCheck, "LayerNorm2d": LayerNorm2d,
-          "FrozenBatchNorm2d": FrozenBatchNorm2d}
-NEEDS = {"InputCheck": (InputSizeError,)}  # what generated source must define before a class
+          "FrozenBatchNorm2d": FrozenBatchNorm2d, "RoIPool": RoIPool, "RoIAlign": RoIAlign, "Proposals": Proposals}
+NEEDS = {"InputCheck": (InputSizeError,), "RoIPool": (as_rois,), "RoIAlign": (as_rois,)}  # what generated source
+#                                                                                           must define before a class
+# what generated source imports for a class: the region ops' work is archdsl.detect's (its only need beyond torch)
+IMPORTS = {
+    "RoIPool": "from archdsl.detect import roi_pool",
+    "RoIAlign": "from archdsl.detect import roi_align",
+    "Proposals": "from archdsl.detect import proposals, rpn_anchors",
+}

@@ -1,6 +1,8 @@
 """Region proposals from a Faster R-CNN region proposal network's outputs, as torchvision's
-``RegionProposalNetwork`` makes them at inference, for one feature level. The conventions are
-:mod:`archdsl.backend.detect`'s; the anchors are :func:`archdsl.backend.detect.rpn_anchors`'s.
+``RegionProposalNetwork`` makes them at inference, for one feature level; and the final detections from the
+second stage's per-region class scores and box deltas (:func:`rcnn_detections`, torchvision's
+``RoIHeads.postprocess_detections``). The conventions are :mod:`archdsl.backend.detect`'s; the anchors are
+:func:`archdsl.backend.detect.rpn_anchors`'s.
 
     >>> import torch
     >>> from archdsl import detect
@@ -16,9 +18,9 @@ from collections.abc import Sequence
 
 import torch
 
-from .detect import _LOG_SCALE_CLIP, nms
+from .detect import _LOG_SCALE_CLIP, batched_nms, nms
 
-__all__ = ["decode_rpn_boxes", "proposals"]
+__all__ = ["decode_rpn_boxes", "proposals", "rcnn_detections"]
 
 
 def decode_rpn_boxes(
@@ -113,4 +115,61 @@ def proposals(
         boxes, scores = boxes[keep], scores[keep]
         kept = nms(boxes, scores, nms_thresh)[:post_nms_top_n]
         out.append({"boxes": boxes[kept], "scores": scores[kept]})
+    return out
+
+
+def _clip(boxes: torch.Tensor, height: float, width: float) -> torch.Tensor:
+    """xyxy boxes [..., 4] clipped to ``[0, width] x [0, height]``."""
+    x = boxes[..., 0::2].clamp(min=0, max=width)
+    y = boxes[..., 1::2].clamp(min=0, max=height)
+    return torch.stack((x[..., 0], y[..., 0], x[..., 1], y[..., 1]), dim=-1)
+
+
+def rcnn_detections(
+    class_logits: torch.Tensor,
+    box_regression: torch.Tensor,
+    proposals: torch.Tensor,
+    image_size: tuple[int, int],
+    *,
+    score_thresh: float = 0.05,
+    nms_thresh: float = 0.5,
+    detections_per_img: int = 100,
+    min_size: float = 1e-2,
+    weights: Sequence[float] = (10.0, 10.0, 5.0, 5.0),
+    batch_size: int | None = None,
+) -> list[dict[str, torch.Tensor]]:
+    """Final detections of a Fast / Faster R-CNN, as torchvision's ``RoIHeads.postprocess_detections``:
+    ``class_logits`` [K, C] (class 0 the background), ``box_regression`` [K, 4C] (class ``c``'s deltas in
+    columns ``4c .. 4c + 3``), ``proposals`` [K, 5] rows (batch index, x1, y1, x2, y2) in image pixels (what the
+    ``proposals`` op returns; the same rows the RoI op pooled), ``image_size`` (height, width).
+
+    Per region: softmax over the classes; each class's deltas decoded against the proposal with ``weights``
+    (:func:`decode_rpn_boxes`) and clipped to the image. Then per image, for every class but the background:
+    keep scores ``> score_thresh`` (strictly, as torchvision), drop boxes with a side ``< min_size``, NMS per
+    class at ``nms_thresh`` (:func:`~archdsl.backend.detect.batched_nms`), and keep the ``detections_per_img``
+    highest. Returns per image ``{"boxes": [D, 4], "scores": [D], "labels": [D] int64}`` by decreasing score
+    (``labels`` as torchvision names them, 1 .. C - 1). ``batch_size`` (default: one more than the largest
+    batch index) gives an entry to images without a proposal.
+    """
+    k, c = class_logits.shape
+    if tuple(box_regression.shape) != (k, 4 * c) or tuple(proposals.shape) != (k, 5):
+        raise ValueError(
+            f"expected class_logits [K, C], box_regression [K, 4C] and proposals [K, 5]; got "
+            f"{tuple(class_logits.shape)}, {tuple(box_regression.shape)} and {tuple(proposals.shape)}"
+        )
+    height, width = image_size
+    boxes = decode_rpn_boxes(box_regression.detach().reshape(k, c, 4), proposals[:, None, 1:], weights)
+    boxes = _clip(boxes, height, width)[:, 1:]  # [K, C - 1, 4]: the background's boxes go
+    scores = torch.softmax(class_logits.detach(), dim=-1)[:, 1:]
+    labels = torch.arange(1, c, device=class_logits.device).expand(k, c - 1)
+    image = proposals[:, 0].long()
+    n = batch_size if batch_size is not None else int(image.max()) + 1 if k else 0
+    out = []
+    for i in range(n):
+        mine = image == i
+        b, s, lab = boxes[mine].reshape(-1, 4), scores[mine].reshape(-1), labels[mine].reshape(-1)
+        keep = (s > score_thresh) & ((b[:, 2] - b[:, 0]) >= min_size) & ((b[:, 3] - b[:, 1]) >= min_size)
+        b, s, lab = b[keep], s[keep], lab[keep]
+        kept = batched_nms(b, s, lab, nms_thresh)[:detections_per_img]
+        out.append({"boxes": b[kept], "scores": s[kept], "labels": lab[kept]})
     return out

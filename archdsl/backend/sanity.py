@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ArchError
+from ..ir.analysis import Analysis
 from ..limits import MAX_MEMORY, MAX_PARAMS
 
 TOLERANCE = 0.5  # |initial loss - ln C| in nats
@@ -156,6 +157,7 @@ def sanity(
     a = net.analyze()
     if samples < 1 or steps < 0:
         raise ArchError(f"sanity needs samples >= 1 and steps >= 0, got samples={samples}, steps={steps}", None)
+    _one_image_in_one_row_out(a)
     name, n_classes = _classifier_output(a, output, classes)
     device = str(device) if device is not None else default_device()
     key = name if (len(a.outputs) > 1 or net.graph.graph.get("named_outputs")) else None
@@ -252,3 +254,16 @@ def _overfit(model, key: str | None, x, y, lr: float, steps: int, result: Sanity
         loss.backward()
         opt.step()
         step += 1
+
+
+def _one_image_in_one_row_out(a: Analysis) -> None:
+    """Refuse a network sanity cannot train: one with several inputs or with per-region outputs (two-stage
+    detectors), whose loss is not a classifier's on one label per image."""
+    if len(a.inputs) > 1 or any(rows > 1 for rows in a.output_rows.values()):
+        what = f"takes {len(a.inputs)} inputs" if len(a.inputs) > 1 else "has per-region outputs"
+        raise ArchError(
+            f"sanity overfits a classifier on one input and one label per image; {a.name} {what}",
+            None,
+            "train a two-stage detector with its own loss on real boxes; `archdsl check` and `report` check its "
+            "shapes and counts",
+        )

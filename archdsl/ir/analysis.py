@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ..ops import REGISTRY, Op
 
-SCHEMA_VERSION = 2  # 2: macs_all, saves; totals.macs_all, peak / saved / largest activations
+SCHEMA_VERSION = 3  # 2: macs_all, saves; totals.macs_all, peak / saved / largest activations; 3: rows
 
 
 # the analysis is built by archdsl's own code (infer.py) with model_construct: nothing to validate, so
@@ -33,14 +33,15 @@ class Layer(BaseModel):
     describe: str  # the op with every resolved argument
     args: dict[str, Any]
     inputs: list[str]
-    output_shape: tuple[int, ...]  # per sample: (C, H, W) or (N,)
+    output_shape: tuple[int, ...]  # per sample (per region where rows > 1): (C, H, W) or (N,)
+    rows: int = 1  # per image: 1, or R, the regions of a per-region tensor (after RoI pooling: R x C x 7 x 7)
     params: int  # trainable parameters
     buffers: int  # non-trainable state (BN running statistics)
     param_shapes: dict[str, tuple[int, ...]]  # relative state_dict key → shape
     buffer_shapes: dict[str, tuple[int, ...]]
-    macs: int  # multiply-accumulates per sample (conv, fc, transposed conv)
+    macs: int  # multiply-accumulates per sample (conv, fc, transposed conv); R times a region's, per region
     macs_all: int  # macs plus what ``--count all`` adds: bias adds, BN, pooling, activations, sums
-    activations: int  # output elements per sample
+    activations: int  # output elements per sample (R times a region's, per region)
     elementwise: bool  # needs no memory of its own (in-place activation, identity): not in the activation total
     saves: str  # what its backward needs: "input", "output" or "none"
     receptive_field: ReceptiveField
@@ -75,8 +76,10 @@ class Analysis(BaseModel):
 
     schema_version: int = SCHEMA_VERSION
     name: str
-    input_shape: tuple[int, ...]
+    input_shape: tuple[int, ...]  # the (first) input's, per sample
+    inputs: dict[str, tuple[int, ...]] = {}  # every input by its name in the compiled forward (x: the first, unnamed)
     outputs: dict[str, tuple[int, ...]]
+    output_rows: dict[str, int] = {}  # rows per image of each output: 1, or R for one row per region
     totals: Totals
     layers: list[Layer]
 
@@ -88,11 +91,28 @@ class Analysis(BaseModel):
 
     def outputs_text(self) -> str:
         """The outputs and their shapes on one line: ``output 1000``, ``output 10, aux1 10``."""
-        return ", ".join(f"{k} {'x'.join(map(str, v))}" for k, v in self.outputs.items())
+        return ", ".join(
+            f"{k} {self.rows_text(self.output_rows.get(k, 1))}{'x'.join(map(str, v))}" for k, v in self.outputs.items()
+        )
+
+    def rows_text(self, rows: int) -> str:
+        """How a shape shows its rows: nothing per image, ``R×`` per region (``R×512x7x7``); where regions come
+        in several counts, the count (``300×``)."""
+        if rows == 1:
+            return ""
+        return "R×" if len({x.rows for x in self.layers} - {1}) == 1 else f"{rows}×"
+
+    @property
+    def regions(self) -> int | None:
+        """R, the regions per image of the per-region layers (after RoI pooling); None where there are none, the
+        largest where they come in several counts."""
+        return max((x.rows for x in self.layers if x.rows > 1), default=None)
 
     def summary(self) -> str:
         """``138,357,544 params, 15,470,264,320 MACs, 3x224x224 → output 1000``."""
         shape = "x".join(map(str, self.input_shape))
+        if len(self.inputs) > 1:
+            shape = ", ".join(f"{k} {'x'.join(map(str, v))}" for k, v in self.inputs.items())
         return f"{self.totals.params:,} params, {self.totals.macs:,} MACs, {shape} → {self.outputs_text()}"
 
     def __repr__(self) -> str:

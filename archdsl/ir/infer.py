@@ -16,6 +16,7 @@ from .graph import Graph
 
 def infer(g: Graph) -> Analysis:
     shapes: dict[str, tuple[int, ...]] = {}
+    rows: dict[str, int] = {}  # rows per image: 1, or R for a per-region tensor (after RoI pooling)
     fields: dict[str, RF] = {}
     layers = []
     for name in g:
@@ -25,9 +26,10 @@ def infer(g: Graph) -> Analysis:
         _arity(op, name, inputs, span)
         try:
             out = op.infer(ins)
+            r = op.rows([rows[i] for i in inputs], ins)
             weights, buffers = op.weights(ins, out), op.buffers(ins, out)
-            macs = op.macs(ins, out)
-            extra = op.extra_macs(ins, out)
+            macs = r * op.macs(ins, out)  # per image: a per-region layer runs once for each of its R rows
+            extra = r * op.extra_macs(ins, out)
             rf = op.receptive_field([fields[i] for i in inputs], ins, out)
         except BranchMismatch as err:
             a, b = (_producer(g, inputs[i]) for i in (err.first, err.second))
@@ -42,7 +44,7 @@ def infer(g: Graph) -> Analysis:
             if err.small:  # say what input size would work
                 hint = _input_hint(g, err.hint) or hint
             raise ShapeError(f"{op.name} at {name}: {err.message}", span, hint) from None
-        shapes[name], fields[name] = out, rf
+        shapes[name], fields[name], rows[name] = out, rf, r
         layers.append(
             Layer.model_construct(
                 name=name,
@@ -57,7 +59,8 @@ def infer(g: Graph) -> Analysis:
                 buffer_shapes=buffers,
                 macs=macs,
                 macs_all=macs + extra,
-                activations=numel(out),
+                activations=r * numel(out),
+                rows=r,
                 elementwise=op.in_place(ins, out),
                 saves=op.saves,
                 receptive_field=ReceptiveField.model_construct(size=rf.size, stride=tuple(float(j) for j in rf.jump)),
@@ -68,7 +71,9 @@ def infer(g: Graph) -> Analysis:
     return Analysis.model_construct(
         name=g.graph["name"],
         input_shape=shapes["input"],
+        inputs={arg: shapes[node] for node, arg in g.graph.get("input_names", {"input": "x"}).items()},
         outputs=outputs,
+        output_rows={k: rows[v] for k, v in g.graph["outputs"].items()},
         totals=total(layers, list(g.graph["outputs"].values())),
         layers=layers,
     )

@@ -2,7 +2,7 @@
 
 ``python -m archdsl.ops`` prints the table of ops that docs/language.md holds (each op's own ``reference``)."""
 
-from . import activation, channels, conv, linear, merge, norm, pool, spatial  # noqa: F401  (registration)
+from . import activation, channels, conv, linear, merge, norm, pool, roi, spatial  # noqa: F401  (registration)
 from .base import ALIASES, REGISTRY, RF, ModuleSpec, Op, OpProblem, Shape, fmt_shape, lookup
 from .merge import NO_SUCH_MERGES, merges
 
@@ -30,6 +30,7 @@ _FAMILIES = (
     spatial,
     channels,
     merge,
+    roi,
 )  # the table's order: a family's ops together
 
 

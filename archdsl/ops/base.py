@@ -146,6 +146,7 @@ class Emitter(Protocol):
     def arith(self, name: str, a: Any, b: Any) -> fx.Node: ...
     def parameter(self, shape: tuple[int, ...], fill: float) -> fx.Node: ...
     def placeholder(self) -> fx.Node: ...
+    def stride(self, node: str) -> tuple[float, float]: ...
     def keep(self, node: str, key: str, value: Any) -> None: ...
     def kept(self, node: str, key: str) -> Any: ...
     def op_of(self, node: str) -> Op: ...
@@ -170,6 +171,12 @@ class Op:
     max_inputs: ClassVar[int | None] = 1
     refs: ClassVar[tuple[str, ...]] = ()  # fields that name another node (crop's reference)
     ref_source: ClassVar[bool] = False  # also take the referenced node's own input (unpool: the size before pooling)
+    ref_data: ClassVar[int] = 0  # how many of its refs (the first ones) flow into it as data (roi_pool's boxes), not
+    #                              only lend it a size
+    boxes_field: ClassVar[str | None] = None  # the ref field that names boxes (x1, y1, x2, y2; roi_pool's): an
+    #                                           input it names is made of valid boxes by Net.example_inputs
+    ref_defaults: ClassVar[dict[str, str]] = {}  # ref field → the node it names when omitted (proposals' image: the
+    #                                              network's input)
     variadic: ClassVar[bool] = False  # all positional arguments fill the first positional field
     elementwise: ClassVar[bool] = False  # output may overwrite its input (not counted in activation totals)
     saves: ClassVar[str] = "none"  # what backward needs of it: "input" (conv, fc, bn, max-pool), "output"
@@ -272,6 +279,17 @@ class Op:
     def infer(self, ins: list[Shape]) -> Shape:
         return ins[0]
 
+    def rows(self, rows: list[int], ins: list[Shape]) -> int:
+        """How many rows its output has per image: 1 for a per-image tensor, R for one row per region (after
+        RoI pooling: R x C x 7 x 7). ``rows`` are its inputs'. Most ops keep their inputs' rows, which must agree:
+        a per-region tensor meets a per-image one only in an op made for it (roi_pool)."""
+        if len(set(rows)) > 1:
+            raise OpProblem(
+                f"it mixes per-image inputs with per-region ones ({' and '.join(map(_per, sorted(set(rows))))})",
+                "regions meet the image's feature map only in roi_pool / roi_align",
+            )
+        return rows[0] if rows else 1
+
     def weights(self, ins: list[Shape], out: Shape) -> dict[str, Shape]:
         return {}
 
@@ -306,7 +324,8 @@ class Op:
         lends only its size; an unpool's reference also brings the pool's input); a residual's projection
         reads the body's output for its shape only. What a diagram draws as data and reference edges."""
         if cls.refs:
-            return n - len(cls.refs) * (2 if cls.ref_source else 1), len(cls.refs)
+            extra = len(cls.refs) * (2 if cls.ref_source else 1)
+            return n - extra + cls.ref_data, len(cls.refs) - cls.ref_data
         return (cls.data_inputs, 0) if cls.data_inputs is not None else (n, 0)
 
     # --- transforms ---
@@ -355,6 +374,10 @@ class Op:
 
     def args_dict(self) -> dict[str, Any]:
         return self.p.model_dump()
+
+
+def _per(rows: int) -> str:
+    return "per image" if rows == 1 else f"{rows:,} regions per image"
 
 
 def _fmt(v: Any) -> str:

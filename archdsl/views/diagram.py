@@ -63,6 +63,7 @@ class Box:
     shape: tuple[int, ...] = ()
     params: int = 0
     op: str = ""  # the op that colours it
+    rows: int = 1  # of its shape, per image: R for one row per region (after RoI pooling)
     clusters: tuple[str, ...] = ()  # enclosing blocks, outermost first
 
 
@@ -73,6 +74,7 @@ class Edge:
     kind: str  # data, skip, shortcut, ref or output
     shape: tuple[int, ...]
     label: bool = False  # show the tensor shape on it
+    rows: int = 1  # of its shape, per image: R for one row per region
 
 
 @dataclass
@@ -92,11 +94,11 @@ class Diagram:
         return sum(len(b.layers) for b in self.boxes.values())
 
 
-def shape_text(shape: tuple[int, ...], hwc: bool = False) -> str:
+def shape_text(shape: tuple[int, ...], hwc: bool = False, rows: int = 1) -> str:
     """``(64, 56, 56)`` → ``64x56x56`` (``56x56x64`` with hwc); a vector → its length."""
     if hwc and len(shape) == 3:
         shape = (shape[1], shape[2], shape[0])
-    return "x".join(str(d) for d in shape)
+    return ("R×" if rows > 1 else "") + "x".join(str(d) for d in shape)
 
 
 def color(op: str, default: str | None = None) -> str:
@@ -279,10 +281,16 @@ def _build(
     for name, node in outputs.items():
         node = g.resolve(node)
         box = Box(
-            id=f"output:{name}", kind="output", layers=[], title=name, shape=tuple(g.by[node].output_shape), op="output"
+            id=f"output:{name}",
+            kind="output",
+            layers=[],
+            title=name,
+            shape=tuple(g.by[node].output_shape),
+            op="output",
+            rows=g.by[node].rows,
         )
         boxes[box.id] = box
-        edges.append(Edge(box_of_layer[node], box.id, "output", box.shape))
+        edges.append(Edge(box_of_layer[node], box.id, "output", box.shape, rows=box.rows))
     clusters = _clusters(boxes)
     for run in _runs(boxes, edges):
         _stack(run, boxes, edges, clusters)
@@ -328,7 +336,7 @@ def _stack(run: list[str], boxes: dict[str, Box], edges: list[Edge], clusters: d
     first.title = f"{first.title}–{tail} ×{len(run)}" if first.title == first.id else f"{first.title} ×{len(run)}"
     first.layers = [x for b in run for x in boxes[b].layers]
     first.params = sum(boxes[b].params for b in run)
-    first.shape = last.shape
+    first.shape, first.rows = last.shape, last.rows
     gone = set(run[1:])
     for e in list(edges):
         if e.src in gone and e.dst not in gone:
@@ -352,7 +360,7 @@ def _boxes(g: LayerGraph, groups: dict[str, list[Layer]], target: dict[str, str]
             box.layers += layers
             box.params += sum(x.params for x in layers)
             box.notes.append(layers[0].kind.note(layers[0].args))
-            box.shape = tuple(layers[-1].output_shape)
+            box.shape, box.rows = tuple(layers[-1].output_shape), layers[-1].rows
             continue
         boxes[k] = _box(g, k, layers, rows)
     parents = skips.parents(boxes)
@@ -378,7 +386,7 @@ def _edges(
             kind = kinds.get((u, x.name), "data")
             e = edges.get((bu, v))
             if e is None:
-                edges[(bu, v)] = Edge(bu, v, kind, tuple(g.by[u].output_shape))
+                edges[(bu, v)] = Edge(bu, v, kind, tuple(g.by[u].output_shape), rows=g.by[u].rows)
             elif e.kind != "data" and kind == "data":
                 e.kind = "data"  # a block entered both by its chain and by its shortcut: a plain edge
     for x in g.layers():
@@ -386,7 +394,7 @@ def _edges(
         for u in g.refs[x.name]:
             bu = box_of_layer[u]
             if bu != v and (bu, v) not in edges:
-                edges[(bu, v)] = Edge(bu, v, "ref", tuple(g.by[u].output_shape))
+                edges[(bu, v)] = Edge(bu, v, "ref", tuple(g.by[u].output_shape), rows=g.by[u].rows)
     for e in edges.values():
         dst = boxes[e.dst]
         e.label = e.kind in ("skip", "shortcut") or (dst.kind == "merge" and dst.layers[0].kind.shows_inputs)
@@ -445,6 +453,7 @@ def _box(g: LayerGraph, k: str, layers: list[Layer], rows: dict[str, tuple[str, 
             shape=tuple(x.output_shape),
             params=x.params,
             op=x.op,
+            rows=x.rows,
         )
     # a rolled-up block: its output is its own node's (a residual's sum, a concat) or else its last layer's
     last = next((x for x in layers if x.name == k), layers[-1])
@@ -464,6 +473,7 @@ def _box(g: LayerGraph, k: str, layers: list[Layer], rows: dict[str, tuple[str, 
             shape=tuple(last.output_shape),
             params=params,
             op=x.op,
+            rows=last.rows,
         )
     row = rows.get(k)
     summary = row[report.COLUMNS.index("op")] if row else f"[{len(layers)} layers]"
@@ -477,4 +487,5 @@ def _box(g: LayerGraph, k: str, layers: list[Layer], rows: dict[str, tuple[str, 
         shape=tuple(last.output_shape),
         params=params,
         op="block",
+        rows=last.rows,
     )

@@ -95,7 +95,7 @@ def _label(box: Box, hwc: bool) -> str:
     if box.kind == "block":
         parts.append(f'<font point-size="8">{box.params:,} params</font>')
     if box.shape:
-        parts.append(f'<font point-size="9">{esc(shape_text(box.shape, hwc))}</font>')
+        parts.append(f'<font point-size="9">{esc(shape_text(box.shape, hwc, box.rows))}</font>')
     return "<" + "<br/>".join(parts) + ">"
 
 
@@ -115,7 +115,8 @@ def _node_attrs(box: Box, hwc: bool) -> dict[str, str]:
     elif box.kind == "output":
         attrs.update(
             style="rounded,filled,bold",
-            label=f'<<b>{esc(box.title)}</b><br/><font point-size="9">{esc(shape_text(box.shape, hwc))}</font>>',
+            label=f"<<b>{esc(box.title)}</b><br/>"
+            f'<font point-size="9">{esc(shape_text(box.shape, hwc, box.rows))}</font>>',
         )
     layers = ", ".join(x.name for x in box.layers) if box.kind != "output" else f"output {box.title}"
     attrs["tooltip"] = layers if len(layers) < 400 else layers[:400] + " ..."
@@ -178,7 +179,7 @@ def _edge(d: Diagram, e: Edge) -> tuple[str, str, dict[str, str]]:
     """(tail, head, attributes) of an edge; on the way back up of a U, drawn reversed (``dir=back``)."""
     attrs: dict[str, str] = {"id": _text(f"edge:{e.src}:{e.dst}"), "class": e.kind}
     if e.label:
-        attrs["label"] = " " + shape_text(e.shape, d.hwc)
+        attrs["label"] = " " + shape_text(e.shape, d.hwc, e.rows)
     if e.kind == "skip":
         attrs.update(style="dashed", color=SKIP_COLOR, fontcolor=SKIP_COLOR, penwidth="1.3")
     elif e.kind == "shortcut":

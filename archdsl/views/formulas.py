@@ -23,7 +23,7 @@ def format_result(result: SymbolicResult, key_layers: bool = True) -> str:
             lines.append(f"  regime {n + 1} of {len(result.regimes)}:")
             pad = "    "
         for out, shape in reg.outputs.items():
-            lines.append(f"{pad}{out}: {show_shape(shape)}")
+            lines.append(f"{pad}{out}: {'R x ' if result.output_rows.get(out, 1) > 1 else ''}{show_shape(shape)}")
         lines.append(f"{pad}well formed when: {reg.region.describe()}" if result.symbols else f"{pad}well formed")
         if reg.divisions:
             exact = reg.exact_region()
@@ -35,6 +35,10 @@ def format_result(result: SymbolicResult, key_layers: bool = True) -> str:
                     lines.append(f"{pad}  {out} there: {show_shape(flat)}")
         if key_layers:
             lines += [pad + line for line in _key_table(result, reg)]
+    regions = sorted(set(result.rows.values()) - {1})
+    if regions:
+        counts = ", ".join(f"{r:,}" for r in regions)
+        lines.append(f"  R = {counts} regions per image (at most), whatever the size: R x marks one row per region")
     if not result.regimes:
         lines.append("  well formed for no size")
     if result.failures:
@@ -59,7 +63,9 @@ def _key_table(result: SymbolicResult, reg: Regime) -> list[str]:
         for d in divided.get(node, []):
             ex = d.exact()
             region = region & ex if ex is not None else Region(region.sets, region.raw + (d.condition,))
-        rows.append((node, op, show_shape(shape), region.describe() if node in divided else ""))
+        rows.append(
+            (node, op, result.rows_text(node) + show_shape(shape), region.describe() if node in divided else "")
+        )
     if not rows:
         return []
     w = [max(len(r[i]) for r in rows + [("layer", "op", "shape", "")]) for i in range(3)]

@@ -44,6 +44,9 @@ def shape_str(shape: tuple[int, ...], hwc: bool = False) -> str:
 
 
 def rf_str(layer: Layer) -> str:
+    """``size/stride`` in input pixels; ``—`` for a per-region layer, whose field depends on each region's box."""
+    if layer.rows > 1:
+        return "—"
     (h, w), (sh, sw) = layer.receptive_field.size, layer.receptive_field.stride
     size = f"{h}" if h == w else f"{h}x{w}"
     stride = _num(sh) if sh == sw else f"{_num(sh)}x{_num(sw)}"
@@ -115,6 +118,7 @@ class Row:
     receptive_field: str
     in_place: bool = False  # a single layer that overwrites its input: no memory of its own
     describe: str = ""  # the op with every argument (conv(out=64, k=3, s=1, ...)); a block: as op
+    rows: int = 1  # rows per image: R for a per-region layer (its shape is a region's)
 
 
 def short_op(layer: Layer, shapes: dict[str, tuple[int, ...]]) -> str:
@@ -133,14 +137,27 @@ def table_rows(a: Analysis, opts: Options = Options()) -> list[Row]:
             x = layers[0]
             op = x.describe if opts.verbose else short_op(x, shapes)
             out.append(
-                Row(x.name, op, x.output_shape, x.params, macs, x.activations, rf_str(x), x.elementwise, x.describe)
+                Row(
+                    x.name,
+                    op,
+                    x.output_shape,
+                    x.params,
+                    macs,
+                    x.activations,
+                    rf_str(x),
+                    x.elementwise,
+                    x.describe,
+                    x.rows,
+                )
             )
             continue
         last = next((x for x in layers if x.name == name), layers[-1])  # a block's own node, or its last
         acts = sum(x.activations for x in layers if not x.elementwise)
         summary = _ops_summary(layers)
         params = sum(x.params for x in layers)
-        out.append(Row(name, summary, last.output_shape, params, macs, acts, rf_str(last), describe=summary))
+        out.append(
+            Row(name, summary, last.output_shape, params, macs, acts, rf_str(last), describe=summary, rows=last.rows)
+        )
     return out
 
 
@@ -175,7 +192,7 @@ def cells(r: Row, a: Analysis, opts: Options, bars: bool = False) -> tuple[str, 
     return (
         r.name,
         r.op,
-        shape_str(r.output_shape, opts.hwc),
+        a.rows_text(r.rows) + shape_str(r.output_shape, opts.hwc),
         f"{r.params:,}",
         share(r.params, t.params),
         f"{r.macs * opts.batch:,}",
@@ -189,15 +206,18 @@ def summary_lines(a: Analysis, opts: Options = Options()) -> list[str]:
     """The totals, per image and for the batch, in elements and in bytes of the dtype."""
     t, b, n = a.totals, opts.bytes, opts.batch
     per = "per image" if n == 1 else f"for a batch of {n}"
-    outs = ", ".join(f"{k}: {shape_str(v, opts.hwc)}" for k, v in a.outputs.items())
+    outs = ", ".join(
+        f"{k}: {a.rows_text(a.output_rows.get(k, 1))}{shape_str(v, opts.hwc)}" for k, v in a.outputs.items()
+    )
     macs = t.macs_all if opts.count_all else t.macs
     counted = "conv, fc and every other op (--count all)" if opts.count_all else "conv and fc layers"
     return [
-        f"input {shape_str(a.input_shape, opts.hwc)}  →  {outs}",
+        f"{_inputs_text(a, opts)}  →  {outs}",
         *([f"  the compiled model takes N x {opts.accepts}"] if opts.accepts else []),
         f"params {t.params:,}: trainable {t.trainable_params:,}, non-trainable {t.buffers:,} (BN statistics); "
         f"{human_bytes((t.params + t.buffers) * b)} as {opts.dtype}",
         f"MACs {macs * n:,} {per} ({counted}); FLOPs = 2 x MACs = {2 * macs * n:,}",
+        *_regions_lines(a),
         f"activations {t.activations * n:,} {per} ({human_bytes(t.activations * n * b)}): every layer's output, "
         "forward",
         f"  inference peak {t.peak_activations * n:,} ({human_bytes(t.peak_activations * n * b)}): the most alive "
@@ -206,6 +226,25 @@ def summary_lines(a: Analysis, opts: Options = Options()) -> list[str]:
         f"with their gradients about {human_bytes(2 * t.saved_activations * n * b)}",
         f"  largest single activation {t.largest_activation * n:,} ({human_bytes(t.largest_activation * n * b)}) "
         f"at {t.largest_layer}",
+    ]
+
+
+def _inputs_text(a: Analysis, opts: Options) -> str:
+    """``input 3x224x224``; a network of several inputs: ``inputs image 3x600x800, boxes 300x4``."""
+    if len(a.inputs) <= 1:
+        return f"input {shape_str(a.input_shape, opts.hwc)}"
+    return "inputs " + ", ".join(f"{k} {shape_str(v, opts.hwc and len(v) == 3)}" for k, v in a.inputs.items())
+
+
+def _regions_lines(a: Analysis) -> list[str]:
+    """What R is, where the network has per-region layers (after RoI pooling)."""
+    if a.regions is None:
+        return []
+    counts = sorted({x.rows for x in a.layers} - {1})
+    r = "R" if len(counts) == 1 else "each count"
+    return [
+        f"  {r} = {', '.join(f'{c:,}' for c in counts)} regions per image (at most): a row marked R× counts "
+        f"{r} times a region's MACs and values"
     ]
 
 
@@ -319,12 +358,12 @@ def to_csv(a: Analysis, opts: Options = Options()) -> str:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(CSV_COLUMNS)
     for r in table_rows(a, opts):
-        size, stride = r.receptive_field.split("/")
+        size, stride = r.receptive_field.split("/") if "/" in r.receptive_field else ("", "")
         w.writerow(
             (
                 r.name,
                 r.describe,
-                shape_str(r.output_shape, opts.hwc),
+                a.rows_text(r.rows) + shape_str(r.output_shape, opts.hwc),
                 r.params,
                 r.macs * opts.batch,
                 r.activations * opts.batch,
@@ -372,7 +411,8 @@ def diff_rows(a: Analysis, b: Analysis, depth: int | None = 1) -> list[tuple[str
     def cells(r: Row | None) -> tuple[str, str, str, str]:
         if r is None:
             return ("", "", "", "")
-        return (shape_str(r.output_shape), f"{r.params:,}", f"{r.macs:,}", f"{r.activations:,}")
+        rows = f"{r.rows}×" if r.rows > 1 else ""
+        return (rows + shape_str(r.output_shape), f"{r.params:,}", f"{r.macs:,}", f"{r.activations:,}")
 
     out = []
     for n in names:

@@ -122,6 +122,12 @@ class SymbolicResult:
     regimes: list[Regime]
     failures: list[Failure]
     ops: dict[str, str]  # node → op name
+    rows: dict[str, int] = field(default_factory=dict)  # node → rows per image: 1, or R per region (any size)
+    output_rows: dict[str, int] = field(default_factory=dict)  # output → its rows per image
+
+    def rows_text(self, node: str) -> str:
+        """``R x `` before a per-region node's shape (``R x 512 x 7 x 7``), nothing before a per-image one."""
+        return "R x " if self.rows.get(node, 1) > 1 else ""
 
     def _one(self) -> Regime:
         if len(self.regimes) != 1:
@@ -224,15 +230,17 @@ def _walk(g, shape: tuple, symbols: tuple, fixed: dict | None = None) -> Symboli
     live_input = tuple(Dim(d) if isinstance(d, sp.Basic) else d for d in shape)
     states = [_State(Region.of(symbols), {}, [])]
     failures: list[Failure] = []
-    ops = {}
+    ops, rows = {}, {}
     for name in g:
         data = g.nodes[name]
         op, inputs = data.op, data.inputs
         ops[name] = op.name
-        if op.is_input:
+        if op.is_input:  # the first input has the symbolic sizes; a further one (boxes) its declared shape
+            rows[name] = 1
             for st in states:
-                st.shapes[name] = live_input
+                st.shapes[name] = live_input if name == "input" else tuple(op.p.shape)
             continue
+        rows[name] = _rows(op, [rows[i] for i in inputs], [states[0].shapes[i] for i in inputs] if states else [])
         nxt = []
         for st in states:
             ins = [st.shapes[i] for i in inputs]
@@ -275,7 +283,17 @@ def _walk(g, shape: tuple, symbols: tuple, fixed: dict | None = None) -> Symboli
         )
         for st in states
     ]
-    return SymbolicResult(g.graph["name"], shape, symbols, regimes, failures, ops)
+    output_rows = {k: rows.get(v, 1) for k, v in outputs.items()}
+    return SymbolicResult(g.graph["name"], shape, symbols, regimes, failures, ops, rows, output_rows)
+
+
+def _rows(op, rows: list[int], ins: list) -> int:
+    """A node's rows per image; they depend on no size (the boxes' and proposals' counts), so one regime's
+    shapes tell them. 1 where the rule refuses: the shape walk reports that failure."""
+    try:
+        return op.rows(rows, ins)
+    except (OpProblem, TypeError, ValueError):
+        return 1
 
 
 def _rule(op, ins: list, module) -> tuple:
