@@ -19,14 +19,18 @@ class OpNodes:
 
     def op_node(self, cls: type[Op], preset: dict, call: ast.OpCall, name: str, x: str, scope: Scope, env: Env) -> str:
         """The node of an op call: its arguments bound and checked, its references resolved into inputs."""
-        extra_inputs: list[str] = []
-        values, spans, bare_fc = self.arguments(cls, preset, call, scope, env, extra_inputs)
+        refs: dict[str, str] = {}  # ref field → the node it names
+        values, spans, bare_fc = self.arguments(cls, preset, call, scope, env, refs)
+        for key, node in cls.ref_defaults.items():  # proposals' image: the network's input unless given
+            if key not in values and node in self.g:
+                values[key], refs[key] = node, node
         missing = [r for r in cls.refs if r not in values]
         if missing:
             raise ArgumentError(f"{cls.name} needs a reference: {cls.name}(@label)", call.span)
         op = self.make_op(cls, values, call.span, spans)
+        extra_inputs = [refs[key] for key in cls.refs]  # in the op's order, whatever the order written
         for key in cls.refs:  # crop(@a) takes any node; unpool(@pool5) only a max-pool with indices
-            target = self.g.nodes[extra_inputs[cls.refs.index(key)]].op
+            target = self.g.nodes[refs[key]].op
             try:
                 op.check_ref(key, target)
             except OpProblem as err:
@@ -39,10 +43,10 @@ class OpNodes:
         return node
 
     def arguments(
-        self, cls: type[Op], preset: dict, call: ast.OpCall, scope: Scope, env: Env, extra_inputs: list[str]
+        self, cls: type[Op], preset: dict, call: ast.OpCall, scope: Scope, env: Env, refs: dict[str, str]
     ) -> tuple[dict[str, Any], dict[str, Span], bool]:
         """(values, where each was written, whether a bare FC takes ``classes``): positional arguments, keywords,
-        the ``-N`` and ``/N`` shorthands, then the variables' defaults; references append to ``extra_inputs``."""
+        the ``-N`` and ``/N`` shorthands, then the variables' defaults; references go into ``refs``."""
         values = dict(preset)
         spans: dict[str, Span] = {}
         positional = list(call.args)
@@ -53,7 +57,7 @@ class OpNodes:
         if len(positional) > len(cls.positional):
             _too_many(cls, positional)
         for field_name, arg in zip(cls.positional, positional):
-            values[field_name] = self.arg(cls, field_name, arg, env, scope, extra_inputs)
+            values[field_name] = self.arg(cls, field_name, arg, env, scope, refs)
             spans[field_name] = arg.span
         for kw in call.kwargs:
             key = kwarg_name(cls, kw.name)
@@ -62,7 +66,7 @@ class OpNodes:
             spans[key] = kw.span
             if key in values and key not in preset:
                 raise ArgumentError(f"{cls.name} got '{key}' twice", kw.span)
-            values[key] = self.arg(cls, key, kw.value, env, scope, extra_inputs)
+            values[key] = self.arg(cls, key, kw.value, env, scope, refs)
         for part, attr in ((call.dash, "dash"), (call.slash, "slash")):
             if part is None:
                 continue
@@ -81,11 +85,11 @@ class OpNodes:
                 bare_fc = bare_fc or key == cls.classes_field
         return values, spans, bare_fc
 
-    def arg(self, cls: type[Op], key: str, expr: ast.Expr, env: Env, scope: Scope, extra_inputs: list[str]) -> Any:
+    def arg(self, cls: type[Op], key: str, expr: ast.Expr, env: Env, scope: Scope, refs: dict[str, str]) -> Any:
         if isinstance(expr, ast.Ref):
             if key not in cls.refs:
                 raise ArgumentError(f"'{key}' of {cls.name} is not a reference", expr.span)
-            extra_inputs.append(self.resolve(expr, scope, env))
+            refs[key] = self.resolve(expr, scope, env)
             return self.ref_path(expr, env)
         if key in cls.refs:
             shown = expr.name if isinstance(expr, ast.Var) else "label"
