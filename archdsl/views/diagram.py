@@ -436,6 +436,14 @@ def enclosing(name: str, blocks: Iterable[str]) -> str | None:
     return next((p for p in (".".join(parts[:i]) for i in range(len(parts) - 1, 0, -1)) if p in blocks), None)
 
 
+def _input_title(a: Analysis, x: Layer) -> str:
+    """``input``; where a network has several, each one's name (``image``, ``boxes``)."""
+    if len(a.inputs) < 2:
+        return "input"
+    names = dict(zip((y.name for y in a.layers if y.kind.is_input), a.inputs))
+    return names.get(x.name, x.name)
+
+
 def _box(g: LayerGraph, k: str, layers: list[Layer], rows: dict[str, tuple[str, ...]]) -> Box:
     if len(layers) == 1:
         x = layers[0]
@@ -448,7 +456,7 @@ def _box(g: LayerGraph, k: str, layers: list[Layer], rows: dict[str, tuple[str, 
             id=x.name,
             kind=kind,
             layers=[x],
-            title=op_title(x, ins),
+            title=_input_title(g.a, x) if kind == "input" else op_title(x, ins),
             name=name,
             shape=tuple(x.output_shape),
             params=x.params,
