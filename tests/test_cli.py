@@ -4,6 +4,7 @@ import csv
 import importlib.util
 import io
 import json
+import re
 import subprocess
 import sys
 
@@ -113,6 +114,25 @@ def test_list_as_json_and_csv_gives_plain_numbers(capsys):
     assert main(["list", "--format", "csv"]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert {r["name"]: int(r["params"]) for r in rows}["resnet50"] == 25_557_032 and len(rows) == len(records)
+
+
+@pytest.mark.parametrize("width", [80, 100, 160])
+def test_the_list_table_fits_the_terminal_without_cutting_a_name_or_number(width):
+    """At 80 columns the file, the sizes taken and the description are left out (and a line says so); every
+    network's name, params and MACs are whole at each width."""
+    from rich.console import Console
+
+    from archdsl.cli.list import library_records, library_rows, library_table
+
+    console = Console(width=width, record=True, highlight=False)
+    library_table(library_rows(), console)
+    text = console.export_text()
+    assert max(len(line) for line in text.splitlines()) <= width
+    for r in library_records():
+        assert re.search(rf"│ {r['name']} +│", text), r["name"]
+        assert f" {r['params']:,} │" in text and f" {r['MACs']:,} │" in text, r["name"]
+    if width == 80:
+        assert "left out to fit 80 columns: file, takes, description" in text
 
 
 def test_diff_as_markdown_and_json(capsys):

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from ..errors import ArchError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 COLUMNS = ("name", "input", "takes", "params", "MACs", "file", "description")
 
@@ -75,14 +79,22 @@ def run(args: argparse.Namespace) -> int:
         for row in rows:
             print("| " + " | ".join(f"`{c}`" if i == 0 else c.replace("|", "\\|") for i, c in enumerate(row)) + " |")
         return 0
-    from rich.table import Table
-
     from ..views.report import wide_console
 
-    tab = Table(header_style="bold")
-    for col in COLUMNS:
-        tab.add_column(col, justify="right" if col in ("params", "MACs") else "left")
-    for row in rows:
-        tab.add_row(*row)
-    wide_console(200).print(tab)
+    library_table(rows, wide_console(200))
     return 0
+
+
+def library_table(rows: list[tuple[str, ...]], console: Console) -> None:
+    """The table, fitted to the console as the report's is: descriptions and sizes taken fold, names and numbers
+    never do; a narrower console leaves out the file, the sizes taken, then the description, and a line says so."""
+    from ..views.report import Fit, fitted_table
+
+    fit = Fit(
+        COLUMNS,
+        (("file",), ("takes",), ("description",), ("input",), ("MACs",)),
+        ("description", "takes"),
+        ("params", "MACs"),
+        "markdown, json or csv",
+    )
+    fitted_table(console, "the spec library", rows, fit)
