@@ -12,11 +12,15 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import ArchError, Span
 from ..resources import spec_root
 
 _NETWORK = re.compile(r"^network\s+([A-Za-z_][A-Za-z0-9_]*)\s*\{", re.M)
 _DEFINITION = re.compile(r"(network|block)\b")
 _CHAIN_START = re.compile(r"^(?!network\b|block\b|import\b|#)\s*input\b", re.M | re.I)
+# a network's published ImageNet top-1: "# top-1: 69.758 (where it was published)"
+_TOP1 = re.compile(r"#\s*top-1\b")
+_TOP1_LINE = re.compile(r"#\s*top-1:\s*(?P<value>\d{1,3}(?:\.\d+)?)\s+\((?P<source>.*\S.*)\)\s*$")
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,11 @@ class Entry:
     network: str | None
 
     @property
+    def top1(self) -> Published | None:
+        """The network's published ImageNet top-1 accuracy, where its spec states one (:func:`published_top1`)."""
+        return published_top1(self.path, self.network)
+
+    @property
     def description(self) -> str:
         """The comment line above ``network NAME {``, else the file's first comment line (read when asked:
         finding a name needs none of them)."""
@@ -36,6 +45,15 @@ class Entry:
             if found:
                 return found
         return description(self.path)
+
+
+@dataclass(frozen=True)
+class Published:
+    """A published figure a spec states, with its source: ``# top-1: 69.758 (torchvision's ...)``."""
+
+    top1: float  # per cent, as published
+    source: str  # where it was published: the paper's table, torchvision's weights, ...
+    line: int  # the line of the spec that states it
 
 
 @functools.cache
@@ -113,3 +131,42 @@ def _outside_networks(text: str) -> str:
         depth += line.count("{") - line.count("}")
         depth = max(depth, 0)
     return "\n".join(out)
+
+
+def published_top1(path: Path, network: str | None = None) -> Published | None:
+    """The ImageNet top-1 accuracy a spec states for a network, or None.
+
+    The figure is a comment line ``# top-1: VALUE (SOURCE)``: VALUE the published top-1 accuracy in per cent,
+    SOURCE where it was published (the paper's table and protocol, or the torchvision weights it belongs to). It
+    stands in the comment block right above ``network NAME {`` (``network`` given), or in the file's header
+    comment for the file's own network (``network`` None). A line that starts ``# top-1`` and does not read so
+    is an error."""
+    text = _read(path) if path.is_relative_to(spec_root()) else path.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    if network is None:
+        block = range(next((i for i, line in enumerate(lines) if not line.startswith("#")), len(lines)))
+    else:
+        header = re.compile(rf"network\s+{re.escape(network)}\s*\{{")
+        at = next((i for i, line in enumerate(lines) if header.match(line)), None)
+        if at is None:
+            return None
+        start = at
+        while start > 0 and lines[start - 1].startswith("#"):
+            start -= 1
+        block = range(start, at)
+    found = None
+    for i in block:
+        if not _TOP1.match(lines[i]):
+            continue
+        where = Span(str(path), i + 1, 1, text, len(lines[i]))
+        m = _TOP1_LINE.match(lines[i])
+        if m is None or not 0 < float(m["value"]) <= 100:
+            raise ArchError(
+                "a top-1 line reads '# top-1: VALUE (SOURCE)', VALUE the published accuracy in per cent",
+                where,
+                "SOURCE says where it was published: the paper's table (single or 10-crop) or torchvision's weights",
+            )
+        if found is not None:
+            raise ArchError(f"a second top-1 line for one network (the first is line {found.line})", where)
+        found = Published(float(m["value"]), m["source"].strip(), i + 1)
+    return found
