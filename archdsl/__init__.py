@@ -12,7 +12,7 @@ from .errors import ArchError, ArgumentError, LimitError, ShapeError, SpecSyntax
 def __getattr__(name: str):
     """``load``, ``Net`` and ``Analysis`` are imported on first use, so that ``archdsl.cli`` starts
     without building every op's schema until a command needs them."""
-    if name in ("load", "Net", "symbolic_report", "to_onnx", "to_torchscript"):
+    if name in ("load", "Net", "plot", "symbolic_report", "to_onnx", "to_torchscript"):
         from . import pipeline
 
         return getattr(pipeline, name)
@@ -37,6 +37,7 @@ __all__ = [
     "SpecSyntaxError",
     "UnknownNameError",
     "load",
+    "plot",
     "symbolic_report",
     "to_onnx",
     "to_torchscript",

@@ -31,11 +31,13 @@ from .ops import lookup
 if TYPE_CHECKING:  # for annotations only
     import graphviz
     import networkx as nx
+    from matplotlib.figure import Figure
     from torch import fx
 
     from .backend.export import Exported
     from .ir.contract import InputContract
     from .ir.symbolic.walk import SymbolicResult
+    from .views.plot import Point
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -453,6 +455,56 @@ def _export_target(exporter, net_or_spec: Any, input: Any, options: dict) -> Any
     if variables:
         raise TypeError(f"spec variables ({', '.join(variables)}) need a spec, not a torch module")
     return net_or_spec
+
+
+def plot_points(names: list[str]) -> list[Point]:
+    """Each network's point of the complexity chart: its exact parameters and MACs (the analysis, at the spec's
+    input size) and the published top-1 its spec states (``# top-1:``, :func:`archdsl.lang.library.published_top1`),
+    None where it states none. ``names``: what :func:`load` takes (library names, .arch paths, inline text)."""
+    from .views.plot import Point
+
+    points = []
+    for name in names:
+        net = load(name)
+        totals = net.analyze().totals
+        entry = library.lookup(name)
+        if entry is not None:
+            published = entry.top1
+        elif name.endswith(".arch") and Path(name).is_file():
+            path = Path(name)
+            published = library.published_top1(path, net.name) or library.published_top1(path)
+        else:
+            published = None
+        label = name if entry is not None else net.name
+        top1, source = (published.top1, published.source) if published else (None, None)
+        points.append(Point(label, totals.params, totals.macs, top1, source))
+    return points
+
+
+def plot(
+    names: list[str],
+    path: str | Path | None = None,
+    x: str = "macs",
+    y: str = "top1",
+    xscale: str = "auto",
+    yscale: str = "auto",
+    title: str | None = None,
+) -> Figure:
+    """The lectures' complexity chart (Canziani et al. 2017) of the networks ``names``: published ImageNet top-1
+    (``y="top1"``) against MACs (``x="macs"``) or parameters, bubble area in proportion to the parameters; or
+    parameters against MACs (``y="params"``, also what is drawn when no network has a published top-1). A
+    network without a published top-1 is named in a note under the chart. Returns the matplotlib Figure (needs
+    the ``plot`` extra); writes it to ``path`` too when given (.png, .svg, .pdf). See :mod:`archdsl.views.plot`.
+    """
+    from .views import plot as view
+
+    view.require()
+    points = plot_points(list(names))
+    x, y = view.axes(points, x, y)
+    fig = view.chart(points, x, y, xscale=xscale, yscale=yscale, title=title)
+    if path is not None:
+        view.save(fig, path)
+    return fig
 
 
 def _html_table(a: Analysis) -> str:
