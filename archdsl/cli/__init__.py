@@ -26,6 +26,7 @@ COMMANDS = {
     "convert": "transform a network: --fully-conv turns its fc layers into convolutions (OverFeat's sliding "
     "window); --input then sets the larger input",
     "render": "draw the network: SVG, PNG or PDF (with Graphviz), DOT, or TikZ (.tex)",
+    "plot": "the complexity chart: published top-1 against MACs, bubble area the parameters (needs archdsl[plot])",
     "sanity": "before training: the initial loss is about ln(classes), and the network overfits a few random "
     "samples to 100%% training accuracy (exit 0 pass, 1 fail)",
     "export": "write the compiled network as ONNX (.onnx) or TorchScript (.pt)",
