@@ -90,7 +90,7 @@ def chart(
     top-1), labelled with its name; with parameters on neither axis the circle's area is in proportion to the
     network's parameters (the largest is ``MAX_AREA`` points^2) and a legend gives the scale. The networks left
     out (:func:`left_out`) are named in a note under the chart."""
-    from matplotlib import ticker
+    from matplotlib import patheffects, ticker
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -123,8 +123,17 @@ def chart(
     ax.set_ylabel(AXES[y][1])
     ax.set_title(title if title is not None else _title(x, y, bubbles), fontsize=12)
     _margins(ax, xs, ys, sizes)
+    halo = [patheffects.withStroke(linewidth=2.5, foreground="white", alpha=0.8)]
     labels = [
-        ax.annotate(p.name, (vx, vy), xytext=(_radius(s) + 3, 0), textcoords="offset points", fontsize=8, va="center")
+        ax.annotate(
+            p.name,
+            (vx, vy),
+            xytext=(_radius(s) + 3, 0),
+            textcoords="offset points",
+            fontsize=8,
+            va="center",
+            path_effects=halo,  # readable over a bubble
+        )
         for p, vx, vy, s in zip(drawn, xs, ys, sizes)
     ]
     if bubbles and drawn:
