@@ -118,7 +118,7 @@ def error_text(err: ArchError) -> str:
     excerpt of the source only when it is a spec (.arch or inline text): an import of another file that
     fails to parse shows where, never what the file holds."""
     span = err.span
-    if span is None or span.file.endswith(".arch") or span.file == "<inline>":
+    if span is None or span.file.endswith(".arch") or span.file in ("<inline>", "<stdin>"):
         text = err.render()
     else:  # its message may quote the file (an unknown name, an unexpected character): say only where
         text = (
