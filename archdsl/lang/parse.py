@@ -90,25 +90,25 @@ _OPTIONS = dict(
 _AT_LOAD = ("postlex", "propagate_positions")  # options lark takes again when loading its tables (not stored)
 
 
-@functools.lru_cache(maxsize=1)
-def _parser() -> Lark:
+@functools.lru_cache(maxsize=2)
+def _parser(layout: type[_Layout] = _Layout) -> Lark:
     """The parser, from its LALR tables in archdsl's per-user cache (archdsl/cache.py), so that a
     fresh process loads them instead of rebuilding them (~90 ms). The tables are plain data (lark's
     own cache would unpickle its file before checking the grammar's hash); tables lark cannot load
-    are a miss, built and stored again."""
+    are a miss, built and stored again. ``layout``: the post-lexer (the formatter's records every token)."""
     loaded: list[Lark] = []
 
     def loads(tables) -> bool:  # the check of a cache entry: False, or raising, is a miss
         if _are_tables(tables):
-            loaded.append(_from_tables(tables))
+            loaded.append(_from_tables(tables, layout))
         return bool(loaded)
 
     tables = cache.cached("lark", ("tables", lark.__version__), _tables, loads)
-    return loaded[-1] if loaded else _from_tables(tables)
+    return loaded[-1] if loaded else _from_tables(tables, layout)
 
 
-def _from_tables(tables: dict) -> Lark:
-    return Lark.__new__(Lark)._load(tables, postlex=_Layout(), propagate_positions=True)
+def _from_tables(tables: dict, layout: type[_Layout] = _Layout) -> Lark:
+    return Lark.__new__(Lark)._load(tables, postlex=layout(), propagate_positions=True)
 
 
 def _build() -> Lark:
