@@ -31,6 +31,7 @@ COMMANDS = {
     "samples to 100%% training accuracy (exit 0 pass, 1 fail)",
     "export": "write the compiled network as ONNX (.onnx) or TorchScript (.pt)",
     "list": "the spec library: every network with its input, params and MACs",
+    "fmt": "rewrite specs in their canonical layout (--check: exit 1 if one would change; --diff: show the changes)",
     "lsp": "the language server for editors, on stdin/stdout: diagnostics, hover, completion (needs archdsl[lsp])",
 }
 
