@@ -21,10 +21,12 @@ run: setup
 test: setup lint
 	$(BIN)/python -m pytest -q
 
-# ruff check with the rules in pyproject.toml ([tool.ruff.lint]) and ruff format's check; `make test` runs them first
+# ruff check with the rules in pyproject.toml ([tool.ruff.lint]), ruff format's check, and the spec library in
+# archdsl fmt's layout (docs/editor.md, "Formatting"); `make test` runs them first
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/archdsl fmt --check specs/
 
 bench: setup
 	$(BIN)/python benchmarks/run.py
