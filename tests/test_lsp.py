@@ -320,6 +320,35 @@ async def test_inlay_hints_give_each_chain_line_its_shape(client: LanguageClient
     ]
 
 
+@async_test
+async def test_formatting_gives_archdsl_fmts_text(client: LanguageClient, tmp_path: Path):
+    text = LABELS + "@trunk→ fc-10  # 𝛼 →"  # no newline at the end; a character of two UTF-16 units on the last line
+    path, copy = tmp_path / "labels.arch", tmp_path / "copy.arch"
+    await opened(client, path, text)
+    copy.write_text(text, encoding="utf-8")
+    assert main(["fmt", str(copy)]) == 0
+    expected = copy.read_text(encoding="utf-8")
+
+    async def formatting(uri: str) -> list[types.TextEdit] | None:
+        options = types.FormattingOptions(tab_size=2, insert_spaces=True)
+        return await client.text_document_formatting_async(
+            types.DocumentFormattingParams(text_document=types.TextDocumentIdentifier(uri=uri), options=options)
+        )
+
+    edits = await formatting(path.as_uri())
+    last = text.split("\n")[-1]
+    assert [(e.range.start, e.range.end, e.new_text) for e in edits] == [
+        (types.Position(0, 0), types.Position(text.count("\n"), len(last.encode("utf-16-le")) // 2), expected)
+    ]
+    assert expected != text and "    stem: conv3-{n} - relu\n" in expected  # four spaces, whatever the tab size
+    tidy = tmp_path / "tidy.arch"
+    await opened(client, tidy, expected)
+    assert list(await formatting(tidy.as_uri())) == []  # no edit (the client reads it as a tuple)
+    broken = tmp_path / "broken.arch"
+    await opened(client, broken, "input 3x8x8\nconv3-8 - - relu\n")
+    assert await formatting(broken.as_uri()) is None
+
+
 def test_the_command_says_what_is_missing_without_pygls():
     code = "import sys; sys.modules['pygls'] = None; from archdsl.cli import main; sys.exit(main(['lsp']))"
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

@@ -30,6 +30,7 @@ from ..lang import ast, library
 from ..lang.elaborate import elaborate
 from ..lang.eval import FUNCTIONS, evaluate
 from ..lang.files import BUILTIN_VARS, FileCtx, load_file, main_network, parse_spec
+from ..lang.fmt import format_spec
 from ..ops import ALIASES, REGISTRY, Op, lookup
 from ..pipeline import Net, gc_paused
 from ..resources import spec_root
@@ -867,6 +868,15 @@ class Document:
         if isinstance(el, ast.Ref):
             return [out for _, out, _ in _ref_groups(b, _label_matcher(el.path, el))]
         return []
+
+    # ------------------------------------------------------------- formatting
+    def formatted(self) -> str | None:
+        """The text in ``archdsl fmt``'s layout (docs/editor.md, "Formatting"); None when it does not parse
+        (its diagnostic says why)."""
+        try:
+            return format_spec(self.text, self.file)
+        except ArchError:
+            return None
 
     # ------------------------------------------------------------- completion
     def completion(self, pos: Pos, known: Document | None = None) -> list[Item]:

@@ -270,6 +270,19 @@ def build() -> ArchServer:
 
         return [convert(s) for s in _guarded(ls, "symbols", doc.symbols, [])]
 
+    @server.feature(types.TEXT_DOCUMENT_FORMATTING)
+    def formatting(ls: ArchServer, params: types.DocumentFormattingParams) -> list[types.TextEdit] | None:
+        """The whole text replaced by ``archdsl fmt``'s layout (its own four spaces, whatever the editor's tab
+        options); no edit when it is formatted already, None when it does not parse."""
+        doc = ls.document(params.text_document.uri)
+        new = _guarded(ls, "formatting", doc.formatted, None)
+        if new is None:
+            return None
+        if new == doc.text:
+            return []
+        end = (len(doc.lines) - 1, len(doc.lines[-1]))
+        return [types.TextEdit(range=ls.to_range(doc.lines, Range((0, 0), end)), new_text=new)]
+
     @server.feature(types.TEXT_DOCUMENT_INLAY_HINT, types.InlayHintOptions(resolve_provider=False))
     def inlay_hints(ls: ArchServer, params: types.InlayHintParams) -> list[types.InlayHint]:
         doc = ls.document(params.text_document.uri)
