@@ -29,7 +29,21 @@ def arguments(r: argparse.ArgumentParser) -> None:
         "blocks, 2 = layer1.0, ...), 'all' for one box per layer, or 'auto' (default: the deepest level "
         f"that fits in about {MAX_BOXES} boxes, with bn and activations folded into their layer)",
     )
-    r.add_argument("--rankdir", choices=("TB", "LR"), default="TB", help="top to bottom (default) or left to right")
+    r.add_argument(
+        "--rankdir",
+        choices=("TB", "LR"),
+        default=None,
+        help="top to bottom (the default) or left to right (with --fit: whichever shows the picture larger)",
+    )
+    r.add_argument(
+        "--fit",
+        choices=("slide", "page"),
+        default=None,
+        help="lay the picture out for a 16:9 slide (large type, a long chain wrapped into columns, padded to "
+        "16:9 exactly, a PNG of 1920x1080, --depth auto: the deepest level a slide shows readably) or an A4 "
+        "page; .tex: scaled to a Beamer 16:9 slide (15cm x 7.5cm at most) or a page's width (16cm)",
+    )
+    r.add_argument("--width", help="for .tex: scale the picture to this width, a TeX length (16cm, 120mm, 6in, 400pt)")
     r.add_argument("--hwc", action="store_true", help="write shapes HxWxC (as the papers' figures do), not CxHxW")
     fold = r.add_mutually_exclusive_group()
     fold.add_argument(
@@ -63,6 +77,9 @@ def _render(args) -> int:
     from ..views.dot import FORMATS, GraphvizError, render
 
     depth = options.depth(args.depth)
+    width = _width(args.width) if args.width is not None else None
+    if width is not None and Path(args.output or "x.svg").suffix.lower() != ".tex":
+        raise options.UsageError("--width is for a .tex output (TikZ); --fit slide or page sizes the others")
     if args.output and Path(args.output).suffix.lower().lstrip(".") not in FORMATS:
         raise options.UsageError(f"writes .svg, .png, .pdf, .dot or .tex, not {options.shown(Path(args.output).name)}")
     if args.output:
@@ -70,7 +87,17 @@ def _render(args) -> int:
     net = load_spec(args)
     out = output.check(args.output or f"{net.name}.svg", inputs=[args.spec], force=args.force)
     try:
-        d = render(net, out, depth=depth, rankdir=args.rankdir, hwc=args.hwc, fold=args.fold, layout=args.layout)
+        d = render(
+            net,
+            out,
+            depth=depth,
+            rankdir=args.rankdir,
+            hwc=args.hwc,
+            fold=args.fold,
+            layout=args.layout,
+            fit=args.fit,
+            width=width,
+        )
     except GraphvizError as err:
         print(f"error: {error_text(err)}", file=sys.stderr)
         return 3
@@ -78,3 +105,19 @@ def _render(args) -> int:
     boxes = sum(1 for b in d.boxes.values() if b.kind != "output")
     print(f"wrote {options.printable(out)} ({boxes} boxes for {d.layer_count()} layers, {drawn})")
     return 0
+
+
+UNITS = {"cm": 1.0, "mm": 0.1, "in": 2.54, "pt": 2.54 / 72.27}
+
+
+def _width(text: str) -> str:
+    """``--width``: a positive TeX length in cm, mm, in or pt, at most 500cm (TeX's lengths stop near 575cm)."""
+    low = text.strip().lower()
+    unit = next((u for u in UNITS if low.endswith(u)), None)
+    number = low[: -len(unit)].strip() if unit else ""
+    ok = unit is not None and number.replace(".", "", 1).isdigit() and number.isascii()
+    if not ok or not 0 < float(number) * UNITS[unit] <= 500:
+        raise options.UsageError(
+            f"--width takes a length such as 16cm, 120mm, 6in or 400pt, up to 500cm; not {options.shown(text)}"
+        )
+    return f"{float(number):g}{unit}"

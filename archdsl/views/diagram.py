@@ -45,6 +45,7 @@ DEFAULT_COLOR = "#EEEEEE"
 SKIP_COLOR = "#D9480F"
 SHORTCUT_COLOR = "#1C6DD0"
 REF_COLOR = "#8A8A8A"
+DENSE_COLOR = "#2F9E44"
 CLUSTER_FILLS = ("#F7F9FC", "#EDF2F9")
 
 
@@ -65,6 +66,7 @@ class Box:
     op: str = ""  # the op that colours it
     rows: int = 1  # of its shape, per image: R for one row per region (after RoI pooling)
     clusters: tuple[str, ...] = ()  # enclosing blocks, outermost first
+    count: int = 1  # the blocks it stands for: N for a stack drawn once, ×N
 
 
 @dataclass
@@ -89,6 +91,7 @@ class Diagram:
     hwc: bool = False
     u_shape: bool = False  # drawn as a U (encoder down, decoder back up)
     up: set[str] = field(default_factory=set)  # the boxes of the way back up, when u_shape
+    repeats: dict[str, int] = field(default_factory=dict)  # a frame of numbered blocks → how many: layer3 ×36
 
     def layer_count(self) -> int:
         return sum(len(b.layers) for b in self.boxes.values())
@@ -166,20 +169,27 @@ def analysis_of(obj: Any) -> Analysis:
 
 
 def diagram(
-    obj: Any, depth: int | str | None = "auto", fold: bool | None = None, hwc: bool = False, layout: str = "auto"
+    obj: Any,
+    depth: int | str | None = "auto",
+    fold: bool | None = None,
+    hwc: bool = False,
+    layout: str = "auto",
+    reshapes: bool = False,
 ) -> Diagram:
     """The diagram of a Net (or an Analysis) at ``depth``: ``"auto"`` (the deepest naming level that keeps
     about MAX_BOXES boxes), ``None``/``"all"`` (every layer), or a naming level (1 = top-level blocks).
 
     ``fold`` draws bn, activations and dropout inside the box of the layer before them; by default it is on
     for the automatic depth and off otherwise (so ``depth="all"`` gives one box per layer). ``layout`` is
-    ``"auto"`` (a U for encoder-decoders with skips across), ``"u"`` or ``"chain"``."""
+    ``"auto"`` (a U for encoder-decoders with skips across), ``"u"`` or ``"chain"``. ``reshapes`` folds flatten,
+    permute and reshape too (a slide's diagram: SSD's heads are one box each, ``conv 3x3, 364`` with
+    ``permute · reshape``)."""
     a = analysis_of(obj)
     outputs = _outputs(obj, a)
     g = LayerGraph(a)
     kinds = edge_kinds(g)
     if depth == "auto":
-        depth = auto_depth(a, fold=True if fold is None else fold, _g=g, _outputs=outputs)
+        depth = auto_depth(a, fold=True if fold is None else fold, _g=g, _outputs=outputs, _reshapes=reshapes)
         fold = True if fold is None else fold
     elif depth == "all":
         depth = None
@@ -187,7 +197,7 @@ def diagram(
         raise ValueError(f"depth must be 'auto', 'all', None or a number >= 1, not {depth!r}")
     if depth is not None and depth >= max(len(x.name.split(".")) for x in a.layers):
         depth = None  # as deep as the names go: every layer
-    d = _build(g, kinds, outputs, depth, bool(fold), hwc)
+    d = _build(g, kinds, outputs, depth, bool(fold), hwc, reshapes)
     if layout not in ("auto", "u", "chain"):
         raise ValueError(f"layout must be 'auto', 'u' or 'chain', not {layout!r}")
     if layout != "chain":
@@ -201,30 +211,44 @@ def auto_depth(
     max_boxes: int = MAX_BOXES,
     _g: LayerGraph | None = None,
     _outputs: dict[str, str] | None = None,
+    _reshapes: bool = False,
 ) -> int | None:
     """The deepest naming level whose diagram has at most ``max_boxes`` boxes (at least level 1); None
     (every layer) when the whole network fits."""
     g = _g or LayerGraph(a)
     outputs = _outputs if _outputs is not None else _outputs_guess(a)
     deepest = max(len(x.name.split(".")) for x in a.layers)
-    if _count(g, outputs, None, fold) <= max_boxes:
+    if _count(g, outputs, None, fold, _reshapes) <= max_boxes:
         return None
     best = 1
     for depth in range(1, deepest + 1):
-        if _count(g, outputs, depth, fold) <= max_boxes:
+        if _count(g, outputs, depth, fold, _reshapes) <= max_boxes:
             best = depth
     return best
+
+
+def levels(a: Analysis, fold: bool = True, max_boxes: int = MAX_BOXES, reshapes: bool = False) -> list[int | None]:
+    """The naming levels whose diagram has at most ``max_boxes`` boxes, deepest first: None (every layer),
+    then the deepest level of names above the layers', down to 1."""
+    g = LayerGraph(a)
+    outputs = _outputs_guess(a)
+    deepest = max(len(x.name.split(".")) for x in a.layers)
+    out: list[int | None] = []
+    for depth in [None, *range(deepest - 1, 0, -1)]:
+        if _count(g, outputs, depth, fold, reshapes) <= max_boxes:
+            out.append(depth)
+    return out
 
 
 def _outputs_guess(a: Analysis) -> dict[str, str]:
     return _outputs(None, a)
 
 
-def _count(g: LayerGraph, outputs: dict[str, str], depth: int | None, fold: bool) -> int:
+def _count(g: LayerGraph, outputs: dict[str, str], depth: int | None, fold: bool, reshapes: bool = False) -> int:
     groups = _groups(g, depth)
     if not fold:
         return len(groups)
-    return len(set(_fold_map(g, groups, outputs).values()))
+    return len(set(_fold_map(g, groups, outputs, reshapes).values()))
 
 
 def _groups(g: LayerGraph, depth: int | None) -> dict[str, list[Layer]]:
@@ -245,9 +269,12 @@ def _cluster_path(box: str, parents: set[str]) -> tuple[str, ...]:
     return tuple(path)
 
 
-def _fold_map(g: LayerGraph, groups: dict[str, list[Layer]], outputs: dict[str, str]) -> dict[str, str]:
-    """Box id → the box it is drawn in: a foldable layer joins the box of the layer before it when that
-    layer feeds nothing else, is not an output, and sits in the same block."""
+def _fold_map(
+    g: LayerGraph, groups: dict[str, list[Layer]], outputs: dict[str, str], reshapes: bool = False
+) -> dict[str, str]:
+    """Box id → the box it is drawn in: a foldable layer (pointwise; with ``reshapes``, flatten, permute and
+    reshape too) joins the box of the layer before it when that layer feeds nothing else, is not an output,
+    and sits in the same block (a reshape may leave its block: SSD's permutes follow the head's convs)."""
     parents = skips.parents(groups)
     singles = {k for k, v in groups.items() if len(v) == 1}
     out_nodes = set(outputs.values())
@@ -258,26 +285,34 @@ def _fold_map(g: LayerGraph, groups: dict[str, list[Layer]], outputs: dict[str, 
         if k not in singles:
             continue
         x = layers[0]
-        if not x.kind.pointwise or len(g.data[x.name]) != 1 or g.refs[x.name]:
+        reshape = reshapes and x.kind.minor and x.kind.family == "reshape"
+        if not (x.kind.pointwise or reshape) or len(g.data[x.name]) != 1 or g.refs[x.name]:
             continue
         u = g.data[x.name][0]
         if u not in singles or g.by[u].kind.is_input or g.consumers[u] != 1 or u in out_nodes:
             continue
-        if _cluster_path(u, parents) != _cluster_path(k, parents) or u in referenced:
+        if (_cluster_path(u, parents) != _cluster_path(k, parents) and not reshape) or u in referenced:
             continue
         target[k] = target[u]
     return target
 
 
 def _build(
-    g: LayerGraph, kinds: dict[tuple[str, str], str], outputs: dict[str, str], depth: int | None, fold: bool, hwc: bool
+    g: LayerGraph,
+    kinds: dict[tuple[str, str], str],
+    outputs: dict[str, str],
+    depth: int | None,
+    fold: bool,
+    hwc: bool,
+    reshapes: bool = False,
 ) -> Diagram:
     a = g.a
     groups = _groups(g, depth)
-    target = _fold_map(g, groups, outputs) if fold else {k: k for k in groups}
+    target = _fold_map(g, groups, outputs, reshapes) if fold else {k: k for k in groups}
     box_of_layer = {x.name: target[k] for k, v in groups.items() for x in v}
     boxes = _boxes(g, groups, target, depth)
     edges = _edges(g, kinds, boxes, box_of_layer)
+    _dense(g, boxes, edges, box_of_layer)
     for name, node in outputs.items():
         node = g.resolve(node)
         box = Box(
@@ -294,7 +329,65 @@ def _build(
     clusters = _clusters(boxes)
     for run in _runs(boxes, edges):
         _stack(run, boxes, edges, clusters)
-    return Diagram(a.name, depth, boxes, edges, clusters, a.totals.params, a.totals.macs, hwc)
+    d = Diagram(a.name, depth, boxes, edges, clusters, a.totals.params, a.totals.macs, hwc)
+    d.repeats = _repeats(boxes, clusters)
+    return d
+
+
+def _repeats(boxes: dict[str, Box], clusters: dict[str, list[str]]) -> dict[str, int]:
+    """The frames that hold nothing but rolled-up blocks numbered inside them and of one output shape (ResNet's
+    stage layer3 holds layer3.0 to layer3.35) → how many blocks, stacks counted whole: their label says
+    ``layer3 ×36``, as the papers' tables write a stage."""
+    out = {}
+    for c, members in clusters.items():
+        inside = [boxes[m] for m in members]
+        numbered = all(b.kind == "block" and b.id.startswith(c + ".") and b.id[len(c) + 1 :].isdigit() for b in inside)
+        if numbered and len({(b.shape, b.rows) for b in inside}) == 1:
+            out[c] = sum(b.count for b in inside)
+    return out
+
+
+DENSE_FULL = 8  # a dense block of at most this many layers is drawn with every edge, as the paper's Figure 1
+
+
+def _dense(g: LayerGraph, boxes: dict[str, Box], edges: list[Edge], box_of_layer: dict[str, str]) -> None:
+    """DenseNet's dense connectivity, which the spec writes as a chain (each layer concatenates its new maps to
+    its input). The concat of each layer is titled ``concat of k`` (a rolled-up layer noted ``dense: concat of
+    k``), k the tensors it joins: the block's input and the maps of every layer so far. In a block of at most
+    DENSE_FULL layers, each layer after the first also gets a ``dense`` edge from the block's input and from
+    every earlier layer whose box is not already joined to it, as the paper's Figure 1 draws them; in a longer
+    block, the one edge that brings all of them into a rolled-up layer is a ``dense`` edge with their shape."""
+    have = {(e.src, e.dst): e for e in edges}
+    chains = skips.dense_chains(g)
+    longest: dict[str, int] = {}
+    for start, new, _ in chains.values():
+        longest[start] = max(longest.get(start, 0), len(new))
+    held: dict[str, int] = {}  # a rolled-up block → the dense layers it holds
+    for m, (start, new, x) in chains.items():
+        if longest[start] < 2:  # one concat of an identity and a branch: a skip connection, no dense block
+            continue
+        target = boxes[box_of_layer[m]]
+        joined = f"concat of {len(new) + 1}"
+        if target.kind == "merge" and target.layers[0].name == m:
+            target.title = joined
+        elif target.kind == "block":
+            held[target.id] = held.get(target.id, 0) + 1
+            target.notes = [n for n in target.notes if not n.startswith("dense: ")]
+            n = held[target.id]
+            target.notes.append(f"dense: {joined}" if n == 1 else f"dense: {n} layers, each reads all before it")
+        if len(new) < 2:
+            continue
+        if longest[start] > DENSE_FULL:
+            e = have.get((box_of_layer[x], target.id))
+            if e is not None and e.kind == "data":
+                e.kind, e.label = "dense", True
+            continue
+        for src in [start, *new[:-1]]:
+            b = box_of_layer[src]
+            if b != target.id and (b, target.id) not in have:
+                e = Edge(b, target.id, "dense", tuple(g.by[src].output_shape), rows=g.by[src].rows)
+                have[(b, target.id)] = e
+                edges.append(e)
 
 
 STACK = 3  # this many identical blocks in a row or more are drawn as one box, ×N
@@ -335,6 +428,7 @@ def _stack(run: list[str], boxes: dict[str, Box], edges: list[Edge], clusters: d
     tail = last.id[len(head) + 1 :] if head and last.id.startswith(head + ".") else last.id
     first.title = f"{first.title}–{tail} ×{len(run)}" if first.title == first.id else f"{first.title} ×{len(run)}"
     first.layers = [x for b in run for x in boxes[b].layers]
+    first.count = sum(boxes[b].count for b in run)
     first.params = sum(boxes[b].params for b in run)
     first.shape, first.rows = last.shape, last.rows
     gone = set(run[1:])

@@ -189,3 +189,25 @@ def parents(ids: Iterable[str]) -> set[str]:
 def area(shape: tuple[int, ...]) -> int | None:
     """The spatial size of a CxHxW map (None for a vector)."""
     return shape[1] * shape[2] if len(shape) == 3 else None
+
+
+def dense_chains(g: LayerGraph) -> dict[str, tuple[str, list[str], str]]:
+    """DenseNet's connectivity, written as each layer's ``concat { identity; H }``: concat → (the input of its
+    chain, the new maps of each layer up to it, the ``x`` it reads), for every concat of an identity of some
+    ``x`` and a branch that computes from the same ``x``. Chained (``x`` itself such a concat), the l-th concat
+    of a dense block holds the block's input and the l layers' new maps: what each later layer reads."""
+    out: dict[str, tuple[str, list[str], str]] = {}
+    for m in g.layers():
+        ins = g.data[m.name]
+        if m.op != "concat" or len(ins) != 2:
+            continue
+        (n0, f0), (n1, f1) = _branch(g, ins[0]), _branch(g, ins[1])
+        if f0 != f1:
+            continue
+        plain = [all(g.by[n].op == "identity" for n in nodes) for nodes in (n0, n1)]
+        if plain.count(True) != 1 or not (n0 if plain[1] else n1):
+            continue
+        new = ins[1] if plain[0] else ins[0]
+        start, before, _ = out.get(f0, (f0, [], ""))
+        out[m.name] = (start, [*before, new], f0)
+    return out

@@ -16,6 +16,7 @@ from math import log2, sqrt
 from ..limits import MAX_EXTENT
 from .diagram import (
     DEFAULT_COLOR,
+    DENSE_COLOR,
     PALETTE,
     REF_COLOR,
     SHORTCUT_COLOR,
@@ -239,8 +240,14 @@ class _Place:
         return self.pos[b][1] + self.sizes[b][1] / 2 + DEPTH * self.sizes[b][2]
 
 
-def to_tikz(d: Diagram) -> str:
-    """The diagram as a standalone LaTeX document with one TikZ picture (PlotNeuralNet's look)."""
+# --fit: the most a fitted picture may take, (width, height); a Beamer 16:9 frame is 16 x 9 cm, its title over it
+FITS = {"page": ("16cm", "22cm"), "slide": ("15cm", "7.5cm")}
+
+
+def to_tikz(d: Diagram, width: str | None = None, height: str | None = None) -> str:
+    """The diagram as a standalone LaTeX document with one TikZ picture (PlotNeuralNet's look). With ``width``
+    (a TeX length: ``16cm``), the picture is scaled to that width, or to ``height`` when that is reached first
+    (``FITS`` holds a page's and a slide's): TeX measures it and ``\\resizebox`` scales it, labels too."""
     place = _place(d)
     ids = {b: f"n{i}" for i, b in enumerate(d.boxes)}
     out = [PREAMBLE, *_colour_lines(d), *_picture_head(d, place)]
@@ -248,7 +255,42 @@ def to_tikz(d: Diagram) -> str:
     out += _box_lines(d, place, ids)
     out += _edge_lines(d, place, ids)
     out += ["\\end{tikzpicture}", "\\end{document}"]
+    if width is not None:
+        out = _fitted(out, width, height)
     return "\n".join(out) + "\n"
+
+
+def _fitted(lines: list[str], width: str, height: str | None) -> list[str]:
+    """The document with its picture boxed and scaled to ``width`` (or ``height``, when the picture at that
+    width would be taller). The standalone class's ``tikz`` option makes each tikzpicture a page of its own,
+    which cannot stand in a box: the class is loaded without it, and tikz as a package."""
+    head = "\\documentclass[tikz, border=8pt]{standalone}\n"
+    assert lines[0].startswith(head)
+    lines = ["\\documentclass[border=8pt]{standalone}\n\\usepackage{tikz}\n" + lines[0].removeprefix(head), *lines[1:]]
+    begin = next(i for i, line in enumerate(lines) if line == "\\begin{document}")
+    pic = lines.index("\\begin{tikzpicture}[")
+    end = lines.index("\\end{tikzpicture}")
+    fit = [f"% scaled to {width} wide" + (f", or {height} high when that comes first" if height else "")]
+    fit.append(f"\\sbox\\archfitted{{\\resizebox{{{width}}}{{!}}{{\\usebox\\archpicture}}}}%")
+    if height:
+        fit.append(
+            f"\\ifdim\\ht\\archfitted>{height}\\relax\\resizebox{{!}}{{{height}}}{{\\usebox\\archpicture}}"
+            "\\else\\usebox\\archfitted\\fi"
+        )
+    else:
+        fit.append("\\usebox\\archfitted")
+    return [
+        *lines[:begin],
+        "\\newsavebox\\archpicture",
+        "\\newsavebox\\archfitted",
+        *lines[begin:pic],
+        "\\sbox\\archpicture{%",
+        *lines[pic:end],
+        "\\end{tikzpicture}%",
+        "}%",
+        *fit,
+        *lines[end + 1 :],
+    ]
 
 
 def _place(d: Diagram) -> _Place:
@@ -303,6 +345,8 @@ def _colour_lines(d: Diagram) -> list[str]:
         "archshortcut": SHORTCUT_COLOR,
         "archref": REF_COLOR,
     }
+    if any(e.kind == "dense" for e in d.edges):
+        colours["archdense"] = DENSE_COLOR
     for box in d.boxes.values():
         name = _colour_name(box)
         if name not in colours:
@@ -312,6 +356,7 @@ def _colour_lines(d: Diagram) -> list[str]:
 
 def _picture_head(d: Diagram, place: _Place) -> list[str]:
     title = f"{d.name}: {d.params:,} params, {d.macs:,} MACs"
+    dense = any(e.kind == "dense" for e in d.edges)
     # TeX's lengths stop at about 575 cm (and PDF viewers' pages at 508 cm): shrink a very long picture whole
     rows = place.row_y.values()
     extent = max(place.width, max(rows) - min(rows) + max(place.tall.values(), default=0.0) + LABEL)
@@ -328,6 +373,7 @@ def _picture_head(d: Diagram, place: _Place) -> list[str]:
         "  archskip/.style={->, >=latex, dashed, draw=archskip, line width=0.7pt},",
         "  archshortcut/.style={->, >=latex, dashed, draw=archshortcut, line width=0.7pt},",
         "  archref/.style={->, >=stealth, dotted, draw=archref, line width=0.5pt},",
+        *(["  archdense/.style={->, >=latex, draw=archdense, line width=0.4pt},"] if dense else []),
         "]",
     ]
 
@@ -349,7 +395,7 @@ def _cluster_lines(d: Diagram, place: _Place) -> list[str]:
         out.append(
             f"\\draw[dashed, draw=black!35, rounded corners=3pt] ({_f(x0)},{_f(y0)}) rectangle "
             f"({_f(x1)},{_f(y1)}) node[anchor=north west, font=\\tiny, text=black!60] at "
-            f"({_f(x0)},{_f(y1)}) {{{latex(c)}}};"
+            f"({_f(x0)},{_f(y1)}) {{{latex(c if c not in d.repeats else f'{c} ×{d.repeats[c]}')}}};"
         )
     return out
 
@@ -399,6 +445,11 @@ def _edge_lines(d: Diagram, place: _Place, ids: dict[str, str]) -> list[str]:
                 f"\\draw[arch{e.kind}] ({u}-n) -- ({u}-n |- 0,{_f(level)}) --{label} "
                 f"({v}-n |- 0,{_f(level)}) -- ({v}-n);"
             )
+        elif e.kind == "dense" and e.label:  # all of a dense block's earlier maps, in one edge
+            label = f" node[midway, above, font=\\tiny, text=archdense] {{{_shape(e.shape, d.hwc)}}}"
+            out.append(f"\\draw[archdense, line width=1.2pt] ({u}-e) --{label} ({v}-w);")
+        elif e.kind == "dense":  # DenseNet: from an earlier layer of the block, arching over the ones between
+            out.append(f"\\draw[archdense] ({u}-n) to[out=75, in=105] ({v}-n);")
         elif e.kind == "ref":
             out.append(f"\\draw[archref] ({u}-e) -- ({v}-w);")
         else:
