@@ -145,14 +145,19 @@ class Net:
           itself included, stop requiring gradients (``freeze="avgpool"`` trains only the head).
 
         ``optimize="inference"`` gives an eval-only model with BatchNorm folded into the layers before it and
-        channels-last weights, run by ``backend`` ``"eager"`` or ``"script"`` (TorchScript, frozen):
-        :mod:`archdsl.backend.optimize`.
+        channels-last weights, run by ``backend`` ``"eager"``, ``"script"`` (TorchScript, frozen) or
+        ``"inductor"`` (``torch.compile``, compiled here on :meth:`example_inputs`): :mod:`archdsl.backend.optimize`;
+        ``model.compile_seconds`` is the back end's compile time.
         """
         from .backend.compile import compile_graph
         from .backend.weights import freeze as freeze_labels
         from .backend.weights import frozen_nodes, load_weights, resolve_scheme
 
         a = self.analyze()
+        if optimize is not None:
+            from .backend.optimize import check
+
+            check(optimize, backend)  # a level or back end it does not know fails before anything is built
         self.check_buildable()
         if str(device) != "meta":
             self.check_params(max_params)
@@ -178,7 +183,8 @@ class Net:
         if optimize is not None:
             from .backend.optimize import optimize as optimized
 
-            return optimized(model, optimize, backend)
+            example = self.example_inputs(device=device, dtype=dtype) if backend == "inductor" else None
+            return optimized(model, optimize, backend, example)
         return model
 
     def check_params(self, max_params: int | None = MAX_PARAMS) -> None:
@@ -349,12 +355,14 @@ class Net:
         g.graph["outputs"] = ", ".join(f"{k}={v}" for k, v in self.graph.graph["outputs"].items())
         return g
 
-    def source(self) -> str:
-        """Standalone PyTorch source for this network (imports torch only)."""
+    def source(self, optimize: str | None = None, weights: str = "NAME.pth") -> str:
+        """Standalone PyTorch source for this network (imports torch only). ``optimize="inference"``: the
+        network as ``compile(optimize="inference")`` makes it (BatchNorm folded into the layer before it), whose
+        ``state_dict`` loads into it; its docstring says to load it from ``weights``."""
         from .backend.codegen import to_source
 
         self.check_buildable()
-        return to_source(self.graph, self.analyze(), self.input_contract())
+        return to_source(self.graph, self.analyze(), self.input_contract(), optimize, weights)
 
 
 def load(

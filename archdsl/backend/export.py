@@ -139,10 +139,12 @@ def resolve(
     max_params: int | None = MAX_PARAMS,
     batch: int = 2,
     max_memory: int | None = MAX_MEMORY,
+    optimize: str | None = None,
 ) -> tuple[nn.Module, tuple[int, ...], Any]:
     """A loaded network (an :class:`archdsl.Net`) or a torch module → (module, input shape CxHxW, the Net
     or None). Networks are compiled under a fixed seed: the same network gives the same weights, so the
-    same file."""
+    same file. ``optimize="inference"``: the module (its weights loaded) then optimised for inference with
+    the eager back end (archdsl/backend/optimize.py: BatchNorm folded into the layer before it)."""
     import torch
     from torch import nn
 
@@ -167,6 +169,10 @@ def resolve(
     if weights is not None:
         state = weights if isinstance(weights, dict) else torch.load(weights, map_location="cpu", weights_only=True)
         module.load_state_dict(state)
+    if optimize is not None:
+        from .optimize import optimize as optimized
+
+        module = optimized(module, optimize)
     return module, tuple(shape), net
 
 

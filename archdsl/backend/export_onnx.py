@@ -36,6 +36,7 @@ def to_onnx(
     seed: int = 0,
     max_params: int | None = MAX_PARAMS,
     max_memory: int | None = MAX_MEMORY,
+    optimize: str | None = None,
 ) -> Exported:
     """Write ``net_or_module`` as an ONNX file at ``path``.
 
@@ -50,13 +51,14 @@ def to_onnx(
     ``opset`` defaults to :data:`OPSET`. The input is named ``input``; the outputs ``output``, or
     after the network's named outputs. Weights are stored in the file itself up to ONNX's 2 GB
     limit, in ``path.data`` beyond it. ``max_params`` as in ``Net.compile``, ``max_memory`` (bytes, for a forward
-    pass on ``batch``) as in ``Net.check_memory``."""
+    pass on ``batch``) as in ``Net.check_memory``. ``optimize="inference"``: the network optimised for inference
+    first (BatchNorm folded into the layer before it: archdsl/backend/optimize.py)."""
     need(*ONNX_PACKAGES, purpose="ONNX export")
     import torch
 
     if batch < 1:
         raise ValueError(f"batch must be >= 1, got {batch}")
-    module, shape, net = resolve(net_or_module, input, weights, seed, max_params, batch, max_memory)
+    module, shape, net = resolve(net_or_module, input, weights, seed, max_params, batch, max_memory, optimize)
     opset = OPSET if opset is None else int(opset)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -31,6 +31,7 @@ def to_torchscript(
     seed: int = 0,
     max_params: int | None = MAX_PARAMS,
     max_memory: int | None = MAX_MEMORY,
+    optimize: str | None = None,
 ) -> Exported:
     """Write ``net_or_module`` (as for :func:`to_onnx`) as a TorchScript archive (``torch.jit.save``).
 
@@ -38,12 +39,14 @@ def to_torchscript(
     ``"trace"`` (``torch.jit.trace`` of the eval-mode module on a random batch: records the eval
     path only), or ``"auto"`` (default): script, and trace where scripting fails (the reason is
     in ``Exported.note`` and a warning). FractalNet's ``MeanJoin`` (``mean`` joins) takes its
-    inputs as ``*xs``, which TorchScript cannot compile, so such networks are traced."""
+    inputs as ``*xs``, which TorchScript cannot compile, so such networks are traced.
+    ``optimize="inference"``: the network optimised for inference first (BatchNorm folded into the layer
+    before it), and the archive frozen (``torch.jit.freeze``: its weights constants, eval mode only)."""
     import torch
 
     if method not in ("auto", "script", "trace"):
         raise ValueError(f"method is 'auto', 'script' or 'trace', not {method!r}")
-    module, shape, _ = resolve(net_or_module, input, weights, seed, max_params, batch, max_memory)
+    module, shape, _ = resolve(net_or_module, input, weights, seed, max_params, batch, max_memory, optimize)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     start, note, used = time.perf_counter(), "", method
@@ -65,6 +68,9 @@ def to_torchscript(
             used = "trace"
             with quiet(), torch.no_grad():
                 archive = torch.jit.trace(module, (x,), strict=False, check_trace=False)
+        if optimize is not None:
+            archive = torch.jit.freeze(archive.eval())
+            used += " + torch.jit.freeze"
         with quiet(), replacing(path) as f:  # to a file object: on a full disk torch.jit.save(path) aborts
             torch.jit.save(archive, f)
     return Exported(

@@ -18,6 +18,7 @@ from ..errors import ArchError
 from ..output import check as check_output
 from ..output import force_argument
 from .common import load_spec, max_memory_argument, max_params_argument, spec_arguments
+from .compile import LEVELS
 
 
 def arguments(e: argparse.ArgumentParser) -> None:
@@ -40,6 +41,12 @@ def arguments(e: argparse.ArgumentParser) -> None:
     )
     e.add_argument("--format", choices=("onnx", "torchscript"), help="instead of the suffix")
     e.add_argument("--weights", help="a state_dict (.pth) to load first (default: the seeded initialisation)")
+    e.add_argument(
+        "--optimize",
+        choices=LEVELS,
+        help="inference: export the network with every BatchNorm after a conv or fc folded into it (eval mode "
+        "only); a TorchScript archive is also frozen (its weights constants)",
+    )
     e.add_argument("--opset", type=int, help=f"ONNX opset (default {OPSET})")
     e.add_argument("--static-batch", action="store_true", help="fix the ONNX batch axis at --batch")
     e.add_argument(
@@ -161,6 +168,7 @@ def _export(args: argparse.Namespace, net: Any, out: str, fmt: str) -> Any:
             batch=args.batch,
             max_params=args.max_params,
             max_memory=args.max_memory,
+            optimize=args.optimize,
         )
     with warnings.catch_warnings():  # a fallback to trace is printed as a note below
         warnings.simplefilter("ignore")
@@ -172,6 +180,7 @@ def _export(args: argparse.Namespace, net: Any, out: str, fmt: str) -> Any:
             batch=args.batch,
             max_params=args.max_params,
             max_memory=args.max_memory,
+            optimize=args.optimize,
         )
 
 
