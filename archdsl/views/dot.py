@@ -110,7 +110,9 @@ def _label(box: Box, hwc: bool, style: Style = PAGE) -> str:
     """An HTML-like label: the op in bold, folded layers small, the name grey, the output shape."""
     small, big = style.small, style.shape
     parts = [f"<b>{esc(box.title)}</b>"]
-    if box.notes:
+    if box.notes and box.kind == "block" and box.op == "block":  # what it holds, then a DenseNet block's note
+        parts += [f'<font point-size="{small}">{esc(note)}</font>' for note in box.notes]
+    elif box.notes:
         parts.append(f'<font point-size="{small}">{esc(notes_text(box.notes))}</font>')
     if box.kind == "block" and box.name:
         parts.append(f'<font point-size="{small}" color="#555555">{esc(box.name)}</font>')
@@ -217,7 +219,10 @@ def _add_boxes(g, d: Diagram, style: Style = PAGE, column: dict[str, int] | None
 
     def emit(graph, c: str | None, level: int, col: int) -> None:
         for box in direct.get((col, c), []):
-            graph.node(_node_name(box.id), _attributes=_node_attrs(box, d.hwc, style))
+            attrs = _node_attrs(box, d.hwc, style)
+            if column:  # one group a column: Graphviz keeps the edges between its boxes straight
+                attrs["group"] = f"column{col}"
+            graph.node(_node_name(box.id), _attributes=attrs)
         for child in tree.get(c, []):
             if col not in reached.get(child, ()):
                 continue
@@ -395,7 +400,7 @@ def fitted(
     activations, flatten, permute and reshape are folded unless ``fold=False``. ``depth="auto"`` tries the
     naming levels with at most FIT_BOXES boxes, every layer first, then one level less each time, and takes
     the first that the slide shows at READABLE of its size or more; when none is, the one shown largest (of
-    those with FIT_FEWEST boxes or more, when there are)."""
+    those with FIT_FEWEST boxes or more, when there are; of two shown about as large, the one of fewer boxes)."""
     fold = True if fold is None else fold
     if depth != "auto":
         d = diagram(obj, depth=depth, fold=fold, hwc=hwc, layout=layout, reshapes=fold)
@@ -409,7 +414,13 @@ def fitted(
         if (f.scale >= READABLE and boxes >= FIT_FEWEST) or f.scale == 0.0:
             return f
         tried.append(f)
-    return max(tried, key=lambda f: (sum(b.kind != "output" for b in f.diagram.boxes.values()) >= FIT_FEWEST, f.scale))
+
+    def boxes(f: Fitted) -> int:
+        return sum(b.kind != "output" for b in f.diagram.boxes.values())
+
+    tried = [f for f in tried if boxes(f) >= FIT_FEWEST] or tried
+    largest = max(f.scale for f in tried)
+    return min((f for f in tried if f.scale >= 0.95 * largest), key=boxes)  # as large: the fewer boxes
 
 
 # ---------------------------------------------------------------------------------------------------------
