@@ -80,10 +80,13 @@ class Style:
     cluster: int = 10  # block frames' names
     nodesep: str = "0.25"
     ranksep: str = "0.3"
+    zero_params: bool = True  # a block's "0 params" line (a slide leaves it out: crops and reshapes)
 
 
 PAGE = Style()
-SLIDE = Style(node=16, small=12, shape=13, edge=12, title=18, cluster=14, nodesep="0.3", ranksep="0.35")
+SLIDE = Style(
+    node=16, small=12, shape=13, edge=12, title=18, cluster=14, nodesep="0.3", ranksep="0.35", zero_params=False
+)
 
 
 def esc(text: str) -> str:
@@ -118,7 +121,7 @@ def _label(box: Box, hwc: bool, style: Style = PAGE) -> str:
         parts.append(f'<font point-size="{small}" color="#555555">{esc(box.name)}</font>')
     elif box.name:
         parts.append(f'<font point-size="{small}" color="#555555"><i>{esc(box.name)}</i></font>')
-    if box.kind == "block":
+    if box.kind == "block" and (box.params or style.zero_params):
         parts.append(f'<font point-size="{small}">{box.params:,} params</font>')
     if box.shape:
         parts.append(f'<font point-size="{big}">{esc(shape_text(box.shape, hwc, box.rows))}</font>')
