@@ -41,6 +41,7 @@ bench-report: setup
 diagrams: setup
 	mkdir -p docs/img
 	for net in lenet5 googlenet_paper resnet50 unet ssd300; do $(BIN)/archdsl render $$net -o docs/img/$$net.png; done
+	for net in resnet50 googlenet_paper densenet121 unet ssd300; do $(BIN)/archdsl render $$net --fit slide -o docs/img/slide_$$net.png; done
 
 # regenerate the generated docs: the error catalogue and the library table (tests check both are current)
 docs: setup
