@@ -102,6 +102,10 @@ def _render(args) -> int:
         print(f"error: {error_text(err)}", file=sys.stderr)
         return 3
     drawn = "every layer" if d.depth is None else f"blocks rolled up at depth {d.depth}"
+    if width is not None:
+        drawn += f"; scaled to {width} wide"
+    elif args.fit is not None:
+        drawn += "; for a 16:9 slide" if args.fit == "slide" else "; for a page"
     boxes = sum(1 for b in d.boxes.values() if b.kind != "output")
     print(f"wrote {options.printable(out)} ({boxes} boxes for {d.layer_count()} layers, {drawn})")
     return 0
