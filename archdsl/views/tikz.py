@@ -95,10 +95,13 @@ def latex(text: str) -> str:
     return "".join(out)
 
 
-def _shape(shape: tuple[int, ...], hwc: bool) -> str:
+def _shape(shape: tuple[int, ...], hwc: bool, rows: int = 1) -> str:
+    """``512 x 7 x 7`` in TeX's times signs; one row per region: ``R x 512 x 7 x 7``."""
     if hwc and len(shape) == 3:
         shape = (shape[1], shape[2], shape[0])
-    return r"$\times$".join(str(d) for d in shape)
+    return ("R" if rows > 1 else "") + "".join(
+        rf"$\times${d}" if i or rows > 1 else str(d) for i, d in enumerate(shape)
+    )
 
 
 def _f(x: float) -> str:
@@ -219,7 +222,7 @@ def _label(box: Box, hwc: bool) -> str:
     if box.kind == "block" and box.op != "block":
         lines.append(latex(box.name))
     if box.shape:
-        lines.append(_shape(box.shape, hwc))
+        lines.append(_shape(box.shape, hwc, box.rows))
     return r"\\".join(lines)
 
 
@@ -409,7 +412,7 @@ def _box_lines(d: Diagram, place: _Place, ids: dict[str, str]) -> list[str]:
         if box.kind == "output":
             out.append(
                 f"\\archout{{{ids[b]}}}{{{_f(x + 0.4)}}}{{{_f(y)}}}{{\\textbf{{{latex(box.title)}}}\\\\"
-                f"{_shape(box.shape, d.hwc)}}}"
+                f"{_shape(box.shape, d.hwc, box.rows)}}}"
             )
         elif box.kind == "merge":
             sign = box.layers[0].kind.symbol
@@ -431,7 +434,7 @@ def _edge_lines(d: Diagram, place: _Place, ids: dict[str, str]) -> list[str]:
     for e in d.edges:
         u, v = ids[e.src], ids[e.dst]
         if e.kind in ("skip", "shortcut") and (lane[e.src] != lane[e.dst] and rank[e.dst] - rank[e.src] <= 1):
-            label = f" node[midway, sloped, above, font=\\tiny] {{{_shape(e.shape, d.hwc)}}}" if e.label else ""
+            label = f" node[midway, sloped, above, font=\\tiny] {{{_shape(e.shape, d.hwc, e.rows)}}}" if e.label else ""
             out.append(f"\\draw[arch{e.kind}] ({u}-e) --{label} ({v}-w);")
         elif e.kind in ("skip", "shortcut"):
             x0, x1 = pos[e.src][0], pos[e.dst][0]
@@ -440,13 +443,13 @@ def _edge_lines(d: Diagram, place: _Place, ids: dict[str, str]) -> list[str]:
                 if abs(lv - level) < 0.25:
                     level = lv + 0.3
             spans.add(x0, x1, level)
-            label = f" node[midway, above, font=\\tiny] {{{_shape(e.shape, d.hwc)}}}" if e.label else ""
+            label = f" node[midway, above, font=\\tiny] {{{_shape(e.shape, d.hwc, e.rows)}}}" if e.label else ""
             out.append(
                 f"\\draw[arch{e.kind}] ({u}-n) -- ({u}-n |- 0,{_f(level)}) --{label} "
                 f"({v}-n |- 0,{_f(level)}) -- ({v}-n);"
             )
         elif e.kind == "dense" and e.label:  # all of a dense block's earlier maps, in one edge
-            label = f" node[midway, above, font=\\tiny, text=archdense] {{{_shape(e.shape, d.hwc)}}}"
+            label = f" node[midway, above, font=\\tiny, text=archdense] {{{_shape(e.shape, d.hwc, e.rows)}}}"
             out.append(f"\\draw[archdense, line width=1.2pt] ({u}-e) --{label} ({v}-w);")
         elif e.kind == "dense":  # DenseNet: from an earlier layer of the block, arching over the ones between
             out.append(f"\\draw[archdense] ({u}-n) to[out=75, in=105] ({v}-n);")
