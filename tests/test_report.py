@@ -271,3 +271,39 @@ def test_the_notebook_table_opens_a_block_onto_its_layers_and_draws_the_shares()
     assert html.count("<details>") == 16  # the 16 bottlenecks at the automatic depth (2)
     assert "<summary>layer1.0</summary><ul><li>layer1.0.conv1: conv 1x1, 64</li>" in html
     assert ">8.0%<div" in html and "width:8.0%" in html  # fc: 2,049,000 of the 25,557,032 parameters
+
+
+@pytest.mark.parametrize("terminal", [False, True], ids=["piped", "terminal"])
+def test_tables_drawn_without_rich_are_richs_to_the_byte(terminal):
+    """views/plain.py draws a table where it gives rich's text: on every library network's report, at the widths
+    a terminal has and piped, what it draws equals rich's (bold head and italic title on a terminal), and it
+    draws nearly all at 200 columns, the piped width (the rest it leaves to rich: cells that fold, at 80 columns
+    most tables; characters rich measures itself, the R-CNN reports' '—' and '≤')."""
+    from rich.console import Console
+
+    from archdsl.lang import library
+    from archdsl.views import plain
+
+    drawn = 0
+    for name in sorted(library.entries()):
+        net = archdsl.load(name, **({"rois": 2} if name.endswith("rcnn_vgg16") else {}))
+        a = net.analyze()
+        for width, depth in ((200, report.auto_depth(a)), (120, report.auto_depth(a)), (80, None), (60, 1)):
+            opts = report.Options(depth=depth, accepts=net.input_contract().describe())
+            title = (
+                a.name
+                if depth is None
+                else f"{a.name} (blocks rolled up at depth {depth}; --depth all shows every layer)"
+            )
+            cells, lines = report.rows(a, opts=opts, bars=True), report.summary_lines(a, opts)
+            mine = io.StringIO()
+            if not report.printed(title, cells, report.REPORT_FIT, lines, out=plain.Output(mine, width, terminal)):
+                continue
+            drawn += 1
+            theirs = Console(
+                file=io.StringIO(), width=width, highlight=False, emoji=False, force_terminal=terminal,
+                color_system="standard" if terminal else None,
+            )  # fmt: skip
+            report.printed(title, cells, report.REPORT_FIT, lines, console=theirs)
+            assert mine.getvalue() == theirs.file.getvalue(), (name, width, depth)
+    assert drawn >= 80, drawn

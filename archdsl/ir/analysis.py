@@ -1,33 +1,72 @@
-"""The Analysis: what the infer stage knows about every node, as pydantic models (the JSON schema)."""
+"""The Analysis: what the infer stage knows about every node, as dataclasses that pydantic serialises and
+describes (the JSON, its schema).
+
+archdsl's own code builds them (infer.py), so there is nothing to validate on the way in; pydantic is imported
+only to write JSON, give the JSON schema or read an analysis back (``model_dump``, ``model_dump_json``,
+``model_json_schema``, ``model_validate``, as pydantic's models name them), never by ``archdsl check`` or
+``report`` (docs/design.md, "Start-up")."""
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from math import prod
 from typing import Any
-
-from pydantic import BaseModel, ConfigDict
 
 from ..ops import REGISTRY, Op
 
 SCHEMA_VERSION = 3  # 2: macs_all, saves; totals.macs_all, peak / saved / largest activations; 3: rows
 
 
-# the analysis is built by archdsl's own code (infer.py) with model_construct: nothing to validate, so
-# pydantic builds a model's validator only when one is asked for (model_validate, the JSON schema)
-_LAZY = ConfigDict(defer_build=True)
+class Model:
+    """What the analysis' classes share: pydantic's model methods, through pydantic's ``TypeAdapter`` of the
+    dataclass, imported on first use."""
+
+    __slots__ = ()
+
+    @classmethod
+    def model_construct(cls, **values: Any) -> Any:
+        """An instance from values archdsl made itself (nothing checked), as pydantic's ``model_construct``."""
+        return cls(**values)
+
+    @classmethod
+    def model_validate(cls, data: Any) -> Any:
+        """An instance from plain data (a JSON report read back), checked by pydantic."""
+        return _adapter(cls).validate_python(data)
+
+    @classmethod
+    def model_json_schema(cls) -> dict[str, Any]:
+        return _adapter(cls).json_schema()
+
+    def model_dump(self, mode: str = "python") -> dict[str, Any]:
+        """The fields as plain values: dicts, lists in JSON ``mode``, tuples otherwise."""
+        out = dataclasses.asdict(self)
+        return json.loads(json.dumps(out)) if mode == "json" else out
+
+    def model_dump_json(self, indent: int | None = None) -> str:
+        """JSON as pydantic writes it: compact without ``indent``, non-ASCII text as it is."""
+        separators = (",", ":") if indent is None else None
+        return json.dumps(dataclasses.asdict(self), indent=indent, separators=separators, ensure_ascii=False)
 
 
-class ReceptiveField(BaseModel):
-    model_config = _LAZY
+@functools.cache
+def _adapter(cls: type) -> Any:
+    from pydantic import TypeAdapter
 
+    return TypeAdapter(cls)
+
+
+@dataclass(slots=True)
+class ReceptiveField(Model):
     size: tuple[int, int]  # input pixels seen, (height, width)
     stride: tuple[float, float]  # input pixels between neighbouring outputs (the "jump")
 
 
-class Layer(BaseModel):
-    model_config = ConfigDict(frozen=True, defer_build=True)
-
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Layer(Model):
     name: str  # hierarchical module name, e.g. layer1.0.conv1
     op: str  # canonical op name
     describe: str  # the op with every resolved argument
@@ -53,9 +92,8 @@ class Layer(BaseModel):
         return REGISTRY[self.op]
 
 
-class Totals(BaseModel):
-    model_config = _LAZY
-
+@dataclass(kw_only=True)
+class Totals(Model):
     params: int
     trainable_params: int
     buffers: int
@@ -69,17 +107,18 @@ class Totals(BaseModel):
     largest_layer: str  # the layer that makes it
 
 
-class Analysis(BaseModel):
+@dataclass(kw_only=True, repr=False)
+class Analysis(Model):
     """``archdsl.load(...).analyze()``: shapes, counts and receptive fields, computed without torch."""
-
-    model_config = _LAZY
 
     schema_version: int = SCHEMA_VERSION
     name: str
     input_shape: tuple[int, ...]  # the (first) input's, per sample
-    inputs: dict[str, tuple[int, ...]] = {}  # every input by its name in the compiled forward (x: the first, unnamed)
+    # every input by its name in the compiled forward (x: the first, unnamed)
+    inputs: dict[str, tuple[int, ...]] = dataclasses.field(default_factory=dict)
     outputs: dict[str, tuple[int, ...]]
-    output_rows: dict[str, int] = {}  # rows per image of each output: 1, or R for one row per region
+    # rows per image of each output: 1, or R for one row per region
+    output_rows: dict[str, int] = dataclasses.field(default_factory=dict)
     totals: Totals
     layers: list[Layer]
 
@@ -116,7 +155,7 @@ class Analysis(BaseModel):
         return f"{self.totals.params:,} params, {self.totals.macs:,} MACs, {shape} → {self.outputs_text()}"
 
     def __repr__(self) -> str:
-        """One line, not pydantic's dump of every layer."""
+        """One line, not a dump of every layer."""
         return f"<Analysis {self.name}: {len(self.layers)} layers, {self.summary()}>"
 
     __str__ = __repr__

@@ -1,7 +1,7 @@
 """The op protocol and its registry.
 
 An op is one class that holds everything about a layer type, side by side:
-its parameter schema (a pydantic model), names and shorthands, shape rule,
+its parameter schema (declared as a pydantic model: archdsl/ops/schema.py), names and shorthands, shape rule,
 parameter/buffer shapes, MACs, receptive-field rule and torch builder.
 Nothing else in archdsl switches on op names: what the other stages ask of an op (its title in a
 diagram, whether it folds, merges or upsamples, its fully convolutional form, ...) is a property or a
@@ -16,7 +16,7 @@ from fractions import Fraction
 from math import prod
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from .schema import Params
 
 if TYPE_CHECKING:  # the compile stage builds torch.fx graphs; an op only says what to add
     from torch import fx
@@ -44,12 +44,6 @@ KWARG_ALIASES = {
     "output_size": "size",
     "rate": "p",
 }
-
-
-class Params(BaseModel):
-    """Base of every op's parameter schema: strict about unknown names, immutable."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)  # built on first use: fast start
 
 
 class NoParams(Params):
@@ -237,7 +231,11 @@ class Op:
                 )
         try:
             return cls(cls.Params(**values))
-        except ValidationError as err:
+        except Exception as err:  # pydantic's ValidationError: pydantic is imported only when a value needs it
+            from pydantic import ValidationError
+
+            if not isinstance(err, ValidationError):
+                raise
             first = err.errors()[0]
             key = str(first["loc"][0]) if first["loc"] else None  # 'k', not pydantic's union branch 'k.int'
             loc = key or "arguments"

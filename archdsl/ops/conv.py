@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
-
 from .base import (
     RF,
     ModuleSpec,
@@ -20,6 +18,7 @@ from .base import (
     show_stride,
     spatial,
 )
+from .schema import Field, model_validator
 
 IntPair = int | tuple[int, int]
 Pos = Field(gt=0)  # strictly positive

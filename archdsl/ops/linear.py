@@ -5,10 +5,9 @@ from __future__ import annotations
 from math import prod
 from typing import TYPE_CHECKING, Any
 
-from pydantic import Field, field_validator
-
 from .activation import Identity
 from .base import RF, Emitter, ModuleSpec, Op, OpProblem, Params, Shape, fmt_shape, numel
+from .schema import Field, field_validator
 
 if TYPE_CHECKING:
     from torch import fx

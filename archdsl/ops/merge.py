@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field, field_validator
-
 from .activation import activation_function
 from .base import REGISTRY, RF, Emitter, ModuleSpec, Op, OpProblem, Params, Shape, fmt_shape, numel, spatial
+from .schema import Field, field_validator
 
 if TYPE_CHECKING:
     from torch import fx

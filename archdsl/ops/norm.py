@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field
-
 from .base import Emitter, ModuleSpec, Op, OpProblem, Params, Shape, fmt_shape, numel, show_number
+from .schema import Field
 
 if TYPE_CHECKING:
     from torch import fx

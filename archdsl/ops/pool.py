@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pydantic import Field, model_validator
-
 from .activation import Identity
 from .base import (
     RF,
@@ -22,6 +20,7 @@ from .base import (
     show_stride,
     spatial,
 )
+from .schema import Field, model_validator
 
 if TYPE_CHECKING:
     from torch import fx

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pydantic import Field, model_validator
-
 from .base import RF, Emitter, ModuleSpec, Op, OpProblem, Params, Shape, fmt_shape, pair, show_kernel, spatial
+from .schema import Field, model_validator
 
 if TYPE_CHECKING:
     from torch import fx

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field, model_validator
-
 from .base import RF, Emitter, ModuleSpec, Op, OpProblem, Params, Shape, numel, show_number, show_stride, spatial
+from .schema import Field, model_validator
 
 if TYPE_CHECKING:
     from torch import fx

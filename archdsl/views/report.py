@@ -11,12 +11,14 @@ import csv
 import io
 import json
 from dataclasses import dataclass
-
-from rich.console import Console
-from rich.table import Table
+from typing import TYPE_CHECKING
 
 from ..ir.analysis import Analysis, Layer
 from ..limits import MAX_ROWS
+from . import plain
+
+if TYPE_CHECKING:  # rich is imported where a table needs it (views/plain.py draws the others)
+    from rich.console import Console
 
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1}
 COLUMNS = ("layer", "op", "output", "params", "params %", "MACs", "activations", "memory %", "RF size/stride")
@@ -252,6 +254,8 @@ def wide_console(width: int = 200) -> Console:
     """The terminal's width on a terminal; ``width`` columns when piped, so tables do not wrap."""
     import sys
 
+    from rich.console import Console
+
     terminal = sys.stdout.isatty()
     # no guessing at colours for numbers and brackets in the text: the table styles what it means to
     return Console(width=None if terminal else width, highlight=False, emoji=False)
@@ -305,6 +309,8 @@ def fit_columns(cells: list[tuple[str, ...]], width: int, fit: Fit = REPORT_FIT)
 
 def fitted_table(console: Console, title: str, cells: list[tuple[str, ...]], fit: Fit) -> None:
     """Print ``cells`` as a table that fits the console (``Fit``), and a line naming what it left out."""
+    from rich.table import Table
+
     shown, dropped = fit_columns(cells, console.width, fit)
     least = min_widths(cells, fit)
     tab = Table(title=title, show_lines=False, header_style="bold")
@@ -320,25 +326,60 @@ def fitted_table(console: Console, title: str, cells: list[tuple[str, ...]], fit
         tab.add_row(*(row[fit.columns.index(col)] for col in shown))
     console.print(tab)
     if dropped:
-        console.print(
-            f"left out to fit {console.width} columns: {', '.join(dropped)} (a wider terminal, --format "
-            f"{fit.formats} shows every column)"
-        )
+        console.print(_left_out(console.width, dropped, fit))
+
+
+def _left_out(width: int, dropped: list[str], fit: Fit) -> str:
+    return (
+        f"left out to fit {width} columns: {', '.join(dropped)} (a wider terminal, --format {fit.formats} shows "
+        "every column)"
+    )
+
+
+def printed(
+    title: str,
+    cells: list[tuple[str, ...]],
+    fit: Fit,
+    lines: list[str],
+    console: Console | None = None,
+    out: plain.Output | None = None,
+) -> bool:
+    """``cells`` as :func:`fitted_table` prints them on :func:`wide_console`, then ``lines``: drawn by views/plain.py
+    where that gives rich's text (without importing rich), else by rich; on ``console`` when one is given. With
+    ``out``, only drawn there by views/plain.py, if it can: whether it did."""
+    plain_only = out is not None
+    out = out or (plain.output() if console is None else None)
+    if out is not None:
+        shown, dropped = fit_columns(cells, out.width, fit)
+        least = min_widths(cells, fit)
+        index = [fit.columns.index(col) for col in shown]
+        text = plain.table(
+            title, shown, [tuple(row[i] for i in index) for row in cells], [c in fit.right for c in shown], out,
+            [least[c] for c in shown],
+        )  # fmt: skip
+        after = [plain.line(x, out) for x in ([_left_out(out.width, dropped, fit)] if dropped else []) + lines]
+        if text is not None and None not in after:
+            out.file.write(text + "".join(after))
+            return True
+    if plain_only:
+        return False
+    console = console or wide_console()
+    fitted_table(console, title, cells, fit)
+    for line in lines:
+        console.print(line)
+    return False
 
 
 def table(a: Analysis, console: Console | None = None, depth: int | None = None, opts: Options | None = None) -> None:
     """The report as a terminal table that fits the console: names and ops fold, numbers never do; a column
     that does not fit is left out, and a line under the table says which."""
     opts = opts or Options(depth=depth)
-    console = console or wide_console()
     title = (
         a.name
         if opts.depth is None
         else f"{a.name} (blocks rolled up at depth {opts.depth}; --depth all shows every layer)"
     )
-    fitted_table(console, title, rows(a, opts=opts, bars=True), REPORT_FIT)
-    for line in summary_lines(a, opts):
-        console.print(line)
+    printed(title, rows(a, opts=opts, bars=True), REPORT_FIT, summary_lines(a, opts), console)
 
 
 def markdown(a: Analysis, depth: int | None = None, opts: Options | None = None) -> str:
@@ -435,6 +476,8 @@ def diff_totals(a: Analysis, b: Analysis) -> list[tuple[str, int, int, str]]:
 
 
 def diff_table(a: Analysis, b: Analysis, depth: int | None = 1, console: Console | None = None) -> None:
+    from rich.table import Table
+
     console = console or wide_console()
     fitted_table(console, f"A = {a.name}, B = {b.name}", diff_rows(a, b, depth), DIFF_FIT)
     totals = Table(header_style="bold")
