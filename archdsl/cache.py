@@ -21,6 +21,11 @@ and AST code), so a change to any of them simply misses. ``ARCHDSL_NO_CACHE=1`` 
 off; so does any error reading or writing it.
 
 A ``report vgg16`` from a warm cache never imports lark: the AST of ``vgg.arch`` comes from here.
+
+A wheel is built with the entries every user would otherwise make on a first run (``archdsl/prebuilt``,
+hatch_build.py): the parser's tables and the library networks' input contracts, read (header, hash, restricted
+unpickler, the same checks but ownership: the package's files are as trusted as its code) where the user's
+folder has no entry, so that a cold cache costs a library network no more than a warm one.
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from .limits import MAX_ENTRY_BYTES
-from .resources import grammar_path
+from .resources import grammar_path, prebuilt
 
 MAGIC = b"archdsl-cache 2\n"
 _SUPPORTED = (
@@ -135,18 +140,27 @@ def entry(kind: str, *parts: str) -> Path | None:
 
 
 def cached(
-    kind: str, parts: tuple[str, ...], make: Callable[[], Any], check: Callable[[Any], bool] | None = None
+    kind: str,
+    parts: tuple[str, ...],
+    make: Callable[[], Any],
+    check: Callable[[Any], bool] | None = None,
+    local: str | None = None,
 ) -> Any:
     """``make()``'s result, from the cache when it holds a sound one for ``parts`` (one that
-    ``check``, when given, accepts)."""
+    ``check``, when given, accepts). ``local``: a string the value holds that differs from machine to machine
+    (a library spec's path, in every span of its AST): the entry keeps a reference in its place, and reading
+    it puts back this machine's, so that one entry serves every installation (and a wheel can ship it)."""
     name = key(kind, *parts)
     with _opened() as where:
-        value = load(where, name) if where is not None else None
+        value = load(where, name, local) if where is not None else None
+        if value is not None and (check is None or _accepts(check, value)):
+            return value
+        value = shipped(name, local)
         if value is not None and (check is None or _accepts(check, value)):
             return value
         value = make()
         if where is not None:
-            store(where, name, value)
+            store(where, name, value, local)
         return value
 
 
@@ -157,7 +171,25 @@ def _accepts(check: Callable[[Any], bool], value: Any) -> bool:
         return False
 
 
-def load(where: int, name: str) -> Any:
+def shipped(name: str, local: str | None = None) -> Any:
+    """The entry ``name`` as the wheel was built with it (``archdsl/prebuilt``), or None: none shipped, caching
+    off, or an entry that fails the header, the hash or the unpickler."""
+    folder = prebuilt()
+    if folder is None or os.environ.get("ARCHDSL_NO_CACHE"):
+        return None
+    try:
+        with open(folder / name, "rb") as f:
+            data = f.read(MAX_ENTRY_BYTES + 1)
+    except OSError:
+        return None
+    payload = _payload(data, name) if len(data) <= MAX_ENTRY_BYTES else None
+    try:
+        return None if payload is None else _Unpickler(io.BytesIO(payload), local).load()
+    except Exception:
+        return None
+
+
+def load(where: int, name: str, local: str | None = None) -> Any:
     """The value in entry ``name`` of the folder open at ``where``, or None: missing, not a private
     regular file of this user, too large, damaged, or holding anything but plain values and AST nodes."""
     try:
@@ -183,7 +215,7 @@ def load(where: int, name: str) -> Any:
     if payload is None:
         return None
     try:
-        return _Unpickler(io.BytesIO(payload)).load()
+        return _Unpickler(io.BytesIO(payload), local).load()
     except Exception:  # a foreign or damaged payload whatever pickle makes of it
         return None
 
@@ -201,12 +233,12 @@ def _payload(data: bytes, name: str) -> bytes | None:
     return payload if newline and digest == hashlib.sha256(payload).hexdigest().encode() else None
 
 
-def store(where: int, name: str, value: Any) -> None:
+def store(where: int, name: str, value: Any, local: str | None = None) -> None:
     """Write ``value`` as entry ``name``: a new private file (O_EXCL, 0600) under a temporary name,
     renamed over the entry; errors are ignored (the work was done, it is just not kept)."""
     tmp = f".tmp-{name}-{os.getpid()}-{secrets.token_hex(8)}"
     try:
-        payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        payload = _pickled(value, local)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | _CLOEXEC, 0o600, dir_fd=where)
     except Exception:
         return
@@ -225,9 +257,31 @@ AST_MODULE = "archdsl.lang.ast"
 _ALLOWED = {"archdsl.errors": {"Span"}, "lark.lexer": {"Token"}}
 
 
+LOCAL = "local"  # the persistent id that stands for the ``local`` string in an entry
+
+
+def _pickled(value: Any, local: str | None) -> bytes:
+    """``value`` pickled, every string equal to ``local`` kept as a reference to it."""
+    buf = io.BytesIO()
+    pickler = pickle.Pickler(buf, protocol=pickle.HIGHEST_PROTOCOL)
+    if local is not None:
+        pickler.persistent_id = lambda obj: LOCAL if type(obj) is str and obj == local else None
+    pickler.dump(value)
+    return buf.getvalue()
+
+
 class _Unpickler(pickle.Unpickler):
     """An unpickler that can build plain values and the classes of _ALLOWED and archdsl.lang.ast, and
-    call nothing else: an entry cannot run code, whatever it holds."""
+    call nothing else: an entry cannot run code, whatever it holds. A reference stands for ``local``."""
+
+    def __init__(self, file: io.BytesIO, local: str | None = None):
+        super().__init__(file)
+        self.local = local
+
+    def persistent_load(self, pid: Any) -> str:
+        if pid != LOCAL or self.local is None:
+            raise pickle.UnpicklingError("an entry refers to a value this read does not give")
+        return self.local
 
     def find_class(self, module: str, name: str) -> Any:
         if module == AST_MODULE:  # loaded already by whoever reads an AST entry (archdsl.lang.files)

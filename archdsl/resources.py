@@ -1,5 +1,6 @@
 """Where the package's data lies: the grammar and the spec library, beside the package in a checkout
-(``grammar/``, ``specs/``) or inside it in an installed wheel (``archdsl/grammar``, ``archdsl/specs``)."""
+(``grammar/``, ``specs/``) or inside it in an installed wheel (``archdsl/grammar``, ``archdsl/specs``), and the
+cache entries a wheel is built with (``archdsl/prebuilt``, made by hatch_build.py)."""
 
 from __future__ import annotations
 
@@ -23,3 +24,10 @@ def spec_root() -> Path:
 def grammar_path() -> Path:
     """``grammar/arch.lark``: the language's grammar."""
     return _found("grammar/arch.lark")
+
+
+def prebuilt() -> Path | None:
+    """``archdsl/prebuilt/``: cache entries made when the wheel was built (the parser's tables, the library's
+    input contracts; archdsl/cache.py reads them), or None (a checkout has none)."""
+    path = PACKAGE / "prebuilt"
+    return path if path.is_dir() else None

@@ -38,11 +38,12 @@ def only_entry(folder: Path, prefix: str) -> Path:
     return entry
 
 
-def read_entry(entry: Path):
-    """What an entry holds, read as the cache reads it (header, hash, restricted unpickler)."""
+def read_entry(entry: Path, local: str | None = None):
+    """What an entry holds, read as the cache reads it (header, hash, restricted unpickler; a library AST's
+    entry refers to its file's path, ``local``)."""
     fd = os.open(entry.parent, os.O_RDONLY)
     try:
-        return cache.load(fd, entry.name)
+        return cache.load(fd, entry.name, local)
     finally:
         os.close(fd)
 
@@ -100,7 +101,7 @@ def test_a_damaged_entry_is_a_miss(cache_dir):
     entry = only_entry(cache_dir, "ast-")
     entry.write_bytes(b"not a pickle")
     assert parse_spec(text, file) == good
-    assert read_entry(entry) == good  # rewritten
+    assert read_entry(entry, file) == good  # rewritten
 
 
 def test_a_folder_others_can_use_is_never_read_or_written(cache_dir):
@@ -118,7 +119,7 @@ def test_a_folder_others_can_use_is_never_read_or_written(cache_dir):
             os.chmod(cache_dir, 0o700)
     # once the folder is private again it is read, but what an entry holds is checked: a word is no AST
     assert parse_spec(text, file) == parse(text, file)
-    assert read_entry(entry) == parse(text, file)  # rewritten
+    assert read_entry(entry, file) == parse(text, file)  # rewritten
 
 
 def test_the_cache_can_be_turned_off_or_be_unwritable(cache_dir, monkeypatch, tmp_path):
@@ -293,7 +294,7 @@ def test_an_entry_that_is_a_symlink_is_neither_followed_nor_written_through(cach
     assert read_entry(entry) is None
     assert parse_spec(text, file) == good
     assert victim.read_bytes() == before  # the link was replaced, not written through
-    assert not entry.is_symlink() and read_entry(entry) == good
+    assert not entry.is_symlink() and read_entry(entry, file) == good
 
 
 def test_a_wrong_type_of_value_in_an_entry_is_a_miss(cache_dir):
@@ -330,3 +331,17 @@ def test_a_fifo_or_a_folder_in_place_of_an_entry_is_a_miss_not_a_hang(cache_dir)
     entry.mkdir(mode=0o700)
     done = run_python(code, {"ARCHDSL_CACHE_DIR": str(cache_dir)}, timeout=30)
     assert done.returncode == 0 and int(done.stdout) > 1, done.stderr
+
+
+def test_a_library_ast_entry_refers_to_its_path_so_that_any_installation_reads_it(cache_dir):
+    """The entry of a library spec is keyed by its place in the library and holds a reference where its path
+    stands: read for a spec library elsewhere (a wheel's prebuilt entries, another checkout) it names that path."""
+    text, file = library_file()
+    parse_spec(text, file)
+    entry = only_entry(cache_dir, "ast-")
+    assert file.encode() not in entry.read_bytes()
+    elsewhere = "/elsewhere/archdsl/specs/classic/vgg.arch"
+    moved = read_entry(entry, elsewhere)
+    assert moved.path == elsewhere and moved.top.stmts[0].span.file == elsewhere
+    assert moved == parse(text, elsewhere)
+    assert read_entry(entry) is None  # a read that gives no path is a miss

@@ -1,4 +1,5 @@
-"""An installed wheel carries grammar/ and specs/, so archdsl works from any folder."""
+"""An installed wheel carries grammar/ and specs/, so archdsl works from any folder, and the cache entries a first
+run would make (archdsl/prebuilt/, hatch_build.py), so that a cold cache is as fast as a warm one."""
 
 import os
 import subprocess
@@ -33,13 +34,20 @@ def test_wheel_finds_grammar_and_library(tmp_path):
         capture_output=True,
     )
     code = (
-        "import archdsl, archdsl.resources as p\n"
+        "import sys, archdsl, archdsl.resources as p\n"
         f"assert archdsl.__file__.startswith({str(target)!r})\n"
         f"assert str(p.grammar_path()).startswith({str(target)!r})\n"
-        "print(archdsl.load('vgg16').analyze().totals.params)"
+        "net = archdsl.load('vgg16')\n"
+        "print(net.analyze().totals.params, net.input_contract().describe())\n"
+        "print(sorted(m for m in ('lark', 'sympy') if m in sys.modules))"
     )
-    env = {**os.environ, "PYTHONPATH": str(target)}
+    cache = tmp_path / "cache"  # a cold cache: what the wheel ships serves the library network
+    env = {**os.environ, "PYTHONPATH": str(target), "ARCHDSL_CACHE_DIR": str(cache)}
+    env.pop("ARCHDSL_NO_CACHE", None)
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=tmp_path, env=env, check=True, capture_output=True, text=True
     ).stdout
-    assert out.strip() == "138357544"
+    assert out.strip().splitlines() == ["138357544 3xHxW with H >= 32, W >= 32", "[]"]
+    shipped = {p.name.split("-")[0] for p in (target / "archdsl" / "prebuilt").iterdir()}
+    assert shipped == {"lark", "ast", "contract"}  # hatch_build.py: the entries a first run would make
+    assert not cache.exists() or not any(cache.iterdir())  # nothing was made, so nothing stored

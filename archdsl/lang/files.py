@@ -283,7 +283,7 @@ def _shown(target: str, most: int = 80) -> str:
 
 def _inside(path: Path, root: Path) -> bool:
     """Whether ``path`` (resolved) lies in ``root`` or in the spec library."""
-    return path.is_relative_to(root) or _in_library(path)
+    return path.is_relative_to(root) or _in_library(path) is not None
 
 
 def parse_spec(text: str, file: str) -> ast.SpecFile:
@@ -295,17 +295,22 @@ def parse_spec(text: str, file: str) -> ast.SpecFile:
 
         return parse(text, file)
 
-    if file == "<inline>" or not _in_library(Path(file)):
+    where = None if file == "<inline>" else _in_library(Path(file))
+    if where is None:
         return parse()
-    return cache.cached("ast", (file, text), parse, lambda tree: isinstance(tree, ast.SpecFile) and tree.path == file)
+    # keyed by the path within the library, the path itself a reference in the entry: one entry serves every
+    # installation, and a wheel ships them (hatch_build.py)
+    check = lambda tree: isinstance(tree, ast.SpecFile) and tree.path == file  # noqa: E731
+    return cache.cached("ast", (where, text), parse, check, local=file)
 
 
-def _in_library(path: Path) -> bool:
-    """Whether ``path`` lies in the spec library."""
+def _in_library(path: Path) -> str | None:
+    """Where ``path`` lies in the spec library (``classic/vgg.arch``), or None: outside it."""
     try:
-        return path.resolve().is_relative_to(library.spec_root().resolve())
+        resolved, root = path.resolve(), library.spec_root().resolve()
+        return resolved.relative_to(root).as_posix() if resolved.is_relative_to(root) else None
     except OSError:  # no specs/ in this installation (FileNotFoundError), or a path that cannot resolve
-        return False
+        return None
 
 
 def read_spec(path: Path, span: Span | None = None) -> str:
