@@ -246,6 +246,7 @@ class Identity(Op):
         "passes its input through (a branch that is the input)",
     )
     pointwise = True
+    passes_through = True
     aliases = ("id", "skip")
 
     def emit(self, g: Emitter, args: list, ins: list[Shape], out: Shape) -> fx.Node:

@@ -194,6 +194,10 @@ class Op:
     shortcuts: ClassVar[str | None] = None  # which inputs of a merge a diagram draws as a shortcut: "after_first"
     #                                         (residual), "shortest" (an add whose short branch beside a long one is
     #                                         a residual written out)
+    passes_through: ClassVar[bool] = False  # returns its input as it is (identity): a branch of it alone is the
+    #                                         block's input (DenseNet's concat { identity; H })
+    stacks_channels: ClassVar[bool] = False  # joins its inputs along the channels (concat): a dense block is a
+    #                                          chain of them
     shows_inputs: ClassVar[bool] = False  # a diagram labels the edges into it with their shapes (a concat's parts)
     symbol: ClassVar[str | None] = None  # a merge drawn as a circle with this sign (TikZ); None: its title
     # its row in docs/language.md's table of ops (ops.reference_table): arguments with defaults, shorthands and

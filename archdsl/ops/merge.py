@@ -46,6 +46,7 @@ class Concat(Op):
     )
     merge = True
     shows_inputs = True
+    stacks_channels = True
     symbol = "C"
     aliases = ("cat", "concatenate", "filter_concat", "depthconcat")
     body = "branches"

@@ -199,12 +199,12 @@ def dense_chains(g: LayerGraph) -> dict[str, tuple[str, list[str], str]]:
     out: dict[str, tuple[str, list[str], str]] = {}
     for m in g.layers():
         ins = g.data[m.name]
-        if m.op != "concat" or len(ins) != 2:
+        if not m.kind.stacks_channels or len(ins) != 2:
             continue
         (n0, f0), (n1, f1) = _branch(g, ins[0]), _branch(g, ins[1])
         if f0 != f1:
             continue
-        plain = [all(g.by[n].op == "identity" for n in nodes) for nodes in (n0, n1)]
+        plain = [all(g.by[n].kind.passes_through for n in nodes) for nodes in (n0, n1)]
         if plain.count(True) != 1 or not (n0 if plain[1] else n1):
             continue
         new = ins[1] if plain[0] else ins[0]
