@@ -101,15 +101,7 @@ def proposals(
         top = torch.sort(logits[i], descending=True, stable=True).indices[:k]
         boxes = decode_rpn_boxes(codes[i, top], anchors.to(logits.device)[top], weights, clip)
         scores = torch.sigmoid(logits[i, top])
-        boxes = torch.stack(
-            (
-                boxes[:, 0].clamp(min=0, max=width),
-                boxes[:, 1].clamp(min=0, max=height),
-                boxes[:, 2].clamp(min=0, max=width),
-                boxes[:, 3].clamp(min=0, max=height),
-            ),
-            dim=1,
-        )
+        boxes = _clip(boxes, height, width)
         keep = ((boxes[:, 2] - boxes[:, 0]) >= min_size) & ((boxes[:, 3] - boxes[:, 1]) >= min_size)
         keep &= scores >= score_thresh
         boxes, scores = boxes[keep], scores[keep]
