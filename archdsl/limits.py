@@ -14,7 +14,7 @@ MAX_INT = 2**53  # the language's largest number: every integer a double holds e
 MAX_VALUES = 5_000_000  # elements of the tuples expressions build (nested ones counted), and of those
 # that min / max and comparisons look at, while loading one spec
 MAX_RANGE = 100_000  # values of one range()
-MAX_NODES = 20_000  # 25 times the largest library network; the pipeline takes ~0.3 ms a node
+MAX_NODES = 100_000  # 125 times the largest library network; check takes ~3 s for this many (benchmarks/big_specs.py)
 MAX_NESTING = 100  # elements inside one another (brackets, groups, merges, blocks, if / for), so no RecursionError
 MEMO_ARGS = 1_000  # elements of a block's arguments past which the bound of its expansion is not remembered
 
@@ -33,6 +33,7 @@ MAX_REGIMES = 64  # regions with different shapes alive at once
 
 # ------------------------------------------------------------------ drawing (archdsl.views)
 MAX_ROWS = 40  # the report's automatic depth keeps the table within about one screen
+MAX_RICH_ROWS = 2_000  # past this many rows a table rich would fold is drawn plainly (rich takes ~0.4 ms a row)
 MAX_BOXES = 100  # the diagram's automatic depth keeps it within about this many boxes
 MAX_TEXT = 200  # characters of a name or of the folded layers written in a box (longer ones end in '…')
 MAX_ID = 1000  # characters of a quoted DOT string (Graphviz refuses one over 16,384)

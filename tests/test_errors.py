@@ -996,7 +996,7 @@ ROWS = [
         "[conv3-8]x1000000000",
         IN,
         LimitError,
-        "<inline>:1:11: repeat count 1,000,000,000 would expand past 20,000 nodes",
+        "<inline>:1:11: repeat count 1,000,000,000 would expand past 100,000 nodes",
         "lower the repeat count",
     ),
     Row(
@@ -1004,7 +1004,7 @@ ROWS = [
         "[[conv3-8]x1000]x1000",
         IN,
         LimitError,
-        "<inline>:1:1: the repeat would expand past 20,000 nodes: 1,000 times at least 1,000",
+        "<inline>:1:1: the repeat would expand past 100,000 nodes: 1,000 times at least 1,000",
         "lower the repeat counts",
     ),
     Row(
@@ -1012,7 +1012,7 @@ ROWS = [
         "input 3x8x8\nfor i in range(100000) { for j in range(100000) { relu } }",
         {},
         LimitError,
-        "<inline>:2:1: the loop would expand past 20,000 nodes: 100,000 times at least 100,000",
+        "<inline>:2:1: the loop would expand past 100,000 nodes: 100,000 times at least 100,000",
         "shorten the loop",
     ),
     Row(
@@ -1028,15 +1028,15 @@ ROWS = [
         "block b(n) { if n > 0 { b(n - 1) - b(n - 1) } else { relu } }\ninput 3x8x8\nb(40)",
         {},
         LimitError,
-        "<inline>:3:1: the call of block 'b' would expand past 20,000 nodes: at least 1,099,511,627,776",
+        "<inline>:3:1: the call of block 'b' would expand past 100,000 nodes: at least 1,099,511,627,776",
         "grows exponentially",
     ),
     Row(
         "network-grows-past-nodes",
-        "input 3x8x8\nfor i in range(300) { [relu]x{i + 1} }",
+        "input 3x8x8\nfor i in range(450) { [relu]x{i + 1} }",
         {},
         LimitError,
-        "<inline>:2:23: the network would expand past 20,000 nodes here: 19,901 so far, and the repeat adds 200 "
+        "<inline>:2:23: the network would expand past 100,000 nodes here: 99,682 so far, and the repeat adds 447 "
         "times at least 1",
         "lower the repeat counts",
     ),
@@ -2249,7 +2249,7 @@ _SECTIONS = {
     "label-python-keyword": "Compiling: labels that cannot name a module",
 }
 _INTROS = {
-    "Repeats and limits": "A spec cannot make archdsl hang or run out of memory: a network is at most 20,000 nodes "
+    "Repeats and limits": "A spec cannot make archdsl hang or run out of memory: a network is at most 100,000 nodes "
     "after expanding repeats, loops and blocks, takes at most 500,000 steps to expand (loops "
     "that build nothing count too, and so does every character of the files it reads), nests at most 100 elements deep, its expressions make at "
     "most 5,000,000 values (range(), tuples, min, max, comparing tuples; a tuple counts the elements of the "

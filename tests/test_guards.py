@@ -59,21 +59,21 @@ def refused(text: str, error=LimitError, **kwargs) -> ArchError:
 )
 def test_explosions_are_refused_at_once(text):
     err = refused(text, input="3x8x8")
-    assert "20,000 nodes" in err.message or "500,000 steps" in err.message or "repeat count" in err.message, err
+    assert "100,000 nodes" in err.message or "500,000 steps" in err.message or "repeat count" in err.message, err
 
 
 def test_the_bound_is_a_lower_bound_and_names_the_culprit():
     err = refused("[[conv3-8]x1000]x1000", input="3x8x8")
-    assert err.message == "the repeat would expand past 20,000 nodes: 1,000 times at least 1,000"
+    assert err.message == "the repeat would expand past 100,000 nodes: 1,000 times at least 1,000"
     assert (err.span.line, err.span.column) == (1, 1)
     err = refused("block b(n) { if n > 0 { b(n - 1) - b(n - 1) } else { relu } }\nb(40)", input="3x8x8")
-    assert err.message == "the call of block 'b' would expand past 20,000 nodes: at least 1,099,511,627,776"
+    assert err.message == "the call of block 'b' would expand past 100,000 nodes: at least 1,099,511,627,776"
 
 
 @pytest.mark.parametrize(
     "text,nodes",
     [
-        (f"[relu]x{MAX_NODES - 1}", MAX_NODES),  # exactly the limit: the input and 19,999 layers
+        (f"[relu]x{MAX_NODES - 1}", MAX_NODES),  # exactly the limit: the input and 99,999 layers, checked and analysed
         ("for i in range(100) { [relu]x{i + 1} }", 1 + 5050),  # a count the bound cannot know (it counts 1)
         ("block b(n) { if n > 0 { b(n - 1) - b(n - 1) } else { relu } }\nb(12)", 1 + 4096),
         ("for c in (1, 2, 3) { if c == 2 { [relu]x5000 } else { relu } }", 1 + 5002),  # an if: the smaller branch
@@ -618,7 +618,7 @@ def test_imports_outside_the_folder_are_allowed_when_asked(tmp_path: Path):
 def test_cli_spec_error_as_a_program():
     done = run_cli("check", "[[conv3-8]x1000]x1000", "--input", "3x8x8")
     assert done.returncode == 1
-    assert done.stderr.startswith("error: <inline>:1:1: the repeat would expand past 20,000 nodes")
+    assert done.stderr.startswith("error: <inline>:1:1: the repeat would expand past 100,000 nodes")
     assert "Traceback" not in done.stderr
 
 

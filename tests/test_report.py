@@ -307,3 +307,24 @@ def test_tables_drawn_without_rich_are_richs_to_the_byte(terminal):
             report.printed(title, cells, report.REPORT_FIT, lines, console=theirs)
             assert mine.getvalue() == theirs.file.getvalue(), (name, width, depth)
     assert drawn >= 80, drawn
+
+
+def test_a_long_table_rich_would_fold_is_drawn_plainly(monkeypatch):
+    """Past MAX_RICH_ROWS rows (rich takes ~0.4 ms a row) a table whose names or ops must fold is drawn in the
+    same boxes by views/plain.py: the folding columns narrowed to the width, their cells cut onto more lines."""
+    from archdsl.limits import MAX_RICH_ROWS
+    from archdsl.views import plain
+
+    n = MAX_RICH_ROWS + 1
+    cells = [
+        (f"stage{i}.block.layer", "conv 3x3/2, 64 " * 3, "64x56x56", "1,000", "0.1%", "9,999", "200", "1.0%", "3/1")
+        for i in range(n)
+    ]
+    buf = io.StringIO()
+    monkeypatch.setattr(plain, "output", lambda: plain.Output(buf, 70, False))
+    assert report.printed("big", cells, report.REPORT_FIT, ["a line under it"]) is True
+    lines = buf.getvalue().splitlines()
+    assert all(len(x) <= 70 for x in lines), max(map(len, lines))
+    rows = [x for x in lines if x.startswith("│")]
+    assert len(rows) > n and rows[0].startswith("│ stage0.bloc") and "conv 3x3/2, 64" in rows[0]
+    assert any(x.startswith("left out to fit 70 columns") for x in lines) and lines[-1] == "a line under it"

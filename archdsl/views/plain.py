@@ -95,13 +95,75 @@ def table(
     return "\n".join(lines) + "\n"
 
 
+def folded_table(
+    title: str,
+    head: list[str],
+    rows: list[tuple[str, ...]],
+    right: list[bool],
+    out: Output,
+    min_widths: list[int],
+    folds: list[bool],
+) -> str:
+    """The table in rich's boxes without rich's layout, for a table too long for rich to draw in good time: the
+    columns that may fold (``folds``) narrowed, widest first down to their ``min_widths``, to what the width
+    leaves them, their cells cut onto more lines (where rich wraps at spaces), every character one cell."""
+    widths = [max(m, len(h), *(len(row[i]) for row in rows)) for i, (h, m) in enumerate(zip(head, min_widths))]
+    excess = sum(widths) + 3 * len(widths) + 1 - out.width
+    for i in sorted((i for i, f in enumerate(folds) if f), key=lambda i: -widths[i]):
+        cut = max(0, min(excess, widths[i] - max(min_widths[i], len(head[i]))))
+        widths[i], excess = widths[i] - cut, excess - cut
+    total = sum(widths) + 3 * len(widths) + 1
+    lines = [" " * max(0, (total - len(title)) // 2) + title] if title else []
+    lines.append("┏" + "┳".join("━" * (w + 2) for w in widths) + "┓")
+    lines.append("┃" + "┃".join(_head(h, w, r, out.terminal) for h, w, r in zip(head, widths, right)) + "┃")
+    lines.append("┡" + "╇".join("━" * (w + 2) for w in widths) + "┩")
+    for row in rows:
+        parts = [[c[j : j + w] for j in range(0, len(c), w)] or [""] for c, w in zip(row, widths)]
+        for k in range(max(map(len, parts))):
+            cells = [p[k] if k < len(p) else "" for p in parts]
+            cells = [c.rjust(w) if r else c.ljust(w) for c, w, r in zip(cells, widths, right)]
+            lines.append("│" + "│".join(f" {c} " for c in cells) + "│")
+    lines.append("└" + "┴".join("─" * (w + 2) for w in widths) + "┘")
+    return "\n".join(lines) + "\n"
+
+
 def _head(text: str, width: int, right: bool, bold: bool) -> str:
     text = text.rjust(width) if right else text.ljust(width)
     return f"{_BOLD} {_RESET}{_BOLD}{text}{_RESET}{_BOLD} {_RESET}" if bold else f" {text} "
 
 
 def line(text: str, out: Output) -> str | None:
-    """``console.print(text)`` as rich prints it, or None where rich would wrap or style it."""
-    if "\n" in text or len(text) > out.width or not plain_text(text.replace("→", "")):  # → is one cell to rich
+    """``console.print(text)`` as rich prints it (wrapped at spaces to the width), or None where rich would style
+    it or measure a character its own way."""
+    if "\n" in text or not plain_text(text.replace("→", "")):  # → is one cell to rich
         return None
-    return text + "\n"
+    return "\n".join(wrap(text, out.width)) + "\n"
+
+
+_WORD = re.compile(r"\s*\S+\s*")
+
+
+def wrap(text: str, width: int) -> list[str]:
+    """``text`` in lines of at most ``width`` characters as rich wraps it (rich/_wrap.py ``divide_line``, then
+    ``rstrip_end``): at spaces, a word longer than a line folded, trailing spaces kept where they fit."""
+    breaks, offset = [], 0
+    for m in _WORD.finditer(text):
+        start, word = m.start(), m.group(0)
+        length = len(word.rstrip())
+        if width - offset >= length:
+            offset += len(word)
+        elif length > width:  # fold the word: it fits no line
+            pieces = [word[i : i + width] for i in range(0, len(word), width)]
+            for i, piece in enumerate(pieces):
+                if start:
+                    breaks.append(start)
+                if i == len(pieces) - 1:
+                    offset = len(piece)
+                else:
+                    start += len(piece)
+        elif offset and start:
+            breaks.append(start)
+            offset = len(word)
+    cuts = [0, *breaks, len(text)]
+    lines = [text[a:b] for a, b in zip(cuts, cuts[1:])]
+    return [x[: max(width, len(x.rstrip()))] if len(x) > width else x for x in lines]
