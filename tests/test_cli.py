@@ -159,3 +159,31 @@ def test_the_diff_table_fits_80_columns_without_cutting_a_number():
     assert "│ layer3  │ 2,099,712 │  6,822,400 │ 411,041,792 │ 1,335,885,824 │" in text
     assert "left out to fit 80 columns: activations A, activations B, output A, output B" in text
     assert "--format markdown or json" in text
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_long_commands_show_a_spinner_on_a_terminal_unless_told_not_to(quiet, tmp_path, monkeypatch):
+    """render, export and convert --weights show rich's spinner on a terminal's stderr while they work;
+    --no-progress (or stderr not a terminal) leaves it out."""
+    from rich.console import Console
+
+    shown: list[str] = []
+
+    class Status:
+        def __init__(self, what):
+            shown.append(what)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    monkeypatch.setattr(Console, "status", lambda self, what, **kw: Status(what))
+    extra = ["--no-progress"] if quiet else []
+    assert main(["render", "lenet5", "-o", str(tmp_path / "l.dot"), *extra]) == 0
+    torch.save(archdsl.load("lenet5").compile(seed=0).state_dict(), tmp_path / "w.pth")
+    weights = ["--weights", str(tmp_path / "w.pth"), "--save-weights", str(tmp_path / "fc.pth")]
+    assert main(["convert", "--fully-conv", "lenet5", *weights, *extra]) == 0
+    assert shown == ([] if quiet else ["drawing lenet5 ...", "converting the weights of lenet5 ..."])

@@ -10,7 +10,10 @@ if TYPE_CHECKING:  # for annotations only
 
 
 import argparse
+import contextlib
 import stat
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -126,3 +129,20 @@ def error_text(err: ArchError) -> str:
             "\nhint: import only .arch files"
         )
     return "\n".join(one_line(line) if len(line) > MAX_LINE else options.printable(line) for line in text.split("\n"))
+
+
+def progress_argument(s: argparse.ArgumentParser) -> None:
+    s.add_argument("--no-progress", action="store_true", help="no spinner while it works (none when not a terminal)")
+
+
+@contextlib.contextmanager
+def working(what: str, args: argparse.Namespace | None = None) -> Iterator[None]:
+    """A spinner on a terminal's stderr while a command works for seconds (an export, weights to convert, a
+    large render); nothing with ``--no-progress`` or when stderr is a file or a pipe."""
+    if not sys.stderr.isatty() or getattr(args, "no_progress", False):
+        yield
+        return
+    from rich.console import Console
+
+    with Console(stderr=True).status(f"{what} ..."):
+        yield

@@ -9,7 +9,7 @@ from pathlib import Path
 from ..errors import ArchError
 from ..output import force_argument
 from . import options
-from .common import load_spec, max_params_argument, shown_path, spec_arguments
+from .common import load_spec, max_params_argument, progress_argument, shown_path, spec_arguments, working
 
 
 def arguments(cv: argparse.ArgumentParser) -> None:
@@ -20,6 +20,7 @@ def arguments(cv: argparse.ArgumentParser) -> None:
     cv.add_argument("--save-weights", help="where to write the converted state_dict (default: WEIGHTS.fully_conv.pth)")
     max_params_argument(cv)
     force_argument(cv)
+    progress_argument(cv)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,7 +39,8 @@ def run(args: argparse.Namespace) -> int:
         output.write_text(out, net.source())
         print(f"wrote {shown_path(out)} ({a.totals.params:,} params)")
     if target is not None:
-        _convert_weights(args, original, net, target)
+        with working(f"converting the weights of {original.name}", args):
+            _convert_weights(args, original, net, target)
     if not args.output and not args.weights:
         report.table(a, depth=report.auto_depth(a))
     print(

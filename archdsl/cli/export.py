@@ -5,10 +5,8 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +15,7 @@ from ..backend.export_onnx import OPSET
 from ..errors import ArchError
 from ..output import check as check_output
 from ..output import force_argument
-from .common import load_spec, max_memory_argument, max_params_argument, spec_arguments
+from .common import load_spec, max_memory_argument, max_params_argument, progress_argument, spec_arguments, working
 from .compile import LEVELS
 
 
@@ -34,6 +32,7 @@ def arguments(e: argparse.ArgumentParser) -> None:
     max_params_argument(e)
     max_memory_argument(e)
     force_argument(e)
+    progress_argument(e)
     e.add_argument(
         "-o",
         "--output",
@@ -101,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.output:
         check_output(out, inputs=[args.spec, args.weights], force=args.force)
     try:
-        with _working(f"exporting {net.name} as {'ONNX' if fmt == 'onnx' else 'TorchScript'}"):
+        with working(f"exporting {net.name} as {'ONNX' if fmt == 'onnx' else 'TorchScript'}", args):
             done = _export(args, net, out, fmt)
     except MissingPackage as err:
         print(f"archdsl export: {err}", file=sys.stderr)
@@ -182,16 +181,3 @@ def _export(args: argparse.Namespace, net: Any, out: str, fmt: str) -> Any:
             max_memory=args.max_memory,
             optimize=args.optimize,
         )
-
-
-@contextlib.contextmanager
-def _working(what: str) -> Iterator[None]:
-    """A spinner on a terminal's stderr while the exporter works (tens of seconds for ONNX); nothing when
-    stderr is a file or a pipe."""
-    if not sys.stderr.isatty():
-        yield
-        return
-    from rich.console import Console
-
-    with Console(stderr=True).status(f"{what} ..."):
-        yield

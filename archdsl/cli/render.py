@@ -11,7 +11,7 @@ from pathlib import Path
 from ..limits import MAX_BOXES
 from ..output import force_argument
 from . import options
-from .common import error_text, load_spec, one_line, spec_arguments
+from .common import error_text, load_spec, one_line, progress_argument, spec_arguments, working
 
 
 def arguments(r: argparse.ArgumentParser) -> None:
@@ -62,6 +62,7 @@ def arguments(r: argparse.ArgumentParser) -> None:
         "(auto: when skip connections cross from one to the other); 'chain' never does",
     )
     force_argument(r)
+    progress_argument(r)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -87,17 +88,18 @@ def _render(args) -> int:
     net = load_spec(args)
     out = output.check(args.output or f"{net.name}.svg", inputs=[args.spec], force=args.force)
     try:
-        d = render(
-            net,
-            out,
-            depth=depth,
-            rankdir=args.rankdir,
-            hwc=args.hwc,
-            fold=args.fold,
-            layout=args.layout,
-            fit=args.fit,
-            width=width,
-        )
+        with working(f"drawing {net.name}", args):
+            d = render(
+                net,
+                out,
+                depth=depth,
+                rankdir=args.rankdir,
+                hwc=args.hwc,
+                fold=args.fold,
+                layout=args.layout,
+                fit=args.fit,
+                width=width,
+            )
     except GraphvizError as err:
         print(f"error: {error_text(err)}", file=sys.stderr)
         return 3
