@@ -16,7 +16,6 @@ $(VENV)/.installed: pyproject.toml
 run: setup
 	$(BIN)/archdsl report vgg16
 	$(BIN)/archdsl compile vgg16 -o out/vgg16.py
-	@echo "wrote out/vgg16.py"
 
 test: setup lint
 	$(BIN)/python -m pytest -q
