@@ -318,14 +318,24 @@ class Net:
     ) -> graphviz.Digraph:
         """The diagram as a ``graphviz.Digraph`` (it displays itself in a notebook; ``.source`` is its DOT);
         with ``path``, also written there in the format of its suffix (or ``format``: svg, png, pdf, dot,
-        tex). ``options``: ``rankdir``, ``hwc``, ``fold``, ``layout`` as ``archdsl render`` takes them."""
+        tex). ``options``: ``rankdir``, ``hwc``, ``fold``, ``layout`` and ``fit`` ("slide": laid out for a 16:9
+        slide, "page") as ``archdsl render`` takes them."""
         from .views import diagram, dot
 
-        rankdir = options.pop("rankdir", "TB")
-        if path is None:
+        fit = options.pop("fit", None)
+        rankdir = options.pop("rankdir", None if fit else "TB")
+        target = None
+        if path is not None:
+            target = Path(path) if format is None else Path(path).with_suffix("." + format.lstrip("."))
+        if fit is not None and (target is None or target.suffix.lower() != ".tex"):
+            f = dot.fitted(self, fit, depth=depth, rankdir=rankdir, **options)
+            if target is not None:
+                dot.write_fitted(f, target)
+            return f.graph
+        if target is None:
             return dot.to_graph(diagram.diagram(self, depth=depth, **options), rankdir)
-        target = Path(path) if format is None else Path(path).with_suffix("." + format.lstrip("."))
-        return dot.to_graph(dot.render(self, target, depth=depth, rankdir=rankdir, **options), rankdir)
+        drawn = dot.render(self, target, depth=depth, rankdir=rankdir, fit=fit, **options)
+        return dot.to_graph(drawn, rankdir or "TB")
 
     def to_networkx(self) -> nx.DiGraph:
         """The network as a ``networkx.DiGraph`` (networkx is imported here only): a node per layer, named as

@@ -258,3 +258,16 @@ def test_block_titles_clear_the_3d_face(tmp_path):
         size = float(title.get("font-size"))
         # box3d's top face is 4pt deep; the title's cap height (about 0.75 of its size) starts below it
         assert float(title.get("y")) - 0.75 * size >= top + 4, texts(g)[0]
+
+
+@needs_dot
+def test_net_render_takes_fit_as_the_command_does(tmp_path):
+    """Net.render(fit="slide") returns the fitted graph (a notebook shows it) and writes the slide's PNG."""
+    net = archdsl.load("resnet152")
+    graph = net.render(fit="slide")
+    assert "layer3 ×36" in graph.source
+    again = net.render(tmp_path / "r.png", fit="slide")
+    assert png_size(tmp_path / "r.png") == (1920, 1080)
+    assert again.source == graph.source  # the PNG's resolution is set on a copy
+    net.render(tmp_path / "r.tex", fit="slide")
+    assert "\\resizebox" in (tmp_path / "r.tex").read_text()

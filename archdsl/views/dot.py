@@ -507,16 +507,39 @@ def render(
         return d
     if fit is not None:
         f = fitted(obj, fit, depth=depth, rankdir=rankdir, hwc=hwc, fold=fold, layout=layout)
-        d, text = f.diagram, f.graph.source
-        if fmt == "png":  # the fit's pixels across: a slide's 1920x1080
-            f.graph.attr("graph", dpi=f"{f.png_dpi():.3f}")
-        drawn = f.graph.source
-    else:
-        d = diagram(obj, depth=depth, fold=fold, hwc=hwc, layout=layout)
-        text = drawn = to_dot(d, rankdir or "TB")
+        write_fitted(f, path)
+        return f.diagram
+    d = diagram(obj, depth=depth, fold=fold, hwc=hwc, layout=layout)
+    _write(path, fmt, to_dot(d, rankdir or "TB"))
+    return d
+
+
+def write_fitted(f: Fitted, path: str | Path) -> None:
+    """Write a fitted diagram (:func:`fitted`) to ``path`` (.svg, .png, .pdf or .dot); a slide's PNG is
+    1920x1080."""
+    path = Path(path)
+    fmt = path.suffix.lower().lstrip(".")
+    if fmt not in FORMATS or fmt == "tex":
+        raise ArchError(f"cannot write a fitted diagram to '{path.suffix or path.name}'", None, _FITTED_HINT)
+    text = f.graph.source
+    graph = f.graph.copy()
+    if fmt == "png":  # the fit's pixels across: a slide's 1920x1080
+        graph.attr("graph", dpi=f"{f.png_dpi():.3f}")
+    _write(path, fmt, text, graph.source)
+
+
+_FITTED_HINT = "name the output .svg, .png, .pdf or .dot (a .tex one: render(..., fit=) scales the TikZ picture)"
+
+
+def _write(path: Path, fmt: str, text: str, drawn: str | None = None) -> None:
+    """``text`` (DOT) to ``path``: as it is for .dot, else drawn by dot from ``drawn`` (``text`` unless given),
+    with the .dot source beside it when dot cannot run."""
+    from .. import output
+
+    drawn = text if drawn is None else drawn
     if fmt == "dot":
         output.write_text(path, text)
-        return d
+        return
     try:
         output.write_bytes(path, run_dot(drawn, fmt))
     except GraphvizError as err:
@@ -525,7 +548,6 @@ def render(
             None,
             err.hint,
         ) from None
-    return d
 
 
 def _fallback(path: Path, text: str) -> str:
