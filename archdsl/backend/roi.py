@@ -137,6 +137,24 @@ def _empty(input: torch.Tensor, shape: tuple[int, int, int, int]) -> torch.Tenso
     return input.flatten()[:0].reshape(shape)
 
 
+def _start(
+    input: torch.Tensor, boxes: torch.Tensor | Sequence[torch.Tensor], output_size: int | Sequence[int], scale: float
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor, torch.Tensor, tuple[int, int]]:
+    """What both ops begin with: the arguments checked, then the result itself where there is nothing to pool
+    (no box, no channel or no bin: empty; an empty map: zeros, as every bin is empty and torchvision's kernels
+    would read out of bounds), else the K x 5 rois, their images, the scale in their dtype and (h, w)."""
+    rois = _rois(input, boxes)
+    ph, pw = _output_size(output_size)
+    n, c, height, width = input.shape
+    shape = (rois.shape[0], c, ph, pw)
+    if rois.shape[0] * c * ph * pw == 0:
+        return _empty(input, shape)
+    if height == 0 or width == 0:
+        return input.new_zeros(shape)
+    b = _batch_index(rois, n)
+    return rois, b, torch.tensor(scale, dtype=rois.dtype, device=rois.device), (ph, pw)
+
+
 def _round_half_away(x: torch.Tensor) -> torch.Tensor:
     """C's ``round``: to the nearest integer, halves away from zero (``x - trunc(x)`` is exact)."""
     t = torch.trunc(x)
@@ -185,16 +203,11 @@ def roi_pool(
     """Fast R-CNN's RoI max pooling, as ``torchvision.ops.roi_pool``: ``input`` N x C x H x W, ``boxes`` K x 5
     ``(batch index, x1, y1, x2, y2)`` or a list of per-image K_i x 4 -> K x C x h x w. The conventions (corner
     rounding, the ``+ 1``, floor/ceil bins, clipping, empty bins giving 0) are in the module's docstring."""
-    rois = _rois(input, boxes)
-    ph, pw = _output_size(output_size)
-    n, c, height, width = input.shape
-    shape = (rois.shape[0], c, ph, pw)
-    if rois.shape[0] * c * ph * pw == 0:
-        return _empty(input, shape)
-    if height == 0 or width == 0:
-        return input.new_zeros(shape)  # every bin is empty
-    b = _batch_index(rois, n)
-    scale = torch.tensor(spatial_scale, dtype=rois.dtype, device=rois.device)
+    start = _start(input, boxes, output_size, spatial_scale)
+    if isinstance(start, torch.Tensor):
+        return start
+    rois, b, scale, (ph, pw) = start
+    c, height, width = input.shape[1:]
     x1, y1, x2, y2 = _round_half_away(rois[:, 1:] * scale).long().unbind(1)
     hstart, hend = _pool_bins(y1, y2, ph, height, input.dtype)  # K x ph
     wstart, wend = _pool_bins(x1, x2, pw, width, input.dtype)  # K x pw
@@ -276,16 +289,11 @@ def roi_align(
     ``(batch index, x1, y1, x2, y2)`` or a list of per-image K_i x 4 -> K x C x h x w, each bin the average of
     a grid of bilinear samples. The conventions (the ``aligned`` half-pixel shift, the minimum size of 1, the
     adaptive grid, the borders) are in the module's docstring."""
-    rois = _rois(input, boxes)
-    ph, pw = _output_size(output_size)
-    n, c, height, width = input.shape
-    shape = (rois.shape[0], c, ph, pw)
-    if rois.shape[0] * c * ph * pw == 0:
-        return _empty(input, shape)
-    if height == 0 or width == 0:
-        return input.new_zeros(shape)  # nothing to sample (torchvision's kernel would read out of bounds)
-    b = _batch_index(rois, n)
-    scale = torch.tensor(spatial_scale, dtype=rois.dtype, device=rois.device)
+    start = _start(input, boxes, output_size, spatial_scale)
+    if isinstance(start, torch.Tensor):
+        return start
+    rois, b, scale, (ph, pw) = start
+    c = input.shape[1]
     offset = 0.5 if aligned else 0.0
     x1, y1, x2, y2 = (rois[:, 1:] * scale - offset).unbind(1)
     roi_w, roi_h = x2 - x1, y2 - y1
