@@ -530,12 +530,7 @@ class Document:
         return self._groups(b, matcher, lab)
 
     def _groups(self, b: Built, matcher: Callable[[str], bool], el: Any) -> list[tuple[str, Layer, list[Layer]]]:
-        groups: dict[str, list[Layer]] = {}
-        for layer in b.layers.values():
-            parts = layer.name.split(".")
-            for i, part in enumerate(parts):
-                if matcher(part):
-                    groups.setdefault(".".join(parts[: i + 1]), []).append(layer)
+        groups = _paths(b, matcher)
         regions = self._regions(el)
 
         def inside(layers: list[Layer]) -> bool:
@@ -565,8 +560,7 @@ class Document:
             return node is None or _file_key(node.span, self.file) not in others
 
         groups = {k: v for k, v in groups.items() if own(k)}
-        chosen = {k: v for k, v in groups.items() if inside(v)} or groups
-        return [(k, b.layers.get(k, v[-1]), v) for k, v in chosen.items()]
+        return _with_outputs(b, {k: v for k, v in groups.items() if inside(v)} or groups)
 
     def _regions(self, el: Any) -> list[Range]:
         """Where an element's layers can come from: its own text, and that of the blocks it calls."""
@@ -1035,12 +1029,22 @@ def _label_matcher(label: str | ast.Template, node: Any) -> Callable[[str], bool
 
 def _ref_groups(b: Built, matcher: Callable[[str], bool]) -> list[tuple[str, Layer, list[Layer]]]:
     """The layers a reference can name: every path whose last part matches, with its output layer."""
+    return _with_outputs(b, _paths(b, matcher))
+
+
+def _paths(b: Built, matcher: Callable[[str], bool]) -> dict[str, list[Layer]]:
+    """Every path (a layer's name up to a part that matches) and the layers under it, in order."""
     groups: dict[str, list[Layer]] = {}
     for layer in b.layers.values():
         parts = layer.name.split(".")
         for i, part in enumerate(parts):
             if matcher(part):
                 groups.setdefault(".".join(parts[: i + 1]), []).append(layer)
+    return groups
+
+
+def _with_outputs(b: Built, groups: dict[str, list[Layer]]) -> list[tuple[str, Layer, list[Layer]]]:
+    """(path, its output layer: the layer of that name, else its last, its layers) for each group."""
     return [(k, b.layers.get(k, v[-1]), v) for k, v in groups.items()]
 
 
