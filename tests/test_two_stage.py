@@ -246,3 +246,24 @@ def test_rcnn_costs_a_whole_caffenet_per_region():
     assert (warp.output_shape, warp.rows) == ((3, 227, 227), 2000)
     gm = archdsl.load("rcnn_alexnet", rois=2).compile(device="meta")
     assert gm.get_submodule("warp").spatial_scale == 1.0  # the image's own stride
+
+
+@pytest.mark.parametrize(
+    ("command", "name", "what"),
+    [
+        (["export", "-o", "{tmp}/x.onnx"], "faster_rcnn_vgg16", "has per-region layers (proposals, RoI ops)"),
+        (["sanity", "--no-progress"], "fast_rcnn_vgg16", "takes 2 inputs"),
+    ],
+)
+def test_export_and_sanity_refuse_two_stage_networks_saying_why(command, name, what, tmp_path, capsys):
+    argv = [command[0], name, *(c.format(tmp=tmp_path) for c in command[1:])]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    lead = (
+        "export writes networks of one input and per-image outputs"
+        if command[0] == "export"
+        else ("sanity overfits a classifier on one input and one label per image")
+    )
+    assert f"error: {lead}; {name} {what}" in err
+    assert "hint: " in err
+    assert not list(tmp_path.iterdir())  # refused before anything is built or written

@@ -276,8 +276,8 @@ def first_line(err: BaseException) -> str:
 def _one_input_per_image_outputs(a: Any) -> None:
     """Refuse a network the exporters cannot trace: several inputs, or per-region layers (proposals' NMS and
     the RoI ops are data-dependent loops and gathers)."""
-    if len(a.inputs) > 1 or a.regions is not None:
-        what = f"takes {len(a.inputs)} inputs" if len(a.inputs) > 1 else "has per-region layers (proposals, RoI ops)"
+    what = a.beyond_one_image()
+    if what is not None:
         raise ArchError(
             f"export writes networks of one input and per-image outputs; {a.name} {what}",
             None,

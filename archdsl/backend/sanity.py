@@ -257,10 +257,11 @@ def _overfit(model, key: str | None, x, y, lr: float, steps: int, result: Sanity
 
 
 def _one_image_in_one_row_out(a: Analysis) -> None:
-    """Refuse a network sanity cannot train: one with several inputs or with per-region outputs (two-stage
-    detectors), whose loss is not a classifier's on one label per image."""
-    if len(a.inputs) > 1 or any(rows > 1 for rows in a.output_rows.values()):
-        what = f"takes {len(a.inputs)} inputs" if len(a.inputs) > 1 else "has per-region outputs"
+    """Refuse a network sanity cannot train: one with several inputs or with per-region layers (two-stage
+    detectors; no layer turns regions back into images, so their outputs are per region too), whose loss is
+    not a classifier's on one label per image."""
+    what = a.beyond_one_image()
+    if what is not None:
         raise ArchError(
             f"sanity overfits a classifier on one input and one label per image; {a.name} {what}",
             None,

@@ -139,13 +139,26 @@ class Analysis(Model):
         in several counts, the count (``300×``)."""
         if rows == 1:
             return ""
-        return "R×" if len({x.rows for x in self.layers} - {1}) == 1 else f"{rows}×"
+        return "R×" if len(self.region_counts) == 1 else f"{rows}×"
+
+    @property
+    def region_counts(self) -> list[int]:
+        """The counts of regions per image of the per-region layers (after RoI pooling), ascending; [] where
+        there are none."""
+        return sorted({x.rows for x in self.layers} - {1})
 
     @property
     def regions(self) -> int | None:
-        """R, the regions per image of the per-region layers (after RoI pooling); None where there are none, the
-        largest where they come in several counts."""
-        return max((x.rows for x in self.layers if x.rows > 1), default=None)
+        """R, the regions per image of the per-region layers; None where there are none, the largest where
+        they come in several counts."""
+        return self.region_counts[-1] if self.region_counts else None
+
+    def beyond_one_image(self) -> str | None:
+        """What makes this more than one image in and per-image tensors out (``takes 2 inputs``, ``has
+        per-region layers``), which a classifier's training or a traced export cannot follow; None if nothing."""
+        if len(self.inputs) > 1:
+            return f"takes {len(self.inputs)} inputs"
+        return "has per-region layers (proposals, RoI ops)" if self.region_counts else None
 
     def summary(self) -> str:
         """``138,357,544 params, 15,470,264,320 MACs, 3x224x224 → output 1000``."""

@@ -241,9 +241,9 @@ def _inputs_text(a: Analysis, opts: Options) -> str:
 
 def _regions_lines(a: Analysis) -> list[str]:
     """What R is, where the network has per-region layers (after RoI pooling)."""
-    if a.regions is None:
+    counts = a.region_counts
+    if not counts:
         return []
-    counts = sorted({x.rows for x in a.layers} - {1})
     r = "R" if len(counts) == 1 else "each count"
     return [
         f"  {r} = {', '.join(f'{c:,}' for c in counts)} regions per image (at most): a row marked R× counts "
