@@ -1707,6 +1707,15 @@ ROWS = [
         "not a Python keyword, 'self', 'x' or another input's name",
     ),
     Row(
+        "input-hides-a-global",
+        "input image 3x16x16\ninput torch (4, 4)\nm: conv3-8\n@m - roi_pool(@torch, 2) - fc-3",
+        {},
+        ArchError,
+        "<inline>:2:1: an input cannot be named 'torch': the compiled forward reads 'torch' as Python's, and an "
+        "argument of that name would hide it",
+        "rename it, e.g. 'torch_' or 'boxes'",
+    ),
+    Row(
         "input-named-twice",
         "input image 3x16x16\ninput image (4, 4)\nconv3-8",
         {},

@@ -14,6 +14,7 @@ from ..errors import escaped
 from ..ir.analysis import Analysis
 from ..ir.contract import InputContract
 from ..ir.graph import Graph
+from ..lang.naming import FORWARD_GLOBALS
 from ..ops import ModuleSpec
 from .compile import Emitter, attach, attach_parameter, class_name, emit
 from .layers import CUSTOM, IMPORTS, NEEDS
@@ -76,7 +77,7 @@ def to_source(
     if optimize is not None:
         made, graph, params = _folded(em, analysis.name, optimize)
     code = graph.python_code(root_module="self")
-    unknown = set(code.globals) - {"torch", "inf", "nan", "NoneType", "device", "fx_pytree", "pytree"}
+    unknown = set(code.globals) - FORWARD_GLOBALS
     if unknown:
         raise RuntimeError(f"generated forward needs {sorted(unknown)}")
     cls = class_name(analysis.name)

@@ -25,7 +25,7 @@ from .containers import Containers, _all_labelled, resolve_bare_fc
 from .control import Control
 from .eval import Env, evaluate, reset_work
 from .files import FileCtx, main_network
-from .naming import Scope, _Reuse, _Transparent, is_name_part
+from .naming import Scope, _Reuse, _Transparent, hides_a_global, is_name_part
 from .opnodes import OpNodes, _label_part
 
 INPUT = "input"
@@ -415,6 +415,13 @@ def _input_dims(dims: tuple, span: Span) -> tuple[int, ...]:
 def _input_name(el: Elaborator, stmt: ast.InputStmt) -> str:
     """A named input's argument name in the compiled forward, checked."""
     name = stmt.name
+    if hides_a_global(name):
+        raise ArchError(
+            f"an input cannot be named '{name}': the compiled forward reads '{name}' as Python's, and an argument "
+            "of that name would hide it",
+            stmt.span,
+            f"rename it, e.g. '{name}_' or 'boxes'",
+        )
     if keyword.iskeyword(name) or name in ("self", "x") or name in el.g.graph.get("input_names", {}).values():
         raise ArchError(
             f"an input cannot be named '{name}'",

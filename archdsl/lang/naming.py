@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass, field
 
 from ..errors import ArchError, Span
 
 # a label's part: a name, a position, or names joined by dashes (torchvision's RegNet names blocks "block1-0");
 # a dashed name is written quoted, since a bare '-' joins a chain
+
+
+# the globals torch.fx's generated forward (and archdsl compile's source) may read; the back end refuses a forward
+# that reads any other (backend/codegen.py)
+FORWARD_GLOBALS = frozenset({"torch", "inf", "nan", "NoneType", "device", "fx_pytree", "pytree"})
+
+
+def hides_a_global(name: str) -> bool:
+    """Whether an argument of the compiled forward named ``name`` would hide a name its code reads: one of
+    FORWARD_GLOBALS, or a Python builtin (``getattr`` reads numbered submodules)."""
+    return name in FORWARD_GLOBALS or hasattr(builtins, name)
 
 
 def is_name_part(part: str) -> bool:
