@@ -129,29 +129,43 @@ def _variables(spec: ast.SpecFile, overrides: dict[str, Any]) -> tuple[Env, dict
     """The file's variables, evaluated in order with ``overrides`` in place of their lines, and the
     overrides of variables that a network defines (``aux = 0`` inside it: the network's own line
     takes the value)."""
+    env = _file_env(spec, overrides)
+    in_networks = {st.name for n in spec.networks for st in n.body.stmts if isinstance(st, ast.Assign)}
+    pending, nowhere = _place(env, overrides, in_networks)
+    for name in nowhere:
+        known = env.names() | in_networks
+        raise UnknownNameError(
+            "variable",
+            name,
+            known,
+            None,
+            None if did_you_mean(name, known) else f"the spec's variables are {', '.join(sorted(known))}",
+        )
+    return env, pending
+
+
+def _file_env(spec: ast.SpecFile, values: dict[str, Any]) -> Env:
+    """The file's variables: its assignments evaluated in order, with ``values`` in place of their lines."""
     env = Env(dict(BUILTIN_VARS)).child()
     for stmt in spec.top.stmts:
         if isinstance(stmt, ast.Assign):
-            value = overrides[stmt.name] if stmt.name in overrides else evaluate(stmt.value, env)
-            env.set(stmt.name, value, stmt.span)
-    in_networks = {st.name for n in spec.networks for st in n.body.stmts if isinstance(st, ast.Assign)}
-    pending = {}
-    for name, value in overrides.items():
-        # a variable of the file and of a network (rois = 300 above, rois = 2000 in fast_rcnn_vgg16): both take it
-        if name in in_networks:
+            env.set(stmt.name, values[stmt.name] if stmt.name in values else evaluate(stmt.value, env), stmt.span)
+    return env
+
+
+def _place(env: Env, values: dict[str, Any], own: set[str]) -> tuple[dict[str, Any], list[str]]:
+    """Values set from outside, each where it is defined: a network's own line takes it (returned, for the
+    network to use), the file's variable too where both define it (rois = 300 above, rois = 2000 in
+    fast_rcnn_vgg16). Returns those and the names defined nowhere."""
+    pending, nowhere = {}, []
+    for name, value in values.items():
+        if name in own:
             pending[name] = value
         if env.lookup(name)[0]:
             env.override(name, value, None)
-        elif name not in in_networks:
-            known = env.names() | in_networks
-            raise UnknownNameError(
-                "variable",
-                name,
-                known,
-                None,
-                None if did_you_mean(name, known) else f"the spec's variables are {', '.join(sorted(known))}",
-            )
-    return env, pending
+        elif name not in own:
+            nowhere.append(name)
+    return pending, nowhere
 
 
 def _blocks(spec: ast.SpecFile) -> dict[str, ast.BlockDef]:
@@ -182,27 +196,19 @@ def with_overrides(
     (``vgg16(classes=10)``): the file's assignments run again in order with those values, so that
     its blocks and the values computed from them see them too. Returns the new context and the
     values for variables that ``network`` itself defines (``googlenet(aux=1)``)."""
-    env = Env(dict(BUILTIN_VARS)).child()
     values = {name: value for name, (value, _) in overrides.items()}
-    for stmt in ctx.spec.top.stmts:
-        if isinstance(stmt, ast.Assign):
-            env.set(stmt.name, values[stmt.name] if stmt.name in values else evaluate(stmt.value, env), stmt.span)
+    env = _file_env(ctx.spec, values)
     own = {st.name for st in network.body.stmts if isinstance(st, ast.Assign)}
-    pending = {}
-    for name, value in values.items():
-        if name in own:  # the network's own line takes it, and the file's too where both define it
-            pending[name] = value
-        if env.lookup(name)[0]:
-            env.override(name, value, None)
-        elif name not in own:
-            raise UnknownNameError(
-                "variable",
-                name,
-                env.names() | own,
-                overrides[name][1],
-                None if env.names() | own else f"network '{network.name}' has no variables",
-                where=f" of network '{network.name}'",
-            )
+    pending, nowhere = _place(env, values, own)
+    for name in nowhere:
+        raise UnknownNameError(
+            "variable",
+            name,
+            env.names() | own,
+            overrides[name][1],
+            None if env.names() | own else f"network '{network.name}' has no variables",
+            where=f" of network '{network.name}'",
+        )
     return FileCtx(ctx.spec, env, ctx.blocks, ctx.imports, ctx.networks, ctx.default), pending
 
 
