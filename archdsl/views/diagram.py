@@ -531,11 +531,11 @@ def enclosing(name: str, blocks: Iterable[str]) -> str | None:
 
 
 def _input_title(a: Analysis, x: Layer) -> str:
-    """``input``; where a network has several, each one's name (``image``, ``boxes``)."""
+    """``input``; where a network has several, each one's name (``image``, ``boxes``): a further input's node
+    has its name, the first's is ``input``, named first in ``Analysis.inputs``."""
     if len(a.inputs) < 2:
         return "input"
-    names = dict(zip((y.name for y in a.layers if y.kind.is_input), a.inputs))
-    return names.get(x.name, x.name)
+    return next(iter(a.inputs)) if x.name == "input" else x.name
 
 
 def _box(g: LayerGraph, k: str, layers: list[Layer], rows: dict[str, tuple[str, ...]]) -> Box:
