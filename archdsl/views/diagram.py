@@ -532,10 +532,10 @@ def enclosing(name: str, blocks: Iterable[str]) -> str | None:
 
 def _input_title(a: Analysis, x: Layer) -> str:
     """``input``; where a network has several, each one's name (``image``, ``boxes``): a further input's node
-    has its name, the first's is ``input``, named first in ``Analysis.inputs``."""
+    has its name; the first input is the first layer, and the first of ``Analysis.inputs``."""
     if len(a.inputs) < 2:
         return "input"
-    return next(iter(a.inputs)) if x.name == "input" else x.name
+    return next(iter(a.inputs)) if x.name == a.layers[0].name else x.name
 
 
 def _box(g: LayerGraph, k: str, layers: list[Layer], rows: dict[str, tuple[str, ...]]) -> Box:
